@@ -1,0 +1,156 @@
+"""The vectorised engine: steps many replicates at once with the rules of rules.py.
+
+Randomness. A run has one seed. Replicate k gets its own seed, the k-th word
+of `numpy.random.SeedSequence(seed)`'s state (`replicate_seeds`), and draws
+its whole block of noise up front from `numpy.random.default_rng(that seed)`
+in a fixed order (`draw_noise`). So replicate k's numbers depend only on the
+run seed and k, never on how many replicates run, how they are chunked, which
+executor runs them or in which order chunks finish. `BalanceModel(scenario,
+rng=replicate_seed)` draws the very same block, which is why engine and Mesa
+model agree to rounding.
+
+Noise is drawn in separate blocks (engagement and opinion normals, alliance
+uniforms, shock uniforms), so a scenario that only adds shocks keeps the
+baseline's other draws: comparisons use common random numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import metrics
+from .rules import MonthNoise, step
+from .state import Setup, State, initial_state
+
+DEFAULT_CHUNK = 1000
+
+
+def replicate_seeds(seed: int, count: int, first: int = 0) -> np.ndarray:
+    """Seeds of replicates first..first+count-1 of a run seeded with `seed` (uint64)."""
+    return np.random.SeedSequence(seed).generate_state(first + count, np.uint64)[first:]
+
+
+@dataclass
+class NoiseBlock:
+    """All random draws of a set of replicates for a whole run, month-major."""
+
+    normal: np.ndarray  # (T, R, S*M*(D+1))
+    uniform: np.ndarray  # (T, R, 4*S*I)
+    shock: np.ndarray  # (T, R, K)
+    severity: np.ndarray  # (R, K)
+
+    def month(self, t: int, setup: Setup) -> MonthNoise:
+        """The draws consumed by the step from month t to t + 1."""
+        S, M, I = setup.n_regional, setup.n_partners, setup.n_institutions
+        R = self.normal.shape[1]
+        n_eng = S * M * 2
+        normal = self.normal[t]
+        uni = self.uniform[t].reshape(R, 4, S, I)
+        return MonthNoise(
+            engagement=normal[:, :n_eng].reshape(R, S, M, 2),
+            opinion=normal[:, n_eng:].reshape(R, S, M),
+            protect=uni[:, 0],
+            threaten=uni[:, 1],
+            leave=uni[:, 2],
+            respond=uni[:, 3],
+            shock=self.shock[t],
+            severity=self.severity,
+        )
+
+
+def draw_noise(setup: Setup, seeds: Sequence[int] | np.ndarray) -> NoiseBlock:
+    """Draw every replicate's block of noise, replicate by replicate in a fixed order."""
+    T, S, M = setup.horizon, setup.n_regional, setup.n_partners
+    n_inst, K = setup.n_institutions, setup.n_shocks
+    R = len(seeds)
+    normal = np.empty((R, T, S * M * 3))
+    uniform = np.empty((R, T, 4 * S * n_inst))
+    shock = np.empty((R, T, K))
+    severity = np.empty((R, K))
+    for k, seed in enumerate(seeds):
+        rng = np.random.default_rng(int(seed))
+        normal[k] = rng.standard_normal((T, S * M * 3))
+        uniform[k] = rng.random((T, 4 * S * n_inst))
+        shock[k] = rng.random((T, K))
+        severity[k] = rng.random(K)
+    return NoiseBlock(
+        normal=normal.transpose(1, 0, 2).copy(),
+        uniform=uniform.transpose(1, 0, 2).copy(),
+        shock=shock.transpose(1, 0, 2).copy(),
+        severity=severity,
+    )
+
+
+def run_replicates(
+    setup: Setup,
+    seeds: Sequence[int] | np.ndarray,
+    months: Sequence[int] | None = None,
+    column_index: np.ndarray | None = None,
+) -> np.ndarray:
+    """Run the given replicates over the whole horizon.
+
+    Returns measures as (len(months), R, C): months default to every step
+    0..horizon; `column_index` selects measure columns (default: all).
+    """
+    keep = list(range(setup.horizon + 1)) if months is None else sorted(set(months))
+    if keep and (keep[0] < 0 or keep[-1] > setup.horizon):
+        raise ValueError(f"months must lie in 0..{setup.horizon}")
+    slot = {m: k for k, m in enumerate(keep)}
+    noise = draw_noise(setup, seeds)
+    state = initial_state(setup, len(seeds))
+    out = None
+    for t in range(setup.horizon + 1):
+        if t > 0:
+            state = step(state, setup, noise.month(t - 1, setup))
+        if t in slot:
+            values = metrics.measure(state, setup)
+            if column_index is not None:
+                values = values[:, column_index]
+            if out is None:
+                out = np.empty((len(keep), len(seeds), values.shape[1]))
+            out[slot[t]] = values
+    assert out is not None
+    return out
+
+
+def chunks(replicates: int, chunk_size: int) -> Iterator[tuple[int, int]]:
+    """(first, count) of each chunk of a run of `replicates`."""
+    if chunk_size < 1:
+        raise ValueError("chunk size must be at least 1")
+    for first in range(0, replicates, chunk_size):
+        yield first, min(chunk_size, replicates - first)
+
+
+def simulate(
+    setup: Setup,
+    seed: int,
+    replicates: int,
+    chunk_size: int = DEFAULT_CHUNK,
+    months: Sequence[int] | None = None,
+    column_index: np.ndarray | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Run `replicates` replicates in chunks; returns (months, R, C) as `run_replicates`.
+
+    `progress`, if given, is called with the number of replicates finished
+    after each chunk.
+    """
+    parts = []
+    for first, count in chunks(replicates, chunk_size):
+        seeds = replicate_seeds(seed, count, first)
+        parts.append(run_replicates(setup, seeds, months, column_index))
+        if progress is not None:
+            progress(count)
+    return np.concatenate(parts, axis=1)
+
+
+def final_state(setup: Setup, seeds: Sequence[int] | np.ndarray) -> State:
+    """The state of each replicate at the end of the horizon (for inspection and tests)."""
+    noise = draw_noise(setup, seeds)
+    state = initial_state(setup, len(seeds))
+    for t in range(setup.horizon):
+        state = step(state, setup, noise.month(t, setup))
+    return state

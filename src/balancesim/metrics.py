@@ -1,0 +1,179 @@
+"""Outcome measures, computed from the state each month.
+
+Measures are reported in long form: (replicate, step, actor, measure, value).
+`actor` is a regional state, an outside power, or "region" for system-wide
+measures. The headline measures (`HEADLINE`) are those summarised and plotted
+by default.
+
+Definitions:
+
+* share.<p>: partner p's share of the state's engagement, domains pooled
+  (shares over partners sum to one); share.<p>.<domain> within one domain.
+* engagement.<p>: the level of engagement with p (domains summed); levels with
+  several partners can rise together.
+* hedging_index: normalised entropy of the shares (0: all with one partner,
+  1: perfectly even).
+* balance: (share of a - share of b) / (share of a + share of b) for the
+  scenario's balance pair (a, b), e.g. Russia and China: +1 all with a, -1 all
+  with b. For the region, computed on the pooled engagement of all states.
+* restructuring: half the sum of absolute changes in shares since step 0
+  (0: none, 1: a complete swap of partners).
+* third_party_share: the shares of all third parties together.
+* unmet_need: external threat not covered by trusted security engagement.
+* stance: position on a vote condemning the first of the balance pair:
+  +1 for, 0 abstain, -1 against (see `stance`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .rules import domain_shares, effort, security_cover, shares, tool_mix
+from .state import SECURITY, SOFT, Setup, State
+
+REGION = "region"
+HEADLINE = (
+    "hedging_index",
+    "balance",
+    "restructuring",
+    "third_party_share",
+    "tension",
+    "coordination",
+)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The (actor, measure) label of each column of a measure matrix."""
+
+    actors: tuple[str, ...]
+    measures: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.actors)
+
+    def index(self, actor: str, measure: str) -> int:
+        for k, (a, m) in enumerate(zip(self.actors, self.measures, strict=True)):
+            if a == actor and m == measure:
+                return k
+        raise KeyError(f"no measure {measure!r} for actor {actor!r}")
+
+
+def _state_measure_names(setup: Setup) -> list[str]:
+    names = []
+    for p in setup.partner_ids:
+        names += [f"share.{p}", f"share.{p}.security", f"share.{p}.economy", f"engagement.{p}", f"opinion.{p}"]
+    names += ["hedging_index", "balance", "restructuring", "third_party_share"]
+    names += ["elite_control", "threat", "unmet_need", "stance"]
+    for i in setup.institution_ids:
+        names += [f"member.{i}", f"exit_threat.{i}", f"satisfaction.{i}", f"salience.{i}"]
+    names += [f"invitation.{setup.partner_ids[q]}" for q in setup.third_party_index]
+    return names
+
+
+def _region_measure_names(setup: Setup) -> list[str]:
+    names = ["tension", "coordination", "volatility", *HEADLINE[:4]]
+    for i in setup.institution_ids:
+        names += [f"members.{i}", f"exit_threats.{i}"]
+    return names
+
+
+POWER_MEASURES = ("attention", "soft_share", "effort.security", "effort.economy", "regional_share")
+
+
+def columns(setup: Setup) -> Columns:
+    actors: list[str] = []
+    measures: list[str] = []
+    per_state = _state_measure_names(setup)
+    for s in setup.regional_ids:
+        actors += [s] * len(per_state)
+        measures += per_state
+    region = _region_measure_names(setup)
+    actors += [REGION] * len(region)
+    measures += region
+    for p in setup.partner_ids:
+        actors += [p] * len(POWER_MEASURES)
+        measures += list(POWER_MEASURES)
+    return Columns(tuple(actors), tuple(measures))
+
+
+def hedging_index(share: np.ndarray) -> np.ndarray:
+    """Normalised entropy of shares over the last axis (0: one partner, 1: even)."""
+    n = share.shape[-1]
+    safe = np.clip(share, 1e-300, 1.0)
+    return -(share * np.log(safe)).sum(axis=-1) / np.log(n)
+
+
+def balance(share_a: np.ndarray, share_b: np.ndarray) -> np.ndarray:
+    return (share_a - share_b) / np.maximum(share_a + share_b, 1e-12)
+
+
+def stance(share: np.ndarray, setup: Setup) -> np.ndarray:
+    """Position on a resolution condemning great power a (the first of the balance pair).
+
+    Alignment is a's share of the state's engagement minus the pooled share of
+    the third parties (the outside options that sponsor such resolutions). A
+    state votes against the resolution (-1) when alignment exceeds the
+    threshold, for it (+1) when alignment is below minus the threshold, and
+    abstains (0) in between: hedgers abstain. (C1, C3)
+    """
+    a, _ = setup.balance_pair
+    alignment = share[..., a] - share[..., setup.third_party_index].sum(axis=-1)
+    t = setup.p.stance_threshold
+    return np.where(alignment > t, -1.0, np.where(alignment < -t, 1.0, 0.0))
+
+
+def measure(state: State, setup: Setup) -> np.ndarray:
+    """All measures of every replicate at this state: (R, C) in `columns(setup)` order."""
+    R = state.replicates
+    share = shares(state.engagement)  # (R, S, M)
+    dshare = domain_shares(state.engagement)  # (R, S, M, D)
+    level = state.engagement.sum(axis=3)
+    a, b = setup.balance_pair
+    third = setup.third_party_index
+    initial = shares(setup.ties[None])[0]  # (S, M)
+    per_partner = np.stack(
+        [share, dshare[..., SECURITY], dshare[..., 1], level, state.opinion], axis=-1
+    ).reshape(R, setup.n_regional, -1)
+    unmet = np.maximum(state.threat - security_cover(state, setup), 0.0)
+    scalars = np.stack(
+        [
+            hedging_index(share),
+            balance(share[..., a], share[..., b]),
+            0.5 * np.abs(share - initial).sum(axis=-1),
+            share[..., third].sum(axis=-1),
+            state.elite_control,
+            state.threat,
+            unmet,
+            stance(share, setup),
+        ],
+        axis=-1,
+    )
+    inst = np.stack(
+        [state.member, state.exit_threat, state.satisfaction, state.salience], axis=-1
+    ).reshape(R, setup.n_regional, -1)
+    per_state = np.concatenate([per_partner, scalars, inst, state.invitation[..., third]], axis=-1)
+
+    pooled = level.sum(axis=1)  # (R, M)
+    region = [
+        state.tension,
+        state.coordination,
+        state.volatility,
+        scalars[..., 0].mean(axis=1),
+        balance(pooled[:, a], pooled[:, b]),
+        scalars[..., 2].mean(axis=1),
+        scalars[..., 3].mean(axis=1),
+    ]
+    for i in range(setup.n_institutions):
+        region += [state.member[..., i].sum(axis=1), state.exit_threat[..., i].sum(axis=1)]
+
+    tools = tool_mix(state.attention, setup)
+    work = effort(state, tools, setup)
+    power = np.stack(
+        [state.attention, tools[..., SOFT], work[..., 0], work[..., 1], share.mean(axis=1)], axis=-1
+    )
+    return np.concatenate(
+        [per_state.reshape(R, -1), np.stack(region, axis=-1), power.reshape(R, -1)], axis=1
+    )

@@ -1,0 +1,516 @@
+"""The behavioural rules: pure functions over the state arrays.
+
+Each function takes arrays with a leading replicate axis (R) and returns new
+arrays; nothing here knows whether it is stepping one replicate for the Mesa
+model or ten thousand for the engine. Each docstring names the claims of the
+source article it implements (C1..C15; docs/ODD.md has the table).
+
+Updating is synchronous: every rule reads the same snapshot of the month
+(after that month's shocks) and `step` assembles the next state from their
+results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .state import (
+    DEVELOPMENT,
+    ECONOMIC,
+    ECONOMY,
+    ENGAGEMENT_FLOOR,
+    HARD,
+    REGIME_SECURITY,
+    SECURITY,
+    SOFT,
+    SOVEREIGNTY,
+    TERRITORIAL,
+    Setup,
+    State,
+)
+
+
+@dataclass
+class MonthNoise:
+    """The random draws one month consumes, for every replicate."""
+
+    engagement: np.ndarray  # (R, S, M, D) standard normal
+    opinion: np.ndarray  # (R, S, M) standard normal
+    protect: np.ndarray  # (R, S, I) uniform: does the leader defend an attacked member?
+    threaten: np.ndarray  # (R, S, I) uniform: does a member threaten exit?
+    leave: np.ndarray  # (R, S, I) uniform: does a threatening member leave?
+    respond: np.ndarray  # (R, S, I) uniform: does the leader answer the threat?
+    shock: np.ndarray  # (R, K) uniform: does a random shock happen this month?
+    severity: np.ndarray  # (R, K) uniform: the severity draw of each shock (per run)
+
+
+# --------------------------------------------------------------------------
+# Derived quantities
+
+
+def shares(engagement: np.ndarray) -> np.ndarray:
+    """Each partner's share of a state's total engagement, domains pooled: (R, S, M)."""
+    total = engagement.sum(axis=3)
+    return total / total.sum(axis=2, keepdims=True)
+
+
+def domain_shares(engagement: np.ndarray) -> np.ndarray:
+    """Each partner's share of a state's engagement within each domain: (R, S, M, D)."""
+    return engagement / engagement.sum(axis=2, keepdims=True)
+
+
+def tool_mix(attention: np.ndarray, setup: Setup) -> np.ndarray:
+    """A power's tool mix (hard, economic, soft) given its regional attention. (C14, C15)
+
+    As attention falls below its initial level, the power shifts effort toward
+    soft power (NGOs, media, movements), which is cheap to sustain from afar;
+    hard and economic tools shrink in proportion. Returns (R, M, 3).
+    """
+    tools0 = setup.tools0
+    fading = 1.0 - np.minimum(attention / np.maximum(setup.attention0, 1e-9), 1.0)  # (R, M)
+    soft = tools0[:, SOFT] + setup.p.soft_power_shift * (1.0 - tools0[:, SOFT]) * fading
+    rest = (1.0 - soft) / np.maximum(1.0 - tools0[:, SOFT], 1e-9)
+    return np.stack([tools0[:, HARD] * rest, tools0[:, ECONOMIC] * rest, soft], axis=-1)
+
+
+def effort(state: State, tools: np.ndarray, setup: Setup) -> np.ndarray:
+    """What each power puts into the region by domain: capacity x attention x tool weight.
+
+    The tool weight is the current share of the domain's instrument (hard for
+    security, economic for the economy) relative to the initial mix, so the
+    calibrated capacities hold at step 0. (C14, C15) Returns (R, M, D).
+    """
+    base = setup.tools0[:, [HARD, ECONOMIC]]
+    weight = np.where(base > 0, tools[..., [HARD, ECONOMIC]] / np.maximum(base, 1e-12), 0.0)
+    return state.capacity * state.attention[..., None] * weight
+
+
+def security_cover(state: State, setup: Setup) -> np.ndarray:
+    """How much security a state can count on from its partners: (R, S). (C3, C8, C10)
+
+    Security engagement with a partner counts in proportion to trust: for the
+    leader of a security alliance the state belongs to, the elite's
+    satisfaction with that alliance; otherwise public opinion of the partner.
+    """
+    alliance = state.member * setup.institution_security  # (R, S, I)
+    led = np.matmul(alliance, setup.institution_leader)  # (R, S, M) membership in p's alliances
+    led_trust = np.matmul(alliance * state.satisfaction, setup.institution_leader)
+    in_alliance = np.minimum(led, 1.0)
+    trust = (1.0 - in_alliance) * state.opinion + in_alliance * led_trust / np.maximum(led, 1.0)
+    return setup.p.cover_weight * (state.engagement[..., SECURITY] * trust).sum(axis=2)
+
+
+# --------------------------------------------------------------------------
+# Rules
+
+
+def invitations(state: State, setup: Setup, share: np.ndarray) -> np.ndarray:
+    """Unmet security needs draw in the third party that fits best. (C3, C10)
+
+    Unmet need is the external threat not covered by trusted security
+    engagement. It is directed at third parties by fit: security capacity,
+    responsiveness, public opinion of them, and how acceptable they are to the
+    great powers the state depends on (so as to provoke neither). A sharp
+    exponent makes the best fit take most of it. Returns (R, S, M), zero for
+    great powers.
+    """
+    unmet = np.maximum(state.threat - security_cover(state, setup), 0.0)  # (R, S)
+    tolerance = acceptability_to_patrons(share, setup)  # (R, S, M)
+    fit = (
+        state.capacity[:, None, :, SECURITY]
+        * setup.responsiveness
+        * state.opinion
+        * tolerance
+        * (~setup.is_great_power)
+    )
+    weight = fit ** setup.p.invitation_focus * (fit > 0)
+    total = weight.sum(axis=2, keepdims=True)
+    weight = np.divide(weight, total, out=np.zeros_like(weight), where=total > 0)
+    return unmet[..., None] * weight
+
+
+def acceptability_to_patrons(share: np.ndarray, setup: Setup) -> np.ndarray:
+    """How acceptable each partner is to the great powers, weighted by their share: (R, S, M)."""
+    gp = setup.great_power_index
+    w = share[..., gp]  # (R, S, G)
+    w = w / w.sum(axis=2, keepdims=True)
+    return np.matmul(w, setup.acceptability[:, gp].T)  # (R, S, M)
+
+
+def offers(
+    state: State, setup: Setup, share: np.ndarray, dshare: np.ndarray, invited: np.ndarray
+) -> np.ndarray:
+    """What each outside power offers each state by domain: (R, S, M, D).
+
+    - Base offer: the power's effort in the domain (capacity, attention, tool mix). (C14, C15)
+    - Bargaining: a non-aligned state under great-power competition is offered
+      more, in proportion to tension times how evenly it sits between the great
+      powers. (C4)
+    - Division of labour: a great power holds back where another great power
+      leads the domain in that state, the more so the more they coordinate. (C5, C6)
+    - Alliance: the leader of a security alliance offers its members extra
+      security, and more again to a member threatening to leave. (C8, C11)
+    - Invitation: an invited third party offers security in proportion to the
+      invitation and its readiness to answer. (C3)
+    """
+    p = setup.p
+    tools = tool_mix(state.attention, setup)
+    base = effort(state, tools, setup)[:, None, :, :]  # (R, 1, M, D)
+
+    gp = setup.great_power_index
+    gp_share = share[..., gp]
+    evenness = gp_share.min(axis=2) / np.maximum(gp_share.max(axis=2), 1e-12)  # (R, S)
+    bargain = 1.0 + p.bargaining_gain * state.tension[:, None] * evenness
+
+    # Largest share held in each domain by another great power.
+    gshare = dshare[:, :, gp, :]  # (R, S, G, D)
+    order = np.sort(gshare, axis=2)
+    top, second = order[:, :, -1:, :], order[:, :, -2:-1, :]
+    other = np.where(gshare >= top, second, top)
+    lead_gap = np.maximum(other - gshare, 0.0)
+    hold_back = np.ones_like(dshare)
+    hold_back[:, :, gp, :] = 1.0 - p.deference * state.coordination[:, None, None, None] * lead_gap
+
+    alliance = state.member * setup.institution_security
+    bonus = p.membership_bonus * np.matmul(alliance * (1.0 + state.exit_threat), setup.institution_leader)
+
+    offer = base * hold_back * bargain[:, :, None, None]
+    offer[..., SECURITY] *= 1.0 + bonus
+    offer[..., SECURITY] += (
+        p.invitation_gain * invited * setup.responsiveness * state.capacity[:, None, :, SECURITY]
+    )
+    return offer
+
+
+def domestic_filter(
+    offer: np.ndarray, state: State, setup: Setup, dshare: np.ndarray
+) -> np.ndarray:
+    """The regime lets through what fits its agenda, the more selectively the firmer its grip. (C2)
+
+    Fit of a security offer: how far it serves regime security (the partner's
+    support for the ruling regime) and territorial security. Fit of an economic
+    offer: development, and regime security again (conditions attached by
+    partners that do not support the regime fit badly). Both cost sovereignty in
+    proportion to the partner's dominance of that domain. A weak elite cannot
+    screen offers out, so pressure passes through; a strong one accepts only
+    what fits. Returns the accepted part of each offer, (R, S, M, D).
+    """
+    a = setup.agenda  # (S, 4)
+    support = setup.regime_support  # (M,)
+    rs, dev, sov, ter = (a[:, k, None] for k in (REGIME_SECURITY, DEVELOPMENT, SOVEREIGNTY, TERRITORIAL))
+    benefit_security = (rs * support + ter) / np.maximum(rs + ter, 1e-12)  # (S, M)
+    benefit_economy = (dev + rs * support) / np.maximum(dev + rs, 1e-12)
+    benefit = np.stack([benefit_security, benefit_economy], axis=-1)  # (S, M, D)
+    fit = np.clip(benefit - 2.0 * sov[..., None] * dshare, 0.0, 1.0)  # (R, S, M, D)
+    grip = setup.p.domestic_filter * state.elite_control[:, :, None, None]
+    return offer * (1.0 - grip * (1.0 - fit))
+
+
+def engagement_target(
+    accepted: np.ndarray, state: State, setup: Setup
+) -> np.ndarray:
+    """Where each state would like its engagement to be: (R, S, M, D). (C1, C3, C7)
+
+    Value of a partner in a domain: historical ties (bases, pipelines, trade
+    routes, which outlast any month's offers) plus accepted offers scaled by
+    public opinion of the partner. The state spreads its engagement over
+    partners by value, flattened as great-power tension rises above the
+    scenario's reference level (hedging: concentration becomes risky) and
+    sharpened when it falls. Total engagement follows total value, so ties with
+    several partners can deepen at once.
+    """
+    p = setup.p
+    approval = 1.0 - p.opinion_weight * (1.0 - state.opinion)  # (R, S, M)
+    value = p.lock_in * setup.ties + accepted * approval[..., None]
+    total = value.sum(axis=2, keepdims=True) / (1.0 + p.lock_in)
+    gamma = np.exp(-p.hedging_tension * (state.tension - setup.tension0))[:, None, None, None]
+    flattened = (value / value.max(axis=2, keepdims=True)) ** gamma
+    return total * flattened / flattened.sum(axis=2, keepdims=True)
+
+
+def adjust_engagement(
+    state: State, target: np.ndarray, setup: Setup, noise: np.ndarray
+) -> np.ndarray:
+    """Engagement moves slowly toward its target, with noise. (C1, C12, C13)
+
+    Only a fraction of the gap closes each month (treaties, leases, contracts
+    and habits change slowly). Noise is relative to the level and grows with
+    shock-induced volatility.
+    """
+    p = setup.p
+    sd = p.engagement_noise * (1.0 + state.volatility)[:, None, None, None]
+    moved = state.engagement + p.adjustment_rate * (target - state.engagement)
+    return np.maximum(moved * (1.0 + sd * noise), ENGAGEMENT_FLOOR)
+
+
+def alliance_politics(
+    state: State, setup: Setup, share: np.ndarray, noise: MonthNoise
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Alliance satisfaction, salience, exit threats and exits. (C8, C9, C10, C11)
+
+    - An attack on a member tests the alliance: the leader defends it with the
+      alliance's reliability (scaled by the leader's attention). Failure cuts
+      the elite's satisfaction and public opinion of the leader; success raises
+      satisfaction. Either way the alliance becomes a public issue (salience). (C9)
+    - Satisfaction otherwise drifts toward public opinion of the leader: the
+      alliance is seen as the leader's instrument. (C8)
+    - Exit pressure mixes the elite's dissatisfaction (weight: elite control)
+      and the public's (salience times disapproval of the leader; weight: the
+      rest). An external threat holds a member in, unless the alliance has lost
+      credibility or a third party could replace the leader. (C2, C10)
+    - Above a threshold, members first threaten to leave; an attentive leader
+      may answer with concessions; an unanswered threat can turn into exit,
+      which is final within a run. (C11)
+
+    Returns (member, exit_threat, satisfaction, salience, opinion_change).
+    """
+    p = setup.p
+    security = setup.institution_security.astype(float)  # (I,)
+    leader_attention = (
+        np.matmul(state.attention / np.maximum(setup.attention0, 1e-9), setup.institution_leader.T)
+    )  # (R, I)
+    leader_attention = np.minimum(leader_attention, 1.0)
+    member = state.member
+
+    # Alliance tests under attack (C9)
+    attacked = state.attack[:, :, None] * member * security  # (R, S, I) severity
+    tested = attacked > 0
+    defended = noise.protect < setup.reliability * leader_attention[:, None, :]
+    failed = tested & ~defended
+    satisfaction = state.satisfaction + np.where(
+        tested, np.where(defended, p.protection_reward, -p.failure_penalty) * attacked, 0.0
+    )
+    salience = state.salience * (1.0 - p.salience_decay) + attacked
+    opinion_change = -0.5 * p.failure_penalty * np.matmul(failed * attacked, setup.institution_leader)
+
+    # Drift toward the public's standing of the leader (C8)
+    leader_opinion = np.matmul(state.opinion, setup.institution_leader.T)  # (R, S, I)
+    satisfaction = satisfaction + p.satisfaction_recovery * (leader_opinion - satisfaction)
+
+    # Exit pressure (C2, C10)
+    grip = p.domestic_filter * state.elite_control[:, :, None]
+    pressure = grip * (1.0 - satisfaction) + (1.0 - grip) * salience * (1.0 - leader_opinion)
+    leader_capacity = np.matmul(state.capacity[..., SECURITY], setup.institution_leader.T)  # (R, I)
+    replaceability = _replaceability(state, setup, leader_capacity)  # (R, S, I)
+    held = p.threat_deterrence * state.threat[:, :, None] * (1.0 - replaceability) * satisfaction
+    drive = np.clip(pressure - held, 0.0, 1.0)
+    excess = np.clip((drive - p.exit_threshold) / max(1.0 - p.exit_threshold, 1e-9), 0.0, 1.0)
+
+    # Threat, response, exit (C11)
+    threatening = state.exit_threat * member
+    new_threat = (1.0 - threatening) * member * (noise.threaten < p.exit_threat_rate * excess)
+    answered = threatening * (noise.respond < p.patron_response * leader_attention[:, None, :])
+    leaves = threatening * (1.0 - answered) * (noise.leave < p.exit_rate * excess)
+    satisfaction = satisfaction + answered * p.concession
+    still = threatening * (1.0 - answered) * (1.0 - leaves) * (excess > 0)
+    exit_threat = np.maximum(new_threat, still)
+    member = member * (1.0 - leaves)
+    exit_threat = exit_threat * member
+
+    satisfaction = np.clip(satisfaction, 0.0, 1.0)
+    salience = np.clip(salience, 0.0, 1.0)
+    return member, exit_threat, satisfaction, salience, opinion_change
+
+
+def _replaceability(state: State, setup: Setup, leader_capacity: np.ndarray) -> np.ndarray:
+    """How well the best third party could replace each alliance's leader: (R, S, I). (C10)"""
+    ratio = np.minimum(
+        state.capacity[..., SECURITY][:, :, None] / np.maximum(leader_capacity[:, None, :], 1e-9), 1.0
+    )  # (R, M, I)
+    candidate = (setup.responsiveness * ~setup.is_great_power)[None, None, :] * state.opinion  # (R, S, M)
+    return (candidate[..., None] * ratio[:, None, :, :]).max(axis=2)
+
+
+def public_opinion(
+    state: State, setup: Setup, tools: np.ndarray, dshare: np.ndarray, noise: np.ndarray
+) -> np.ndarray:
+    """Public opinion of each outside power: (R, S, M). (C7, C15)
+
+    Soft power (the power's soft effort, its effectiveness in the region and the
+    society's receptiveness) raises approval; a large economic footprint of a
+    power seen as threatening lowers it; memories of events fade back toward
+    the initial level; noise stands for news.
+    """
+    p = setup.p
+    soft = (
+        state.attention * tools[..., SOFT] * setup.soft_effectiveness
+    )[:, None, :] * setup.fertility[:, None]
+    footprint = setup.threat_perception * dshare[..., ECONOMY]
+    op = state.opinion
+    op = (
+        op
+        + p.opinion_recovery * (setup.opinion0 - op)
+        + p.soft_power_rate * soft * (1.0 - op)
+        - p.footprint_threat * footprint * op
+        + p.opinion_noise * (1.0 + state.volatility)[:, None, None] * noise
+    )
+    return op
+
+
+def great_power_relations(
+    state: State, setup: Setup, dshare: np.ndarray, invited: np.ndarray, share: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coordination and tension between the great powers: (R,), (R,). (C5, C6, C12)
+
+    Coordination grows with their shared interest in regime stability (weak
+    elite control anywhere in the region) and erodes with tension. Tension
+    grows where two great powers overlap in the same domain of the same state
+    beyond a tolerated level, and when a state invites a third party one of
+    them dislikes; coordination dampens the overlap effect; tension relaxes
+    toward the scenario's reference level.
+    """
+    p = setup.p
+    gp = setup.great_power_index
+    insecurity = (1.0 - state.elite_control).mean(axis=1)
+    coordination = (
+        state.coordination
+        + p.coordination_rate * p.regime_stability_interest * insecurity * (1.0 - state.coordination)
+        - p.coordination_decay * state.tension * state.coordination
+    )
+    g = dshare[:, :, gp, :]
+    # Sum over pairs of great powers of the product of their shares, per state-domain.
+    pair_overlap = (g.sum(axis=2) ** 2 - (g**2).sum(axis=2)) / 2.0  # (R, S, D)
+    friction = np.maximum(pair_overlap - p.overlap_tolerance, 0.0).mean(axis=(1, 2))
+    disliked = 1.0 - acceptability_to_patrons(share, setup)  # (R, S, M)
+    provoked = (invited * disliked).sum(axis=(1, 2))
+    tension = (
+        state.tension
+        + p.tension_rate * friction * (1.0 - state.coordination)
+        + p.provocation * provoked
+        - p.tension_relaxation * (state.tension - setup.tension0)
+    )
+    return np.clip(coordination, 0.0, 1.0), np.clip(tension, 0.0, 1.0)
+
+
+def regional_attention(state: State, setup: Setup) -> np.ndarray:
+    """A power's regional attention decays toward a floor when it pivots elsewhere. (C14)"""
+    floor = setup.p.attention_floor * setup.attention0
+    decayed = state.attention - state.attention_decay * (state.attention - floor)
+    return np.where(state.attention > floor, decayed, state.attention)
+
+
+def domestic_recovery(state: State, setup: Setup) -> tuple[np.ndarray, np.ndarray]:
+    """Elite control re-consolidates and external threats recede after shocks. (C2, C12)"""
+    p = setup.p
+    control = state.elite_control + p.control_recovery * (setup.elite_control0 - state.elite_control)
+    threat = state.threat + p.threat_relaxation * (setup.threat0 - state.threat)
+    return np.clip(control, 0.0, 1.0), np.clip(threat, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------
+# Shocks (C13)
+
+
+def apply_shocks(state: State, setup: Setup, month: int, noise: MonthNoise) -> State:
+    """Fire the shocks of `month` and apply their effects, scaled by severity. (C13)
+
+    Scheduled shocks fire at their month; random ones with their monthly
+    probability, at most once per run. Severity is drawn once per replicate
+    within the shock's range. Effects change capacities, attention, tension,
+    coordination, elite control, threats, opinion or volatility; an attack
+    raises the target's threat and tests its alliances this month.
+    """
+    if setup.n_shocks == 0:
+        return state
+    scheduled = setup.shock_month == month
+    random_fire = (setup.shock_probability > 0) & (state.shock_fired == 0) & (
+        noise.shock < setup.shock_probability
+    )
+    fires = scheduled[None, :] | random_fire  # (R, K)
+    if not fires.any():
+        return state
+    severity = setup.severity_low + (setup.severity_high - setup.severity_low) * noise.severity
+    severity = severity * fires  # (R, K): zero where the shock does not fire
+    state = state.copy()
+    for k in np.flatnonzero(fires.any(axis=0)):
+        _apply_shock(state, setup, k, severity[:, k], fires[:, k])
+    return state
+
+
+def fire(state: State, setup: Setup, shock: int, severity: np.ndarray) -> State:
+    """Shock number `shock` happens now in every replicate with the given severity (R,)."""
+    state = state.copy()
+    _apply_shock(state, setup, shock, severity, np.ones(state.replicates, dtype=bool))
+    return state
+
+
+def _apply_shock(state: State, setup: Setup, k: int, sev: np.ndarray, fires: np.ndarray) -> None:
+    for e in setup.shock_effects[k]:
+        _apply_effect(state, e, sev)
+    state.shock_fired[:, k] = np.maximum(state.shock_fired[:, k], fires)
+
+
+def _apply_effect(state: State, e, sev: np.ndarray) -> None:
+    """Apply one effect in place; `sev` is (R,), zero where the shock did not fire."""
+    target, index, lo, hi = {
+        "tension": (state.tension, (), 0.0, 1.0),
+        "coordination": (state.coordination, (), 0.0, 1.0),
+        "volatility": (state.volatility, (), 0.0, 50.0),
+        "attention": (state.attention, (e.actor,), 0.0, 1.0),
+        "attention_decay": (state.attention_decay, (e.actor,), 0.0, 1.0),
+        "capacity": (state.capacity, (e.actor, e.domain), 0.0, 10.0),
+        "elite_control": (state.elite_control, (e.actor,), 0.0, 1.0),
+        "threat": (state.threat, (e.actor,), 0.0, 1.0),
+        "attack": (state.threat, (e.actor,), 0.0, 1.0),
+        "opinion": (state.opinion, (e.actor, e.partner), 0.0, 1.0),
+    }[e.variable]
+    idx = (slice(None), *index)
+    x = target[idx]
+    if e.change == "add":
+        new = x + e.amount * sev
+    elif e.change == "multiply":
+        new = x * (1.0 + (e.amount - 1.0) * sev)
+    else:  # set: move toward the amount in proportion to severity
+        new = x + (e.amount - x) * sev
+    target[idx] = np.clip(new, lo, hi)
+    if e.variable == "attack":
+        state.attack[:, e.actor] = np.maximum(state.attack[:, e.actor], np.clip(e.amount * sev, 0, 1))
+
+
+# --------------------------------------------------------------------------
+# One month
+
+
+def step(state: State, setup: Setup, noise: MonthNoise) -> State:
+    """Advance every replicate by one month (synchronous update)."""
+    month = state.month + 1
+    x = apply_shocks(state, setup, month, noise)  # the snapshot every rule reads
+
+    share = shares(x.engagement)
+    dshare = domain_shares(x.engagement)
+    tools = tool_mix(x.attention, setup)
+
+    invited = invitations(x, setup, share)
+    offer = offers(x, setup, share, dshare, invited)
+    accepted = domestic_filter(offer, x, setup, dshare)
+    target = engagement_target(accepted, x, setup)
+    engagement = adjust_engagement(x, target, setup, noise.engagement)
+
+    member, exit_threat, satisfaction, salience, opinion_hit = alliance_politics(x, setup, share, noise)
+    opinion = public_opinion(x, setup, tools, dshare, noise.opinion) + opinion_hit
+    coordination, tension = great_power_relations(x, setup, dshare, invited, share)
+    attention = regional_attention(x, setup)
+    control, threat = domestic_recovery(x, setup)
+
+    return State(
+        engagement=engagement,
+        opinion=np.clip(opinion, 0.0, 1.0),
+        elite_control=control,
+        threat=threat,
+        attention=attention,
+        attention_decay=x.attention_decay,
+        capacity=x.capacity,
+        tension=tension,
+        coordination=coordination,
+        volatility=x.volatility * (1.0 - setup.p.volatility_decay),
+        member=member,
+        exit_threat=exit_threat,
+        satisfaction=satisfaction,
+        salience=salience,
+        attack=np.zeros_like(x.attack),  # this month's attacks have been answered
+        shock_fired=x.shock_fired,
+        invitation=invited,
+        month=month,
+    )

@@ -1,0 +1,793 @@
+"""The scenario: what a run simulates, as a validated data structure.
+
+A scenario file (YAML) names the actors (regional states, great powers, third
+parties), the institutions they belong to, the model's coefficients and the
+shocks that hit the system. This module defines that structure with pydantic,
+so that one definition gives validation, defaults, documentation and the JSON
+Schema that `balancesim schema` exports. Reading the YAML (line numbers,
+`extends:`, precise error messages) lives in `scenario_files.py`.
+
+Every coefficient in `Parameters` names the claims of the source article
+(C1..C15, see docs/ODD.md) that it belongs to.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+MAX_HORIZON = 1200  # months: a century is already far past what the rules mean
+MAX_REPLICATES = 10_000_000
+MAX_ACTORS = 64
+MAX_SHOCKS = 200
+
+DOMAINS = ("security", "economy")
+TOOLS = ("hard", "economic", "soft")
+AGENDA_ITEMS = ("regime_security", "development", "sovereignty", "territorial_security")
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+
+
+class Strict(BaseModel):
+    """Base for every scenario section: unknown keys and NaN/inf are errors."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+
+def param(default: float, lo: float, hi: float, unit: str, claims: str, doc: str) -> Any:
+    """A model coefficient with its default, valid range, unit and claim IDs."""
+    return Field(
+        default,
+        ge=lo,
+        le=hi,
+        description=f"{doc} [{unit}; claims {claims}]",
+        json_schema_extra={"unit": unit, "claims": claims},
+    )
+
+
+class Parameters(Strict):
+    """Every coefficient of the model. Defaults are the calibrated baseline."""
+
+    # Engagement dynamics
+    adjustment_rate: float = param(
+        0.04,
+        0,
+        1,
+        "1/month",
+        "C1, C12",
+        "Fraction of the gap between current and target engagement closed each month "
+        "(inertia: 0.04 gives a half-life of about 17 months)",
+    )
+    engagement_noise: float = param(
+        0.025,
+        0,
+        0.5,
+        "relative s.d./month",
+        "C12, C13",
+        "Month-to-month noise of engagement, relative to its level (unmodelled events)",
+    )
+    lock_in: float = param(
+        3.0, 0, 50, "dimensionless", "C1, C12",
+        "Weight of historical ties (bases, pipelines, trade routes: the calibrated initial "
+        "engagement) against current offers in what a partner is worth",
+    )
+    hedging_tension: float = param(
+        2.0,
+        0,
+        20,
+        "per unit tension",
+        "C3, C4",
+        "How strongly states flatten their engagement across partners as great-power tension "
+        "rises above the scenario's reference level (more tension, more hedging)",
+    )
+    bargaining_gain: float = param(
+        0.4,
+        0,
+        5,
+        "per unit leverage",
+        "C4",
+        "How much more a non-aligned state is offered per unit of competition for it",
+    )
+    domestic_filter: float = param(
+        1.0,
+        0,
+        1,
+        "dimensionless",
+        "C2",
+        "Strength of the domestic filter: 1 lets elite control screen out offers that do not "
+        "fit the regime agenda; 0 switches the filter off (every offer passes)",
+    )
+    opinion_weight: float = param(
+        0.5,
+        0,
+        1,
+        "dimensionless",
+        "C7",
+        "How far public opinion of a partner scales the value of engaging with it",
+    )
+    # Great powers
+    coordination_rate: float = param(
+        0.04,
+        0,
+        1,
+        "1/month",
+        "C5",
+        "Growth of great-power coordination per unit of shared interest in regime stability",
+    )
+    coordination_decay: float = param(
+        0.02,
+        0,
+        1,
+        "1/month per unit tension",
+        "C5, C6",
+        "Erosion of coordination per unit of tension",
+    )
+    tension_rate: float = param(
+        0.15,
+        0,
+        2,
+        "1/month",
+        "C6",
+        "Growth of tension per unit of great-power overlap in the same domain of the same state "
+        "beyond the tolerated level",
+    )
+    tension_relaxation: float = param(
+        0.03,
+        0,
+        1,
+        "1/month",
+        "C6, C12",
+        "Fraction of the gap to the scenario's baseline tension closed each month",
+    )
+    overlap_tolerance: float = param(
+        0.12,
+        0,
+        1,
+        "share product",
+        "C6",
+        "Overlap of two great powers in one domain of one state that causes no friction",
+    )
+    deference: float = param(
+        0.6,
+        0,
+        1,
+        "dimensionless",
+        "C6",
+        "Division of labour: how far a coordinating great power holds back its offers where the "
+        "other leads in that domain (scaled by coordination)",
+    )
+    regime_stability_interest: float = param(
+        0.5,
+        0,
+        5,
+        "dimensionless",
+        "C5",
+        "Weight of regime insecurity (weak elite control) in the great powers' shared interest",
+    )
+    attention_floor: float = param(
+        0.15,
+        0,
+        1,
+        "fraction of initial",
+        "C14",
+        "Share of its initial attention below which a great power's regional attention does not fall",
+    )
+    soft_power_shift: float = param(
+        0.6,
+        0,
+        1,
+        "dimensionless",
+        "C14, C15",
+        "How far a power whose attention fades shifts its tool mix toward soft power",
+    )
+    # Opinion
+    opinion_recovery: float = param(
+        0.02,
+        0,
+        1,
+        "1/month",
+        "C7",
+        "Fraction of the gap to the initial opinion closed each month (memory of events fades)",
+    )
+    soft_power_rate: float = param(
+        0.03,
+        0,
+        1,
+        "1/month",
+        "C15",
+        "Opinion gain per month from a partner's soft-power effort on fully fertile ground",
+    )
+    footprint_threat: float = param(
+        0.03,
+        0,
+        1,
+        "1/month",
+        "C7",
+        "Opinion loss per month per unit of a partner's economic footprint times its "
+        "threat perception",
+    )
+    opinion_noise: float = param(
+        0.01, 0, 0.5, "s.d./month", "C7, C12", "Month-to-month noise of public opinion"
+    )
+    # Security needs and third parties
+    cover_weight: float = param(
+        0.9,
+        0,
+        5,
+        "dimensionless",
+        "C3, C10",
+        "Security cover per unit of trusted security engagement",
+    )
+    invitation_gain: float = param(
+        1.5,
+        0,
+        10,
+        "dimensionless",
+        "C3",
+        "Security offer a third party makes per unit of unmet security need when invited",
+    )
+    invitation_focus: float = param(
+        4.0,
+        0,
+        20,
+        "exponent",
+        "C3",
+        "How sharply the invitation goes to the best-fitting third party (0: spread evenly)",
+    )
+    provocation: float = param(
+        0.05,
+        0,
+        1,
+        "tension per unit invitation",
+        "C3, C6",
+        "Tension raised when a third party a great power dislikes is invited",
+    )
+    # Institutions
+    membership_bonus: float = param(
+        0.3,
+        0,
+        2,
+        "dimensionless",
+        "C8, C11",
+        "Extra security offer a security institution's leader makes to its members",
+    )
+    salience_decay: float = param(
+        0.04, 0, 1, "1/month", "C9", "Monthly decay of an institution's public salience"
+    )
+    satisfaction_recovery: float = param(
+        0.02,
+        0,
+        1,
+        "1/month",
+        "C8",
+        "Fraction of the gap between satisfaction and the leader's standing closed each month",
+    )
+    failure_penalty: float = param(
+        0.6,
+        0,
+        2,
+        "per unit severity",
+        "C9",
+        "Satisfaction lost when the leader fails to protect a member under attack",
+    )
+    protection_reward: float = param(
+        0.2,
+        0,
+        2,
+        "per unit severity",
+        "C9",
+        "Satisfaction gained when the leader protects a member under attack",
+    )
+    exit_threat_rate: float = param(
+        0.3,
+        0,
+        1,
+        "probability/month",
+        "C10, C11",
+        "Monthly probability of an exit threat at full exit pressure",
+    )
+    exit_rate: float = param(
+        0.15,
+        0,
+        1,
+        "probability/month",
+        "C11",
+        "Monthly probability of leaving at full exit pressure once an exit threat has gone "
+        "unanswered",
+    )
+    exit_threshold: float = param(
+        0.25,
+        0,
+        1,
+        "exit pressure",
+        "C10, C11",
+        "Exit pressure below which a member neither threatens nor takes exit",
+    )
+    patron_response: float = param(
+        0.5,
+        0,
+        1,
+        "probability/month",
+        "C11",
+        "Monthly probability that an attentive leader answers an exit threat with concessions",
+    )
+    concession: float = param(
+        0.25, 0, 1, "satisfaction", "C11", "Satisfaction a member gains when its threat is answered"
+    )
+    threat_deterrence: float = param(
+        1.0,
+        0,
+        2,
+        "dimensionless",
+        "C10",
+        "How much an external threat with no alternative protector holds a member in",
+    )
+    control_recovery: float = param(
+        0.05, 0, 1, "1/month", "C2, C12",
+        "Fraction of the gap to its initial level that elite control regains each month",
+    )
+    threat_relaxation: float = param(
+        0.04, 0, 1, "1/month", "C9, C10",
+        "Fraction of the gap to its initial level that an external threat loses each month",
+    )
+    control_recovery: float = param(
+        0.05, 0, 1, "1/month", "C2, C12",
+        "Fraction of the gap to its initial level that elite control regains each month",
+    )
+    threat_relaxation: float = param(
+        0.04, 0, 1, "1/month", "C9, C10",
+        "Fraction of the gap to its initial level that an external threat loses each month",
+    )
+    # Shocks
+    volatility_decay: float = param(
+        0.08, 0, 1, "1/month", "C13", "Monthly decay of shock-induced extra volatility"
+    )
+    # Observed stance (UN votes)
+    stance_threshold: float = param(
+        0.35,
+        0,
+        1,
+        "alignment",
+        "C1, C3",
+        "Alignment with a great power beyond which a state votes with it rather than abstains",
+    )
+
+
+class DomainValues(Strict):
+    """A value for each domain of engagement."""
+
+    security: float = Field(0.0, ge=0, le=10)
+    economy: float = Field(0.0, ge=0, le=10)
+
+
+class ToolMix(Strict):
+    """Shares of a power's effort by instrument; they must sum to 1."""
+
+    hard: Unit = 0.4
+    economic: Unit = 0.4
+    soft: Unit = 0.2
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> ToolMix:
+        total = self.hard + self.economic + self.soft
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"hard + economic + soft must be 1, got {total:g}")
+        return self
+
+
+class Agenda(Strict):
+    """Weights of the ruling regime's priorities; normalised to sum to 1 (C2)."""
+
+    regime_security: Unit = 0.3
+    development: Unit = 0.3
+    sovereignty: Unit = 0.25
+    territorial_security: Unit = 0.15
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> Agenda:
+        if (
+            self.regime_security + self.development + self.sovereignty + self.territorial_security
+            <= 0
+        ):
+            raise ValueError("at least one agenda weight must be positive")
+        return self
+
+
+class ActorBase(Strict):
+    id: Identifier = Field(description="Short identifier used in references, e.g. 'kazakhstan'")
+    name: str = Field(min_length=1, max_length=80, description="Display name")
+
+
+class RegionalState(ActorBase):
+    """A small state that balances between outside powers."""
+
+    kind: Literal["regional"]
+    elite_control: Unit = Field(
+        0.7, description="How firmly the ruling elite controls domestic politics (C2)"
+    )
+    agenda: Agenda = Field(default_factory=Agenda)
+    engagement: dict[Identifier, DomainValues] = Field(
+        default_factory=dict,
+        description="Initial engagement with each outside power by domain (security: share of "
+        "arms and basing; economy: share of trade)",
+    )
+    opinion: dict[Identifier, Unit] = Field(
+        default_factory=dict, description="Initial public approval of each outside power (0..1)"
+    )
+    threat: Unit = Field(
+        0.0, description="External threat to the state (0..1), e.g. a hostile neighbour or border"
+    )
+    threat_from: Identifier | None = Field(None, description="Actor posing the threat, if modelled")
+    fertility: Unit = Field(0.5, description="Receptiveness of society to outside soft power (C15)")
+
+
+class Partner(ActorBase):
+    """Fields shared by great powers and third parties: an outside power."""
+
+    capacity: DomainValues = Field(default_factory=lambda: DomainValues(security=0.5, economy=0.5))
+    attention: Unit = Field(
+        0.5, description="Share of the power's foreign-policy attention given to the region"
+    )
+    tools: ToolMix = Field(default_factory=ToolMix)
+    soft_power_effectiveness: Unit = Field(
+        0.3, description="How well its soft power works in the region (C15)"
+    )
+    regime_support: Unit = Field(
+        0.5, description="How much its engagement shores up the ruling regimes (C2, C5)"
+    )
+    threat_perception: Unit = Field(
+        0.0, description="How threatening the public finds its footprint (C7)"
+    )
+    attention_decay: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="Monthly decay of regional attention, e.g. a pivot elsewhere (C14)"
+    )
+
+
+class GreatPower(Partner):
+    kind: Literal["great_power"]
+
+
+class ThirdParty(Partner):
+    kind: Literal["third_party"]
+    responsiveness: Unit = Field(0.5, description="Readiness to answer an invitation (C3)")
+    acceptability: dict[Identifier, Unit] = Field(
+        default_factory=dict,
+        description="How acceptable its presence is to each great power (1: no provocation)",
+    )
+
+
+Actor = Annotated[RegionalState | GreatPower | ThirdParty, Field(discriminator="kind")]
+
+
+class InstitutionKind(StrEnum):
+    security = "security"
+    economic = "economic"
+    political = "political"
+
+
+class Institution(Strict):
+    """An alliance or union with a leading power and members (C8-C11)."""
+
+    id: Identifier
+    name: str = Field(min_length=1, max_length=80)
+    kind: InstitutionKind = InstitutionKind.security
+    leader: Identifier
+    members: list[Identifier] = Field(min_length=1)
+    reliability: Unit = Field(
+        0.6, description="Probability that the leader defends a member under attack (C9)"
+    )
+    satisfaction: dict[Identifier, Unit] = Field(
+        default_factory=dict, description="Initial satisfaction of members (default 0.6)"
+    )
+    salience: dict[Identifier, Unit] = Field(
+        default_factory=dict, description="Initial public salience for members (default 0.1)"
+    )
+
+
+class Change(StrEnum):
+    add = "add"
+    multiply = "multiply"
+    set = "set"
+
+
+class ShockVariable(StrEnum):
+    tension = "tension"
+    coordination = "coordination"
+    volatility = "volatility"
+    attention = "attention"
+    attention_decay = "attention_decay"
+    capacity = "capacity"
+    elite_control = "elite_control"
+    threat = "threat"
+    opinion = "opinion"
+    attack = "attack"
+
+
+ACTOR_VARIABLES = {
+    "attention",
+    "attention_decay",
+    "capacity",
+    "elite_control",
+    "threat",
+    "opinion",
+    "attack",
+}
+REGIONAL_VARIABLES = {"elite_control", "threat", "opinion", "attack"}
+
+
+class Effect(Strict):
+    """One change a shock makes, scaled by its severity."""
+
+    variable: ShockVariable
+    actor: Identifier | None = None
+    partner: Identifier | None = Field(None, description="For opinion: the power the opinion is of")
+    domain: Literal["security", "economy"] | None = Field(None, description="For capacity")
+    change: Change = Change.add
+    amount: float = Field(ge=-10, le=10)
+
+    @model_validator(mode="after")
+    def _targets(self) -> Effect:
+        needs_actor = self.variable.value in ACTOR_VARIABLES
+        if needs_actor and self.actor is None:
+            raise ValueError(f"variable '{self.variable.value}' needs an 'actor'")
+        if not needs_actor and self.actor is not None:
+            raise ValueError(
+                f"variable '{self.variable.value}' is system-wide and takes no 'actor'"
+            )
+        if self.variable is ShockVariable.opinion and self.partner is None:
+            raise ValueError("variable 'opinion' needs a 'partner' (whose opinion)")
+        if self.variable is ShockVariable.capacity and self.domain is None:
+            raise ValueError("variable 'capacity' needs a 'domain' (security or economy)")
+        if self.variable is ShockVariable.attack and self.change is not Change.add:
+            raise ValueError("an attack is always added: its amount raises the target's threat")
+        return self
+
+
+class SeverityRange(Strict):
+    low: Unit
+    high: Unit
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SeverityRange:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low:g}) must not exceed high ({self.high:g})")
+        return self
+
+
+class Shock(Strict):
+    """An exogenous event: scheduled at a month, or random with a monthly probability (C13)."""
+
+    id: Identifier
+    name: str = Field(min_length=1, max_length=80)
+    month: int | None = Field(
+        None, ge=1, description="Month at which it happens (scheduled), 1..horizon"
+    )
+    probability: float | None = Field(
+        None, ge=0, le=1, description="Monthly probability (random); at most once per run"
+    )
+    severity: Unit | SeverityRange = Field(
+        1.0, description="Severity in 0..1, or a range {low, high} drawn per replicate"
+    )
+    effects: list[Effect] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _timing(self) -> Shock:
+        if (self.month is None) == (self.probability is None):
+            raise ValueError("give exactly one of 'month' (scheduled) or 'probability' (random)")
+        return self
+
+
+class Relations(Strict):
+    """Initial relations between the great powers (C5, C6)."""
+
+    tension: Unit = 0.25
+    coordination: Unit = 0.4
+
+
+class Outputs(Strict):
+    months: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: [12, 24, 30, 60],
+        description="Months reported in summary.csv (those beyond the horizon are dropped)",
+    )
+
+
+class Scenario(Strict):
+    """A complete, validated scenario."""
+
+    name: str = Field(min_length=1, max_length=120)
+    description: str = ""
+    horizon: int = Field(60, ge=1, le=MAX_HORIZON, description="Months to simulate")
+    start: str = Field("2022-03", description="Calendar month of step 0, YYYY-MM")
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    replicates: int = Field(200, ge=1, le=MAX_REPLICATES)
+    actors: list[Actor] = Field(min_length=3, max_length=MAX_ACTORS)
+    institutions: list[Institution] = Field(default_factory=list)
+    relations: Relations = Field(default_factory=Relations)
+    balance: list[Identifier] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="The two great powers whose regional balance is reported (default: the first two)",
+    )
+    parameters: Parameters = Field(default_factory=Parameters)
+    shocks: list[Shock] = Field(default_factory=list, max_length=MAX_SHOCKS)
+    outputs: Outputs = Field(default_factory=Outputs)
+    sweep: dict[str, Any] | None = Field(
+        None, description="Default sweep design for `balancesim sweep` (see docs/sweeps.md)"
+    )
+
+    @model_validator(mode="after")
+    def _references(self, info: ValidationInfo) -> Scenario:
+        # The file loader checks references itself, to point at their lines.
+        if not (info.context or {}).get("defer_references"):
+            problems = reference_problems(self)
+            if problems:
+                loc, message = problems[0]
+                raise ValueError(f"{format_location(loc)}: {message}")
+        return self
+
+    # Convenience views used by the state builder and the reports
+    @property
+    def regional(self) -> list[RegionalState]:
+        return [a for a in self.actors if isinstance(a, RegionalState)]
+
+    @property
+    def partners(self) -> list[GreatPower | ThirdParty]:
+        return [a for a in self.actors if not isinstance(a, RegionalState)]
+
+    @property
+    def great_powers(self) -> list[GreatPower]:
+        return [a for a in self.actors if isinstance(a, GreatPower)]
+
+    @property
+    def balance_pair(self) -> tuple[str, str]:
+        if self.balance is not None:
+            return self.balance[0], self.balance[1]
+        g = self.great_powers
+        return g[0].id, g[1].id
+
+
+Location = tuple[str | int, ...]
+
+
+def format_location(loc: Location) -> str:
+    """('actors', 2, 'kind') -> 'actors[2].kind'."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
+    """Cross-references the schema alone cannot check: ids, members, targets, months."""
+    problems: list[tuple[Location, str]] = []
+
+    def bad(loc: Location, message: str) -> None:
+        problems.append((loc, message))
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", s.start):
+        bad(("start",), f"'{s.start}' is not a calendar month YYYY-MM")
+    ids = [a.id for a in s.actors]
+    seen: set[str] = set()
+    for i, a in enumerate(ids):
+        if a in seen:
+            bad(("actors", i, "id"), f"'{a}' is used by two actors")
+        seen.add(a)
+    kinds = {a.id: a.kind for a in s.actors}
+    partners = {a for a, k in kinds.items() if k != "regional"}
+    regional = {a for a, k in kinds.items() if k == "regional"}
+    great = {a for a, k in kinds.items() if k == "great_power"}
+    if not regional:
+        bad(("actors",), "at least one actor must be of kind 'regional'")
+    if len(great) < 2:
+        bad(("actors",), "at least two actors must be of kind 'great_power'")
+
+    def known(ref: str, loc: Location, allowed: set[str], what: str) -> bool:
+        if ref not in allowed:
+            bad(loc, f"'{ref}' is not {what} ({_did_you_mean(ref, allowed)})")
+            return False
+        return True
+
+    for i, a in enumerate(s.actors):
+        if isinstance(a, RegionalState):
+            for p in a.engagement:
+                known(p, ("actors", i, "engagement", p), partners, "an outside power")
+            for p in a.opinion:
+                known(p, ("actors", i, "opinion", p), partners, "an outside power")
+            if a.threat_from is not None:
+                known(
+                    a.threat_from, ("actors", i, "threat_from"), set(ids) - {a.id}, "another actor"
+                )
+        if isinstance(a, ThirdParty):
+            for g in a.acceptability:
+                known(g, ("actors", i, "acceptability", g), great, "a great power")
+    inst_ids: set[str] = set()
+    for j, inst in enumerate(s.institutions):
+        if inst.id in inst_ids or inst.id in kinds:
+            bad(
+                ("institutions", j, "id"),
+                f"'{inst.id}' is already used by another actor or institution",
+            )
+        inst_ids.add(inst.id)
+        known(inst.leader, ("institutions", j, "leader"), partners, "an outside power")
+        listed: set[str] = set()
+        for m, member in enumerate(inst.members):
+            known(member, ("institutions", j, "members", m), regional, "a regional state")
+            if member in listed:
+                bad(("institutions", j, "members", m), f"'{member}' is listed twice")
+            listed.add(member)
+        for key in ("satisfaction", "salience"):
+            for member in getattr(inst, key):
+                known(
+                    member, ("institutions", j, key, member), listed, "a member of this institution"
+                )
+    shock_ids: set[str] = set()
+    for j, shock in enumerate(s.shocks):
+        if shock.id in shock_ids:
+            bad(("shocks", j, "id"), f"'{shock.id}' is used by two shocks")
+        shock_ids.add(shock.id)
+        if shock.month is not None and shock.month > s.horizon:
+            bad(
+                ("shocks", j, "month"),
+                f"{shock.month} is past the horizon (months 1..{s.horizon})",
+            )
+        for e, eff in enumerate(shock.effects):
+            if eff.actor is not None and known(
+                eff.actor, ("shocks", j, "effects", e, "actor"), set(ids), "an actor"
+            ):
+                wants_regional = eff.variable.value in REGIONAL_VARIABLES
+                if wants_regional and kinds[eff.actor] != "regional":
+                    bad(
+                        ("shocks", j, "effects", e, "actor"),
+                        f"'{eff.actor}' is not a regional state, as '{eff.variable.value}' needs",
+                    )
+                if not wants_regional and kinds[eff.actor] == "regional":
+                    bad(
+                        ("shocks", j, "effects", e, "actor"),
+                        f"'{eff.actor}' is not an outside power, as '{eff.variable.value}' needs",
+                    )
+            if eff.partner is not None:
+                known(
+                    eff.partner,
+                    ("shocks", j, "effects", e, "partner"),
+                    partners,
+                    "an outside power",
+                )
+    if s.balance is not None:
+        for k, g in enumerate(s.balance):
+            known(g, ("balance", k), great, "a great power")
+        if s.balance[0] == s.balance[1]:
+            bad(("balance",), "name two different great powers")
+    return problems
+
+
+def _did_you_mean(word: str, choices: set[str] | list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    shown = sorted(choices)
+    listed = ", ".join(shown[:12]) + (", ..." if len(shown) > 12 else "")
+    return f"expected one of: {listed}"
+
+
+def did_you_mean(word: str, choices: set[str] | list[str]) -> str:
+    """A hint for a misspelt name: the closest choice, or the list of choices."""
+    return _did_you_mean(word, choices)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files (for editors: completion and checking)."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "balancesim scenario"
+    schema.setdefault("properties", {})["extends"] = {
+        "type": "string",
+        "description": "Path of a scenario this one builds on (relative to this file)",
+    }
+    return schema

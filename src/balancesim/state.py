@@ -1,0 +1,295 @@
+"""The model state as arrays, built from a scenario.
+
+Two kinds of data:
+
+* `Setup`: what does not change during a run (who is who, agendas, calibrated
+  ties, institution leaders, shock definitions, coefficients). Shared by all
+  replicates.
+* `State`: what the rules update each month. Every array has a leading
+  replicate axis R, so the same rule functions step one replicate (the Mesa
+  model, R = 1) or thousands at once (the engine).
+
+Axis names used throughout: R replicates, S regional states, M outside powers
+(great powers and third parties, in scenario order), D domains (security,
+economy), I institutions, K shocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from types import SimpleNamespace
+
+import numpy as np
+
+from .scenario import AGENDA_ITEMS, DOMAINS, TOOLS, GreatPower, Scenario, SeverityRange, ThirdParty
+
+SECURITY, ECONOMY = 0, 1
+HARD, ECONOMIC, SOFT = 0, 1, 2
+REGIME_SECURITY, DEVELOPMENT, SOVEREIGNTY, TERRITORIAL = 0, 1, 2, 3
+
+# Engagement never falls below this, so shares stay defined (a relationship
+# can wither to nothing but the arithmetic needs no special case).
+ENGAGEMENT_FLOOR = 1e-4
+DEFAULT_SATISFACTION = 0.6
+DEFAULT_SALIENCE = 0.1
+DEFAULT_OPINION = 0.4
+
+
+@dataclass(frozen=True)
+class CompiledEffect:
+    """One effect of a shock, with names resolved to array indices."""
+
+    variable: str
+    change: str
+    amount: float
+    actor: int = -1  # index among regional states or outside powers, by variable
+    partner: int = -1
+    domain: int = -1
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The fixed part of a run: structure, calibration and coefficients."""
+
+    scenario: Scenario
+    horizon: int
+    regional_ids: tuple[str, ...]
+    partner_ids: tuple[str, ...]
+    institution_ids: tuple[str, ...]
+    is_great_power: np.ndarray  # (M,) bool
+    balance_pair: tuple[int, int]  # partner indices of the reported balance
+    agenda: np.ndarray  # (S, 4) rows sum to 1
+    fertility: np.ndarray  # (S,)
+    ties: np.ndarray  # (S, M, D) calibrated engagement at step 0 (historical ties)
+    opinion0: np.ndarray  # (S, M)
+    elite_control0: np.ndarray  # (S,)
+    threat0: np.ndarray  # (S,)
+    attention0: np.ndarray  # (M,)
+    capacity0: np.ndarray  # (M, D)
+    tools0: np.ndarray  # (M, 3)
+    soft_effectiveness: np.ndarray  # (M,)
+    regime_support: np.ndarray  # (M,)
+    threat_perception: np.ndarray  # (M,)
+    attention_decay0: np.ndarray  # (M,)
+    responsiveness: np.ndarray  # (M,) zero for great powers
+    acceptability: np.ndarray  # (M, M): acceptability[q, g] of partner q to great power g
+    institution_security: np.ndarray  # (I,) bool: a security alliance
+    institution_leader: np.ndarray  # (I, M) one-hot
+    reliability: np.ndarray  # (I,)
+    member0: np.ndarray  # (S, I)
+    satisfaction0: np.ndarray  # (S, I)
+    salience0: np.ndarray  # (S, I)
+    tension0: float
+    coordination0: float
+    shock_month: np.ndarray  # (K,) month, or -1 for random shocks
+    shock_probability: np.ndarray  # (K,) 0 for scheduled shocks
+    severity_low: np.ndarray  # (K,)
+    severity_high: np.ndarray  # (K,)
+    shock_effects: tuple[tuple[CompiledEffect, ...], ...]
+    p: SimpleNamespace  # the coefficients (Parameters) as plain floats
+
+    @property
+    def n_regional(self) -> int:
+        return len(self.regional_ids)
+
+    @property
+    def n_partners(self) -> int:
+        return len(self.partner_ids)
+
+    @property
+    def n_institutions(self) -> int:
+        return len(self.institution_ids)
+
+    @property
+    def n_shocks(self) -> int:
+        return len(self.shock_month)
+
+    @property
+    def great_power_index(self) -> np.ndarray:
+        return np.flatnonzero(self.is_great_power)
+
+    @property
+    def third_party_index(self) -> np.ndarray:
+        return np.flatnonzero(~self.is_great_power)
+
+
+@dataclass
+class State:
+    """What the rules update: one entry per replicate on the leading axis."""
+
+    engagement: np.ndarray  # (R, S, M, D) intensity of ties, by partner and domain
+    opinion: np.ndarray  # (R, S, M) public approval of each outside power, 0..1
+    elite_control: np.ndarray  # (R, S) 0..1
+    threat: np.ndarray  # (R, S) external threat, 0..1
+    attention: np.ndarray  # (R, M) share of a power's attention given to the region
+    attention_decay: np.ndarray  # (R, M) monthly decay of that attention
+    capacity: np.ndarray  # (R, M, D)
+    tension: np.ndarray  # (R,) between the great powers
+    coordination: np.ndarray  # (R,) between the great powers
+    volatility: np.ndarray  # (R,) extra noise after shocks
+    member: np.ndarray  # (R, S, I) 1 while a member
+    exit_threat: np.ndarray  # (R, S, I) 1 while threatening to leave
+    satisfaction: np.ndarray  # (R, S, I) the elite's view of the alliance's record
+    salience: np.ndarray  # (R, S, I) public attention to the alliance
+    attack: np.ndarray  # (R, S) severity of an attack this month (0: none)
+    shock_fired: np.ndarray  # (R, K) 1 once a shock has happened
+    invitation: np.ndarray  # (R, S, M) how strongly each partner is invited (third parties)
+    month: int = 0
+
+    @property
+    def replicates(self) -> int:
+        return self.engagement.shape[0]
+
+    def copy(self) -> State:
+        return replace(self, **{f.name: getattr(self, f.name).copy() for f in _array_fields()})
+
+    def take(self, index: np.ndarray | slice) -> State:
+        """The replicates selected by `index` (a view where numpy gives one)."""
+        return replace(self, **{f.name: getattr(self, f.name)[index] for f in _array_fields()})
+
+
+def _array_fields() -> list:
+    return [f for f in fields(State) if f.name != "month"]
+
+
+def build_setup(scenario: Scenario) -> Setup:
+    """Resolve a validated scenario into index-based arrays."""
+    regional = scenario.regional
+    partners = scenario.partners
+    s_ids = tuple(a.id for a in regional)
+    m_ids = tuple(a.id for a in partners)
+    pidx = {p: k for k, p in enumerate(m_ids)}
+    sidx = {s: k for k, s in enumerate(s_ids)}
+    S, M, I = len(s_ids), len(m_ids), len(scenario.institutions)
+
+    agenda = np.array([[getattr(a.agenda, k) for k in AGENDA_ITEMS] for a in regional])
+    agenda = agenda / agenda.sum(axis=1, keepdims=True)
+    ties = np.full((S, M, len(DOMAINS)), ENGAGEMENT_FLOOR)
+    opinion0 = np.full((S, M), DEFAULT_OPINION)
+    for i, a in enumerate(regional):
+        for p, dv in a.engagement.items():
+            ties[i, pidx[p]] = np.maximum([dv.security, dv.economy], ENGAGEMENT_FLOOR)
+        for p, v in a.opinion.items():
+            opinion0[i, pidx[p]] = v
+
+    acceptability = np.ones((M, M))
+    responsiveness = np.zeros(M)
+    for q, a in enumerate(partners):
+        if isinstance(a, ThirdParty):
+            responsiveness[q] = a.responsiveness
+            for g, v in a.acceptability.items():
+                acceptability[q, pidx[g]] = v
+
+    member0 = np.zeros((S, I))
+    satisfaction0 = np.full((S, I), DEFAULT_SATISFACTION)
+    salience0 = np.full((S, I), DEFAULT_SALIENCE)
+    leader = np.zeros((I, M))
+    for j, inst in enumerate(scenario.institutions):
+        leader[j, pidx[inst.leader]] = 1.0
+        for m in inst.members:
+            member0[sidx[m], j] = 1.0
+        for m, v in inst.satisfaction.items():
+            satisfaction0[sidx[m], j] = v
+        for m, v in inst.salience.items():
+            salience0[sidx[m], j] = v
+
+    shock_month, shock_prob, sev_lo, sev_hi, effects = [], [], [], [], []
+    for shock in scenario.shocks:
+        shock_month.append(-1 if shock.month is None else shock.month)
+        shock_prob.append(0.0 if shock.probability is None else shock.probability)
+        if isinstance(shock.severity, SeverityRange):
+            sev_lo.append(shock.severity.low)
+            sev_hi.append(shock.severity.high)
+        else:
+            sev_lo.append(shock.severity)
+            sev_hi.append(shock.severity)
+        compiled = []
+        for e in shock.effects:
+            var = e.variable.value
+            actor = -1
+            if e.actor is not None:
+                actor = sidx[e.actor] if e.actor in sidx else pidx[e.actor]
+            compiled.append(
+                CompiledEffect(
+                    variable=var,
+                    change=e.change.value,
+                    amount=e.amount,
+                    actor=actor,
+                    partner=pidx[e.partner] if e.partner is not None else -1,
+                    domain=DOMAINS.index(e.domain) if e.domain is not None else -1,
+                )
+            )
+        effects.append(tuple(compiled))
+
+    a_id, b_id = scenario.balance_pair
+    return Setup(
+        scenario=scenario,
+        horizon=scenario.horizon,
+        regional_ids=s_ids,
+        partner_ids=m_ids,
+        institution_ids=tuple(i.id for i in scenario.institutions),
+        is_great_power=np.array([isinstance(a, GreatPower) for a in partners]),
+        balance_pair=(pidx[a_id], pidx[b_id]),
+        agenda=agenda,
+        fertility=np.array([a.fertility for a in regional]),
+        ties=ties,
+        opinion0=opinion0,
+        elite_control0=np.array([a.elite_control for a in regional]),
+        threat0=np.array([a.threat for a in regional]),
+        attention0=np.array([a.attention for a in partners]),
+        capacity0=np.array([[a.capacity.security, a.capacity.economy] for a in partners]),
+        tools0=np.array([[getattr(a.tools, t) for t in TOOLS] for a in partners]),
+        soft_effectiveness=np.array([a.soft_power_effectiveness for a in partners]),
+        regime_support=np.array([a.regime_support for a in partners]),
+        threat_perception=np.array([a.threat_perception for a in partners]),
+        attention_decay0=np.array([a.attention_decay for a in partners]),
+        responsiveness=responsiveness,
+        acceptability=acceptability,
+        institution_security=np.array(
+            [inst.kind.value == "security" for inst in scenario.institutions], dtype=bool
+        ),
+        institution_leader=leader,
+        reliability=np.array([inst.reliability for inst in scenario.institutions]),
+        member0=member0,
+        satisfaction0=satisfaction0,
+        salience0=salience0,
+        tension0=scenario.relations.tension,
+        coordination0=scenario.relations.coordination,
+        shock_month=np.array(shock_month, dtype=np.int64),
+        shock_probability=np.array(shock_prob),
+        severity_low=np.array(sev_lo),
+        severity_high=np.array(sev_hi),
+        shock_effects=tuple(effects),
+        p=SimpleNamespace(**scenario.parameters.model_dump()),
+    )
+
+
+def initial_state(setup: Setup, replicates: int) -> State:
+    """Step 0 of a run: the calibrated initial conditions, one copy per replicate."""
+    R = replicates
+
+    def rep(a: np.ndarray | float) -> np.ndarray:
+        a = np.asarray(a, dtype=float)
+        return np.repeat(a[None, ...], R, axis=0)
+
+    S, M, I, K = setup.n_regional, setup.n_partners, setup.n_institutions, setup.n_shocks
+    return State(
+        engagement=rep(setup.ties),
+        opinion=rep(setup.opinion0),
+        elite_control=rep(setup.elite_control0),
+        threat=rep(setup.threat0),
+        attention=rep(setup.attention0),
+        attention_decay=rep(setup.attention_decay0),
+        capacity=rep(setup.capacity0),
+        tension=np.full(R, setup.tension0),
+        coordination=np.full(R, setup.coordination0),
+        volatility=np.zeros(R),
+        member=rep(setup.member0),
+        exit_threat=np.zeros((R, S, I)),
+        satisfaction=rep(setup.satisfaction0),
+        salience=rep(setup.salience0),
+        attack=np.zeros((R, S)),
+        shock_fired=np.zeros((R, K)),
+        invitation=np.zeros((R, S, M)),
+        month=0,
+    )
