@@ -44,7 +44,10 @@ class RegionalState(Actor):
     def engagement(self) -> dict[str, dict[str, float]]:
         """Current engagement with each outside power, by domain."""
         e = self.model.state.engagement[0, self.index]
-        return {p: {"security": float(e[k, 0]), "economy": float(e[k, 1])} for k, p in enumerate(self.model.setup.partner_ids)}
+        return {
+            p: {"security": float(e[k, 0]), "economy": float(e[k, 1])}
+            for k, p in enumerate(self.model.setup.partner_ids)
+        }
 
     @property
     def engagement_shares(self) -> dict[str, float]:

@@ -27,6 +27,7 @@ Definitions:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -54,17 +55,27 @@ class Columns:
     def __len__(self) -> int:
         return len(self.actors)
 
+    @cached_property
+    def _lookup(self) -> dict[tuple[str, str], int]:
+        return {key: k for k, key in enumerate(zip(self.actors, self.measures, strict=True))}
+
     def index(self, actor: str, measure: str) -> int:
-        for k, (a, m) in enumerate(zip(self.actors, self.measures, strict=True)):
-            if a == actor and m == measure:
-                return k
-        raise KeyError(f"no measure {measure!r} for actor {actor!r}")
+        try:
+            return self._lookup[(actor, measure)]
+        except KeyError:
+            raise KeyError(f"no measure {measure!r} for actor {actor!r}") from None
 
 
 def _state_measure_names(setup: Setup) -> list[str]:
     names = []
     for p in setup.partner_ids:
-        names += [f"share.{p}", f"share.{p}.security", f"share.{p}.economy", f"engagement.{p}", f"opinion.{p}"]
+        names += [
+            f"share.{p}",
+            f"share.{p}.security",
+            f"share.{p}.economy",
+            f"engagement.{p}",
+            f"opinion.{p}",
+        ]
     names += ["hedging_index", "balance", "restructuring", "third_party_share"]
     names += ["elite_control", "threat", "unmet_need", "stance"]
     for i in setup.institution_ids:
@@ -151,9 +162,9 @@ def measure(state: State, setup: Setup) -> np.ndarray:
         ],
         axis=-1,
     )
-    inst = np.stack(
-        [state.member, state.exit_threat, state.satisfaction, state.salience], axis=-1
-    ).reshape(R, setup.n_regional, -1)
+    inst = np.stack([state.member, state.exit_threat, state.satisfaction, state.salience], axis=-1).reshape(
+        R, setup.n_regional, -1
+    )
     per_state = np.concatenate([per_partner, scalars, inst, state.invitation[..., third]], axis=-1)
 
     pooled = level.sum(axis=1)  # (R, M)
@@ -174,6 +185,4 @@ def measure(state: State, setup: Setup) -> np.ndarray:
     power = np.stack(
         [state.attention, tools[..., SOFT], work[..., 0], work[..., 1], share.mean(axis=1)], axis=-1
     )
-    return np.concatenate(
-        [per_state.reshape(R, -1), np.stack(region, axis=-1), power.reshape(R, -1)], axis=1
-    )
+    return np.concatenate([per_state.reshape(R, -1), np.stack(region, axis=-1), power.reshape(R, -1)], axis=1)

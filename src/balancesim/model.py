@@ -73,7 +73,6 @@ class BalanceModel(mesa.Model):
         self.spec = spec
         self.setup = build_setup(spec)
         self.columns = metrics.columns(self.setup)
-        self._column = {key: k for k, key in enumerate(zip(self.columns.actors, self.columns.measures, strict=True))}
         self.state = initial_state(self.setup, 1)
         self.noise = engine.draw_noise(self.setup, [rng])
         self.history: list[np.ndarray] = []
@@ -138,7 +137,7 @@ class BalanceModel(mesa.Model):
     # -- reading ----------------------------------------------------------
     def measure(self, actor: str, name: str) -> float:
         """The current value of one measure (see metrics.py)."""
-        return float(self.history[-1][self._column[(actor, name)]])
+        return float(self.history[-1][self.columns.index(actor, name)])
 
     def series(self) -> np.ndarray:
         """All measures of every month so far: (months, C) in `self.columns` order."""

@@ -125,7 +125,7 @@ def invitations(state: State, setup: Setup, share: np.ndarray) -> np.ndarray:
         * tolerance
         * (~setup.is_great_power)
     )
-    weight = fit ** setup.p.invitation_focus * (fit > 0)
+    weight = fit**setup.p.invitation_focus * (fit > 0)
     total = weight.sum(axis=2, keepdims=True)
     weight = np.divide(weight, total, out=np.zeros_like(weight), where=total > 0)
     return unmet[..., None] * weight
@@ -150,8 +150,9 @@ def offers(
       powers. (C4)
     - Division of labour: a great power holds back where another great power
       leads the domain in that state, the more so the more they coordinate. (C5, C6)
-    - Alliance: the leader of a security alliance offers its members extra
-      security, and more again to a member threatening to leave. (C8, C11)
+    - Institutions: the leader of a security alliance offers its members extra
+      security (an economic union's leader, extra trade), and more again to a
+      member threatening to leave. (C8, C11)
     - Invitation: an invited third party offers security in proportion to the
       invitation and its readiness to answer. (C3)
     """
@@ -173,20 +174,20 @@ def offers(
     hold_back = np.ones_like(dshare)
     hold_back[:, :, gp, :] = 1.0 - p.deference * state.coordination[:, None, None, None] * lead_gap
 
-    alliance = state.member * setup.institution_security
-    bonus = p.membership_bonus * np.matmul(alliance * (1.0 + state.exit_threat), setup.institution_leader)
-
     offer = base * hold_back * bargain[:, :, None, None]
-    offer[..., SECURITY] *= 1.0 + bonus
+    for domain, members in (
+        (SECURITY, state.member * setup.institution_security),
+        (ECONOMY, state.member * setup.institution_economic),
+    ):
+        bonus = np.matmul(members * (1.0 + state.exit_threat), setup.institution_leader)
+        offer[..., domain] *= 1.0 + p.membership_bonus * bonus
     offer[..., SECURITY] += (
         p.invitation_gain * invited * setup.responsiveness * state.capacity[:, None, :, SECURITY]
     )
     return offer
 
 
-def domestic_filter(
-    offer: np.ndarray, state: State, setup: Setup, dshare: np.ndarray
-) -> np.ndarray:
+def domestic_filter(offer: np.ndarray, state: State, setup: Setup, dshare: np.ndarray) -> np.ndarray:
     """The regime lets through what fits its agenda, the more selectively the firmer its grip. (C2)
 
     Fit of a security offer: how far it serves regime security (the partner's
@@ -208,9 +209,7 @@ def domestic_filter(
     return offer * (1.0 - grip * (1.0 - fit))
 
 
-def engagement_target(
-    accepted: np.ndarray, state: State, setup: Setup
-) -> np.ndarray:
+def engagement_target(accepted: np.ndarray, state: State, setup: Setup) -> np.ndarray:
     """Where each state would like its engagement to be: (R, S, M, D). (C1, C3, C7)
 
     Value of a partner in a domain: historical ties (bases, pipelines, trade
@@ -230,9 +229,7 @@ def engagement_target(
     return total * flattened / flattened.sum(axis=2, keepdims=True)
 
 
-def adjust_engagement(
-    state: State, target: np.ndarray, setup: Setup, noise: np.ndarray
-) -> np.ndarray:
+def adjust_engagement(state: State, target: np.ndarray, setup: Setup, noise: np.ndarray) -> np.ndarray:
     """Engagement moves slowly toward its target, with noise. (C1, C12, C13)
 
     Only a fraction of the gap closes each month (treaties, leases, contracts
@@ -268,8 +265,8 @@ def alliance_politics(
     """
     p = setup.p
     security = setup.institution_security.astype(float)  # (I,)
-    leader_attention = (
-        np.matmul(state.attention / np.maximum(setup.attention0, 1e-9), setup.institution_leader.T)
+    leader_attention = np.matmul(
+        state.attention / np.maximum(setup.attention0, 1e-9), setup.institution_leader.T
     )  # (R, I)
     leader_attention = np.minimum(leader_attention, 1.0)
     member = state.member
@@ -299,6 +296,8 @@ def alliance_politics(
     excess = np.clip((drive - p.exit_threshold) / max(1.0 - p.exit_threshold, 1e-9), 0.0, 1.0)
 
     # Threat, response, exit (C11)
+    # Only security alliances are left or bargained over (the source's case is the CSTO).
+    excess = excess * security
     threatening = state.exit_threat * member
     new_threat = (1.0 - threatening) * member * (noise.threaten < p.exit_threat_rate * excess)
     answered = threatening * (noise.respond < p.patron_response * leader_attention[:, None, :])
@@ -334,9 +333,9 @@ def public_opinion(
     the initial level; noise stands for news.
     """
     p = setup.p
-    soft = (
-        state.attention * tools[..., SOFT] * setup.soft_effectiveness
-    )[:, None, :] * setup.fertility[:, None]
+    soft = (state.attention * tools[..., SOFT] * setup.soft_effectiveness)[:, None, :] * setup.fertility[
+        :, None
+    ]
     footprint = setup.threat_perception * dshare[..., ECONOMY]
     op = state.opinion
     op = (
@@ -415,8 +414,8 @@ def apply_shocks(state: State, setup: Setup, month: int, noise: MonthNoise) -> S
     if setup.n_shocks == 0:
         return state
     scheduled = setup.shock_month == month
-    random_fire = (setup.shock_probability > 0) & (state.shock_fired == 0) & (
-        noise.shock < setup.shock_probability
+    random_fire = (
+        (setup.shock_probability > 0) & (state.shock_fired == 0) & (noise.shock < setup.shock_probability)
     )
     fires = scheduled[None, :] | random_fire  # (R, K)
     if not fires.any():

@@ -74,6 +74,7 @@ class Setup:
     responsiveness: np.ndarray  # (M,) zero for great powers
     acceptability: np.ndarray  # (M, M): acceptability[q, g] of partner q to great power g
     institution_security: np.ndarray  # (I,) bool: a security alliance
+    institution_economic: np.ndarray  # (I,) bool: an economic union
     institution_leader: np.ndarray  # (I, M) one-hot
     reliability: np.ndarray  # (I,)
     member0: np.ndarray  # (S, I)
@@ -160,7 +161,7 @@ def build_setup(scenario: Scenario) -> Setup:
     m_ids = tuple(a.id for a in partners)
     pidx = {p: k for k, p in enumerate(m_ids)}
     sidx = {s: k for k, s in enumerate(s_ids)}
-    S, M, I = len(s_ids), len(m_ids), len(scenario.institutions)
+    S, M, n_inst = len(s_ids), len(m_ids), len(scenario.institutions)
 
     agenda = np.array([[getattr(a.agenda, k) for k in AGENDA_ITEMS] for a in regional])
     agenda = agenda / agenda.sum(axis=1, keepdims=True)
@@ -180,10 +181,10 @@ def build_setup(scenario: Scenario) -> Setup:
             for g, v in a.acceptability.items():
                 acceptability[q, pidx[g]] = v
 
-    member0 = np.zeros((S, I))
-    satisfaction0 = np.full((S, I), DEFAULT_SATISFACTION)
-    salience0 = np.full((S, I), DEFAULT_SALIENCE)
-    leader = np.zeros((I, M))
+    member0 = np.zeros((S, n_inst))
+    satisfaction0 = np.full((S, n_inst), DEFAULT_SATISFACTION)
+    salience0 = np.full((S, n_inst), DEFAULT_SALIENCE)
+    leader = np.zeros((n_inst, M))
     for j, inst in enumerate(scenario.institutions):
         leader[j, pidx[inst.leader]] = 1.0
         for m in inst.members:
@@ -248,6 +249,9 @@ def build_setup(scenario: Scenario) -> Setup:
         institution_security=np.array(
             [inst.kind.value == "security" for inst in scenario.institutions], dtype=bool
         ),
+        institution_economic=np.array(
+            [inst.kind.value == "economic" for inst in scenario.institutions], dtype=bool
+        ),
         institution_leader=leader,
         reliability=np.array([inst.reliability for inst in scenario.institutions]),
         member0=member0,
@@ -272,7 +276,7 @@ def initial_state(setup: Setup, replicates: int) -> State:
         a = np.asarray(a, dtype=float)
         return np.repeat(a[None, ...], R, axis=0)
 
-    S, M, I, K = setup.n_regional, setup.n_partners, setup.n_institutions, setup.n_shocks
+    S, M, n_inst, K = setup.n_regional, setup.n_partners, setup.n_institutions, setup.n_shocks
     return State(
         engagement=rep(setup.ties),
         opinion=rep(setup.opinion0),
@@ -285,7 +289,7 @@ def initial_state(setup: Setup, replicates: int) -> State:
         coordination=np.full(R, setup.coordination0),
         volatility=np.zeros(R),
         member=rep(setup.member0),
-        exit_threat=np.zeros((R, S, I)),
+        exit_threat=np.zeros((R, S, n_inst)),
         satisfaction=rep(setup.satisfaction0),
         salience=rep(setup.salience0),
         attack=np.zeros((R, S)),

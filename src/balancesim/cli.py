@@ -1,0 +1,274 @@
+"""The `balancesim` command line.
+
+Exit status: 0 success, 1 failure while running (e.g. cannot write results),
+2 invalid input (bad scenario file, bad option), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from .scenario_files import ScenarioError, load_scenario, parse_overrides
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
+
+EPILOG_RUN = """\b
+Examples:
+  balancesim run scenarios/taiwan_shock.yaml
+  balancesim run scenarios/taiwan_shock.yaml --replicates 1000 --seed 7
+  balancesim run scenarios/taiwan_shock.yaml --baseline scenarios/baseline.yaml
+  balancesim run scenarios/baseline.yaml --set parameters.hedging_tension=0
+"""
+
+
+class InputError(click.ClickException):
+    """Invalid input: the message is printed as is and the exit status is 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        err.print(self.format_message(), markup=False)
+
+
+def _load(path: str, overrides: dict[str, Any] | None = None):
+    try:
+        return load_scenario(path, overrides)
+    except ScenarioError as e:
+        raise InputError(str(e)) from None
+
+
+def _overrides(items: tuple[str, ...], replicates: int | None, seed: int | None) -> dict[str, Any]:
+    try:
+        values = parse_overrides(items)
+    except ScenarioError as e:
+        raise InputError(str(e)) from None
+    if replicates is not None:
+        values["replicates"] = replicates
+    if seed is not None:
+        values["seed"] = seed
+    return values
+
+
+def progress_bar(total: int, label: str) -> tuple[Progress, Callable[[int], None]]:
+    """A rich progress bar on stderr and the callback that advances it."""
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    task = bar.add_task(label, total=total, rate="")
+
+    def advance(n: int) -> None:
+        bar.advance(task, n)
+        t = bar.tasks[task]
+        if t.elapsed:
+            bar.update(task, rate=f"{t.completed / t.elapsed:,.0f} runs/s")
+
+    return bar, advance
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="balancesim")
+def main() -> None:
+    """Agent-based simulation of small states balancing between great powers.
+
+    Scenario files (YAML) describe actors, institutions, parameters and shocks;
+    see docs/scenarios.md. Start with `balancesim run scenarios/baseline.yaml`.
+    """
+
+
+@main.command(epilog=EPILOG_RUN)
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--replicates", "-n", type=click.IntRange(1), help="Number of runs (default: the scenario's).")
+@click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), help="Run seed (default: the scenario's).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="results",
+    show_default=True,
+    help="Folder under which results/<scenario>/<run-id>/ is written.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False),
+    help="Also run this scenario on the same random numbers and plot the difference.",
+)
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(["vectorised", "mesa"]),
+    default="vectorised",
+    show_default=True,
+    help="vectorised: all runs at once; mesa: one BalanceModel per run (slower, same numbers).",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Runs stepped together (bounds memory; results do not depend on it).",
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a scenario value, e.g. parameters.hedging_tension=0 (repeatable).",
+)
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+def run(
+    scenario: str,
+    replicates: int | None,
+    seed: int | None,
+    out_dir: str,
+    baseline: str | None,
+    engine_name: str,
+    chunk_size: int,
+    settings: tuple[str, ...],
+    no_plots: bool,
+) -> None:
+    """Run SCENARIO many times and write data, a summary and plots."""
+    from . import experiment, plots, store
+
+    overrides = _overrides(settings, replicates, seed)
+    spec = _load(scenario, overrides)
+    base = None
+    if baseline is not None:
+        # The baseline runs with the same seed and count: common random numbers.
+        base = _load(baseline, {**overrides, "replicates": spec.replicates, "seed": spec.seed})
+        if base.horizon != spec.horizon:
+            raise InputError(
+                f"{baseline}: horizon {base.horizon} differs from {scenario}'s {spec.horizon}; "
+                "a paired comparison needs the same horizon"
+            )
+    total = spec.replicates * (2 if base is not None else 1)
+    bar, advance = progress_bar(total, f"{Path(scenario).stem}")
+    with bar:
+        results = experiment.run(spec, engine_name=engine_name, chunk_size=chunk_size, progress=advance)
+        base_results = None
+        if base is not None:
+            base_results = experiment.run(
+                base, engine_name=engine_name, chunk_size=chunk_size, progress=advance
+            )
+    folder = store.write_run(
+        results,
+        Path(out_dir),
+        Path(scenario).stem,
+        command=["balancesim", *sys.argv[1:]],
+        baseline=base_results,
+        baseline_file=baseline,
+        scenario_file=scenario,
+        plot=None if no_plots else plots.write_all,
+    )
+    _print_outcomes(results, base_results)
+    out.print(f"\nResults: [bold]{folder}[/bold]")
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            out.print(f"  {path.relative_to(folder)}")
+
+
+def _print_outcomes(results, baseline) -> None:
+    from .experiment import calendar_month
+    from .metrics import HEADLINE, REGION
+
+    last = int(results.months[-1])
+    names = {a.id: a.name for a in results.scenario.actors}
+    a, b = results.scenario.balance_pair
+    table = Table(
+        title=f"{results.scenario.name}: {results.replicates} runs, seed {results.seed}, "
+        f"month {last} ({calendar_month(results.scenario.start, last)})",
+        title_justify="left",
+    )
+    table.add_column("regional outcome")
+    table.add_column("median [5%–95%]", justify="right")
+    if baseline is not None:
+        table.add_column("baseline", justify="right")
+        table.add_column("effect (paired)", justify="right")
+    labels = {f"members.{i.id}": f"{i.id.upper()} members" for i in results.scenario.institutions}
+    labels |= {
+        "balance": f"{names[a]}–{names[b]} balance",
+        "tension": f"{names[a]}–{names[b]} tension",
+        "coordination": f"{names[a]}–{names[b]} coordination",
+    }
+
+    def cell(v) -> str:
+        import numpy as np
+
+        q = np.quantile(v, [0.05, 0.5, 0.95])
+        return f"{q[1]:+.3f} [{q[0]:+.3f}, {q[2]:+.3f}]"
+
+    keys = list(HEADLINE) + [f"members.{i}" for i in results.setup.institution_ids]
+    for key in keys:
+        v = results.values(REGION, key)[last]
+        row = [labels.get(key, key.replace("_", " ")), cell(v)]
+        if baseline is not None:
+            bv = baseline.values(REGION, key)[last] if baseline.has(REGION, key) else None
+            row += ["—", "—"] if bv is None else [cell(bv), cell(v - bv)]
+        table.add_row(*row)
+    out.print(table)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def check(files: tuple[str, ...]) -> None:
+    """Validate scenario FILES without running them (exit 2 if any is invalid)."""
+    bad = 0
+    for f in files:
+        try:
+            spec = load_scenario(f)
+        except ScenarioError as e:
+            err.print(str(e), markup=False)
+            bad += 1
+            continue
+        out.print(
+            f"{f}: ok ({spec.name}; {len(spec.actors)} actors, {spec.horizon} months, "
+            f"{len(spec.shocks)} shocks)",
+            markup=False,
+        )
+    if bad:
+        raise SystemExit(2)
+
+
+@main.command()
+@click.option(
+    "--out", "out_file", type=click.Path(dir_okay=False), help="Write to this file instead of stdout."
+)
+def schema(out_file: str | None) -> None:
+    """Print the JSON Schema of scenario files (for editor completion and checking)."""
+    from .scenario import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if out_file is None:
+        click.echo(text, nl=False)
+    else:
+        Path(out_file).write_text(text)
+        err.print(f"wrote {out_file}")
+
+
+if __name__ == "__main__":
+    main()

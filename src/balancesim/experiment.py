@@ -1,0 +1,204 @@
+"""Experiments: run a scenario many times, compare it with a baseline.
+
+The model (rules, engine, BalanceModel) knows nothing of files or plots; this
+module turns a scenario into `Results` (arrays plus their labels), and
+`Results` into tidy pandas tables. Writing them to disk is store.py's job,
+drawing them plots.py's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from . import engine, metrics
+from .scenario import Scenario
+from .state import Setup, build_setup
+
+Engine = Literal["vectorised", "mesa"]
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+@dataclass
+class Results:
+    """Measures of every replicate at every month of one scenario run."""
+
+    scenario: Scenario
+    setup: Setup
+    seed: int
+    data: np.ndarray  # (months, R, C)
+    columns: metrics.Columns
+    months: np.ndarray  # (months,)
+    engine: str = "vectorised"
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def replicates(self) -> int:
+        return self.data.shape[1]
+
+    def values(self, actor: str, measure: str) -> np.ndarray:
+        """(months, R) values of one measure."""
+        return self.data[:, :, self.columns.index(actor, measure)]
+
+    def has(self, actor: str, measure: str) -> bool:
+        try:
+            self.columns.index(actor, measure)
+        except KeyError:
+            return False
+        return True
+
+    @property
+    def series(self) -> pd.DataFrame:
+        """The time series in long form: replicate, step, actor, measure, value."""
+        return long_form(self.data, self.columns, self.months)
+
+
+def long_form(data: np.ndarray, columns: metrics.Columns, months: np.ndarray) -> pd.DataFrame:
+    """(months, R, C) array -> tidy DataFrame (replicate, step, actor, measure, value)."""
+    T, R, C = data.shape
+    actors = pd.Categorical(columns.actors)
+    measures = pd.Categorical(columns.measures)
+    return pd.DataFrame(
+        {
+            "replicate": np.repeat(np.arange(R, dtype=np.int32), T * C),
+            "step": np.tile(np.repeat(months.astype(np.int32), C), R),
+            "actor": pd.Categorical.from_codes(np.tile(actors.codes, R * T), actors.categories),
+            "measure": pd.Categorical.from_codes(np.tile(measures.codes, R * T), measures.categories),
+            "value": data.transpose(1, 0, 2).reshape(-1),
+        }
+    )
+
+
+def run(
+    scenario: Scenario | str | Path,
+    replicates: int | None = None,
+    seed: int | None = None,
+    engine_name: Engine = "vectorised",
+    chunk_size: int = engine.DEFAULT_CHUNK,
+    progress: Callable[[int], None] | None = None,
+) -> Results:
+    """Run a scenario: `replicates` replicates (default: the scenario's) from `seed`.
+
+    Replicate k always has seed `engine.replicate_seeds(seed, k + 1)[k]`, so
+    results do not depend on the engine, the chunk size or the replicate count.
+    `progress` is called with the number of replicates finished, as they finish.
+    """
+    if not isinstance(scenario, Scenario):
+        from .scenario_files import load_scenario
+
+        scenario = load_scenario(scenario)
+    replicates = scenario.replicates if replicates is None else replicates
+    seed = scenario.seed if seed is None else seed
+    if replicates < 1:
+        raise ValueError("replicates must be at least 1")
+    setup = build_setup(scenario)
+    started = time.perf_counter()
+    if engine_name == "mesa":
+        data = _run_mesa(scenario, seed, replicates, progress)
+    elif engine_name == "vectorised":
+        data = engine.simulate(setup, seed, replicates, chunk_size=chunk_size, progress=progress)
+    else:
+        raise ValueError(f"unknown engine {engine_name!r} (vectorised or mesa)")
+    return Results(
+        scenario=scenario,
+        setup=setup,
+        seed=seed,
+        data=data,
+        columns=metrics.columns(setup),
+        months=np.arange(setup.horizon + 1),
+        engine=engine_name,
+        timings={"simulate_s": time.perf_counter() - started},
+    )
+
+
+def _run_mesa(
+    scenario: Scenario, seed: int, replicates: int, progress: Callable[[int], None] | None
+) -> np.ndarray:
+    from .model import BalanceModel
+
+    parts = []
+    for s in engine.replicate_seeds(seed, replicates):
+        model = BalanceModel(scenario, rng=int(s))
+        while model.running:
+            model.step()
+        parts.append(model.series())
+        if progress is not None:
+            progress(1)
+    return np.stack(parts, axis=1)
+
+
+def summary(
+    results: Results,
+    months: Sequence[int] | None = None,
+    baseline: Results | None = None,
+    measures: Sequence[tuple[str, str]] | None = None,
+) -> pd.DataFrame:
+    """Median and 5-95% band of the key measures at chosen months (tidy table).
+
+    With a baseline, also the baseline's figures and the paired difference
+    (scenario minus baseline, replicate by replicate on common random numbers).
+    """
+    horizon = int(results.months[-1])
+    wanted = results.scenario.outputs.months if months is None else months
+    chosen = sorted({m for m in [0, *wanted, horizon] if 0 <= m <= horizon})
+    keys = list(measures) if measures is not None else key_measures(results.setup)
+    rows = []
+    for actor, name in keys:
+        values = results.values(actor, name)
+        base = None
+        if baseline is not None and baseline.has(actor, name):
+            base = baseline.values(actor, name)
+        for m in chosen:
+            rows.append(_row(results, actor, name, m, "scenario", values[m]))
+            if base is not None:
+                rows.append(_row(results, actor, name, m, "baseline", base[m]))
+                rows.append(_row(results, actor, name, m, "effect", values[m] - base[m]))
+    return pd.DataFrame(rows)
+
+
+def _row(results: Results, actor: str, name: str, month: int, quantity: str, v: np.ndarray) -> dict:
+    q = np.quantile(v, [0.05, 0.5, 0.95])
+    return {
+        "actor": actor,
+        "measure": name,
+        "month": month,
+        "date": calendar_month(results.scenario.start, month),
+        "quantity": quantity,
+        "mean": float(np.mean(v)),
+        "median": float(q[1]),
+        "p5": float(q[0]),
+        "p95": float(q[2]),
+    }
+
+
+def key_measures(setup: Setup) -> list[tuple[str, str]]:
+    """The region's headline measures, then each state's balance and hedging."""
+    keys = [(metrics.REGION, m) for m in metrics.HEADLINE]
+    keys += [(metrics.REGION, f"members.{i}") for i in setup.institution_ids]
+    for s in setup.regional_ids:
+        keys += [(s, "balance"), (s, "hedging_index"), (s, "third_party_share")]
+    return keys
+
+
+def calendar_month(start: str, month: int) -> str:
+    """'2022-03' + 14 months -> '2023-05'."""
+    year, mon = map(int, start.split("-"))
+    total = year * 12 + (mon - 1) + month
+    return f"{total // 12:04d}-{total % 12 + 1:02d}"
+
+
+def check_paired(results: Results, baseline: Results) -> None:
+    """Raise ValueError unless two runs can be compared replicate by replicate."""
+    if results.replicates != baseline.replicates or results.seed != baseline.seed:
+        raise ValueError("paired comparison needs the same seed and replicate count")
+    if results.data.shape[0] != baseline.data.shape[0]:
+        raise ValueError(
+            f"the scenario and the baseline have different horizons "
+            f"({results.data.shape[0] - 1} and {baseline.data.shape[0] - 1} months)"
+        )

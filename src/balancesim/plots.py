@@ -1,0 +1,225 @@
+"""Figures of a run, readable without the code.
+
+Each function takes `Results` (and optionally a baseline) and returns a
+matplotlib Figure; `write_all` saves the standard set as PNG files. Envelopes
+show the median across replicates with the 50% and 90% bands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from .experiment import Results, calendar_month
+from .metrics import REGION
+
+LABELS = {
+    "hedging_index": ("Hedging index", "0 = all ties with one partner, 1 = perfectly even"),
+    "balance": ("{a}–{b} balance", "+1 = all with {a}, −1 = all with {b}"),
+    "restructuring": ("Restructuring since start", "share of ties moved to other partners"),
+    "third_party_share": ("Third-party share", "share of ties with {third}"),
+    "tension": ("{a}–{b} tension", "0 = none, 1 = open rivalry"),
+    "coordination": ("{a}–{b} coordination", "0 = none, 1 = full"),
+}
+PARTNER_COLOURS = ["#c0392b", "#d4a017", "#2e86c1", "#8e44ad", "#27ae60", "#7f8c8d", "#e67e22", "#16a085"]
+
+
+def _names(results: Results) -> dict[str, str]:
+    names = {a.id: a.name for a in results.scenario.actors}
+    a, b = results.scenario.balance_pair
+    third = [names[results.setup.partner_ids[q]] for q in results.setup.third_party_index]
+    return {"a": names[a], "b": names[b], "third": ", ".join(third) or "third parties", **names}
+
+
+def envelope(
+    ax, x: np.ndarray, values: np.ndarray, colour: str = "#1f4e79", label: str | None = None
+) -> None:
+    """Median line with 50% and 90% bands of `values` (months, replicates)."""
+    q = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
+    ax.fill_between(x, q[0], q[4], color=colour, alpha=0.15, lw=0)
+    ax.fill_between(x, q[1], q[3], color=colour, alpha=0.3, lw=0)
+    ax.plot(x, q[2], color=colour, lw=1.8, label=label)
+
+
+def _time_axis(ax, results: Results) -> None:
+    months = results.months
+    step = 12 if len(months) > 30 else 6
+    ticks = months[::step]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(
+        [calendar_month(results.scenario.start, int(m)) for m in ticks], rotation=30, fontsize=8
+    )
+    ax.set_xlim(months[0], months[-1])
+    for shock in results.scenario.shocks:
+        if shock.month is not None:
+            ax.axvline(shock.month, color="#922b21", ls="--", lw=1)
+
+
+def _shock_note(results: Results) -> str:
+    scheduled = [f"{s.name} (month {s.month})" for s in results.scenario.shocks if s.month is not None]
+    return ("Dashed line: " + "; ".join(scheduled) + ". ") if scheduled else ""
+
+
+def headline(results: Results, baseline: Results | None = None) -> Figure:
+    """The region's headline measures over time; with a baseline, the baseline in grey."""
+    names = _names(results)
+    fig, axes = plt.subplots(2, 3, figsize=(14, 7.5), constrained_layout=True)
+    for ax, key in zip(axes.flat, LABELS, strict=True):
+        title, note = (t.format(**names) for t in LABELS[key])
+        if baseline is not None:
+            envelope(ax, baseline.months, baseline.values(REGION, key), colour="#909497", label="baseline")
+        envelope(ax, results.months, results.values(REGION, key), label=results.scenario.name)
+        ax.set_title(title, fontsize=11)
+        ax.set_ylabel(note, fontsize=8)
+        _time_axis(ax, results)
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=8, loc="best")
+    fig.suptitle(
+        f"{results.scenario.name}: regional outcomes across {results.replicates} runs\n"
+        f"line = median, dark band = middle 50%, light band = 90% of runs. {_shock_note(results)}",
+        fontsize=11,
+    )
+    return fig
+
+
+def effect(results: Results, baseline: Results) -> Figure:
+    """Paired difference (scenario minus baseline, same random numbers) of the headline measures."""
+    names = _names(results)
+    fig, axes = plt.subplots(2, 3, figsize=(14, 7.5), constrained_layout=True)
+    for ax, key in zip(axes.flat, LABELS, strict=True):
+        title, note = (t.format(**names) for t in LABELS[key])
+        diff = results.values(REGION, key) - baseline.values(REGION, key)
+        envelope(ax, results.months, diff, colour="#922b21")
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_title(f"Effect on {title[0].lower() + title[1:]}", fontsize=11)
+        ax.set_ylabel(f"difference ({note})", fontsize=8)
+        _time_axis(ax, results)
+        ax.grid(alpha=0.3)
+    fig.suptitle(
+        f"Effect of '{results.scenario.name}' against '{baseline.scenario.name}'\n"
+        f"each run paired with the baseline run of the same seed; median, 50% and 90% bands of the "
+        f"difference. {_shock_note(results)}",
+        fontsize=11,
+    )
+    return fig
+
+
+def engagement(results: Results) -> Figure:
+    """Each regional state's share of ties with each outside power over time."""
+    setup = results.setup
+    names = _names(results)
+    n = setup.n_regional
+    cols = min(3, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False, constrained_layout=True
+    )
+    for ax, s in zip(axes.flat, setup.regional_ids, strict=False):
+        for k, p in enumerate(setup.partner_ids):
+            envelope(
+                ax,
+                results.months,
+                results.values(s, f"share.{p}"),
+                colour=PARTNER_COLOURS[k % len(PARTNER_COLOURS)],
+                label=names[p],
+            )
+        ax.set_title(names[s], fontsize=11)
+        ax.set_ylabel("share of the state's ties", fontsize=8)
+        ax.set_ylim(0, 1)
+        _time_axis(ax, results)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8, ncol=2, loc="upper right")
+    fig.suptitle(
+        f"{results.scenario.name}: engagement of each state with each outside power "
+        f"(security and economy pooled; median and 50%/90% bands over {results.replicates} runs)",
+        fontsize=11,
+    )
+    return fig
+
+
+def alliances(results: Results) -> Figure:
+    """Share of runs in which each member is still in, or threatening to leave, each security alliance."""
+    names = _names(results)
+    insts = [i for i in results.scenario.institutions if i.kind.value == "security"]
+    fig, axes = plt.subplots(
+        1, max(len(insts), 1), figsize=(5.2 * max(len(insts), 1), 4), squeeze=False, constrained_layout=True
+    )
+    for ax, inst in zip(axes.flat, insts, strict=False):
+        for k, s in enumerate(inst.members):
+            c = PARTNER_COLOURS[k % len(PARTNER_COLOURS)]
+            ax.plot(
+                results.months,
+                results.values(s, f"member.{inst.id}").mean(axis=1),
+                color=c,
+                lw=2,
+                label=f"{names[s]}: still a member",
+            )
+            ax.plot(
+                results.months,
+                results.values(s, f"exit_threat.{inst.id}").mean(axis=1),
+                color=c,
+                lw=1.2,
+                ls="--",
+                label=f"{names[s]}: threatening exit",
+            )
+        ax.set_title(f"{inst.name} (led by {names[inst.leader]})", fontsize=10)
+        ax.set_ylabel("share of runs", fontsize=8)
+        ax.set_ylim(-0.02, 1.02)
+        _time_axis(ax, results)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="center left")
+    if not insts:
+        axes.flat[0].text(0.5, 0.5, "no security alliance in this scenario", ha="center")
+        axes.flat[0].axis("off")
+    fig.suptitle(
+        f"{results.scenario.name}: alliance membership and exit threats "
+        f"(solid: still a member; dashed: threatening to leave)",
+        fontsize=11,
+    )
+    return fig
+
+
+def balance_by_state(results: Results) -> Figure:
+    """Each state's balance between the balance pair over time."""
+    setup = results.setup
+    names = _names(results)
+    fig, ax = plt.subplots(figsize=(10, 5), constrained_layout=True)
+    for k, s in enumerate(setup.regional_ids):
+        envelope(
+            ax, results.months, results.values(s, "balance"), colour=PARTNER_COLOURS[k % 8], label=names[s]
+        )
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylim(-1, 1)
+    ax.set_ylabel(f"+1 = all ties with {names['a']}, −1 = all with {names['b']}", fontsize=9)
+    _time_axis(ax, results)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=3)
+    ax.set_title(f"{results.scenario.name}: where each state stands between {names['a']} and {names['b']}")
+    return fig
+
+
+def write_all(results: Results, folder: Path, baseline: Results | None = None) -> list[Path]:
+    """Save the standard figures as PNG files in `folder`; returns their paths."""
+    figures = {
+        "headline.png": headline(results, baseline),
+        "engagement.png": engagement(results),
+        "balance_by_state.png": balance_by_state(results),
+        "alliances.png": alliances(results),
+    }
+    if baseline is not None:
+        figures["effect.png"] = effect(results, baseline)
+    paths = []
+    for name, fig in figures.items():
+        path = folder / name
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths

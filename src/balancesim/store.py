@@ -1,0 +1,137 @@
+"""Results on disk: one folder per run, written atomically.
+
+A run folder holds `manifest.json` (the resolved scenario, seeds, versions,
+timings, command line, files), `series.parquet` (long form: replicate, step,
+actor, measure, value), `summary.csv` and PNG plots. Everything is written
+into a hidden `.<run-id>.partial` folder first and renamed into place at the
+end, so a folder without that prefix is always complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .experiment import Results, summary
+
+PACKAGES = ("balancesim", "mesa", "numpy", "pandas", "pyarrow", "matplotlib", "pydantic", "scipy")
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def write_parquet(frame, path: Path) -> None:
+    """Write a DataFrame as Parquet via a temporary name, then rename (atomic)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def new_run_folder(root: Path, scenario_name: str, seed: int) -> tuple[Path, Path]:
+    """(partial folder to write into, final folder) for a new run."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    base = root / scenario_name
+    base.mkdir(parents=True, exist_ok=True)
+    run_id = f"{stamp}-seed{seed}"
+    n = 1
+    while (base / run_id).exists() or (base / f".{run_id}.partial").exists():
+        n += 1
+        run_id = f"{stamp}-seed{seed}-{n}"
+    partial = base / f".{run_id}.partial"
+    partial.mkdir()
+    return partial, base / run_id
+
+
+def write_run(
+    results: Results,
+    root: Path,
+    name: str,
+    command: list[str],
+    baseline: Results | None = None,
+    baseline_file: str | None = None,
+    scenario_file: str | None = None,
+    plot: Callable[[Results, Path, Results | None], list[Path]] | None = None,
+) -> Path:
+    """Write a run's folder under root/name/ and return its final path."""
+    partial, final = new_run_folder(root, name, results.seed)
+    try:
+        started = time.perf_counter()
+        write_parquet(results.series, partial / "series.parquet")
+        if baseline is not None:
+            write_parquet(baseline.series, partial / "baseline_series.parquet")
+        summary(results, baseline=baseline).to_csv(partial / "summary.csv", index=False, float_format="%.6g")
+        timings = dict(results.timings)
+        if baseline is not None:
+            timings["baseline_simulate_s"] = baseline.timings.get("simulate_s", 0.0)
+        timings["write_data_s"] = time.perf_counter() - started
+        if plot is not None:
+            started = time.perf_counter()
+            (partial / "plots").mkdir()
+            plot(results, partial / "plots", baseline)
+            timings["plots_s"] = time.perf_counter() - started
+        manifest = _manifest(results, command, baseline, baseline_file, scenario_file, timings, partial)
+        (partial / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        os.replace(partial, final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return final
+
+
+def _manifest(
+    results: Results,
+    command: list[str],
+    baseline: Results | None,
+    baseline_file: str | None,
+    scenario_file: str | None,
+    timings: dict[str, float],
+    folder: Path,
+) -> dict[str, Any]:
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            files[str(path.relative_to(folder))] = {
+                "bytes": path.stat().st_size,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            }
+    return {
+        "balancesim_run": 1,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "scenario_file": scenario_file,
+        "scenario": results.scenario.model_dump(mode="json"),
+        "baseline_file": baseline_file,
+        "baseline": baseline.scenario.model_dump(mode="json") if baseline is not None else None,
+        "seed": results.seed,
+        "replicates": results.replicates,
+        "replicate_seeds": "numpy.random.SeedSequence(seed).generate_state(replicates, uint64)",
+        "engine": results.engine,
+        "horizon": int(results.months[-1]),
+        "start": results.scenario.start,
+        "versions": versions(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "argv0": sys.argv[0] if sys.argv else None,
+        "timings_s": {k: round(v, 4) for k, v in timings.items()},
+        "files": files,
+    }
