@@ -2,7 +2,7 @@
 
 The rules act on the state arrays all at once (synchronous update, see
 rules.py), so an agent holds no copy of its variables: each property reads
-the current value from `model.state` (replicate 0). That keeps one
+the current value from `model.state` (its only replicate). That keeps one
 implementation of the dynamics while giving users the agent-level view they
 expect from Mesa: `model.agents_by_type[RegionalState]`, reporters, the
 browser view.
@@ -43,7 +43,7 @@ class RegionalState(Actor):
     @property
     def engagement(self) -> dict[str, dict[str, float]]:
         """Current engagement with each outside power, by domain."""
-        e = self.model.state.engagement[0, self.index]
+        e = self.model.state.engagement[self.index, :, :, 0]
         return {
             p: {"security": float(e[k, 0]), "economy": float(e[k, 1])}
             for k, p in enumerate(self.model.setup.partner_ids)
@@ -52,26 +52,26 @@ class RegionalState(Actor):
     @property
     def engagement_shares(self) -> dict[str, float]:
         """Each outside power's share of this state's engagement (sums to one)."""
-        s = shares(self.model.state.engagement)[0, self.index]
+        s = shares(self.model.state.engagement)[self.index, :, 0]
         return dict(zip(self.model.setup.partner_ids, map(float, s), strict=True))
 
     @property
     def security_shares(self) -> dict[str, float]:
-        s = domain_shares(self.model.state.engagement)[0, self.index, :, SECURITY]
+        s = domain_shares(self.model.state.engagement)[self.index, :, SECURITY, 0]
         return dict(zip(self.model.setup.partner_ids, map(float, s), strict=True))
 
     @property
     def opinion(self) -> dict[str, float]:
-        o = self.model.state.opinion[0, self.index]
+        o = self.model.state.opinion[self.index, :, 0]
         return dict(zip(self.model.setup.partner_ids, map(float, o), strict=True))
 
     @property
     def elite_control(self) -> float:
-        return float(self.model.state.elite_control[0, self.index])
+        return float(self.model.state.elite_control[self.index, 0])
 
     @property
     def threat(self) -> float:
-        return float(self.model.state.threat[0, self.index])
+        return float(self.model.state.threat[self.index, 0])
 
     @property
     def hedging_index(self) -> float:
@@ -87,8 +87,8 @@ class RegionalState(Actor):
         st, setup = self.model.state, self.model.setup
         out = {}
         for j, inst in enumerate(setup.institution_ids):
-            if st.member[0, self.index, j] > 0:
-                out[inst] = "threatening exit" if st.exit_threat[0, self.index, j] > 0 else "member"
+            if st.member[self.index, j, 0] > 0:
+                out[inst] = "threatening exit" if st.exit_threat[self.index, j, 0] > 0 else "member"
             elif setup.member0[self.index, j] > 0:
                 out[inst] = "left"
             else:
@@ -101,22 +101,22 @@ class OutsidePower(Actor):
 
     @property
     def attention(self) -> float:
-        return float(self.model.state.attention[0, self.index])
+        return float(self.model.state.attention[self.index, 0])
 
     @property
     def capacity(self) -> dict[str, float]:
-        c = self.model.state.capacity[0, self.index]
+        c = self.model.state.capacity[self.index, :, 0]
         return {"security": float(c[0]), "economy": float(c[1])}
 
     @property
     def tools(self) -> dict[str, float]:
-        t = tool_mix(self.model.state.attention, self.model.setup)[0, self.index]
+        t = tool_mix(self.model.state.attention, self.model.setup)[self.index, :, 0]
         return {"hard": float(t[0]), "economic": float(t[1]), "soft": float(t[SOFT])}
 
     @property
     def regional_share(self) -> float:
         """Mean share of this power in the regional states' engagement."""
-        return float(np.mean(shares(self.model.state.engagement)[0, :, self.index]))
+        return float(np.mean(shares(self.model.state.engagement)[:, self.index, 0]))
 
 
 class GreatPower(OutsidePower):
@@ -129,5 +129,5 @@ class ThirdParty(OutsidePower):
     @property
     def invitations(self) -> dict[str, float]:
         """How strongly each regional state is inviting this party now."""
-        inv = self.model.state.invitation[0, :, self.index]
+        inv = self.model.state.invitation[:, self.index, 0]
         return dict(zip(self.model.setup.regional_ids, map(float, inv), strict=True))

@@ -35,27 +35,27 @@ def replicate_seeds(seed: int, count: int, first: int = 0) -> np.ndarray:
 
 @dataclass
 class NoiseBlock:
-    """All random draws of a set of replicates for a whole run, month-major."""
+    """All random draws of a set of replicates for a whole run, month-major, replicates last."""
 
-    normal: np.ndarray  # (T, R, S*M*(D+1))
-    uniform: np.ndarray  # (T, R, 4*S*I)
-    shock: np.ndarray  # (T, R, K)
-    severity: np.ndarray  # (R, K)
+    normal: np.ndarray  # (T, S*M*(D+1), R)
+    uniform: np.ndarray  # (T, 4*S*A, R), A security alliances
+    shock: np.ndarray  # (T, K, R)
+    severity: np.ndarray  # (K, R)
 
     def month(self, t: int, setup: Setup) -> MonthNoise:
         """The draws consumed by the step from month t to t + 1."""
-        S, M, I = setup.n_regional, setup.n_partners, setup.n_institutions
-        R = self.normal.shape[1]
+        S, M, A = setup.n_regional, setup.n_partners, len(setup.security_index)
+        R = self.normal.shape[-1]
         n_eng = S * M * 2
         normal = self.normal[t]
-        uni = self.uniform[t].reshape(R, 4, S, I)
+        uni = self.uniform[t].reshape(4, S, A, R)
         return MonthNoise(
-            engagement=normal[:, :n_eng].reshape(R, S, M, 2),
-            opinion=normal[:, n_eng:].reshape(R, S, M),
-            protect=uni[:, 0],
-            threaten=uni[:, 1],
-            leave=uni[:, 2],
-            respond=uni[:, 3],
+            engagement=normal[:n_eng].reshape(S, M, 2, R),
+            opinion=normal[n_eng:].reshape(S, M, R),
+            protect=uni[0],
+            threaten=uni[1],
+            leave=uni[2],
+            respond=uni[3],
             shock=self.shock[t],
             severity=self.severity,
         )
@@ -64,23 +64,23 @@ class NoiseBlock:
 def draw_noise(setup: Setup, seeds: Sequence[int] | np.ndarray) -> NoiseBlock:
     """Draw every replicate's block of noise, replicate by replicate in a fixed order."""
     T, S, M = setup.horizon, setup.n_regional, setup.n_partners
-    n_inst, K = setup.n_institutions, setup.n_shocks
+    n_alliances, K = len(setup.security_index), setup.n_shocks
     R = len(seeds)
     normal = np.empty((R, T, S * M * 3))
-    uniform = np.empty((R, T, 4 * S * n_inst))
+    uniform = np.empty((R, T, 4 * S * n_alliances))
     shock = np.empty((R, T, K))
     severity = np.empty((R, K))
     for k, seed in enumerate(seeds):
         rng = np.random.default_rng(int(seed))
-        normal[k] = rng.standard_normal((T, S * M * 3))
-        uniform[k] = rng.random((T, 4 * S * n_inst))
-        shock[k] = rng.random((T, K))
-        severity[k] = rng.random(K)
+        rng.standard_normal(out=normal[k])
+        rng.random(out=uniform[k])
+        rng.random(out=shock[k])
+        rng.random(out=severity[k])
     return NoiseBlock(
-        normal=normal.transpose(1, 0, 2).copy(),
-        uniform=uniform.transpose(1, 0, 2).copy(),
-        shock=shock.transpose(1, 0, 2).copy(),
-        severity=severity,
+        normal=np.ascontiguousarray(normal.transpose(1, 2, 0)),
+        uniform=np.ascontiguousarray(uniform.transpose(1, 2, 0)),
+        shock=np.ascontiguousarray(shock.transpose(1, 2, 0)),
+        severity=np.ascontiguousarray(severity.T),
     )
 
 
@@ -106,12 +106,12 @@ def run_replicates(
         if t > 0:
             state = step(state, setup, noise.month(t - 1, setup))
         if t in slot:
-            values = metrics.measure(state, setup)
+            values = metrics.measure_columns(state, setup)
             if column_index is not None:
-                values = values[:, column_index]
+                values = values[column_index]
             if out is None:
-                out = np.empty((len(keep), len(seeds), values.shape[1]))
-            out[slot[t]] = values
+                out = np.empty((len(keep), len(seeds), values.shape[0]))
+            out[slot[t]] = values.T
     assert out is not None
     return out
 

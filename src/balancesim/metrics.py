@@ -32,7 +32,7 @@ from functools import cached_property
 import numpy as np
 
 from .rules import domain_shares, effort, security_cover, shares, tool_mix
-from .state import SECURITY, SOFT, Setup, State
+from .state import ECONOMY, SECURITY, SOFT, Setup, State
 
 REGION = "region"
 HEADLINE = (
@@ -110,11 +110,11 @@ def columns(setup: Setup) -> Columns:
     return Columns(tuple(actors), tuple(measures))
 
 
-def hedging_index(share: np.ndarray) -> np.ndarray:
-    """Normalised entropy of shares over the last axis (0: one partner, 1: even)."""
-    n = share.shape[-1]
+def hedging_index(share: np.ndarray, axis: int = 1) -> np.ndarray:
+    """Normalised entropy of shares along `axis` (0: one partner, 1: even)."""
+    n = share.shape[axis]
     safe = np.clip(share, 1e-300, 1.0)
-    return -(share * np.log(safe)).sum(axis=-1) / np.log(n)
+    return -(share * np.log(safe)).sum(axis=axis) / np.log(n)
 
 
 def balance(share_a: np.ndarray, share_b: np.ndarray) -> np.ndarray:
@@ -128,61 +128,67 @@ def stance(share: np.ndarray, setup: Setup) -> np.ndarray:
     the third parties (the outside options that sponsor such resolutions). A
     state votes against the resolution (-1) when alignment exceeds the
     threshold, for it (+1) when alignment is below minus the threshold, and
-    abstains (0) in between: hedgers abstain. (C1, C3)
+    abstains (0) in between: hedgers abstain. (C1, C3) Returns (S, R).
     """
     a, _ = setup.balance_pair
-    alignment = share[..., a] - share[..., setup.third_party_index].sum(axis=-1)
+    alignment = share[:, a] - share[:, setup.third_party_index].sum(axis=1)
     t = setup.p.stance_threshold
     return np.where(alignment > t, -1.0, np.where(alignment < -t, 1.0, 0.0))
 
 
-def measure(state: State, setup: Setup) -> np.ndarray:
-    """All measures of every replicate at this state: (R, C) in `columns(setup)` order."""
+def measure_columns(state: State, setup: Setup) -> np.ndarray:
+    """All measures of every replicate at this state: (C, R) in `columns(setup)` order."""
     R = state.replicates
-    share = shares(state.engagement)  # (R, S, M)
-    dshare = domain_shares(state.engagement)  # (R, S, M, D)
-    level = state.engagement.sum(axis=3)
+    S = setup.n_regional
+    share = shares(state.engagement)  # (S, M, R)
+    dshare = domain_shares(state.engagement)  # (S, M, D, R)
+    level = state.engagement.sum(axis=2)  # (S, M, R)
     a, b = setup.balance_pair
     third = setup.third_party_index
-    initial = shares(setup.ties[None])[0]  # (S, M)
+    initial = shares(setup.ties[..., None])  # (S, M, 1)
     per_partner = np.stack(
-        [share, dshare[..., SECURITY], dshare[..., 1], level, state.opinion], axis=-1
-    ).reshape(R, setup.n_regional, -1)
+        [share, dshare[:, :, SECURITY], dshare[:, :, ECONOMY], level, state.opinion], axis=2
+    ).reshape(S, -1, R)
     unmet = np.maximum(state.threat - security_cover(state, setup), 0.0)
     scalars = np.stack(
         [
             hedging_index(share),
-            balance(share[..., a], share[..., b]),
-            0.5 * np.abs(share - initial).sum(axis=-1),
-            share[..., third].sum(axis=-1),
+            balance(share[:, a], share[:, b]),
+            0.5 * np.abs(share - initial).sum(axis=1),
+            share[:, third].sum(axis=1),
             state.elite_control,
             state.threat,
             unmet,
             stance(share, setup),
         ],
-        axis=-1,
+        axis=1,
+    )  # (S, 8, R)
+    inst = np.stack([state.member, state.exit_threat, state.satisfaction, state.salience], axis=2).reshape(
+        S, -1, R
     )
-    inst = np.stack([state.member, state.exit_threat, state.satisfaction, state.salience], axis=-1).reshape(
-        R, setup.n_regional, -1
-    )
-    per_state = np.concatenate([per_partner, scalars, inst, state.invitation[..., third]], axis=-1)
+    per_state = np.concatenate([per_partner, scalars, inst, state.invitation[:, third]], axis=1)
 
-    pooled = level.sum(axis=1)  # (R, M)
+    pooled = level.sum(axis=0)  # (M, R)
     region = [
         state.tension,
         state.coordination,
         state.volatility,
-        scalars[..., 0].mean(axis=1),
-        balance(pooled[:, a], pooled[:, b]),
-        scalars[..., 2].mean(axis=1),
-        scalars[..., 3].mean(axis=1),
+        scalars[:, 0].mean(axis=0),
+        balance(pooled[a], pooled[b]),
+        scalars[:, 2].mean(axis=0),
+        scalars[:, 3].mean(axis=0),
     ]
     for i in range(setup.n_institutions):
-        region += [state.member[..., i].sum(axis=1), state.exit_threat[..., i].sum(axis=1)]
+        region += [state.member[:, i].sum(axis=0), state.exit_threat[:, i].sum(axis=0)]
 
     tools = tool_mix(state.attention, setup)
-    work = effort(state, tools, setup)
+    work = effort(state, tools, setup)  # (M, D, R)
     power = np.stack(
-        [state.attention, tools[..., SOFT], work[..., 0], work[..., 1], share.mean(axis=1)], axis=-1
-    )
-    return np.concatenate([per_state.reshape(R, -1), np.stack(region, axis=-1), power.reshape(R, -1)], axis=1)
+        [state.attention, tools[:, SOFT], work[:, SECURITY], work[:, ECONOMY], share.mean(axis=0)], axis=1
+    )  # (M, 5, R)
+    return np.concatenate([per_state.reshape(-1, R), np.stack(region), power.reshape(-1, R)], axis=0)
+
+
+def measure(state: State, setup: Setup) -> np.ndarray:
+    """All measures of every replicate at this state: (R, C) in `columns(setup)` order."""
+    return measure_columns(state, setup).T

@@ -1,13 +1,16 @@
 """The behavioural rules: pure functions over the state arrays.
 
-Each function takes arrays with a leading replicate axis (R) and returns new
-arrays; nothing here knows whether it is stepping one replicate for the Mesa
-model or ten thousand for the engine. Each docstring names the claims of the
-source article it implements (C1..C15; docs/ODD.md has the table).
+Each function takes arrays whose last axis is the replicate (R) and returns
+new arrays; nothing here knows whether it is stepping one replicate for the
+Mesa model or ten thousand for the engine. Each docstring names the claims of
+the source article it implements (C1..C15; docs/ODD.md has the table).
 
 Updating is synchronous: every rule reads the same snapshot of the month
 (after that month's shocks) and `step` assembles the next state from their
 results.
+
+Shapes: S regional states, M outside powers, G great powers, Q third
+parties, D domains, I institutions, K shocks, R replicates (always last).
 """
 
 from __future__ import annotations
@@ -27,23 +30,26 @@ from .state import (
     SOFT,
     SOVEREIGNTY,
     TERRITORIAL,
+    CompiledEffect,
     Setup,
     State,
 )
+
+TINY = 1e-12
 
 
 @dataclass
 class MonthNoise:
     """The random draws one month consumes, for every replicate."""
 
-    engagement: np.ndarray  # (R, S, M, D) standard normal
-    opinion: np.ndarray  # (R, S, M) standard normal
-    protect: np.ndarray  # (R, S, I) uniform: does the leader defend an attacked member?
-    threaten: np.ndarray  # (R, S, I) uniform: does a member threaten exit?
-    leave: np.ndarray  # (R, S, I) uniform: does a threatening member leave?
-    respond: np.ndarray  # (R, S, I) uniform: does the leader answer the threat?
-    shock: np.ndarray  # (R, K) uniform: does a random shock happen this month?
-    severity: np.ndarray  # (R, K) uniform: the severity draw of each shock (per run)
+    engagement: np.ndarray  # (S, M, D, R) standard normal
+    opinion: np.ndarray  # (S, M, R) standard normal
+    protect: np.ndarray  # (S, A, R) uniform, A security alliances: is an attacked member defended?
+    threaten: np.ndarray  # (S, A, R) uniform: does a member threaten exit?
+    leave: np.ndarray  # (S, A, R) uniform: does a threatening member leave?
+    respond: np.ndarray  # (S, A, R) uniform: does the leader answer the threat?
+    shock: np.ndarray  # (K, R) uniform: does a random shock happen this month?
+    severity: np.ndarray  # (K, R) uniform: the severity draw of each shock (per run)
 
 
 # --------------------------------------------------------------------------
@@ -51,14 +57,22 @@ class MonthNoise:
 
 
 def shares(engagement: np.ndarray) -> np.ndarray:
-    """Each partner's share of a state's total engagement, domains pooled: (R, S, M)."""
-    total = engagement.sum(axis=3)
-    return total / total.sum(axis=2, keepdims=True)
+    """Each partner's share of a state's total engagement, domains pooled: (S, M, R)."""
+    total = engagement[:, :, SECURITY] + engagement[:, :, ECONOMY]
+    return total / total.sum(axis=1, keepdims=True)
 
 
 def domain_shares(engagement: np.ndarray) -> np.ndarray:
-    """Each partner's share of a state's engagement within each domain: (R, S, M, D)."""
-    return engagement / engagement.sum(axis=2, keepdims=True)
+    """Each partner's share of a state's engagement within each domain: (S, M, D, R)."""
+    return engagement / engagement.sum(axis=1, keepdims=True)
+
+
+def by_leader(x: np.ndarray, setup: Setup) -> np.ndarray:
+    """Per-institution values (S, I, R) summed onto each institution's leader: (S, M, R)."""
+    out = np.zeros((x.shape[0], setup.n_partners, x.shape[-1]))
+    for i, m in enumerate(setup.leader_index):
+        out[:, m] += x[:, i]
+    return out
 
 
 def tool_mix(attention: np.ndarray, setup: Setup) -> np.ndarray:
@@ -66,13 +80,14 @@ def tool_mix(attention: np.ndarray, setup: Setup) -> np.ndarray:
 
     As attention falls below its initial level, the power shifts effort toward
     soft power (NGOs, media, movements), which is cheap to sustain from afar;
-    hard and economic tools shrink in proportion. Returns (R, M, 3).
+    hard and economic tools shrink in proportion. Returns (M, 3, R).
     """
-    tools0 = setup.tools0
-    fading = 1.0 - np.minimum(attention / np.maximum(setup.attention0, 1e-9), 1.0)  # (R, M)
-    soft = tools0[:, SOFT] + setup.p.soft_power_shift * (1.0 - tools0[:, SOFT]) * fading
-    rest = (1.0 - soft) / np.maximum(1.0 - tools0[:, SOFT], 1e-9)
-    return np.stack([tools0[:, HARD] * rest, tools0[:, ECONOMIC] * rest, soft], axis=-1)
+    tools0 = setup.tools0[:, :, None]  # (M, 3, 1)
+    fading = 1.0 - np.minimum(attention / np.maximum(setup.attention0, 1e-9)[:, None], 1.0)  # (M, R)
+    soft0 = tools0[:, SOFT]
+    soft = soft0 + setup.p.soft_power_shift * (1.0 - soft0) * fading
+    rest = (1.0 - soft) / np.maximum(1.0 - soft0, 1e-9)
+    return np.stack([tools0[:, HARD] * rest, tools0[:, ECONOMIC] * rest, soft], axis=1)
 
 
 def effort(state: State, tools: np.ndarray, setup: Setup) -> np.ndarray:
@@ -80,26 +95,37 @@ def effort(state: State, tools: np.ndarray, setup: Setup) -> np.ndarray:
 
     The tool weight is the current share of the domain's instrument (hard for
     security, economic for the economy) relative to the initial mix, so the
-    calibrated capacities hold at step 0. (C14, C15) Returns (R, M, D).
+    calibrated capacities hold at step 0. (C14, C15) Returns (M, D, R).
     """
-    base = setup.tools0[:, [HARD, ECONOMIC]]
-    weight = np.where(base > 0, tools[..., [HARD, ECONOMIC]] / np.maximum(base, 1e-12), 0.0)
-    return state.capacity * state.attention[..., None] * weight
+    base = setup.tools0[:, [HARD, ECONOMIC], None]  # (M, D, 1)
+    weight = np.where(base > 0, tools[:, [HARD, ECONOMIC]] / np.maximum(base, TINY), 0.0)
+    return state.capacity * state.attention[:, None] * weight
 
 
 def security_cover(state: State, setup: Setup) -> np.ndarray:
-    """How much security a state can count on from its partners: (R, S). (C3, C8, C10)
+    """How much security a state can count on from its partners: (S, R). (C3, C8, C10)
 
     Security engagement with a partner counts in proportion to trust: for the
     leader of a security alliance the state belongs to, the elite's
     satisfaction with that alliance; otherwise public opinion of the partner.
     """
-    alliance = state.member * setup.institution_security  # (R, S, I)
-    led = np.matmul(alliance, setup.institution_leader)  # (R, S, M) membership in p's alliances
-    led_trust = np.matmul(alliance * state.satisfaction, setup.institution_leader)
+    alliance = state.member * setup.institution_security[:, None]  # (S, I, R)
+    led = by_leader(alliance, setup)  # (S, M, R) memberships in p's alliances
+    led_trust = by_leader(alliance * state.satisfaction, setup)
     in_alliance = np.minimum(led, 1.0)
     trust = (1.0 - in_alliance) * state.opinion + in_alliance * led_trust / np.maximum(led, 1.0)
-    return setup.p.cover_weight * (state.engagement[..., SECURITY] * trust).sum(axis=2)
+    return setup.p.cover_weight * (state.engagement[:, :, SECURITY] * trust).sum(axis=1)
+
+
+def acceptability_to_patrons(share: np.ndarray, setup: Setup) -> np.ndarray:
+    """How acceptable each partner is to the great powers, weighted by their share: (S, M, R)."""
+    gp = setup.great_power_index
+    weight = share[:, gp]  # (S, G, R)
+    weight = weight / weight.sum(axis=1, keepdims=True)
+    out = np.zeros_like(share)
+    for k, g in enumerate(gp):
+        out += setup.acceptability[:, g][None, :, None] * weight[:, k][:, None]
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -113,36 +139,32 @@ def invitations(state: State, setup: Setup, share: np.ndarray) -> np.ndarray:
     engagement. It is directed at third parties by fit: security capacity,
     responsiveness, public opinion of them, and how acceptable they are to the
     great powers the state depends on (so as to provoke neither). A sharp
-    exponent makes the best fit take most of it. Returns (R, S, M), zero for
+    exponent makes the best fit take most of it. Returns (S, M, R), zero for
     great powers.
     """
-    unmet = np.maximum(state.threat - security_cover(state, setup), 0.0)  # (R, S)
-    tolerance = acceptability_to_patrons(share, setup)  # (R, S, M)
+    tp = setup.third_party_index
+    invited = np.zeros_like(share)
+    if len(tp) == 0:
+        return invited
+    unmet = np.maximum(state.threat - security_cover(state, setup), 0.0)  # (S, R)
+    tolerance = acceptability_to_patrons(share, setup)[:, tp]  # (S, Q, R)
     fit = (
-        state.capacity[:, None, :, SECURITY]
-        * setup.responsiveness
-        * state.opinion
+        state.capacity[tp, SECURITY][None]
+        * setup.responsiveness[tp][None, :, None]
+        * state.opinion[:, tp]
         * tolerance
-        * (~setup.is_great_power)
     )
-    weight = fit**setup.p.invitation_focus * (fit > 0)
-    total = weight.sum(axis=2, keepdims=True)
+    weight = np.where(fit > 0, fit ** setup.p.invitation_focus, 0.0)
+    total = weight.sum(axis=1, keepdims=True)
     weight = np.divide(weight, total, out=np.zeros_like(weight), where=total > 0)
-    return unmet[..., None] * weight
-
-
-def acceptability_to_patrons(share: np.ndarray, setup: Setup) -> np.ndarray:
-    """How acceptable each partner is to the great powers, weighted by their share: (R, S, M)."""
-    gp = setup.great_power_index
-    w = share[..., gp]  # (R, S, G)
-    w = w / w.sum(axis=2, keepdims=True)
-    return np.matmul(w, setup.acceptability[:, gp].T)  # (R, S, M)
+    invited[:, tp] = unmet[:, None] * weight
+    return invited
 
 
 def offers(
     state: State, setup: Setup, share: np.ndarray, dshare: np.ndarray, invited: np.ndarray
 ) -> np.ndarray:
-    """What each outside power offers each state by domain: (R, S, M, D).
+    """What each outside power offers each state by domain: (S, M, D, R).
 
     - Base offer: the power's effort in the domain (capacity, attention, tool mix). (C14, C15)
     - Bargaining: a non-aligned state under great-power competition is offered
@@ -157,60 +179,69 @@ def offers(
       invitation and its readiness to answer. (C3)
     """
     p = setup.p
-    tools = tool_mix(state.attention, setup)
-    base = effort(state, tools, setup)[:, None, :, :]  # (R, 1, M, D)
-
     gp = setup.great_power_index
-    gp_share = share[..., gp]
-    evenness = gp_share.min(axis=2) / np.maximum(gp_share.max(axis=2), 1e-12)  # (R, S)
-    bargain = 1.0 + p.bargaining_gain * state.tension[:, None] * evenness
+    base = effort(state, tool_mix(state.attention, setup), setup)  # (M, D, R)
+
+    gp_share = share[:, gp]  # (S, G, R)
+    evenness = gp_share.min(axis=1) / np.maximum(gp_share.max(axis=1), TINY)  # (S, R)
+    bargain = 1.0 + p.bargaining_gain * state.tension * evenness  # (S, R)
+    offer = base[None] * bargain[:, None, None]  # (S, M, D, R)
 
     # Largest share held in each domain by another great power.
-    gshare = dshare[:, :, gp, :]  # (R, S, G, D)
-    order = np.sort(gshare, axis=2)
-    top, second = order[:, :, -1:, :], order[:, :, -2:-1, :]
-    other = np.where(gshare >= top, second, top)
+    gshare = dshare[:, gp]  # (S, G, D, R)
+    if len(gp) == 2:
+        other = gshare[:, ::-1]
+    else:
+        ranked = np.sort(gshare, axis=1)
+        top, second = ranked[:, -1:], ranked[:, -2:-1]
+        other = np.where(gshare >= top, second, top)
     lead_gap = np.maximum(other - gshare, 0.0)
-    hold_back = np.ones_like(dshare)
-    hold_back[:, :, gp, :] = 1.0 - p.deference * state.coordination[:, None, None, None] * lead_gap
+    offer[:, gp] *= 1.0 - p.deference * state.coordination * lead_gap
 
-    offer = base * hold_back * bargain[:, :, None, None]
-    for domain, members in (
-        (SECURITY, state.member * setup.institution_security),
-        (ECONOMY, state.member * setup.institution_economic),
-    ):
-        bonus = np.matmul(members * (1.0 + state.exit_threat), setup.institution_leader)
-        offer[..., domain] *= 1.0 + p.membership_bonus * bonus
-    offer[..., SECURITY] += (
-        p.invitation_gain * invited * setup.responsiveness * state.capacity[:, None, :, SECURITY]
+    for domain, kind in ((SECURITY, setup.institution_security), (ECONOMY, setup.institution_economic)):
+        if kind.any():
+            members = state.member * kind[:, None]  # (S, I, R)
+            bonus = by_leader(members * (1.0 + state.exit_threat), setup)  # (S, M, R)
+            offer[:, :, domain] *= 1.0 + p.membership_bonus * bonus
+
+    offer[:, :, SECURITY] += (
+        p.invitation_gain * invited * setup.responsiveness[None, :, None] * state.capacity[None, :, SECURITY]
     )
     return offer
+
+
+def agenda_fit(setup: Setup) -> tuple[np.ndarray, np.ndarray]:
+    """How well each partner's offers serve the regime's agenda: benefit (S, M, D), sovereignty (S,). (C2)
+
+    Security offers serve regime security (weighted by the partner's support
+    for the ruling regime) and territorial security; economic offers serve
+    development, and regime security again (conditions attached by partners
+    that do not support the regime fit badly).
+    """
+    a = setup.agenda
+    rs, dev, ter = a[:, REGIME_SECURITY, None], a[:, DEVELOPMENT, None], a[:, TERRITORIAL, None]
+    support = setup.regime_support[None, :]
+    security = (rs * support + ter) / np.maximum(rs + ter, TINY)
+    economy = (dev + rs * support) / np.maximum(dev + rs, TINY)
+    return np.stack([security, economy], axis=-1), a[:, SOVEREIGNTY]
 
 
 def domestic_filter(offer: np.ndarray, state: State, setup: Setup, dshare: np.ndarray) -> np.ndarray:
     """The regime lets through what fits its agenda, the more selectively the firmer its grip. (C2)
 
-    Fit of a security offer: how far it serves regime security (the partner's
-    support for the ruling regime) and territorial security. Fit of an economic
-    offer: development, and regime security again (conditions attached by
-    partners that do not support the regime fit badly). Both cost sovereignty in
-    proportion to the partner's dominance of that domain. A weak elite cannot
-    screen offers out, so pressure passes through; a strong one accepts only
-    what fits. Returns the accepted part of each offer, (R, S, M, D).
+    Fit is the agenda benefit of the offer (`agenda_fit`) less a sovereignty
+    cost in proportion to the partner's dominance of that domain. A weak elite
+    cannot screen offers out, so outside pressure passes through; a strong one
+    accepts only what fits. Returns the accepted part of each offer, (S, M, D, R).
     """
-    a = setup.agenda  # (S, 4)
-    support = setup.regime_support  # (M,)
-    rs, dev, sov, ter = (a[:, k, None] for k in (REGIME_SECURITY, DEVELOPMENT, SOVEREIGNTY, TERRITORIAL))
-    benefit_security = (rs * support + ter) / np.maximum(rs + ter, 1e-12)  # (S, M)
-    benefit_economy = (dev + rs * support) / np.maximum(dev + rs, 1e-12)
-    benefit = np.stack([benefit_security, benefit_economy], axis=-1)  # (S, M, D)
-    fit = np.clip(benefit - 2.0 * sov[..., None] * dshare, 0.0, 1.0)  # (R, S, M, D)
-    grip = setup.p.domestic_filter * state.elite_control[:, :, None, None]
+    benefit, sovereignty = agenda_fit(setup)
+    fit = np.clip(benefit[..., None] - 2.0 * sovereignty[:, None, None, None] * dshare, 0.0, 1.0)
+    grip = setup.p.domestic_filter * state.elite_control[:, None, None]
     return offer * (1.0 - grip * (1.0 - fit))
 
 
 def engagement_target(accepted: np.ndarray, state: State, setup: Setup) -> np.ndarray:
-    """Where each state would like its engagement to be: (R, S, M, D). (C1, C3, C7)
+    """Where each state would like its engagement to be: (S, M, D, R). (C1, C3, C7)
 
     Value of a partner in a domain: historical ties (bases, pipelines, trade
     routes, which outlast any month's offers) plus accepted offers scaled by
@@ -221,12 +252,12 @@ def engagement_target(accepted: np.ndarray, state: State, setup: Setup) -> np.nd
     several partners can deepen at once.
     """
     p = setup.p
-    approval = 1.0 - p.opinion_weight * (1.0 - state.opinion)  # (R, S, M)
-    value = p.lock_in * setup.ties + accepted * approval[..., None]
-    total = value.sum(axis=2, keepdims=True) / (1.0 + p.lock_in)
-    gamma = np.exp(-p.hedging_tension * (state.tension - setup.tension0))[:, None, None, None]
-    flattened = (value / value.max(axis=2, keepdims=True)) ** gamma
-    return total * flattened / flattened.sum(axis=2, keepdims=True)
+    approval = 1.0 - p.opinion_weight * (1.0 - state.opinion)  # (S, M, R)
+    value = p.lock_in * setup.ties[..., None] + accepted * approval[:, :, None]
+    total = value.sum(axis=1, keepdims=True) / (1.0 + p.lock_in)
+    gamma = np.exp(-p.hedging_tension * (state.tension - setup.tension0))  # (R,)
+    flattened = (value / value.max(axis=1, keepdims=True)) ** gamma
+    return total * flattened / flattened.sum(axis=1, keepdims=True)
 
 
 def adjust_engagement(state: State, target: np.ndarray, setup: Setup, noise: np.ndarray) -> np.ndarray:
@@ -237,15 +268,15 @@ def adjust_engagement(state: State, target: np.ndarray, setup: Setup, noise: np.
     shock-induced volatility.
     """
     p = setup.p
-    sd = p.engagement_noise * (1.0 + state.volatility)[:, None, None, None]
+    sd = p.engagement_noise * (1.0 + state.volatility)
     moved = state.engagement + p.adjustment_rate * (target - state.engagement)
     return np.maximum(moved * (1.0 + sd * noise), ENGAGEMENT_FLOOR)
 
 
 def alliance_politics(
-    state: State, setup: Setup, share: np.ndarray, noise: MonthNoise
+    state: State, setup: Setup, noise: MonthNoise
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Alliance satisfaction, salience, exit threats and exits. (C8, C9, C10, C11)
+    """Satisfaction, salience, exit threats and exits in security alliances. (C8, C9, C10, C11)
 
     - An attack on a member tests the alliance: the leader defends it with the
       alliance's reliability (scaled by the leader's attention). Failure cuts
@@ -261,71 +292,83 @@ def alliance_politics(
       may answer with concessions; an unanswered threat can turn into exit,
       which is final within a run. (C11)
 
-    Returns (member, exit_threat, satisfaction, salience, opinion_change).
+    Only security alliances have these dynamics (the source's case is the
+    CSTO); economic and political bodies keep their members. Returns (member,
+    exit_threat, satisfaction, salience) for all institutions, and the change
+    in public opinion (S, M, R).
     """
     p = setup.p
-    security = setup.institution_security.astype(float)  # (I,)
-    leader_attention = np.matmul(
-        state.attention / np.maximum(setup.attention0, 1e-9), setup.institution_leader.T
-    )  # (R, I)
-    leader_attention = np.minimum(leader_attention, 1.0)
-    member = state.member
+    alliances = setup.security_index
+    member, exit_threat = state.member.copy(), state.exit_threat.copy()
+    satisfaction, salience = state.satisfaction.copy(), state.salience.copy()
+    if len(alliances) == 0:
+        return member, exit_threat, satisfaction, salience, np.zeros_like(state.opinion)
+    leaders = setup.leader_index[alliances]
+    leader_attention = np.minimum(
+        state.attention[leaders] / np.maximum(setup.attention0[leaders], 1e-9)[:, None], 1.0
+    )  # (A, R)
+    inside = state.member[:, alliances]  # (S, A, R)
 
     # Alliance tests under attack (C9)
-    attacked = state.attack[:, :, None] * member * security  # (R, S, I) severity
+    attacked = state.attack[:, None] * inside  # (S, A, R) severity
     tested = attacked > 0
-    defended = noise.protect < setup.reliability * leader_attention[:, None, :]
+    defended = noise.protect < setup.reliability[alliances, None] * leader_attention
     failed = tested & ~defended
-    satisfaction = state.satisfaction + np.where(
+    sat = state.satisfaction[:, alliances] + np.where(
         tested, np.where(defended, p.protection_reward, -p.failure_penalty) * attacked, 0.0
     )
-    salience = state.salience * (1.0 - p.salience_decay) + attacked
-    opinion_change = -0.5 * p.failure_penalty * np.matmul(failed * attacked, setup.institution_leader)
+    sal = state.salience[:, alliances] * (1.0 - p.salience_decay) + attacked
+    opinion_change = np.zeros_like(state.opinion)
+    for k, m in enumerate(leaders):
+        opinion_change[:, m] -= 0.5 * p.failure_penalty * failed[:, k] * attacked[:, k]
 
     # Drift toward the public's standing of the leader (C8)
-    leader_opinion = np.matmul(state.opinion, setup.institution_leader.T)  # (R, S, I)
-    satisfaction = satisfaction + p.satisfaction_recovery * (leader_opinion - satisfaction)
+    leader_opinion = state.opinion[:, leaders]  # (S, A, R)
+    sat = sat + p.satisfaction_recovery * (leader_opinion - sat)
 
     # Exit pressure (C2, C10)
-    grip = p.domestic_filter * state.elite_control[:, :, None]
-    pressure = grip * (1.0 - satisfaction) + (1.0 - grip) * salience * (1.0 - leader_opinion)
-    leader_capacity = np.matmul(state.capacity[..., SECURITY], setup.institution_leader.T)  # (R, I)
-    replaceability = _replaceability(state, setup, leader_capacity)  # (R, S, I)
-    held = p.threat_deterrence * state.threat[:, :, None] * (1.0 - replaceability) * satisfaction
+    grip = p.domestic_filter * state.elite_control[:, None]
+    pressure = grip * (1.0 - sat) + (1.0 - grip) * sal * (1.0 - leader_opinion)
+    held = p.threat_deterrence * state.threat[:, None] * (1.0 - replaceability(state, setup, leaders)) * sat
     drive = np.clip(pressure - held, 0.0, 1.0)
     excess = np.clip((drive - p.exit_threshold) / max(1.0 - p.exit_threshold, 1e-9), 0.0, 1.0)
 
     # Threat, response, exit (C11)
-    # Only security alliances are left or bargained over (the source's case is the CSTO).
-    excess = excess * security
-    threatening = state.exit_threat * member
-    new_threat = (1.0 - threatening) * member * (noise.threaten < p.exit_threat_rate * excess)
-    answered = threatening * (noise.respond < p.patron_response * leader_attention[:, None, :])
+    threatening = state.exit_threat[:, alliances] * inside
+    new_threat = (1.0 - threatening) * inside * (noise.threaten < p.exit_threat_rate * excess)
+    answered = threatening * (noise.respond < p.patron_response * leader_attention)
     leaves = threatening * (1.0 - answered) * (noise.leave < p.exit_rate * excess)
-    satisfaction = satisfaction + answered * p.concession
+    sat = sat + answered * p.concession
     still = threatening * (1.0 - answered) * (1.0 - leaves) * (excess > 0)
-    exit_threat = np.maximum(new_threat, still)
-    member = member * (1.0 - leaves)
-    exit_threat = exit_threat * member
+    inside = inside * (1.0 - leaves)
 
-    satisfaction = np.clip(satisfaction, 0.0, 1.0)
-    salience = np.clip(salience, 0.0, 1.0)
+    member[:, alliances] = inside
+    exit_threat[:, alliances] = np.maximum(new_threat, still) * inside
+    satisfaction[:, alliances] = np.clip(sat, 0.0, 1.0)
+    salience[:, alliances] = np.clip(sal, 0.0, 1.0)
     return member, exit_threat, satisfaction, salience, opinion_change
 
 
-def _replaceability(state: State, setup: Setup, leader_capacity: np.ndarray) -> np.ndarray:
-    """How well the best third party could replace each alliance's leader: (R, S, I). (C10)"""
-    ratio = np.minimum(
-        state.capacity[..., SECURITY][:, :, None] / np.maximum(leader_capacity[:, None, :], 1e-9), 1.0
-    )  # (R, M, I)
-    candidate = (setup.responsiveness * ~setup.is_great_power)[None, None, :] * state.opinion  # (R, S, M)
-    return (candidate[..., None] * ratio[:, None, :, :]).max(axis=2)
+def replaceability(state: State, setup: Setup, leaders: np.ndarray) -> np.ndarray:
+    """How well the best third party could replace each of these leaders: (S, len(leaders), R). (C10)
+
+    A candidate's readiness to answer times public opinion of it, times its
+    security capacity relative to the leader's (capped at 1).
+    """
+    tp = setup.third_party_index
+    if len(tp) == 0:
+        return np.zeros((setup.n_regional, len(leaders), state.replicates))
+    leader_capacity = state.capacity[leaders, SECURITY]  # (A, R)
+    # (Q, A, R): capacity relative to each leader, capped at 1
+    ratio = np.minimum(state.capacity[tp, SECURITY][:, None] / np.maximum(leader_capacity, 1e-9), 1.0)
+    candidate = setup.responsiveness[tp][None, :, None] * state.opinion[:, tp]  # (S, Q, R)
+    return (candidate[:, :, None] * ratio[None]).max(axis=1)
 
 
 def public_opinion(
     state: State, setup: Setup, tools: np.ndarray, dshare: np.ndarray, noise: np.ndarray
 ) -> np.ndarray:
-    """Public opinion of each outside power: (R, S, M). (C7, C15)
+    """Public opinion of each outside power: (S, M, R). (C7, C15)
 
     Soft power (the power's soft effort, its effectiveness in the region and the
     society's receptiveness) raises approval; a large economic footprint of a
@@ -333,19 +376,18 @@ def public_opinion(
     the initial level; noise stands for news.
     """
     p = setup.p
-    soft = (state.attention * tools[..., SOFT] * setup.soft_effectiveness)[:, None, :] * setup.fertility[
-        :, None
+    soft = (state.attention * tools[:, SOFT] * setup.soft_effectiveness[:, None])[None] * setup.fertility[
+        :, None, None
     ]
-    footprint = setup.threat_perception * dshare[..., ECONOMY]
+    footprint = setup.threat_perception[None, :, None] * dshare[:, :, ECONOMY]
     op = state.opinion
-    op = (
+    return (
         op
-        + p.opinion_recovery * (setup.opinion0 - op)
+        + p.opinion_recovery * (setup.opinion0[..., None] - op)
         + p.soft_power_rate * soft * (1.0 - op)
         - p.footprint_threat * footprint * op
-        + p.opinion_noise * (1.0 + state.volatility)[:, None, None] * noise
+        + p.opinion_noise * (1.0 + state.volatility) * noise
     )
-    return op
 
 
 def great_power_relations(
@@ -362,18 +404,18 @@ def great_power_relations(
     """
     p = setup.p
     gp = setup.great_power_index
-    insecurity = (1.0 - state.elite_control).mean(axis=1)
+    insecurity = (1.0 - state.elite_control).mean(axis=0)
     coordination = (
         state.coordination
         + p.coordination_rate * p.regime_stability_interest * insecurity * (1.0 - state.coordination)
         - p.coordination_decay * state.tension * state.coordination
     )
-    g = dshare[:, :, gp, :]
-    # Sum over pairs of great powers of the product of their shares, per state-domain.
-    pair_overlap = (g.sum(axis=2) ** 2 - (g**2).sum(axis=2)) / 2.0  # (R, S, D)
-    friction = np.maximum(pair_overlap - p.overlap_tolerance, 0.0).mean(axis=(1, 2))
-    disliked = 1.0 - acceptability_to_patrons(share, setup)  # (R, S, M)
-    provoked = (invited * disliked).sum(axis=(1, 2))
+    g = dshare[:, gp]  # (S, G, D, R)
+    # Sum over pairs of great powers of the product of their shares, per state and domain.
+    pair_overlap = (g.sum(axis=1) ** 2 - (g**2).sum(axis=1)) / 2.0  # (S, D, R)
+    friction = np.maximum(pair_overlap - p.overlap_tolerance, 0.0).mean(axis=(0, 1))
+    disliked = 1.0 - acceptability_to_patrons(share, setup)  # (S, M, R)
+    provoked = (invited * disliked).sum(axis=(0, 1))
     tension = (
         state.tension
         + p.tension_rate * friction * (1.0 - state.coordination)
@@ -385,7 +427,7 @@ def great_power_relations(
 
 def regional_attention(state: State, setup: Setup) -> np.ndarray:
     """A power's regional attention decays toward a floor when it pivots elsewhere. (C14)"""
-    floor = setup.p.attention_floor * setup.attention0
+    floor = (setup.p.attention_floor * setup.attention0)[:, None]
     decayed = state.attention - state.attention_decay * (state.attention - floor)
     return np.where(state.attention > floor, decayed, state.attention)
 
@@ -393,8 +435,8 @@ def regional_attention(state: State, setup: Setup) -> np.ndarray:
 def domestic_recovery(state: State, setup: Setup) -> tuple[np.ndarray, np.ndarray]:
     """Elite control re-consolidates and external threats recede after shocks. (C2, C12)"""
     p = setup.p
-    control = state.elite_control + p.control_recovery * (setup.elite_control0 - state.elite_control)
-    threat = state.threat + p.threat_relaxation * (setup.threat0 - state.threat)
+    control = state.elite_control + p.control_recovery * (setup.elite_control0[:, None] - state.elite_control)
+    threat = state.threat + p.threat_relaxation * (setup.threat0[:, None] - state.threat)
     return np.clip(control, 0.0, 1.0), np.clip(threat, 0.0, 1.0)
 
 
@@ -415,16 +457,18 @@ def apply_shocks(state: State, setup: Setup, month: int, noise: MonthNoise) -> S
         return state
     scheduled = setup.shock_month == month
     random_fire = (
-        (setup.shock_probability > 0) & (state.shock_fired == 0) & (noise.shock < setup.shock_probability)
+        (setup.shock_probability > 0)[:, None]
+        & (state.shock_fired == 0)
+        & (noise.shock < setup.shock_probability[:, None])
     )
-    fires = scheduled[None, :] | random_fire  # (R, K)
+    fires = scheduled[:, None] | random_fire  # (K, R)
     if not fires.any():
         return state
-    severity = setup.severity_low + (setup.severity_high - setup.severity_low) * noise.severity
-    severity = severity * fires  # (R, K): zero where the shock does not fire
+    low, high = setup.severity_low[:, None], setup.severity_high[:, None]
+    severity = (low + (high - low) * noise.severity) * fires  # (K, R): zero where it does not fire
     state = state.copy()
-    for k in np.flatnonzero(fires.any(axis=0)):
-        _apply_shock(state, setup, k, severity[:, k], fires[:, k])
+    for k in np.flatnonzero(fires.any(axis=1)):
+        _apply_shock(state, setup, k, severity[k], fires[k])
     return state
 
 
@@ -438,10 +482,10 @@ def fire(state: State, setup: Setup, shock: int, severity: np.ndarray) -> State:
 def _apply_shock(state: State, setup: Setup, k: int, sev: np.ndarray, fires: np.ndarray) -> None:
     for e in setup.shock_effects[k]:
         _apply_effect(state, e, sev)
-    state.shock_fired[:, k] = np.maximum(state.shock_fired[:, k], fires)
+    state.shock_fired[k] = np.maximum(state.shock_fired[k], fires)
 
 
-def _apply_effect(state: State, e, sev: np.ndarray) -> None:
+def _apply_effect(state: State, e: CompiledEffect, sev: np.ndarray) -> None:
     """Apply one effect in place; `sev` is (R,), zero where the shock did not fire."""
     target, index, lo, hi = {
         "tension": (state.tension, (), 0.0, 1.0),
@@ -455,7 +499,7 @@ def _apply_effect(state: State, e, sev: np.ndarray) -> None:
         "attack": (state.threat, (e.actor,), 0.0, 1.0),
         "opinion": (state.opinion, (e.actor, e.partner), 0.0, 1.0),
     }[e.variable]
-    idx = (slice(None), *index)
+    idx = (*index, slice(None))
     x = target[idx]
     if e.change == "add":
         new = x + e.amount * sev
@@ -465,7 +509,7 @@ def _apply_effect(state: State, e, sev: np.ndarray) -> None:
         new = x + (e.amount - x) * sev
     target[idx] = np.clip(new, lo, hi)
     if e.variable == "attack":
-        state.attack[:, e.actor] = np.maximum(state.attack[:, e.actor], np.clip(e.amount * sev, 0, 1))
+        state.attack[e.actor] = np.maximum(state.attack[e.actor], np.clip(e.amount * sev, 0.0, 1.0))
 
 
 # --------------------------------------------------------------------------
@@ -487,7 +531,7 @@ def step(state: State, setup: Setup, noise: MonthNoise) -> State:
     target = engagement_target(accepted, x, setup)
     engagement = adjust_engagement(x, target, setup, noise.engagement)
 
-    member, exit_threat, satisfaction, salience, opinion_hit = alliance_politics(x, setup, share, noise)
+    member, exit_threat, satisfaction, salience, opinion_hit = alliance_politics(x, setup, noise)
     opinion = public_opinion(x, setup, tools, dshare, noise.opinion) + opinion_hit
     coordination, tension = great_power_relations(x, setup, dshare, invited, share)
     attention = regional_attention(x, setup)

@@ -60,11 +60,13 @@ __all__ = [
     "load_scenario",
     "parameters_table_markdown",
     "parse_overrides",
+    "replace_parameters_table",
+    "update_parameters_doc",
 ]
 
 MAX_FILE_BYTES = 1 << 20  # scenario files are hand-written; anything bigger is a mistake
 MAX_PROBLEMS = 50  # beyond this the list stops helping
-MAX_VALUES = 500_000  # values per file after alias expansion (stops "billion laughs")
+MAX_VALUES = 100_000  # values per file after alias expansion (stops "billion laughs")
 MAX_EXTENDS_DEPTH = 16
 ID_LISTS = ("actors", "institutions", "shocks")  # top-level lists merged by `id`
 COMMAND_LINE = "<command line>"  # the file name given to problems in `overrides`
@@ -230,17 +232,13 @@ class _Loader:
                 self.add(node.where, ("extends",), f"cannot read '{name}': {reason}")
             return None
         if len(data) > MAX_FILE_BYTES:
-            self.add(
-                _Src(display, None), "", "the file is larger than 1 MiB, the limit for scenarios"
-            )
+            self.add(_Src(display, None), "", "the file is larger than 1 MiB, the limit for scenarios")
             return None
         try:
             return data.decode("utf-8-sig")
         except UnicodeDecodeError as e:
             line = data[: e.start].count(b"\n") + 1
-            self.add(
-                _Src(display, line), "", f"not UTF-8 text (byte 0x{data[e.start]:02x})"
-            )
+            self.add(_Src(display, line), "", f"not UTF-8 text (byte 0x{data[e.start]:02x})")
             return None
 
     def compose(self, display: str, text: str) -> YamlNode | None:
@@ -295,7 +293,11 @@ class _Loader:
             if tag not in _SCALAR_TAGS:
                 self.add(src, path, _tag_message(tag))
                 return _Node(None, src)
-            value = node.value if tag == f"{_CORE}str" else constructor.construct_object(node)
+            try:
+                value = node.value if tag == f"{_CORE}str" else constructor.construct_object(node)
+            except (YAMLError, ValueError, LookupError, TypeError):  # e.g. `!!int abc`
+                self.add(src, path, f"'{node.value}' is not a valid {tag.replace(_CORE, '!!')}")
+                return _Node(None, src)
             if isinstance(value, float) and not math.isfinite(value):
                 self.add(src, path, f"NaN/infinity is not allowed (got {node.value})")
                 return _Node(None, src)
@@ -413,9 +415,7 @@ class _Loader:
             self.add(ext.where, ("extends",), f"extends cycle: {names}")
             return None
         if len(chain) >= MAX_EXTENDS_DEPTH:
-            self.add(
-                ext.where, ("extends",), f"more than {MAX_EXTENDS_DEPTH} files extend each other"
-            )
+            self.add(ext.where, ("extends",), f"more than {MAX_EXTENDS_DEPTH} files extend each other")
             return None
         base = self.load_tree(base_display, base_real, [*chain, (base_display, resolved)], (ext, name))
         if base is None:
@@ -442,9 +442,7 @@ class _Loader:
 
     def _merge_by_id(self, base: _Node, over: _Node, path: Location) -> _Node:
         items: list[_Node | None] = list(base.value)
-        position = {
-            _item_id(item): i for i, item in enumerate(items) if _item_id(item) is not None
-        }
+        position = {_item_id(item): i for i, item in enumerate(items) if _item_id(item) is not None}
         seen: dict[str, _Node] = {}
         for item in over.value:
             ident = _item_id(item)
@@ -505,8 +503,7 @@ class _Loader:
             self.add(
                 item.where,
                 (path[0],),
-                f"cannot remove '{ident}': the base scenario has no such id "
-                f"({did_you_mean(ident, known)})",
+                f"cannot remove '{ident}': the base scenario has no such id ({did_you_mean(ident, known)})",
             )
         else:
             items[position[ident]] = None
@@ -849,9 +846,7 @@ def _explain_one(e: _Err, tree: _Node) -> tuple[Location, str]:
     if t == "greater_than":
         return e.path, f"{shown} must be greater than {_number(ctx['gt'])}"
     if t == "too_short":
-        return e.path, (
-            f"needs at least {ctx.get('min_length')} item(s), has {ctx.get('actual_length')}"
-        )
+        return e.path, (f"needs at least {ctx.get('min_length')} item(s), has {ctx.get('actual_length')}")
     if t == "too_long":
         return e.path, (
             f"has {ctx.get('actual_length')} items, more than the maximum {ctx.get('max_length')}"
@@ -866,8 +861,7 @@ def _explain_one(e: _Err, tree: _Node) -> tuple[Location, str]:
     if t == "string_pattern_mismatch":
         if ctx.get("pattern") == _IDENTIFIER_PATTERN:
             return e.path, (
-                f"{shown} is not a valid id "
-                "(lowercase letters, digits and _, starting with a letter)"
+                f"{shown} is not a valid id (lowercase letters, digits and _, starting with a letter)"
             )
         return e.path, f"{shown} does not match the pattern {ctx.get('pattern')}"
     if t in ("enum", "literal_error"):
@@ -884,9 +878,8 @@ def _explain_one(e: _Err, tree: _Node) -> tuple[Location, str]:
         if t == "union_tag_not_found":
             return path, f"required key is missing (one of {', '.join(choices)})"
         tag_node = _node_at(tree, path)
-        return path, _not_one_of(
-            ctx.get("tag"), tag_node.raw if tag_node else None, _choices(ctx["expected_tags"])
-        )
+        tag, tag_raw = (tag_node.value, tag_node.raw) if tag_node else (ctx.get("tag"), None)
+        return path, _not_one_of(tag, tag_raw, _choices(ctx["expected_tags"]))
     if t == "missing":
         return e.path, "required key is missing"
     if t == "extra_forbidden":
@@ -933,10 +926,9 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     """`["replicates=10", "parameters.hedging_tension=0.5"]` -> an overrides dict.
 
     Values are read as YAML flow values (`0.5`, `true`, `[a, b]`, `{x: 1}`, text),
-    so the command line follows the same rules as files. For the CLI's `--set`.
+    so the command line follows the same rules as files (for a `PATH=VALUE` option).
     """
     loader = _Loader()
-    loader.files.append(COMMAND_LINE)
     result: dict[str, Any] = {}
     for item in items:
         dotted, sep, text = item.partition("=")
@@ -947,27 +939,30 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         if not text.strip():
             result[dotted] = None
             continue
+        before = len(loader.problems)
         root = loader.compose(COMMAND_LINE, text)
-        if root is None:
-            continue
-        node = loader.convert(root, COMMAND_LINE)
-        if node is not None:
+        node = loader.convert(root, COMMAND_LINE) if root is not None else None
+        if node is not None and len(loader.problems) == before:
             result[dotted] = _plain(node)
-    # Locations from YAML would be "line 1" of the value text: say which setting instead.
-    loader.problems = [
-        Problem(p.file, None, p.path, p.message) if p.file == COMMAND_LINE else p
-        for p in loader.problems
-    ]
+        # A "line" of the value text means nothing here: name the setting instead.
+        loader.problems[before:] = [
+            Problem(COMMAND_LINE, None, _join_path(dotted, p.path), p.message)
+            for p in loader.problems[before:]
+        ]
     loader.fail_if_any()
     return result
+
+
+def _join_path(dotted: str, sub: str) -> str:
+    if not sub:
+        return dotted
+    return dotted + sub if sub.startswith("[") else f"{dotted}.{sub}"
 
 
 class _DumpRepresenter(SafeRepresenter):
     """Quotes strings that a YAML 1.1 reader (PyYAML) would take for booleans."""
 
-    _YAML11_SPECIAL = frozenset(
-        {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
-    )
+    _YAML11_SPECIAL = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"})
 
     def represent_str(self, data: str) -> Any:
         if data.lower() in self._YAML11_SPECIAL:
@@ -1012,3 +1007,24 @@ def parameters_table_markdown() -> str:
             f"{_number(lo)}..{_number(hi)} | {extra.get('claims', '')} | {meaning} |"
         )
     return "\n".join(lines) + "\n"
+
+
+_TABLE_BEGIN = "<!-- BEGIN parameters table: generated, do not edit by hand -->"
+_TABLE_END = "<!-- END parameters table -->"
+DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
+
+
+def replace_parameters_table(text: str) -> str:
+    """`text` (docs/scenarios.md) with the generated table between its markers."""
+    start, end = text.index(_TABLE_BEGIN), text.index(_TABLE_END)
+    return text[: start + len(_TABLE_BEGIN)] + "\n" + parameters_table_markdown() + text[end:]
+
+
+def update_parameters_doc(path: str | Path = DOCS_PATH) -> bool:
+    """Regenerate the parameters table in docs/scenarios.md; True if it changed."""
+    doc = Path(path)
+    old = doc.read_text(encoding="utf-8")
+    new = replace_parameters_table(old)
+    if new != old:
+        doc.write_text(new, encoding="utf-8")
+    return new != old
