@@ -334,14 +334,6 @@ class Parameters(Strict):
         0.04, 0, 1, "1/month", "C9, C10",
         "Fraction of the gap to its initial level that an external threat loses each month",
     )
-    control_recovery: float = param(
-        0.05, 0, 1, "1/month", "C2, C12",
-        "Fraction of the gap to its initial level that elite control regains each month",
-    )
-    threat_relaxation: float = param(
-        0.04, 0, 1, "1/month", "C9, C10",
-        "Fraction of the gap to its initial level that an external threat loses each month",
-    )
     # Shocks
     volatility_decay: float = param(
         0.08, 0, 1, "1/month", "C13", "Monthly decay of shock-induced extra volatility"
