@@ -44,7 +44,7 @@ class InputError(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        err.print(self.format_message(), markup=False)
+        click.echo(self.format_message(), err=True)  # unwrapped: one problem per line
 
 
 def _load(path: str, overrides: dict[str, Any] | None = None):
@@ -242,13 +242,12 @@ def check(files: tuple[str, ...]) -> None:
         try:
             spec = load_scenario(f)
         except ScenarioError as e:
-            err.print(str(e), markup=False)
+            click.echo(str(e), err=True)
             bad += 1
             continue
-        out.print(
+        click.echo(
             f"{f}: ok ({spec.name}; {len(spec.actors)} actors, {spec.horizon} months, "
             f"{len(spec.shocks)} shocks)",
-            markup=False,
         )
     if bad:
         raise SystemExit(2)

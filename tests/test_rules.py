@@ -1,0 +1,255 @@
+"""Each rule pushes in the direction its claim says.
+
+The tests build a state from the baseline scenario, change one input, and
+compare a rule's output with and without the change (all else equal).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from balancesim import metrics, rules
+from balancesim.engine import draw_noise, replicate_seeds
+from balancesim.model import with_parameters
+from balancesim.state import ECONOMY, SECURITY, SOFT, build_setup, initial_state
+
+
+def S(setup, name):
+    return setup.regional_ids.index(name)
+
+
+def M(setup, name):
+    return setup.partner_ids.index(name)
+
+
+def zero_noise(setup, R=1):
+    noise = draw_noise(setup, replicate_seeds(1, R)).month(0, setup)
+    noise.engagement[:] = 0.0
+    noise.opinion[:] = 0.0
+    noise.protect[:] = 0.5
+    noise.threaten[:] = 1.0
+    noise.leave[:] = 1.0
+    noise.respond[:] = 1.0
+    return noise
+
+
+def target_hedging(setup, state):
+    share = rules.shares(state.engagement)
+    dshare = rules.domain_shares(state.engagement)
+    invited = rules.invitations(state, setup, share)
+    offer = rules.offers(state, setup, share, dshare, invited)
+    accepted = rules.domestic_filter(offer, state, setup, dshare)
+    target = rules.engagement_target(accepted, state, setup)
+    return metrics.hedging_index(rules.shares(target))
+
+
+def test_tension_makes_states_hedge(baseline_setup):
+    """C3: more great-power tension flattens every state's target engagement."""
+    setup = baseline_setup
+    calm, tense = initial_state(setup, 1), initial_state(setup, 1)
+    tense.tension[:] = setup.tension0 + 0.4
+    assert np.all(target_hedging(setup, tense) > target_hedging(setup, calm))
+
+
+def test_hedging_switched_off_means_no_tension_effect(baseline):
+    setup = build_setup(with_parameters(baseline, {"hedging_tension": 0.0, "bargaining_gain": 0.0}))
+    calm, tense = initial_state(setup, 1), initial_state(setup, 1)
+    tense.tension[:] = setup.tension0 + 0.4
+    np.testing.assert_allclose(target_hedging(setup, tense), target_hedging(setup, calm))
+
+
+def test_competition_raises_offers_to_non_aligned(baseline_setup):
+    """C4: bargaining leverage grows with tension, most for evenly placed states."""
+    setup = baseline_setup
+    st = initial_state(setup, 2)
+    st.tension[:] = [0.1, 0.6]
+    share, dshare = rules.shares(st.engagement), rules.domain_shares(st.engagement)
+    offer = rules.offers(st, setup, share, dshare, np.zeros_like(share))
+    total = offer.sum(axis=(1, 2))  # (S, R)
+    assert np.all(total[:, 1] > total[:, 0])
+    gain = total[:, 1] / total[:, 0]
+    kz, tk = S(setup, "kazakhstan"), S(setup, "turkmenistan")
+    # Turkmenistan sits more evenly between Russia and China than Kazakhstan in the baseline.
+    gp = setup.great_power_index
+    even = share[:, gp, 0].min(axis=1) / share[:, gp, 0].max(axis=1)
+    assert even[tk] > even[kz]
+    assert gain[tk] > gain[kz]
+
+
+def test_elite_control_filters_pressure(baseline_setup):
+    """C2 / P8: the firmer the elite's grip, the less of an ill-fitting offer gets through."""
+    setup = baseline_setup
+    st = initial_state(setup, 2)
+    st.elite_control[:, 0] = 0.2
+    st.elite_control[:, 1] = 0.95
+    dshare = rules.domain_shares(st.engagement)
+    offer = np.ones_like(st.engagement)
+    accepted = rules.domestic_filter(offer, st, setup, dshare)
+    us = M(setup, "us")  # little support for the ruling regimes: a poor fit
+    assert np.all(accepted[:, us, :, 1] < accepted[:, us, :, 0])
+    # With the filter switched off the grip makes no difference.
+    off = build_setup(with_parameters(setup.scenario, {"domestic_filter": 0.0}))
+    accepted_off = rules.domestic_filter(offer, st, off, dshare)
+    np.testing.assert_allclose(accepted_off[..., 0], accepted_off[..., 1])
+
+
+def test_engagement_moves_slowly(baseline_setup):
+    """C1: only adjustment_rate of the gap to the target closes in a month."""
+    setup = baseline_setup
+    st = initial_state(setup, 1)
+    target = st.engagement * 2.0
+    moved = rules.adjust_engagement(st, target, setup, np.zeros_like(st.engagement))
+    np.testing.assert_allclose(moved - st.engagement, setup.p.adjustment_rate * st.engagement)
+
+
+def test_unmet_security_need_invites_best_third_party(baseline_setup):
+    """C3 / P4: an uncovered threat invites a third party; the best-fitting one gets most."""
+    setup = baseline_setup
+    st = initial_state(setup, 2)
+    tj = S(setup, "tajikistan")
+    st.threat[tj, 0] = 0.0
+    st.threat[tj, 1] = 1.0
+    invited = rules.invitations(st, setup, rules.shares(st.engagement))
+    assert invited[tj, :, 0].sum() == 0.0
+    assert invited[tj, :, 1].sum() > 0.0
+    assert np.all(invited[tj, setup.great_power_index, 1] == 0.0)
+    best = setup.partner_ids[int(np.argmax(invited[tj, :, 1]))]
+    assert best == "india"  # acceptable to Russia, liked in Tajikistan
+
+
+def test_failed_protection_erodes_alliance(baseline_setup):
+    """C9: an attacked member left undefended loses satisfaction; salience rises."""
+    setup = baseline_setup
+    st = initial_state(setup, 2)
+    kg = S(setup, "kyrgyzstan")
+    st.attack[kg] = 0.8
+    noise = zero_noise(setup, 2)
+    noise.protect[:, :, 0] = 0.0  # defended
+    noise.protect[:, :, 1] = 1.0  # not defended
+    _, _, satisfaction, salience, opinion_change = rules.alliance_politics(st, setup, noise)
+    csto = setup.institution_ids.index("csto")
+    assert satisfaction[kg, csto, 1] < satisfaction[kg, csto, 0]
+    assert salience[kg, csto, 1] > st.salience[kg, csto, 1]
+    assert opinion_change[kg, M(setup, "russia"), 1] < 0.0
+    assert opinion_change[kg, M(setup, "russia"), 0] == 0.0
+
+
+def test_exit_threat_comes_before_exit(baseline_setup):
+    """C11: a dissatisfied member first threatens; only an unanswered threat becomes exit."""
+    setup = baseline_setup
+    st = initial_state(setup, 1)
+    kz, csto = S(setup, "kazakhstan"), setup.institution_ids.index("csto")
+    st.satisfaction[kz, csto] = 0.0
+    noise = zero_noise(setup)
+    noise.threaten[:] = 0.0
+    noise.leave[:] = 0.0
+    member, threat, *_ = rules.alliance_politics(st, setup, noise)
+    assert member[kz, csto, 0] == 1.0 and threat[kz, csto, 0] == 1.0
+    st.exit_threat = threat
+    member, threat, *_ = rules.alliance_politics(st, setup, noise)  # respond draw = 1: no answer
+    assert member[kz, csto, 0] == 0.0 and threat[kz, csto, 0] == 0.0
+
+
+def test_public_discontent_alone_does_not_take_a_firm_regime_out(baseline_setup):
+    """C2, C10 / P5: high salience and low opinion of the leader, but a satisfied elite: no threat."""
+    setup = baseline_setup
+    st = initial_state(setup, 1)
+    tj, csto = S(setup, "tajikistan"), setup.institution_ids.index("csto")
+    st.salience[tj, csto] = 1.0
+    st.opinion[tj, M(setup, "russia")] = 0.3
+    noise = zero_noise(setup)
+    noise.threaten[:] = 0.0  # any positive exit pressure would trigger a threat
+    _, threat, *_ = rules.alliance_politics(st, setup, noise)
+    assert threat[tj, csto, 0] == 0.0
+
+
+def test_fading_attention_shifts_tools_to_soft_power(baseline_setup):
+    """C14, C15 / P7: less attention, less hard and economic effort, larger soft share."""
+    setup = baseline_setup
+    st = initial_state(setup, 2)
+    ru = M(setup, "russia")
+    st.attention[ru, 1] = 0.3 * setup.attention0[ru]
+    tools = rules.tool_mix(st.attention, setup)
+    work = rules.effort(st, tools, setup)
+    assert tools[ru, SOFT, 1] > tools[ru, SOFT, 0]
+    assert np.all(work[ru, :, 1] < work[ru, :, 0])
+    decayed = rules.regional_attention(
+        type(st)(**{**st.__dict__, "attention_decay": np.full_like(st.attention, 0.1)}), setup
+    )
+    assert np.all(decayed < st.attention + 1e-12)
+
+
+def test_soft_power_works_better_on_fertile_ground(baseline_setup):
+    """C15: the same soft effort raises opinion more where society is receptive."""
+    setup = baseline_setup
+    st = initial_state(setup, 1)
+    st.opinion[:] = 0.5
+    tools = rules.tool_mix(st.attention, setup)
+    dshare = rules.domain_shares(st.engagement)
+    new = rules.public_opinion(st, setup, tools, dshare, np.zeros_like(st.opinion))
+    ru = M(setup, "russia")
+    kg, tk = S(setup, "kyrgyzstan"), S(setup, "turkmenistan")
+    assert setup.fertility[kg] > setup.fertility[tk]
+    # Opinion recovery pulls toward each state's initial level; compare the soft-power term only.
+    recovery = setup.p.opinion_recovery * (setup.opinion0[:, ru] - 0.5)
+    gain = new[:, ru, 0] - 0.5 - recovery
+    assert gain[kg] > gain[tk] > 0
+
+
+def test_china_footprint_costs_opinion(baseline_setup):
+    """C7: a larger economic footprint of a power seen as threatening lowers its approval."""
+    setup = baseline_setup
+    st = initial_state(setup, 2)
+    cn, kz = M(setup, "china"), S(setup, "kazakhstan")
+    st.engagement[kz, cn, ECONOMY, 1] *= 4.0
+    tools = rules.tool_mix(st.attention, setup)
+    dshare = rules.domain_shares(st.engagement)
+    new = rules.public_opinion(st, setup, tools, dshare, np.zeros_like(st.opinion))
+    assert new[kz, cn, 1] < new[kz, cn, 0]
+
+
+def test_regime_insecurity_raises_coordination_and_overlap_raises_tension(baseline_setup):
+    """C5: weak elite control raises coordination. C6: overlap in a domain raises tension."""
+    setup = baseline_setup
+    st = initial_state(setup, 2)
+    st.elite_control[:, 1] = 0.2
+    dshare = rules.domain_shares(st.engagement)
+    zero = np.zeros_like(st.opinion)
+    share = rules.shares(st.engagement)
+    coordination, _ = rules.great_power_relations(st, setup, dshare, zero, share)
+    assert coordination[1] > coordination[0]
+
+    st = initial_state(setup, 2)
+    ru, cn = M(setup, "russia"), M(setup, "china")
+    st.engagement[:, cn, SECURITY, 1] = st.engagement[:, ru, SECURITY, 1]  # China matches Russia in security
+    dshare = rules.domain_shares(st.engagement)
+    share = rules.shares(st.engagement)
+    _, tension = rules.great_power_relations(st, setup, dshare, zero, share)
+    assert tension[1] > tension[0]
+
+
+def test_division_of_labour_holds_back_the_non_leader(baseline_setup):
+    """C6: with coordination, China offers less security where Russia leads it."""
+    setup = baseline_setup
+    st = initial_state(setup, 2)
+    st.coordination[:] = [0.0, 0.9]
+    share, dshare = rules.shares(st.engagement), rules.domain_shares(st.engagement)
+    offer = rules.offers(st, setup, share, dshare, np.zeros_like(share))
+    cn, kz = M(setup, "china"), S(setup, "kazakhstan")
+    assert offer[kz, cn, SECURITY, 1] < offer[kz, cn, SECURITY, 0]
+
+
+@pytest.mark.parametrize(
+    "change, amount, expect", [("add", 0.3, 0.35), ("multiply", 0.5, 0.15), ("set", 0.8, 0.5)]
+)
+def test_shock_effects_scale_with_severity(baseline_setup, change, amount, expect):
+    """C13: effects apply in proportion to severity (0.5 here); no severity, no change."""
+    from balancesim.state import CompiledEffect
+
+    setup = baseline_setup
+    st = initial_state(setup, 2)
+    st.tension[:] = 0.2
+    rules._apply_effect(st, CompiledEffect("tension", change, amount), np.array([0.0, 0.5]))
+    assert st.tension[0] == pytest.approx(0.2)
+    assert st.tension[1] == pytest.approx(expect)
