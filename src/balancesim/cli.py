@@ -140,6 +140,13 @@ def main() -> None:
     metavar="PATH=VALUE",
     help="Override a scenario value, e.g. parameters.hedging_tension=0 (repeatable).",
 )
+@click.option(
+    "--measures",
+    type=click.Choice(["all", "essential"]),
+    default="all",
+    show_default=True,
+    help="essential: keep only what the summary and plots need (for very large runs).",
+)
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 def run(
     scenario: str,
@@ -150,6 +157,7 @@ def run(
     engine_name: str,
     chunk_size: int,
     settings: tuple[str, ...],
+    measures: str,
     no_plots: bool,
 ) -> None:
     """Run SCENARIO many times and write data, a summary and plots."""
@@ -168,13 +176,18 @@ def run(
             )
     total = spec.replicates * (2 if base is not None else 1)
     bar, advance = progress_bar(total, f"{Path(scenario).stem}")
-    with bar:
-        results = experiment.run(spec, engine_name=engine_name, chunk_size=chunk_size, progress=advance)
-        base_results = None
-        if base is not None:
-            base_results = experiment.run(
-                base, engine_name=engine_name, chunk_size=chunk_size, progress=advance
-            )
+    options = {
+        "engine_name": engine_name,
+        "chunk_size": chunk_size,
+        "progress": advance,
+        "measures": measures,
+    }
+    try:
+        with bar:
+            results = experiment.run(spec, **options)
+            base_results = None if base is None else experiment.run(base, **options)
+    except experiment.RunTooLarge as e:
+        raise InputError(f"{scenario}: {e}") from None
     folder = store.write_run(
         results,
         Path(out_dir),
@@ -267,6 +280,201 @@ def schema(out_file: str | None) -> None:
     else:
         Path(out_file).write_text(text)
         err.print(f"wrote {out_file}")
+
+
+EPILOG_SWEEP = """\b
+SPEC is start:stop:count (grid), a comma list (grid), or low:high (lhs, sobol).
+PATH is any numeric value of the scenario, as for --set, e.g.
+parameters.hedging_tension, actors.china.attention, relations.tension,
+shocks.taiwan_war.severity, shocks.taiwan_war.month.
+Every design point runs the same replicate seeds (common random numbers).
+A `sweep:` section in the scenario file takes the same settings; options
+given here override it (any --param replaces its params). See docs/sweeps.md.
+
+\b
+Examples:
+  balancesim sweep scenarios/taiwan_shock.yaml -p parameters.hedging_tension=0:4:11 -n 100
+  balancesim sweep scenarios/taiwan_shock.yaml -p parameters.hedging_tension=0:4:11 \\
+      -p shocks.taiwan_war.severity=0:1:11 --replicates 100 --executor process --workers 2
+  balancesim sweep scenarios/baseline.yaml --design sobol --samples 256 -n 50 \\
+      -p parameters.lock_in=1:6 -p parameters.hedging_tension=0:4 -p actors.china.attention=0.3:0.8
+  balancesim sweep scenarios/taiwan_shock.yaml -p relations.tension=0.1,0.25,0.4 --out results/t --resume
+  balancesim sweep scenarios/taiwan_shock.yaml -p parameters.lock_in=1:5:5 --scheduler tcp://10.0.0.5:8786
+"""
+
+
+@main.command(epilog=EPILOG_SWEEP)
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="PATH=SPEC",
+    help="A value to vary and its spec (repeatable).",
+)
+@click.option(
+    "--design",
+    type=click.Choice(["grid", "lhs", "sobol"]),
+    help="grid: all combinations; lhs: Latin hypercube; sobol: Saltelli sample + Sobol indices "
+    "[default: grid].",
+)
+@click.option(
+    "--samples", type=click.IntRange(1), help="lhs: number of points; sobol: base samples N (a power of 2)."
+)
+@click.option(
+    "--replicates", "-n", type=click.IntRange(1), help="Runs per design point (default: the scenario's)."
+)
+@click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), help="Run seed (default: the scenario's).")
+@click.option(
+    "--months",
+    metavar="M,M,...",
+    help="Months summarised (default: the scenario's outputs.months and the horizon).",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["serial", "process", "dask"]),
+    help="Where chunks run [default: process; dask if --scheduler is given].",
+)
+@click.option(
+    "--workers", type=click.IntRange(1), help="Worker processes (process, dask LocalCluster) [default: CPUs]."
+)
+@click.option("--scheduler", metavar="ADDRESS", help="Join a running Dask scheduler, e.g. tcp://HOST:8786.")
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1),
+    help="Replicates per task (results do not depend on it) [default: ~0.2 s of work].",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="The sweep folder [default: results/<scenario>/sweep].",
+)
+@click.option("--resume", is_flag=True, help="Continue the sweep in --out, skipping finished chunks.")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a base scenario value for every point (repeatable).",
+)
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+def sweep(
+    scenario: str,
+    params: tuple[str, ...],
+    design: str | None,
+    samples: int | None,
+    replicates: int | None,
+    seed: int | None,
+    months: str | None,
+    executor: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    chunk_size: int | None,
+    out_dir: str | None,
+    resume: bool,
+    settings: tuple[str, ...],
+    no_plots: bool,
+) -> None:
+    """Run SCENARIO over a design of parameter values, in resumable chunks."""
+    import re
+
+    from . import sweep as sw
+    from .executors import ExecutorUnavailable
+
+    overrides = _overrides(settings, None, None)
+    try:
+        given = sw.SweepOptions(
+            params=tuple(sw.parse_param(p) for p in params),
+            design=design,
+            samples=samples,
+            replicates=replicates,
+            months=sw.parse_months(months) if months else None,
+            chunk_size=chunk_size,
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            out=out_dir,
+        )
+        plan = sw.plan_sweep(scenario, given, overrides, seed=seed)
+    except (ScenarioError, sw.SweepError) as e:
+        raise InputError(str(e)) from None
+    opts = plan.options
+    executor = opts.executor or ("dask" if opts.scheduler else "process")
+    if opts.scheduler is not None:
+        if executor != "dask":
+            raise InputError(f"--scheduler {opts.scheduler}: needs --executor dask (not {executor})")
+        if not re.fullmatch(r"[a-z0-9+]+://\S+", opts.scheduler):
+            raise InputError(f"--scheduler {opts.scheduler}: expected an address like tcp://HOST:PORT")
+    folder = Path(opts.out or Path("results") / Path(scenario).stem / "sweep")
+    points = len(plan.design)
+    label = Path(scenario).stem
+    bar, advance = progress_bar(plan.runs, f"{label}: 0/{points} points")
+    task = bar.task_ids[0]
+
+    def started(pending: int, complete: int, description: str) -> None:
+        err.print(
+            f"{label}: {points} design points x {plan.replicates} runs, "
+            f"{pending:,} runs to do, executor {description}",
+            markup=False,
+        )
+        bar.update(task, total=pending, description=f"{label}: {complete}/{points} points")
+
+    def progress(runs: int, complete: int) -> None:
+        bar.update(task, description=f"{label}: {complete}/{points} points")
+        advance(runs)
+
+    try:
+        with bar:
+            outcome = sw.run_sweep(
+                plan,
+                folder,
+                executor=executor,
+                workers=opts.workers,
+                scheduler=opts.scheduler,
+                resume=resume,
+                progress=progress,
+                plots=not no_plots,
+                command=["balancesim", *sys.argv[1:]],
+                on_start=started,
+            )
+    except (sw.SweepError, ExecutorUnavailable) as e:
+        raise InputError(str(e)) from None
+    except KeyboardInterrupt:
+        err.print(f"interrupted: finished chunks are kept in {folder}; add --resume to continue")
+        raise SystemExit(130) from None
+    except OSError as e:
+        raise click.ClickException(f"cannot write the sweep to {folder}: {e}") from None
+    _print_sweep(outcome)
+
+
+def _print_sweep(outcome) -> None:
+    plan = outcome.plan
+    t = outcome.timings
+    out.print(
+        f"{len(plan.design)} design points x {plan.replicates} runs = {plan.runs:,} runs "
+        f"({outcome.chunks_run} chunks run, {outcome.chunks_skipped} already done) in "
+        f"{sum(t.values()):.1f} s",
+        markup=False,
+    )
+    if outcome.sobol is not None:
+        month = plan.months[-1]
+        table = Table(title=f"Sobol indices at month {month} (95% CI)", title_justify="left")
+        for name in ("measure", "parameter", "S1", "ST"):
+            table.add_column(name, justify="left" if name in ("measure", "parameter") else "right")
+        for row in outcome.sobol[outcome.sobol["month"] == month].itertuples():
+            table.add_row(
+                str(row.measure),
+                row.parameter,
+                f"{row.S1:+.3f} ± {row.S1_conf:.3f}",
+                f"{row.ST:+.3f} ± {row.ST_conf:.3f}",
+            )
+        out.print(table)
+    out.print(f"\nSweep: [bold]{outcome.folder}[/bold]")
+    for path in outcome.files:
+        out.print(f"  {path.relative_to(outcome.folder)}")
+    out.print("  chunks/ (every run's outcomes, one Parquet file per chunk)")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,14 @@ from .scenario import Scenario
 from .state import Setup, build_setup
 
 Engine = Literal["vectorised", "mesa"]
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+Measures = Literal["all", "essential"]
+# A run keeps every value in memory and writes it as one long table; past this
+# many values that table no longer fits comfortably in memory.
+MAX_KEPT_VALUES = 150_000_000
+
+
+class RunTooLarge(ValueError):
+    """A run whose kept series would not fit in memory."""
 
 
 @dataclass
@@ -82,12 +89,16 @@ def run(
     engine_name: Engine = "vectorised",
     chunk_size: int = engine.DEFAULT_CHUNK,
     progress: Callable[[int], None] | None = None,
+    measures: Measures = "all",
 ) -> Results:
     """Run a scenario: `replicates` replicates (default: the scenario's) from `seed`.
 
     Replicate k always has seed `engine.replicate_seeds(seed, k + 1)[k]`, so
     results do not depend on the engine, the chunk size or the replicate count.
     `progress` is called with the number of replicates finished, as they finish.
+    `measures="essential"` keeps only what the summary and plots need
+    (`metrics.essential_index`), for large runs. Raises ValueError when the
+    series would not fit in memory (more than MAX_KEPT_VALUES values).
     """
     if not isinstance(scenario, Scenario):
         from .scenario_files import load_scenario
@@ -98,11 +109,25 @@ def run(
     if replicates < 1:
         raise ValueError("replicates must be at least 1")
     setup = build_setup(scenario)
+    columns = metrics.columns(setup)
+    index = None if measures == "all" else metrics.essential_index(setup)
+    kept = replicates * (setup.horizon + 1) * (len(columns) if index is None else len(index))
+    if kept > MAX_KEPT_VALUES:
+        raise RunTooLarge(
+            f"{replicates:,} runs x {setup.horizon + 1} months would keep {kept:,} values "
+            f"(limit {MAX_KEPT_VALUES:,}); use fewer replicates"
+            + (", or keep only the essential measures" if index is None else "")
+            + ", or `balancesim sweep`, which streams end-of-run outcomes to disk"
+        )
     started = time.perf_counter()
     if engine_name == "mesa":
         data = _run_mesa(scenario, seed, replicates, progress)
+        if index is not None:
+            data = data[:, :, index]
     elif engine_name == "vectorised":
-        data = engine.simulate(setup, seed, replicates, chunk_size=chunk_size, progress=progress)
+        data = engine.simulate(
+            setup, seed, replicates, chunk_size=chunk_size, progress=progress, column_index=index
+        )
     else:
         raise ValueError(f"unknown engine {engine_name!r} (vectorised or mesa)")
     return Results(
@@ -110,7 +135,7 @@ def run(
         setup=setup,
         seed=seed,
         data=data,
-        columns=metrics.columns(setup),
+        columns=columns if index is None else columns.subset(index),
         months=np.arange(setup.horizon + 1),
         engine=engine_name,
         timings={"simulate_s": time.perf_counter() - started},

@@ -55,6 +55,9 @@ class Columns:
     def __len__(self) -> int:
         return len(self.actors)
 
+    def subset(self, index: np.ndarray) -> Columns:
+        return Columns(tuple(self.actors[k] for k in index), tuple(self.measures[k] for k in index))
+
     @cached_property
     def _lookup(self) -> dict[tuple[str, str], int]:
         return {key: k for k, key in enumerate(zip(self.actors, self.measures, strict=True))}
@@ -108,6 +111,25 @@ def columns(setup: Setup) -> Columns:
         actors += [p] * len(POWER_MEASURES)
         measures += list(POWER_MEASURES)
     return Columns(tuple(actors), tuple(measures))
+
+
+def essential_index(setup: Setup) -> np.ndarray:
+    """Column indices of the measures the summary and plots need (for large runs).
+
+    All regional measures; per state its shares with each power, balance,
+    hedging, third-party share, stance, memberships and exit threats; per power
+    its attention and soft share.
+    """
+    cols = columns(setup)
+    per_state = {f"share.{p}" for p in setup.partner_ids}
+    per_state |= {"balance", "hedging_index", "third_party_share", "restructuring", "stance"}
+    per_state |= {f"{k}.{i}" for i in setup.institution_ids for k in ("member", "exit_threat")}
+    keep = [
+        k
+        for k, (a, m) in enumerate(zip(cols.actors, cols.measures, strict=True))
+        if a == REGION or m in per_state or m in ("attention", "soft_share")
+    ]
+    return np.array(keep)
 
 
 def hedging_index(share: np.ndarray, axis: int = 1) -> np.ndarray:
