@@ -371,14 +371,17 @@ def public_opinion(
     """Public opinion of each outside power: (S, M, R). (C7, C15)
 
     Soft power (the power's soft effort, its effectiveness in the region and the
-    society's receptiveness) raises approval; a large economic footprint of a
+    society's receptiveness) raises approval, and grows when a pivoting power
+    shifts its tools toward it; a large economic footprint of a
     power seen as threatening lowers it; memories of events fade back toward
     the initial level; noise stands for news.
     """
     p = setup.p
-    soft = (state.attention * tools[:, SOFT] * setup.soft_effectiveness[:, None])[None] * setup.fertility[
-        :, None, None
-    ]
+    # Soft power is cheap to run from afar: a power whose attention fades keeps
+    # its soft effort at its earlier level of attention while the soft share of
+    # its tools grows (C14, C15).
+    reach = np.maximum(state.attention, setup.attention0[:, None])
+    soft = (reach * tools[:, SOFT] * setup.soft_effectiveness[:, None])[None] * setup.fertility[:, None, None]
     footprint = setup.threat_perception[None, :, None] * dshare[:, :, ECONOMY]
     op = state.opinion
     return (
