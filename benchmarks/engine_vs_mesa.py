@@ -66,12 +66,16 @@ def memory_case(replicates: int, keep: str) -> None:
         out = engine.simulate(setup, 1, replicates, months=[setup.horizon], column_index=headline)
     elapsed = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
-    print(f"{replicates:>9,} replicates, keep {keep:<6}: result {out.nbytes / 2**20:8.1f} MiB, "
-          f"peak RSS {peak:5.2f} GiB, {elapsed:6.1f} s ({replicates / elapsed:,.0f} runs/s)")
+    print(
+        f"{replicates:>9,} replicates, keep {keep:<6}: result {out.nbytes / 2**20:8.1f} MiB, "
+        f"peak RSS {peak:5.2f} GiB, {elapsed:6.1f} s ({replicates / elapsed:,.0f} runs/s)"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mesa-replicates", type=int, default=50)
     parser.add_argument("--engine-replicates", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=1)
@@ -89,19 +93,27 @@ def main() -> None:
 
     scenario = load_scenario(SCENARIO)
     setup = build_setup(scenario)
-    print(f"scenario: {SCENARIO.name}, {scenario.horizon} months, {len(scenario.actors)} actors; "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '-')}")
+    print(
+        f"scenario: {SCENARIO.name}, {scenario.horizon} months, {len(scenario.actors)} actors; "
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '-')}"
+    )
     engine_rate(setup, args.seed, 200)  # warm up
     mesa = mesa_loop(scenario, args.seed, args.mesa_replicates)
     full = engine_rate(setup, args.seed, args.engine_replicates)
     cols = columns(setup)
     headline = np.array([cols.index(REGION, m) for m in HEADLINE])
-    final = engine_rate(setup, args.seed, args.engine_replicates, months=[setup.horizon], column_index=headline)
+    final = engine_rate(
+        setup, args.seed, args.engine_replicates, months=[setup.horizon], column_index=headline
+    )
     print(f"Mesa loop ({args.mesa_replicates} replicates, all measures every month): {mesa:10,.1f} runs/s")
-    print(f"engine ({args.engine_replicates} replicates, all measures every month):  {full:10,.1f} runs/s"
-          f"  = {full / mesa:6.1f}x Mesa")
-    print(f"engine ({args.engine_replicates} replicates, end-of-run outcomes only): {final:10,.1f} runs/s"
-          f"  = {final / mesa:6.1f}x Mesa")
+    print(
+        f"engine ({args.engine_replicates} replicates, all measures every month):  {full:10,.1f} runs/s"
+        f"  = {full / mesa:6.1f}x Mesa"
+    )
+    print(
+        f"engine ({args.engine_replicates} replicates, end-of-run outcomes only): {final:10,.1f} runs/s"
+        f"  = {final / mesa:6.1f}x Mesa"
+    )
 
     if args.profile:
         from balancesim import engine
