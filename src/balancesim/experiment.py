@@ -218,6 +218,22 @@ def calendar_month(start: str, month: int) -> str:
     return f"{total // 12:04d}-{total % 12 + 1:02d}"
 
 
+def common_random_numbers(a: Setup, b: Setup) -> bool:
+    """Whether two scenarios' runs of the same seed share their random draws.
+
+    True when the draws have the same layout (same regional states, outside
+    powers and security alliances, in the same order, over the same horizon);
+    shocks draw from a separate block, so scenarios that differ only in their
+    shocks or parameters qualify.
+    """
+    return (a.regional_ids, a.partner_ids, a.horizon, len(a.security_index)) == (
+        b.regional_ids,
+        b.partner_ids,
+        b.horizon,
+        len(b.security_index),
+    )
+
+
 def check_paired(results: Results, baseline: Results) -> None:
     """Raise ValueError unless two runs can be compared replicate by replicate."""
     if results.replicates != baseline.replicates or results.seed != baseline.seed:

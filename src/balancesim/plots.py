@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .experiment import Results, calendar_month
+from .experiment import Results, calendar_month, common_random_numbers
 from .metrics import REGION
 
 LABELS = {
@@ -88,6 +88,12 @@ def headline(results: Results, baseline: Results | None = None) -> Figure:
     return fig
 
 
+def _pairing(results: Results, baseline: Results) -> str:
+    if common_random_numbers(results.setup, baseline.setup):
+        return "each run paired with the baseline run of the same random numbers"
+    return "runs paired by seed only (different actors: no common random numbers)"
+
+
 def effect(results: Results, baseline: Results) -> Figure:
     """Paired difference (scenario minus baseline, same random numbers) of the headline measures."""
     names = _names(results)
@@ -103,8 +109,7 @@ def effect(results: Results, baseline: Results) -> Figure:
         ax.grid(alpha=0.3)
     fig.suptitle(
         f"Effect of '{results.scenario.name}' against '{baseline.scenario.name}'\n"
-        f"each run paired with the baseline run of the same seed; median, 50% and 90% bands of the "
-        f"difference. {_shock_note(results)}",
+        f"{_pairing(results, baseline)}; median, 50% and 90% bands of the difference. {_shock_note(results)}",
         fontsize=11,
     )
     return fig
@@ -149,9 +154,8 @@ def alliances(results: Results) -> Figure:
     """Share of runs in which each member is still in, or threatening to leave, each security alliance."""
     names = _names(results)
     insts = [i for i in results.scenario.institutions if i.kind.value == "security"]
-    fig, axes = plt.subplots(
-        1, max(len(insts), 1), figsize=(5.2 * max(len(insts), 1), 4), squeeze=False, constrained_layout=True
-    )
+    n = max(len(insts), 1)
+    fig, axes = plt.subplots(1, n, figsize=(max(9.0, 5.2 * n), 4.6), squeeze=False, constrained_layout=True)
     for ax, inst in zip(axes.flat, insts, strict=False):
         for k, s in enumerate(inst.members):
             c = PARTNER_COLOURS[k % len(PARTNER_COLOURS)]
@@ -180,8 +184,8 @@ def alliances(results: Results) -> Figure:
         axes.flat[0].text(0.5, 0.5, "no security alliance in this scenario", ha="center")
         axes.flat[0].axis("off")
     fig.suptitle(
-        f"{results.scenario.name}: alliance membership and exit threats "
-        f"(solid: still a member; dashed: threatening to leave)",
+        f"{results.scenario.name}: alliance membership and exit threats\n"
+        f"share of {results.replicates} runs (solid: still a member; dashed: threatening to leave)",
         fontsize=11,
     )
     return fig

@@ -25,7 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .experiment import Results, summary
+from .experiment import Results, common_random_numbers, summary
 
 PACKAGES = ("balancesim", "mesa", "numpy", "pandas", "pyarrow", "matplotlib", "pydantic", "scipy")
 
@@ -123,6 +123,9 @@ def _manifest(
         "scenario": results.scenario.model_dump(mode="json"),
         "baseline_file": baseline_file,
         "baseline": baseline.scenario.model_dump(mode="json") if baseline is not None else None,
+        "common_random_numbers": (
+            common_random_numbers(results.setup, baseline.setup) if baseline is not None else None
+        ),
         "seed": results.seed,
         "replicates": results.replicates,
         "replicate_seeds": "numpy.random.SeedSequence(seed).generate_state(replicates, uint64)",
