@@ -20,8 +20,9 @@ Definitions:
   (0: none, 1: a complete swap of partners).
 * third_party_share: the shares of all third parties together.
 * unmet_need: external threat not covered by trusted security engagement.
-* stance: position on a vote condemning the first of the balance pair:
-  +1 for, 0 abstain, -1 against (see `stance`).
+* stance: position on a UN vote condemning the first of the balance pair:
+  +1 for, 0 abstain (or absent), -1 against; a state takes a side only when
+  that side holds a majority of its ties in every domain (see `stance`).
 """
 
 from __future__ import annotations
@@ -143,19 +144,33 @@ def balance(share_a: np.ndarray, share_b: np.ndarray) -> np.ndarray:
     return (share_a - share_b) / np.maximum(share_a + share_b, 1e-12)
 
 
-def stance(share: np.ndarray, setup: Setup) -> np.ndarray:
-    """Position on a resolution condemning great power a (the first of the balance pair).
+def stance(dshare: np.ndarray, setup: Setup) -> np.ndarray:
+    """Position on a UN resolution condemning great power a (the first of the balance pair).
 
-    Alignment is a's share of the state's engagement minus the pooled share of
-    the third parties (the outside options that sponsor such resolutions). A
-    state votes against the resolution (-1) when alignment exceeds the
-    threshold, for it (+1) when alignment is below minus the threshold, and
-    abstains (0) in between: hedgers abstain. (C1, C3) Returns (S, R).
+    A vote either way costs the state something with the partners on the
+    other side; abstaining (or staying away) is the hedger's vote. So a state
+    takes a side only when that side holds a majority of its ties in every
+    domain, leaving no domain in which it has much to lose:
+
+    * a's side: a's share of the state's ties in domain d;
+    * the resolution's side: the shares of the partners a objects to, each
+      weighted by how unacceptable it is to a (1 - acceptability), e.g. the
+      US and the EU; the other great power and partners a accepts count for
+      neither side.
+
+    -1 (against the resolution) when a's side exceeds `stance_threshold` in
+    every domain, +1 (for) when the resolution's side does, 0 (abstain)
+    otherwise. (C1, C3) `dshare` is (S, M, D, R); returns (S, R).
     """
     a, _ = setup.balance_pair
-    alignment = share[:, a] - share[:, setup.third_party_index].sum(axis=1)
+    objected = 1.0 - setup.acceptability[:, a]  # (M,): how much a objects to each partner
+    objected[a] = 0.0
+    with_a = dshare[:, a]  # (S, D, R)
+    against_a = (dshare * objected[None, :, None, None]).sum(axis=1)  # (S, D, R)
     t = setup.p.stance_threshold
-    return np.where(alignment > t, -1.0, np.where(alignment < -t, 1.0, 0.0))
+    votes_against = (with_a > t).all(axis=1)
+    votes_for = (against_a > t).all(axis=1)
+    return np.where(votes_against, -1.0, np.where(votes_for, 1.0, 0.0))
 
 
 def measure_columns(state: State, setup: Setup) -> np.ndarray:
@@ -181,7 +196,7 @@ def measure_columns(state: State, setup: Setup) -> np.ndarray:
             state.elite_control,
             state.threat,
             unmet,
-            stance(share, setup),
+            stance(dshare, setup),
         ],
         axis=1,
     )  # (S, 8, R)

@@ -176,7 +176,8 @@ def offers(
       security (an economic union's leader, extra trade), and more again to a
       member threatening to leave. (C8, C11)
     - Invitation: an invited third party offers security in proportion to the
-      invitation and its readiness to answer. (C3)
+      invitation and its readiness to answer. Its capacity is not counted
+      again: it already decided who is invited (`invitations`). (C3)
     """
     p = setup.p
     gp = setup.great_power_index
@@ -204,9 +205,7 @@ def offers(
             bonus = by_leader(members * (1.0 + state.exit_threat), setup)  # (S, M, R)
             offer[:, :, domain] *= 1.0 + p.membership_bonus * bonus
 
-    offer[:, :, SECURITY] += (
-        p.invitation_gain * invited * setup.responsiveness[None, :, None] * state.capacity[None, :, SECURITY]
-    )
+    offer[:, :, SECURITY] += p.invitation_gain * invited * setup.responsiveness[None, :, None]
     return offer
 
 
@@ -282,8 +281,11 @@ def alliance_politics(
       alliance's reliability (scaled by the leader's attention). Failure cuts
       the elite's satisfaction and public opinion of the leader; success raises
       satisfaction. Either way the alliance becomes a public issue (salience). (C9)
-    - Satisfaction otherwise drifts toward public opinion of the leader: the
-      alliance is seen as the leader's instrument. (C8)
+    - Otherwise the elite's satisfaction drifts back toward its initial view
+      of the alliance as the memory of a test fades: it follows the leader's
+      record, not the public's mood (C2, C8). The public sees the alliance as
+      the leader's instrument (C8): its view enters exit pressure below as
+      disapproval of the leader.
     - Exit pressure mixes the elite's dissatisfaction (weight: elite control)
       and the public's (salience times disapproval of the leader; weight: the
       rest). An external threat holds a member in, unless the alliance has lost
@@ -322,9 +324,9 @@ def alliance_politics(
     for k, m in enumerate(leaders):
         opinion_change[:, m] -= 0.5 * p.failure_penalty * failed[:, k] * attacked[:, k]
 
-    # Drift toward the public's standing of the leader (C8)
+    # The elite's view returns toward its initial level (C2, C8)
     leader_opinion = state.opinion[:, leaders]  # (S, A, R)
-    sat = sat + p.satisfaction_recovery * (leader_opinion - sat)
+    sat = sat + p.satisfaction_recovery * (setup.satisfaction0[:, alliances, None] - sat)
 
     # Exit pressure (C2, C10)
     grip = p.domestic_filter * state.elite_control[:, None]
@@ -336,7 +338,10 @@ def alliance_politics(
     # Threat, response, exit (C11)
     threatening = state.exit_threat[:, alliances] * inside
     new_threat = (1.0 - threatening) * inside * (noise.threaten < p.exit_threat_rate * excess)
-    answered = threatening * (noise.respond < p.patron_response * leader_attention)
+    # What the member asks for is a renewed commitment: a leader that seldom
+    # defends its allies seldom renews it (C11).
+    reliability = setup.reliability[alliances, None]
+    answered = threatening * (noise.respond < p.patron_response * reliability * leader_attention)
     leaves = threatening * (1.0 - answered) * (noise.leave < p.exit_rate * excess)
     sat = sat + answered * p.concession
     still = threatening * (1.0 - answered) * (1.0 - leaves) * (excess > 0)
@@ -402,7 +407,9 @@ def great_power_relations(
     elite control anywhere in the region) and erodes with tension. Tension
     grows where two great powers overlap in the same domain of the same state
     beyond a tolerated level, and when a state invites a third party one of
-    them dislikes; coordination dampens the overlap effect; tension relaxes
+    them dislikes, or invites it more than last month (a standing arrangement
+    is absorbed: states "avoid making them compete", C3); coordination
+    dampens the overlap effect; tension relaxes
     toward the scenario's reference level.
     """
     p = setup.p
@@ -418,7 +425,7 @@ def great_power_relations(
     pair_overlap = (g.sum(axis=1) ** 2 - (g**2).sum(axis=1)) / 2.0  # (S, D, R)
     friction = np.maximum(pair_overlap - p.overlap_tolerance, 0.0).mean(axis=(0, 1))
     disliked = 1.0 - acceptability_to_patrons(share, setup)  # (S, M, R)
-    provoked = (invited * disliked).sum(axis=(0, 1))
+    provoked = (np.maximum(invited - state.invitation, 0.0) * disliked).sum(axis=(0, 1))
     tension = (
         state.tension
         + p.tension_rate * friction * (1.0 - state.coordination)

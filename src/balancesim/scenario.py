@@ -228,7 +228,8 @@ class Parameters(Strict):
         10,
         "dimensionless",
         "C3",
-        "Security offer a third party makes per unit of unmet security need when invited",
+        "Security offer an invited third party makes per unit of the need it is asked to meet, "
+        "at full readiness to answer (0: an invited party offers nothing)",
     )
     invitation_focus: float = param(
         4.0,
@@ -244,7 +245,8 @@ class Parameters(Strict):
         1,
         "tension per unit invitation",
         "C3, C6",
-        "Tension raised when a third party a great power dislikes is invited",
+        "Tension raised per unit of new (or increased) invitation of a third party a great power "
+        "dislikes; standing invitations are absorbed",
     )
     # Institutions
     membership_bonus: float = param(
@@ -264,7 +266,8 @@ class Parameters(Strict):
         1,
         "1/month",
         "C8",
-        "Fraction of the gap between satisfaction and the leader's standing closed each month",
+        "Fraction of the gap between the elite's satisfaction with an alliance and its initial "
+        "level closed each month (the memory of a test fades)",
     )
     failure_penalty: float = param(
         0.6,
@@ -313,7 +316,8 @@ class Parameters(Strict):
         1,
         "probability/month",
         "C11",
-        "Monthly probability that an attentive leader answers an exit threat with concessions",
+        "Monthly probability that a fully reliable, attentive leader answers an exit threat with "
+        "concessions (scaled by the alliance's reliability and the leader's attention)",
     )
     concession: float = param(
         0.25, 0, 1, "satisfaction", "C11", "Satisfaction a member gains when its threat is answered"
@@ -340,12 +344,13 @@ class Parameters(Strict):
     )
     # Observed stance (UN votes)
     stance_threshold: float = param(
-        0.35,
+        0.5,
         0,
         1,
-        "alignment",
+        "share of ties",
         "C1, C3",
-        "Alignment with a great power beyond which a state votes with it rather than abstains",
+        "Share of a state's ties, in every domain, that one side of a UN vote must hold for the "
+        "state to vote with that side rather than abstain (0.5: a majority in every domain)",
     )
 
 

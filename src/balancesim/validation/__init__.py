@@ -1,0 +1,96 @@
+"""Pattern-oriented validation: does the model reproduce the patterns P1-P8?
+
+The source article (claims C1-C15) implies eight patterns the baseline must
+reproduce (P1-P8, see the project's claims list and docs/ODD.md). Each is
+checked here as a seeded experiment over many replicates:
+
+* an experiment is a set of *arms*: a scenario file plus overrides (the same
+  dotted paths as `balancesim run --set`), all run with the same seed, so arm
+  k and arm j of replicate r share their random draws (common random
+  numbers) and contrasts are paired replicate by replicate;
+* a check turns the arms' runs into one or more *figures* (a proportion of
+  runs, a mean paired difference, a ratio), each with a 95% interval
+  (Wilson for proportions, bootstrap over replicates otherwise);
+* every figure is compared with a *threshold* fixed in this file, with a
+  one-line reason, before any result is seen. A criterion passes only when
+  its whole interval is on the passing side, fails when its whole interval
+  is on the failing side, and is "unclear" otherwise (more replicates needed);
+* every check has knock-out controls: the same experiment with the rule that
+  should produce the pattern switched off through a documented parameter. A
+  knock-out should make the check fail; if the check still passes, the check
+  proves nothing about that rule, and the report says so ("uninformative").
+
+A last check compares the baseline with observed behaviour: none of the five
+states voted for the UN General Assembly resolutions condemning Russia in
+2022-23 (the `stance` measure, see metrics.py).
+
+Nothing here feeds back into the model: the checks only read its outputs.
+`run_validation` runs everything; `write_report` writes the Markdown report
+with one figure per pattern (docs/validation.md explains how to read it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .checks import CHECKS
+from .core import (
+    DEFAULT_REPLICATES,
+    DEFAULT_SEED,
+    FAIL,
+    MIN_REPLICATES,
+    PASS,
+    SCENARIO_DIR,
+    UNCLEAR,
+    Arm,
+    Check,
+    CheckResult,
+    Estimate,
+    KnockOut,
+    Stats,
+    Threshold,
+    Validation,
+    ValidationError,
+    count_runs,
+    run_checks,
+)
+from .report import report_markdown, summary_json, table_rows, write_report
+
+__all__ = [
+    "CHECKS",
+    "DEFAULT_REPLICATES",
+    "DEFAULT_SEED",
+    "FAIL",
+    "MIN_REPLICATES",
+    "PASS",
+    "SCENARIO_DIR",
+    "UNCLEAR",
+    "Arm",
+    "Check",
+    "CheckResult",
+    "Estimate",
+    "KnockOut",
+    "Stats",
+    "Threshold",
+    "Validation",
+    "ValidationError",
+    "count_runs",
+    "report_markdown",
+    "run_checks",
+    "run_validation",
+    "summary_json",
+    "table_rows",
+    "write_report",
+]
+
+
+def run_validation(
+    replicates: int = DEFAULT_REPLICATES,
+    seed: int = DEFAULT_SEED,
+    scenario_dir: str | Path = SCENARIO_DIR,
+    checks: Sequence[Check] = CHECKS,
+    progress: Callable[[int], None] | None = None,
+) -> Validation:
+    """Run `checks` (default: all) and their knock-outs; nothing is written."""
+    return run_checks(checks, replicates, seed, scenario_dir, progress)

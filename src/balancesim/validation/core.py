@@ -1,0 +1,394 @@
+"""The machinery of the validation: arms, runs, statistics, checks and their verdicts.
+
+Nothing here knows a pattern; `checks.py` defines them and `report.py` writes
+what they found.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import engine, metrics
+from ..scenario_files import load_scenario
+from ..state import Setup, build_setup
+
+DEFAULT_REPLICATES = 1000
+DEFAULT_SEED = 20220301
+MIN_REPLICATES = 20  # below this the intervals say nothing
+BOOTSTRAP_SAMPLES = 1000
+Z95 = 1.959963984540054
+SCENARIO_DIR = Path(__file__).resolve().parents[3] / "scenarios"
+
+PASS, FAIL, UNCLEAR = "pass", "fail", "unclear"
+
+# --------------------------------------------------------------------------
+# Arms, runs and the lab that runs them
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One scenario variant of an experiment: a scenario file plus overrides."""
+
+    label: str
+    scenario: str  # file name in the scenarios folder
+    overrides: tuple[tuple[str, str], ...] = ()  # (dotted path, JSON value), sorted
+
+    @staticmethod
+    def of(label: str, scenario: str, overrides: dict[str, Any] | None = None) -> Arm:
+        items = tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in (overrides or {}).items()))
+        return Arm(label, scenario, items)
+
+    def with_overrides(self, extra: dict[str, Any]) -> Arm:
+        merged = {k: json.loads(v) for k, v in self.overrides} | extra
+        return Arm.of(self.label, self.scenario, merged)
+
+    @property
+    def override_dict(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.overrides}
+
+    def command_line(self) -> str:
+        """The arm as `balancesim run` options (shock lists are written as YAML flow)."""
+        parts = [f"scenarios/{self.scenario}"]
+        for k, v in self.overrides:
+            parts.append(f"--set '{k}={v}'")
+        return " ".join(parts)
+
+
+@dataclass
+class Run:
+    """Selected measures of every replicate of one arm at every month."""
+
+    arm: Arm
+    setup: Setup
+    data: np.ndarray  # (months, R, C)
+    index: dict[tuple[str, str], int]
+
+    def values(self, actor: str, measure: str) -> np.ndarray:
+        """(months, R) values of one measure."""
+        return self.data[:, :, self.index[(actor, measure)]]
+
+    @property
+    def regional(self) -> tuple[str, ...]:
+        return self.setup.regional_ids
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        a, b = self.setup.balance_pair
+        return self.setup.partner_ids[a], self.setup.partner_ids[b]
+
+
+Runs = dict[str, Run]
+
+
+class ValidationError(ValueError):
+    """A problem with the validation's inputs (scenario folder, files, options)."""
+
+
+class Lab:
+    """Runs each distinct arm once, with the union of the columns its checks need."""
+
+    def __init__(
+        self,
+        scenario_dir: Path,
+        replicates: int,
+        seed: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.scenario_dir = Path(scenario_dir)
+        self.replicates = replicates
+        self.seed = seed
+        self.progress = progress
+        self._wanted: dict[Arm, set[tuple[str, str]]] = {}
+        self._runs: dict[Arm, Run] = {}
+        self.simulated = 0
+
+    def want(self, arm: Arm, columns: Sequence[tuple[str, str]]) -> None:
+        self._wanted.setdefault(arm, set()).update(columns)
+
+    @property
+    def pending(self) -> int:
+        return len([a for a in self._wanted if a not in self._runs])
+
+    def load(self, arm: Arm):
+        path = self.scenario_dir / arm.scenario
+        if not path.is_file():
+            raise ValidationError(f"{path}: scenario file not found (use --scenarios to point at the folder)")
+        from ..scenario_files import ScenarioError
+
+        try:
+            return load_scenario(path, arm.override_dict)
+        except ScenarioError as e:
+            raise ValidationError(f"arm '{arm.label}': {e}") from None
+
+    def run_all(self) -> None:
+        for arm, wanted in self._wanted.items():
+            if arm in self._runs:
+                continue
+            setup = build_setup(self.load(arm))
+            cols = metrics.columns(setup)
+            keys = sorted(wanted)
+            try:
+                idx = np.array([cols.index(a, m) for a, m in keys], dtype=np.int64)
+            except KeyError as e:
+                raise ValidationError(f"arm '{arm.label}' ({arm.scenario}): {e.args[0]}") from None
+            data = engine.simulate(
+                setup, self.seed, self.replicates, column_index=idx, progress=self.progress
+            )
+            self._runs[arm] = Run(arm, setup, data, {k: j for j, k in enumerate(keys)})
+            self.simulated += self.replicates
+
+    def get(self, arm: Arm) -> Run:
+        return self._runs[arm]
+
+
+# --------------------------------------------------------------------------
+# Statistics: point estimates with 95% intervals
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    low: float
+    high: float
+    detail: str = ""  # the figures behind it, in words
+
+
+class Stats:
+    """Intervals over replicates: Wilson for proportions, bootstrap otherwise.
+
+    The bootstrap resamples replicates (the same resample for every arm, so
+    paired contrasts stay paired) with weights drawn once from the seed.
+    """
+
+    def __init__(self, replicates: int, seed: int, samples: int = BOOTSTRAP_SAMPLES) -> None:
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0xB007]))
+        R = replicates
+        picks = rng.integers(0, R, size=(samples, R))
+        flat = (picks + np.arange(samples)[:, None] * R).ravel()
+        self.weights = np.bincount(flat, minlength=samples * R).reshape(samples, R) / R  # (B, R)
+        self.replicates = R
+
+    def boot(self, fn: Callable[..., np.ndarray], *arrays: np.ndarray, detail: str = "") -> Estimate:
+        """`fn` of the replicate means of `arrays` (replicate axis first): estimate and interval.
+
+        `fn` receives means with a leading resample axis and must return one
+        value per resample.
+        """
+        flat = [np.asarray(a, dtype=float).reshape(self.replicates, -1) for a in arrays]
+        point = fn(
+            *[f.mean(axis=0)[None].reshape((1, *np.shape(a)[1:])) for f, a in zip(flat, arrays, strict=True)]
+        )
+        boots = fn(
+            *[(self.weights @ f).reshape((-1, *np.shape(a)[1:])) for f, a in zip(flat, arrays, strict=True)]
+        )
+        lo, hi = np.nanquantile(boots, [0.025, 0.975])
+        return Estimate(float(np.ravel(point)[0]), float(lo), float(hi), detail)
+
+    def mean(self, x: np.ndarray, detail: str = "") -> Estimate:
+        return self.boot(lambda m: m, x, detail=detail)
+
+    @staticmethod
+    def proportion(hits: np.ndarray, detail: str = "") -> Estimate:
+        """Share of replicates where `hits` is true, with its Wilson 95% interval."""
+        n = hits.size
+        p = float(np.mean(hits))
+        centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
+        half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
+        low = 0.0 if p == 0.0 else max(0.0, centre - half)
+        high = 1.0 if p == 1.0 else min(1.0, centre + half)
+        return Estimate(p, low, high, detail)
+
+    def risk_ratio(self, treated: np.ndarray, control: np.ndarray, detail: str = "") -> Estimate:
+        """P(treated) / P(control) over paired replicates, with half an event added to each
+        count (so that a ratio exists when the control has none)."""
+        half = 0.5 / self.replicates
+        return self.boot(lambda a, b: (a + half) / (b + half), treated, control, detail=detail)
+
+
+# --------------------------------------------------------------------------
+# Checks
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """What a figure must satisfy, stated before the figure is computed."""
+
+    figure: str  # what the figure is, in words
+    op: str  # ">=" or "<="
+    value: float
+    why: str  # the reason for this threshold, one line
+    fmt: str = "{:.3f}"
+
+    def verdict(self, e: Estimate) -> str:
+        if self.op == ">=":
+            return PASS if e.low >= self.value else FAIL if e.high < self.value else UNCLEAR
+        return PASS if e.high <= self.value else FAIL if e.low > self.value else UNCLEAR
+
+    def text(self) -> str:
+        return f"{'≥' if self.op == '>=' else '≤'} {self.fmt.format(self.value)}"
+
+
+@dataclass(frozen=True)
+class KnockOut:
+    """A control: the check's experiment with a rule switched off."""
+
+    switch: str  # e.g. "hedging_tension = 0"
+    what: str  # what that switches off, in words
+    overrides: dict[str, Any] = field(default_factory=dict)  # applied to every arm
+    arm_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # per arm name
+
+    def apply(self, name: str, arm: Arm) -> Arm:
+        extra = self.overrides | self.arm_overrides.get(name, {})
+        return arm.with_overrides(extra) if extra else arm
+
+
+Measure = Callable[[Runs, Stats], list[Estimate]]
+Plot = Callable[[Any, Runs, list[tuple[KnockOut, Runs]]], None]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str  # "P1", "P2a", ...
+    pattern: str  # "P1"
+    claims: str
+    title: str
+    statement: str  # what the pattern says
+    experiment: str  # what is run, in words
+    arms: dict[str, Arm]
+    columns: tuple[tuple[str, str], ...]
+    thresholds: tuple[Threshold, ...]
+    measure: Measure
+    knockouts: tuple[KnockOut, ...]
+    plot: Plot
+    notes: str = ""
+
+
+@dataclass
+class Outcome:
+    estimates: list[Estimate]
+    verdicts: list[str]
+
+    @property
+    def verdict(self) -> str:
+        if all(v == PASS for v in self.verdicts):
+            return PASS
+        return FAIL if FAIL in self.verdicts else UNCLEAR
+
+
+@dataclass
+class KnockOutResult:
+    knockout: KnockOut
+    outcome: Outcome
+
+    @property
+    def informative(self) -> bool:
+        """The check fails clearly without the rule: the rule is shown to matter."""
+        return self.outcome.verdict == FAIL
+
+    @property
+    def label(self) -> str:
+        v = self.outcome.verdict
+        return {FAIL: "pattern lost", PASS: "UNINFORMATIVE: still passes", UNCLEAR: "inconclusive"}[v]
+
+
+@dataclass
+class CheckResult:
+    check: Check
+    outcome: Outcome
+    knockouts: list[KnockOutResult]
+    runs: Runs
+    ko_runs: list[tuple[KnockOut, Runs]]
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome.verdict == PASS
+
+    @property
+    def controls_ok(self) -> bool:
+        return all(k.informative for k in self.knockouts)
+
+
+@dataclass
+class Validation:
+    results: list[CheckResult]
+    replicates: int
+    seed: int
+    scenario_dir: Path
+    seconds: float
+    runs_simulated: int
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def controls_ok(self) -> bool:
+        return all(r.controls_ok for r in self.results)
+
+
+# --------------------------------------------------------------------------
+# Running
+
+
+def plan(checks: Sequence[Check], lab: Lab) -> None:
+    """Register every arm (and knock-out arm) of `checks` with the lab."""
+    for check in checks:
+        for name, arm in check.arms.items():
+            lab.want(arm, check.columns)
+            for ko in check.knockouts:
+                lab.want(ko.apply(name, arm), check.columns)
+
+
+def count_runs(checks: Sequence[Check], replicates: int) -> int:
+    arms = set()
+    for check in checks:
+        for name, arm in check.arms.items():
+            arms.add(arm)
+            arms.update(ko.apply(name, arm) for ko in check.knockouts)
+    return len(arms) * replicates
+
+
+def _evaluate(check: Check, runs: Runs, stats: Stats) -> Outcome:
+    estimates = check.measure(runs, stats)
+    if len(estimates) != len(check.thresholds):  # pragma: no cover - a programming error
+        raise RuntimeError(f"{check.id}: {len(estimates)} figures for {len(check.thresholds)} thresholds")
+    return Outcome(estimates, [t.verdict(e) for t, e in zip(check.thresholds, estimates, strict=True)])
+
+
+def run_checks(
+    checks: Sequence[Check],
+    replicates: int = DEFAULT_REPLICATES,
+    seed: int = DEFAULT_SEED,
+    scenario_dir: str | Path = SCENARIO_DIR,
+    progress: Callable[[int], None] | None = None,
+) -> Validation:
+    """Run every check and its knock-outs; nothing is written."""
+    if replicates < MIN_REPLICATES:
+        raise ValidationError(f"replicates must be at least {MIN_REPLICATES}, got {replicates}")
+    scenario_dir = Path(scenario_dir)
+    if not scenario_dir.is_dir():
+        raise ValidationError(f"{scenario_dir}: no such scenarios folder")
+    started = time.perf_counter()
+    lab = Lab(scenario_dir, replicates, seed, progress)
+    plan(checks, lab)
+    lab.run_all()
+    stats = Stats(replicates, seed)
+    results = []
+    for check in checks:
+        runs = {name: lab.get(arm) for name, arm in check.arms.items()}
+        outcome = _evaluate(check, runs, stats)
+        kos, ko_runs = [], []
+        for ko in check.knockouts:
+            kr = {name: lab.get(ko.apply(name, arm)) for name, arm in check.arms.items()}
+            kos.append(KnockOutResult(ko, _evaluate(check, kr, stats)))
+            ko_runs.append((ko, kr))
+        results.append(CheckResult(check, outcome, kos, runs, ko_runs))
+    return Validation(results, replicates, seed, scenario_dir, time.perf_counter() - started, lab.simulated)

@@ -1,0 +1,251 @@
+"""The validation's outputs: the summary table, the Markdown report, plots, JSON and CSV."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..experiment import calendar_month
+from .checks import VOTES
+from .core import Check, CheckResult, Estimate, Outcome, Threshold, Validation
+
+# --------------------------------------------------------------------------
+# Reporting
+
+
+def _figure(check: Check, e: Estimate, t: Threshold) -> str:
+    f = t.fmt
+    return f"{f.format(e.value)} [{f.format(e.low)}, {f.format(e.high)}]"
+
+
+def table_rows(v: Validation) -> list[dict[str, str]]:
+    """One row per criterion: the summary table of the console and the report."""
+    rows = []
+    for r in v.results:
+        c = r.check
+        for k, (t, e, verdict) in enumerate(
+            zip(c.thresholds, r.outcome.estimates, r.outcome.verdicts, strict=True)
+        ):
+            ko_text = ""
+            if k == 0:
+                ko_text = "; ".join(f"{ko.knockout.switch}: {ko.label}" for ko in r.knockouts) or "—"
+            rows.append(
+                {
+                    "check": c.id if k == 0 else "",
+                    "claims": c.claims if k == 0 else "",
+                    "measure": t.figure,
+                    "figure": _figure(c, e, t),
+                    "threshold": t.text(),
+                    "why": t.why,
+                    "verdict": verdict.upper(),
+                    "knockout": ko_text,
+                }
+            )
+    return rows
+
+
+def summary_json(v: Validation) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "replicates": v.replicates,
+        "seed": v.seed,
+        "passed": v.passed,
+        "controls_informative": v.controls_ok,
+        "seconds": round(v.seconds, 2),
+        "runs": v.runs_simulated,
+        "checks": [],
+    }
+    for r in v.results:
+        c = r.check
+
+        def crit(outcome: Outcome, c: Check = c) -> list[dict[str, Any]]:
+            return [
+                {
+                    "figure": t.figure,
+                    "value": e.value,
+                    "low": e.low,
+                    "high": e.high,
+                    "op": t.op,
+                    "threshold": t.value,
+                    "why": t.why,
+                    "verdict": verdict,
+                    "detail": e.detail,
+                }
+                for t, e, verdict in zip(c.thresholds, outcome.estimates, outcome.verdicts, strict=True)
+            ]
+
+        out["checks"].append(
+            {
+                "id": c.id,
+                "pattern": c.pattern,
+                "claims": c.claims,
+                "title": c.title,
+                "verdict": r.outcome.verdict,
+                "criteria": crit(r.outcome),
+                "arms": {
+                    n: {"scenario": a.scenario, "overrides": a.override_dict} for n, a in c.arms.items()
+                },
+                "knockouts": [
+                    {
+                        "switch": k.knockout.switch,
+                        "overrides": k.knockout.overrides,
+                        "arm_overrides": k.knockout.arm_overrides,
+                        "verdict": k.outcome.verdict,
+                        "informative": k.informative,
+                        "criteria": crit(k.outcome),
+                    }
+                    for k in r.knockouts
+                ],
+            }
+        )
+    return out
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def write_plots(v: Validation, folder: Path) -> dict[str, str]:
+    """One PNG per pattern (sub-checks side by side); returns pattern -> file name."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups: dict[str, list[CheckResult]] = {}
+    for r in v.results:
+        groups.setdefault(r.check.pattern, []).append(r)
+    files = {}
+    for pattern, results in groups.items():
+        n = len(results)
+        fig, axes = plt.subplots(1, n, figsize=(5.6 * n, 4.2), squeeze=False)
+        for ax, r in zip(axes[0], results, strict=True):
+            r.check.plot(ax, r.runs, r.ko_runs)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, loc="best")
+        fig.suptitle(f"{pattern}: {v.replicates} runs per arm, seed {v.seed}", fontsize=9, x=0.01, ha="left")
+        fig.tight_layout()
+        name = f"{pattern.lower().replace(' ', '_')}.png"
+        fig.savefig(folder / name, dpi=110)
+        plt.close(fig)
+        files[pattern] = name
+    return files
+
+
+def report_markdown(v: Validation, plots: dict[str, str], command: str = "balancesim validate") -> str:
+    lines = [
+        "# balancesim validation report",
+        "",
+        f"`{command}`: {v.replicates} runs per experiment arm, seed {v.seed}, scenarios from "
+        f"`{v.scenario_dir}`; {v.runs_simulated:,} runs in {v.seconds:.1f} s.",
+        "",
+        "**Verdict: "
+        + ("all checks pass" if v.passed else "NOT all checks pass")
+        + "; "
+        + (
+            "every knock-out control removes its pattern."
+            if v.controls_ok
+            else "some knock-out controls do NOT remove their pattern (see below)."
+        )
+        + "**",
+        "",
+        "How to read this report (more in docs/validation.md): each check runs the model many "
+        "times with the same seed in every arm (so runs are compared pairwise), computes one or "
+        "more figures with a 95% interval, and compares each with a threshold fixed in the code "
+        "before any result was seen. *pass*: the whole interval is on the right side of the "
+        "threshold; *fail*: the whole interval is on the wrong side; *unclear*: the interval "
+        "straddles it. A **knock-out** reruns the check with the rule that should produce the "
+        "pattern switched off; it should make the check fail (*pattern lost*). A check that still "
+        "passes without its rule proves nothing about that rule (*uninformative*).",
+        "",
+        "## Summary",
+        "",
+        "| check | claims | figure | value [95% interval] | threshold | why this threshold | verdict "
+        "| knock-out |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in table_rows(v):
+        lines.append(
+            "| "
+            + " | ".join(
+                _md_escape(row[k])
+                for k in ("check", "claims", "measure", "figure", "threshold", "why", "verdict", "knockout")
+            )
+            + " |"
+        )
+    lines.append("")
+    weak = [(r.check.id, k) for r in v.results for k in r.knockouts if not k.informative]
+    if weak:
+        lines += ["## Knock-outs that do not remove their pattern", ""]
+        for cid, k in weak:
+            lines.append(
+                f"- **{cid}**, `{k.knockout.switch}` ({k.knockout.what}): the check's verdict without "
+                f"the rule is *{k.outcome.verdict}*. The pattern is therefore not evidence for that rule; "
+                "see the check's section."
+            )
+        lines.append("")
+    current = None
+    for r in v.results:
+        c = r.check
+        if c.pattern != current:
+            current = c.pattern
+            lines += [f"## {c.pattern}", ""]
+            if c.pattern in plots:
+                lines += [f"![{c.pattern}]({plots[c.pattern]})", ""]
+        lines += [f"### {c.id}: {c.title} ({c.claims}) — {r.outcome.verdict.upper()}", ""]
+        lines += [f"*Pattern.* {c.statement}", "", f"*Experiment.* {c.experiment}", ""]
+        lines += ["*Arms* (each can be rerun on its own with `balancesim run`):", ""]
+        for arm in c.arms.values():
+            run = f"balancesim run {arm.command_line()} --seed {v.seed} --replicates {v.replicates}"
+            lines.append(f"- {arm.label}: `{run}`")
+        lines.append("")
+        lines += [
+            "| figure | value [95% interval] | threshold | why this threshold | verdict |",
+            "|---|---|---|---|---|",
+        ]
+        for t, e, verdict in zip(c.thresholds, r.outcome.estimates, r.outcome.verdicts, strict=True):
+            cells = [_md_escape(t.figure), _figure(c, e, t), t.text(), _md_escape(t.why), verdict]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        for t, e in zip(c.thresholds, r.outcome.estimates, strict=True):
+            if e.detail:
+                lines.append(f"- {t.figure}: {e.detail}.")
+        lines.append("")
+        for k in r.knockouts:
+            figs = "; ".join(
+                f"{t.figure}: {_figure(c, e, t)} ({verdict})"
+                for t, e, verdict in zip(c.thresholds, k.outcome.estimates, k.outcome.verdicts, strict=True)
+            )
+            lines.append(f"*Knock-out* `{k.knockout.switch}` ({k.knockout.what}): **{k.label}**. {figs}.")
+            lines.append("")
+        if c.notes:
+            lines += [f"*Notes.* {c.notes}", ""]
+    lines += [
+        "## Dates",
+        "",
+        "Month 0 is "
+        + calendar_month("2022-03", 0)
+        + "; the UN votes fall at months "
+        + ", ".join(f"{m} ({calendar_month('2022-03', m)}, {name})" for name, m, _ in VOTES)
+        + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_report(v: Validation, folder: str | Path, command: str = "balancesim validate") -> Path:
+    """Write report.md, one PNG per pattern, summary.json and table.csv into `folder`."""
+    import csv
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    plots = write_plots(v, folder)
+    report = folder / "report.md"
+    report.write_text(report_markdown(v, plots, command), encoding="utf-8")
+    (folder / "summary.json").write_text(json.dumps(summary_json(v), indent=2) + "\n", encoding="utf-8")
+    rows = table_rows(v)
+    with open(folder / "table.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return report

@@ -1,0 +1,262 @@
+"""Tests of the pattern-oriented validation (`balancesim validate`).
+
+The main test runs the same checks and knock-outs as `balancesim validate`
+with fewer replicates (same logic, wider intervals) and expects each verdict
+the full run gives. Known gaps of the model are marked `xfail(strict=True)`:
+when the model is fixed, the test turns red until the mark is removed.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from balancesim import metrics, validation
+from balancesim.cli import main
+from balancesim.scenario import Parameters
+from balancesim.scenario_files import load_scenario
+from balancesim.state import build_setup
+from balancesim.validation import FAIL, PASS, UNCLEAR, Estimate, Stats, Threshold
+
+REDUCED = 200
+SRC = Path(__file__).parents[1] / "src" / "balancesim"
+
+# Gaps the report documents (see docs/validation.md, "Known gaps").
+KNOWN_FAILING: dict[str, str] = {}
+KNOWN_UNINFORMATIVE = {
+    "P2b": "the division of labour is inherited from capacities and ties, not from deference"
+}
+
+
+@pytest.fixture(scope="module")
+def reduced() -> validation.Validation:
+    return validation.run_validation(replicates=REDUCED)
+
+
+def _result(v: validation.Validation, check_id: str) -> validation.CheckResult:
+    return next(r for r in v.results if r.check.id == check_id)
+
+
+def _marked(check_id: str, known: dict[str, str]):
+    if check_id in known:
+        return pytest.param(check_id, marks=pytest.mark.xfail(strict=True, reason=known[check_id]))
+    return check_id
+
+
+CHECK_IDS = [c.id for c in validation.CHECKS]
+
+
+@pytest.mark.parametrize("check_id", [_marked(c, KNOWN_FAILING) for c in CHECK_IDS])
+def test_reduced_validation_passes(reduced, check_id):
+    r = _result(reduced, check_id)
+    assert r.outcome.verdict == PASS, [
+        (t.figure, e, v)
+        for t, e, v in zip(r.check.thresholds, r.outcome.estimates, r.outcome.verdicts, strict=True)
+    ]
+
+
+@pytest.mark.parametrize(
+    "check_id", [_marked(c.id, KNOWN_UNINFORMATIVE) for c in validation.CHECKS if c.knockouts]
+)
+def test_every_knockout_removes_its_pattern(reduced, check_id):
+    r = _result(reduced, check_id)
+    for k in r.knockouts:
+        assert k.outcome.verdict == FAIL, (k.knockout.switch, k.outcome)
+
+
+def test_reduced_run_is_fast_and_complete(reduced):
+    assert reduced.seconds < 30
+    assert [r.check.id for r in reduced.results] == CHECK_IDS
+    assert reduced.runs_simulated == validation.count_runs(validation.CHECKS, REDUCED)
+
+
+def test_report_reads_on_its_own(reduced, tmp_path):
+    report = validation.write_report(reduced, tmp_path)
+    text = report.read_text()
+    patterns = {c.pattern for c in validation.CHECKS}
+    for pattern in patterns:
+        png = tmp_path / f"{pattern.lower().replace(' ', '_')}.png"
+        assert png.stat().st_size > 10_000
+        assert f"]({png.name})" in text
+    for c in validation.CHECKS:
+        assert f"### {c.id}:" in text
+        for t in c.thresholds:
+            assert t.why in text
+    assert "UNINFORMATIVE" in text and "How to read this report" in text
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["replicates"] == REDUCED and len(summary["checks"]) == len(CHECK_IDS)
+    assert (tmp_path / "table.csv").read_text().startswith("check,claims,measure")
+
+
+def test_same_seed_same_figures(reduced):
+    again = validation.run_validation(replicates=REDUCED, checks=[validation.CHECKS[0], validation.CHECKS[3]])
+    for r in again.results:
+        assert r.outcome.estimates == _result(reduced, r.check.id).outcome.estimates
+
+
+# ------------------------------------------------------------------ the checks' definitions
+
+
+def test_every_check_states_its_thresholds_and_knockouts():
+    assert {c.pattern for c in validation.CHECKS} >= {f"P{i}" for i in range(1, 9)}
+    parameters = set(Parameters.model_fields)
+    for c in validation.CHECKS:
+        assert c.claims and c.statement and c.experiment
+        for t in c.thresholds:
+            assert t.op in (">=", "<=") and t.why.strip()
+        if c.pattern.startswith("P"):
+            assert c.knockouts, f"{c.id} has no knock-out control"
+        for k in c.knockouts:
+            switched = [p.split(".", 1)[1] for p in k.overrides]
+            assert switched and set(switched) <= parameters, f"{c.id}: knock-outs use documented parameters"
+            assert all(p.startswith("parameters.") for p in k.overrides)
+
+
+def test_model_code_never_reads_the_validation():
+    """Nothing outside the validation package (and the CLI that runs it) imports it."""
+    for path in SRC.rglob("*.py"):
+        if "validation" in path.parts or path.name == "cli.py":
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            assert not any("validation" in n for n in names), f"{path} imports the validation"
+
+
+# ------------------------------------------------------------------ statistics
+
+
+def test_wilson_interval():
+    e = Stats.proportion(np.array([True] * 8 + [False] * 2))
+    assert e.value == 0.8
+    assert e.low == pytest.approx(0.4902, abs=1e-3) and e.high == pytest.approx(0.9433, abs=1e-3)
+    none = Stats.proportion(np.zeros(100, dtype=bool))
+    assert none.low == 0.0 and 0.03 < none.high < 0.04
+
+
+def test_bootstrap_interval_covers_the_mean():
+    rng = np.random.default_rng(3)
+    x = rng.normal(2.0, 1.0, 400)
+    e = Stats(400, seed=1).mean(x)
+    half = 1.96 / np.sqrt(400)
+    assert e.value == pytest.approx(x.mean())
+    assert e.high - e.low == pytest.approx(2 * half, rel=0.2)
+    assert e.low < 2.0 < e.high
+
+
+def test_risk_ratio_with_no_control_events():
+    treated = np.array([True] * 10 + [False] * 90)
+    e = Stats(100, seed=1).risk_ratio(treated, np.zeros(100, dtype=bool))
+    assert e.value == pytest.approx(10.5 / 0.5)
+    assert e.low > 3
+
+
+@pytest.mark.parametrize(
+    ("op", "low", "high", "expected"),
+    [
+        (">=", 0.95, 0.99, PASS),
+        (">=", 0.85, 0.95, UNCLEAR),
+        (">=", 0.5, 0.8, FAIL),
+        ("<=", 0.0, 0.05, PASS),
+        ("<=", 0.0, 0.2, UNCLEAR),
+        ("<=", 0.2, 0.3, FAIL),
+    ],
+)
+def test_verdict_needs_the_whole_interval(op, low, high, expected):
+    t = Threshold("x", op, 0.9 if op == ">=" else 0.1, "why")
+    assert t.verdict(Estimate((low + high) / 2, low, high)) == expected
+
+
+# ------------------------------------------------------------------ the stance measure
+
+
+def test_stance_takes_a_side_only_with_a_majority_in_every_domain():
+    setup = build_setup(load_scenario(validation.SCENARIO_DIR / "baseline.yaml"))
+    pid = {p: k for k, p in enumerate(setup.partner_ids)}
+    S, M = setup.n_regional, setup.n_partners
+    dshare = np.full((S, M, 2, 1), 0.0)
+    # state 0: Russia 0.8 of security but 0.3 of the economy: abstains
+    dshare[0, pid["russia"], :, 0] = [0.8, 0.3]
+    dshare[0, pid["china"], :, 0] = [0.2, 0.7]
+    # state 1: Russia a majority in both: against the resolution
+    dshare[1, pid["russia"], :, 0] = [0.9, 0.6]
+    dshare[1, pid["china"], :, 0] = [0.1, 0.4]
+    # state 2: the US and the EU (objected to by Russia) hold most of both: for
+    dshare[2, pid["us"], :, 0] = [0.7, 0.2]
+    dshare[2, pid["eu"], :, 0] = [0.1, 0.7]
+    dshare[2, pid["russia"], :, 0] = [0.2, 0.1]
+    # state 3: China holds everything: China counts for neither side, so it abstains
+    dshare[3, pid["china"], :, 0] = [1.0, 1.0]
+    dshare[4, pid["india"], :, 0] = [1.0, 1.0]  # India is acceptable to Russia: abstains
+    assert metrics.stance(dshare, setup)[:, 0].tolist() == [0.0, -1.0, 1.0, 0.0, 0.0]
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_cli_defaults_match_the_module():
+    params = {p.name: p for p in main.commands["validate"].params}
+    assert params["replicates"].default == validation.DEFAULT_REPLICATES
+    assert params["seed"].default == validation.DEFAULT_SEED
+    assert params["replicates"].type.min == validation.MIN_REPLICATES
+
+
+def test_cli_validate_writes_the_report(tmp_path):
+    out = tmp_path / "v"
+    r = CliRunner().invoke(main, ["validate", "--replicates", "20", "--seed", "3", "--out", str(out)])
+    assert r.exit_code in (0, 1), r.output
+    assert "P5b" in r.output and "knock-out" in r.output
+    assert (out / "report.md").exists() and (out / "p1.png").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert r.exit_code == (0 if summary["passed"] else 1)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--replicates", "5"], "replicates"),
+        (["--seed", "-1"], "seed"),
+        (["--scenarios", "/nonexistent/folder"], "no such scenarios folder"),
+    ],
+)
+def test_cli_validate_bad_input_exits_2(tmp_path, args, message):
+    r = CliRunner().invoke(main, ["validate", "--out", str(tmp_path / "v"), *args])
+    assert r.exit_code == 2, r.output
+    assert message in r.output
+
+
+def test_cli_validate_out_is_a_file(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = CliRunner().invoke(main, ["validate", "--out", str(f)])
+    assert r.exit_code == 2
+    assert "file" in r.output
+
+
+def test_cli_validate_missing_scenario_file(tmp_path):
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "baseline.yaml").write_text((validation.SCENARIO_DIR / "baseline.yaml").read_text())
+    r = CliRunner().invoke(
+        main, ["validate", "--replicates", "20", "--scenarios", str(folder), "--out", str(tmp_path / "v")]
+    )
+    assert r.exit_code == 2
+    assert "csto_crisis.yaml: scenario file not found" in r.output or "not found" in r.output
+
+
+def test_calibration_table_covers_every_parameter():
+    odd = (Path(__file__).parents[1] / "docs" / "ODD.md").read_text()
+    assert "\n## Calibration\n" in odd
+    section = odd.split("\n## Calibration\n", 1)[1]
+    missing = [p for p in Parameters.model_fields if f"`{p}`" not in section]
+    assert not missing, f"docs/ODD.md, Calibration: no row for {missing}"
