@@ -188,6 +188,12 @@ def run(
             base_results = None if base is None else experiment.run(base, **options)
     except experiment.RunTooLarge as e:
         raise InputError(f"{scenario}: {e}") from None
+    if base_results is not None and not experiment.common_random_numbers(results.setup, base_results.setup):
+        err.print(
+            f"note: {scenario} and {baseline} differ in their actors or alliances, so their runs do not "
+            "share random numbers; the effect is a difference of runs paired by seed, wider than a "
+            "common-random-numbers comparison"
+        )
     folder = store.write_run(
         results,
         Path(out_dir),
@@ -418,6 +424,7 @@ def sweep(
             f"{label}: {points} design points x {plan.replicates} runs, "
             f"{pending:,} runs to do, executor {description}",
             markup=False,
+            soft_wrap=True,
         )
         bar.update(task, total=pending, description=f"{label}: {complete}/{points} points")
 
@@ -475,6 +482,187 @@ def _print_sweep(outcome) -> None:
     for path in outcome.files:
         out.print(f"  {path.relative_to(outcome.folder)}")
     out.print("  chunks/ (every run's outcomes, one Parquet file per chunk)")
+
+
+EPILOG_VIZ = """\b
+Examples:
+  balancesim viz scenarios/taiwan_shock.yaml
+  balancesim viz scenarios/baseline.yaml --port 8800
+  balancesim viz scenarios/taiwan_shock.yaml --host 0.0.0.0   (reachable from other machines)
+"""
+
+
+@main.command(epilog=EPILOG_VIZ)
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port to serve the page on (0: any free port).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 makes the page reachable from other machines.",
+)
+def viz(scenario: str, port: int, host: str) -> None:
+    """Serve a page showing one run of SCENARIO, for the browser (no internet needed).
+
+    Step, play and reset the run, change the main parameters and the seed, and make
+    the scenario's shocks happen by hand; see docs/viz.md. Ctrl-C stops the server.
+    """
+    import signal
+
+    from . import viz as v
+
+    spec = _load(scenario)
+    problem = v.solara_missing()
+    if problem is not None:
+        raise click.ClickException(problem)
+    try:
+        server = v.start(scenario, host, port, echo=lambda line: click.echo(line, err=True))
+    except v.VizError as e:
+        raise (InputError if e.exit_code == 2 else click.ClickException)(str(e)) from None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        click.echo(f"{spec.name}: {server.url}")
+        sys.stdout.flush()
+        err.print("Open the address in a browser; Ctrl-C stops the server.")
+        status = server.wait()
+    except KeyboardInterrupt:
+        status = 0
+        err.print("stopped")
+    finally:
+        server.stop()
+        signal.signal(signal.SIGTERM, previous)
+    if status != 0:
+        raise click.ClickException(f"the page server stopped with status {status}:\n{server.log()[-3000:]}")
+
+
+EPILOG_VALIDATE = """\b
+Examples:
+  balancesim validate
+  balancesim validate --replicates 200 --seed 7 --out results/validation-quick
+\b
+Exit status: 0 every check passes; 1 a check fails or is unclear (with
+--strict, also when a knock-out control leaves its pattern in place);
+2 invalid input.
+"""
+
+
+def _writable_folder(folder: Path) -> None:
+    """Create `folder` and make sure a file can be written there, or raise InputError."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise InputError(f"--out {folder}: cannot write there ({e.strerror or e})") from None
+
+
+@main.command(epilog=EPILOG_VALIDATE)
+@click.option(
+    "--replicates",
+    "-n",
+    type=click.IntRange(20, 100_000),
+    default=1000,
+    show_default=True,
+    help="Runs per experiment arm.",
+)
+@click.option(
+    "--seed",
+    "-s",
+    type=click.IntRange(0, 2**63 - 1),
+    default=20220301,
+    show_default=True,
+    help="Seed shared by every arm (common random numbers).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="results/validation",
+    show_default=True,
+    help="Folder for report.md, one PNG per pattern, summary.json and table.csv.",
+)
+@click.option(
+    "--scenarios",
+    "scenario_dir",
+    type=click.Path(file_okay=False),
+    help="Folder with baseline.yaml and the other scenarios (default: the project's scenarios/).",
+)
+@click.option(
+    "--strict", is_flag=True, help="Also fail when a knock-out control does not remove its pattern."
+)
+def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None, strict: bool) -> None:
+    """Check the model against the patterns P1-P8 of the claims list.
+
+    Each pattern runs as a seeded experiment over many replicates, with
+    knock-out controls that switch off the rule behind it. Prints a table
+    (figure, 95% interval, threshold and why, verdict) and writes a report
+    with one plot per pattern; docs/validation.md explains how to read it.
+    """
+    from . import validation as val
+
+    folder = Path(out_dir)
+    _writable_folder(folder)
+    scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
+    bar, advance = progress_bar(val.count_runs(val.CHECKS, replicates), "validate")
+    try:
+        with bar:
+            result = val.run_validation(replicates, seed, scenarios, progress=advance)
+    except val.ValidationError as e:
+        raise InputError(str(e)) from None
+    report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
+    _print_validation(result)
+    out.print(f"\nReport: [bold]{report}[/bold]")
+    if not result.passed or (strict and not result.controls_ok):
+        raise SystemExit(1)
+
+
+def _print_validation(result) -> None:
+    from .validation import table_rows
+
+    table = Table(
+        title=f"Validation: {result.replicates} runs per arm, seed {result.seed}, "
+        f"{result.runs_simulated:,} runs in {result.seconds:.1f} s",
+        title_justify="left",
+        show_lines=True,
+    )
+    for name in ("check", "claims", "figure", "value [95%]", "threshold", "why", "verdict", "knock-out"):
+        table.add_column(name, overflow="fold")
+    style = {"PASS": "green", "FAIL": "bold red", "UNCLEAR": "yellow"}
+    for row in table_rows(result):
+        verdict = f"[{style[row['verdict']]}]{row['verdict']}[/]"
+        table.add_row(
+            row["check"],
+            row["claims"],
+            row["measure"],
+            row["figure"],
+            row["threshold"],
+            row["why"],
+            verdict,
+            row["knockout"],
+        )
+    out.print(table)
+    failed = [r.check.id for r in result.results if not r.passed]
+    weak = [
+        f"{r.check.id} ({k.knockout.switch})"
+        for r in result.results
+        for k in r.knockouts
+        if not k.informative
+    ]
+    out.print("All checks pass." if not failed else f"Not passing: {', '.join(failed)}.")
+    if weak:
+        listed = ", ".join(weak)
+        out.print(f"Knock-outs that leave their pattern in place (the check proves nothing there): {listed}.")
 
 
 if __name__ == "__main__":

@@ -95,11 +95,18 @@ def effort(state: State, tools: np.ndarray, setup: Setup) -> np.ndarray:
 
     The tool weight is the current share of the domain's instrument (hard for
     security, economic for the economy) relative to the initial mix, so the
-    calibrated capacities hold at step 0. (C14, C15) Returns (M, D, R).
+    calibrated capacities hold at step 0. (C14, C15) Each power works through
+    the domains it is strong in: `specialisation` 1 uses its capacity by
+    domain, 0 spreads its mean capacity evenly over the domains (no division
+    of labour by domain, C6). Returns (M, D, R).
     """
+    s = setup.p.specialisation
+    capacity = state.capacity
+    if s != 1.0:
+        capacity = s * capacity + (1.0 - s) * capacity.mean(axis=1, keepdims=True)
     base = setup.tools0[:, [HARD, ECONOMIC], None]  # (M, D, 1)
     weight = np.where(base > 0, tools[:, [HARD, ECONOMIC]] / np.maximum(base, TINY), 0.0)
-    return state.capacity * state.attention[:, None] * weight
+    return capacity * state.attention[:, None] * weight
 
 
 def security_cover(state: State, setup: Setup) -> np.ndarray:

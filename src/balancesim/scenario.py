@@ -151,6 +151,11 @@ class Parameters(Strict):
         "C6",
         "Overlap of two great powers in one domain of one state that causes no friction",
     )
+    specialisation: float = param(
+        1.0, 0, 1, "dimensionless", "C6",
+        "Division of labour by domain: 1 lets each power offer by its capacity in each domain "
+        "(Russia in security, China in the economy); 0 spreads its mean capacity evenly over domains",
+    )
     deference: float = param(
         0.6,
         0,

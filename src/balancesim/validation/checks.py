@@ -266,19 +266,20 @@ P2B = Check(
     measure=_p2b_measure,
     knockouts=(
         KnockOut(
-            "deference = 0",
-            "great powers no longer hold back where the other leads a domain",
-            {"parameters.deference": 0.0},
+            "specialisation = 0, deference = 0",
+            "great powers no longer work through the domains they are strong in, nor hold back where "
+            "the other leads",
+            {"parameters.specialisation": 0.0, "parameters.deference": 0.0},
         ),
     ),
     plot=_p2b_plot,
-    notes="The division of labour starts in every state (calibrated shares) and follows from the "
-    "powers' capacities (Russia's in security, China's in the economy) and the weight of historical "
-    "ties. The hold-back rule (`deference`) scales with coordination times the other power's lead in "
-    "the domain, so it is weak where the lead is narrow (the economies of Kazakhstan, Tajikistan and "
-    "Uzbekistan, where the division is at risk) and moot where the lead is wide. If its knock-out does "
-    "not remove the pattern, the pattern is evidence for the calibration, not for the rule.",
-)
+    notes="The division of labour starts in every state (calibrated shares) and is carried by the "
+    "powers' specialisation: each offers by its capacity in each domain (Russia's in security, China's "
+    "in the economy; `specialisation`), and holds back where the other leads (`deference`, scaled by "
+    "coordination and by the other's lead). Switched off together, the powers compete in both domains "
+    "and the division erodes within five years. On its own, `deference` is weak at the calibrated "
+    "coordination: the hold-back acts on offers, which weigh less than historical ties, and it is small "
+    "where the lead is narrow, so knocking it out alone leaves the pattern in place.")
 
 
 # ---------------------------------------------------------------- P3 tension -> hedging
