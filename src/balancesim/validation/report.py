@@ -132,12 +132,22 @@ def write_plots(v: Validation, folder: Path) -> dict[str, str]:
     return files
 
 
+def _shown(path) -> str:
+    """A path relative to the working folder where possible (reports travel; absolute paths do not)."""
+    from pathlib import Path
+
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def report_markdown(v: Validation, plots: dict[str, str], command: str = "balancesim validate") -> str:
     lines = [
         "# balancesim validation report",
         "",
         f"`{command}`: {v.replicates} runs per experiment arm, seed {v.seed}, scenarios from "
-        f"`{v.scenario_dir}`; {v.runs_simulated:,} runs in {v.seconds:.1f} s.",
+        f"`{_shown(v.scenario_dir)}`; {v.runs_simulated:,} runs in {v.seconds:.1f} s.",
         "",
         "**Verdict: "
         + ("all checks pass" if v.passed else "NOT all checks pass")
