@@ -533,6 +533,8 @@ def viz(scenario: str, port: int, host: str) -> None:
     try:
         click.echo(f"{spec.name}: {server.url}")
         sys.stdout.flush()
+        if host in ("0.0.0.0", "::"):
+            err.print(f"Listening on all addresses: elsewhere, use this machine's name, port {server.port}.")
         err.print("Open the address in a browser; Ctrl-C stops the server.")
         status = server.wait()
     except KeyboardInterrupt:

@@ -1,0 +1,399 @@
+"""The browser view (`balancesim viz`, src/balancesim/app.py).
+
+Quick tests render the Solara components in-process (`solara.render`, no
+browser); the browser tests serve the page the way users do and drive it in
+headless Chromium with the network shut off (see browser_support.py). Set
+BALANCESIM_DOC_IMAGES=1 to copy the screenshots into docs/img/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import time
+
+import ipyvuetify as v
+import numpy as np
+import pytest
+import solara
+import solara.widgets
+from click.testing import CliRunner
+
+from balancesim import app, viz
+from balancesim.cli import main
+from balancesim.model import BalanceModel
+
+from .browser_support import (  # fixtures are used by name below
+    REPO_ROOT,
+    chromium,  # noqa: F401
+    screenshot,
+    solara_server,  # noqa: F401
+    viz_cli_server,  # noqa: F401
+    wait_for_grid_settled,
+    wait_for_solara_viz,
+    watched_page,  # noqa: F401
+)
+
+TAIWAN = REPO_ROOT / "scenarios" / "taiwan_shock.yaml"
+BASELINE = REPO_ROOT / "scenarios" / "baseline.yaml"
+DOC_IMAGES = REPO_ROOT / "docs" / "img"
+
+
+@pytest.fixture(scope="module")
+def taiwan():
+    return app.load_scenario(TAIWAN)
+
+
+def render_page(spec):
+    """The page as `solara run` shows it (the sidebar needs an AppLayout around it)."""
+
+    @solara.component
+    def Wrapped():
+        with solara.AppLayout():
+            app.BalanceView(spec)
+
+    return solara.render(Wrapped(), handle_error=False)
+
+
+def html_with(rc, test_id: str) -> str:
+    """The markup of the solara.HTML element holding ``data-testid=test_id``."""
+    found = [
+        w.unsafe_innerHTML
+        for w in rc.find(solara.widgets.HTML).widgets
+        if f'data-testid="{test_id}"' in w.unsafe_innerHTML
+    ]
+    assert len(found) == 1, f"expected one element with data-testid={test_id}, found {len(found)}"
+    return found[0]
+
+
+def images(rc) -> list[bytes]:
+    import ipywidgets
+
+    return [w.value for w in rc.find(ipywidgets.Image).widgets]
+
+
+# --------------------------------------------------------------------------- components
+
+
+def test_page_shows_month_steps_and_redraws(taiwan):
+    _box, rc = render_page(taiwan)
+    assert "Month 0 (2022-03)" in html_with(rc, "month")
+    before = images(rc)
+    assert len(before) == 3  # network and two chart panels
+    rc.find(v.Btn, children=["Step"]).widget.click()
+    assert "Month 1 (2022-04)" in html_with(rc, "month")
+    after = images(rc)
+    assert all(a != b for a, b in zip(before, after, strict=True)), "a figure did not change on Step"
+    names = [b.children[0] for b in rc.find(v.Btn).widgets]
+    assert {"Reset", "▶", "Step", "War over Taiwan"} <= set(names)
+
+
+def test_shock_button_fires_the_shock_now(taiwan):
+    model = app.VizModel(taiwan, seed=3)
+    for _ in range(5):
+        model.step()
+    china = next(a for a in model.agents if a.actor_id == "china")
+    attention, tension = china.attention, model.measure("region", "tension")
+    _box, rc = solara.render(app.RunStatus(model), handle_error=False)
+    assert "Happened" not in html_with(rc, "shocks")
+    rc.find(v.Btn, children=["War over Taiwan"]).widget.click()
+    assert model.fired == [(5, "taiwan_war")]
+    assert china.attention < attention and model.measure("region", "tension") > tension
+    assert "Happened: War over Taiwan at month 5 (2022-08)" in html_with(rc, "shocks")
+    assert f"<b>{model.measure('region', 'tension'):.2f}</b>" in html_with(rc, "relations")
+
+
+def test_reset_applies_sliders_and_seed(taiwan):
+    _box, rc = render_page(taiwan)
+    settings = html_with(rc, "settings")
+    assert f"seed {app.default_seed(taiwan)};" in settings
+    assert "hedging under great-power tension 2," in settings
+    seed = rc.find(v.TextField, label="Seed (applies on Reset)").widget
+    seed.v_model = "7"
+    seed.fire_event("focusout", None)
+    rc.find(v.Slider, label="Hedging under great-power tension").widget.v_model = 0.5
+    rc.find(v.Btn, children=["Step"]).widget.click()
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    assert "Month 0 (2022-03)" in html_with(rc, "month")
+    settings = html_with(rc, "settings")
+    assert "seed 7;" in settings and "hedging under great-power tension 0.5," in settings
+
+
+def test_reset_keeps_the_balancesim_scenario(taiwan):
+    """Mesa's Reset rebuilds the model from model_params; it must not swap in Mesa's own Scenario."""
+    from mesa.visualization.solara_viz import _build_model_init_kwargs, _check_model_params
+
+    params = app.model_params(taiwan)
+    values = {k: p["value"] if isinstance(p, dict) else p for k, p in params.items()}
+    model = app.VizModel(**values)
+    _check_model_params(model, params)
+    kwargs = _build_model_init_kwargs(
+        model, values, add_scenario_when_empty=True, require_model_accepts_scenario=True
+    )
+    again = type(model)(**kwargs)
+    assert again.spec == taiwan and again.replicate_seed == model.replicate_seed
+    # the default seed is replicate 0 of `balancesim run`: the same run as BalanceModel's default
+    reference = BalanceModel(taiwan)
+    for _ in range(3):
+        again.step(), reference.step()
+    np.testing.assert_array_equal(again.series(), reference.series())
+
+
+def test_states_table_lists_shares_and_opinion(taiwan):
+    model = app.VizModel(taiwan)
+    _box, rc = solara.render(app.StatesTable(model), handle_error=False)
+    shares, opinion = html_with(rc, "shares"), html_with(rc, "opinion")
+    for state in ("Kazakhstan", "Kyrgyzstan", "Tajikistan", "Uzbekistan", "Turkmenistan"):
+        assert state in shares and state in opinion
+    kazakhstan = next(a for a in model.agents if a.actor_id == "kazakhstan")
+    assert f"{100 * kazakhstan.engagement_shares['russia']:.0f}%" in shares
+    assert f"{100 * kazakhstan.opinion['china']:.0f}%" in opinion
+
+
+def test_network_shows_exit_threats_and_departures(taiwan):
+    model = app.VizModel(taiwan)
+    setup = model.setup
+    k = setup.regional_ids.index("kazakhstan")
+    model.state.exit_threat[k, setup.institution_ids.index("csto"), 0] = 1.0
+    model.state.member[k, setup.institution_ids.index("eaeu"), 0] = 0.0
+    fig = app.network_figure(model)
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {"CSTO exit?", "left EAEU", "SCO", "Kazakhstan", "Turkey", "US"} <= texts
+    assert any(t.startswith("China\nattention") for t in texts)
+    legend = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
+    assert {"security ties", "economic ties", "exit threat"} <= legend
+
+
+def test_scenario_without_shocks_says_so():
+    spec = app.load_scenario(BASELINE)
+    _box, rc = solara.render(app.RunStatus(app.VizModel(spec)), handle_error=False)
+    rc.find(v.Html, children=["This scenario has no shocks."]).assert_single()
+    assert not rc.find(v.Btn)
+
+
+def test_page_reports_a_bad_scenario(monkeypatch, tmp_path):
+    monkeypatch.setenv(app.SCENARIO_ENV, str(tmp_path / "nowhere.yaml"))
+    _box, rc = solara.render(app.Page(), handle_error=False)
+    (alert,) = rc.find(v.Alert).widgets
+    assert "Cannot show the scenario" in str(alert.children) and "nowhere.yaml" in str(alert.children)
+
+
+@pytest.mark.parametrize(
+    ("typed", "seed"),
+    [(None, None), ("", None), ("  ", None), ("42", 42), (" 7 ", 7), (12, 12), ("abc", None), ("-3", None)],
+)
+def test_parse_seed(typed, seed):
+    got = app.parse_seed(typed)
+    if typed is not None and str(typed).strip() and seed is None:  # text: hashed, reproducibly
+        assert got == app.parse_seed(typed) and got >= 0
+    else:
+        assert got == seed
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, ["viz", *args])
+
+
+def test_viz_missing_scenario_exits_2(tmp_path):
+    r = invoke(str(tmp_path / "missing.yaml"))
+    assert r.exit_code == 2
+    assert "missing.yaml" in r.output and "Traceback" not in r.output
+
+
+def test_viz_invalid_scenario_exits_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nhorizon: -3\n")
+    r = invoke(str(bad))
+    assert r.exit_code == 2
+    assert "bad.yaml" in r.output and "Traceback" not in r.output
+
+
+def test_viz_port_in_use_exits_1():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = invoke(str(TAIWAN), "--port", str(port))
+    assert r.exit_code == 1
+    assert f"port {port} on 127.0.0.1 is in use" in r.output and "--port" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_viz_bad_host_exits_2():
+    r = invoke(str(TAIWAN), "--host", "no-such-host.invalid")
+    assert r.exit_code == 2
+    assert "--host no-such-host.invalid" in r.output and "Traceback" not in r.output
+
+
+def test_url_for():
+    assert viz.url_for("127.0.0.1", 8765) == "http://127.0.0.1:8765/"
+    assert viz.url_for("0.0.0.0", 80) == "http://127.0.0.1:80/"
+    assert viz.url_for("::1", 8000) == "http://[::1]:8000/"
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def _month(page) -> int:
+    text = page.get_by_test_id("month").inner_text()
+    match = re.fullmatch(r"Month (\d+) \(\d{4}-\d{2}\)", text.strip())
+    assert match, f"unexpected month label {text!r}"
+    return int(match.group(1))
+
+
+def _wait_month(page, text: str) -> None:
+    page.get_by_test_id("month").filter(has_text=text).wait_for()
+
+
+def _wait_month_stable(page, quiet_ms: int = 800, timeout_s: float = 10.0) -> None:
+    """Wait until the month label has not changed for ``quiet_ms``."""
+    deadline = time.monotonic() + timeout_s
+    last, since = _month(page), time.monotonic()
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        now = _month(page)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_ms / 1000:
+            return
+    raise AssertionError(f"the month kept changing for {timeout_s} s after pausing")
+
+
+def _power(page, name: str) -> float:
+    row = page.get_by_test_id("powers").locator("tr", has_text=name)
+    return float(row.locator("td").nth(2).inner_text())
+
+
+def _tension(page) -> float:
+    return float(page.get_by_test_id("relations").locator("b").first.inner_text())
+
+
+@contextlib.contextmanager
+def keep_evidence(page, name: str, log):
+    """On failure: a screenshot test-output/<name>-failed.png and the server's output, then re-raise."""
+    try:
+        yield
+    except Exception:
+        screenshot(page, f"{name}-failed")
+        print(log()[-3000:])
+        raise
+
+
+def _keep(path, name: str) -> None:
+    if os.environ.get("BALANCESIM_DOC_IMAGES"):
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOC_IMAGES / name)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_balancesim_viz_serves_a_working_page_offline(viz_cli_server, watched_page):  # noqa: F811
+    """`balancesim viz scenarios/taiwan_shock.yaml`: loads, steps, plays, fires the shock, resets."""
+    t0 = time.monotonic()
+    server = viz_cli_server(TAIWAN)
+    assert re.search(r"^War over Taiwan \(2024\): http://127\.0\.0\.1:\d+/$", server.output(), re.M)
+    page, watch = watched_page
+    with keep_evidence(page, "viz-cli", server.output):
+        page.set_viewport_size({"width": 1400, "height": 1400})  # the whole page in a screenshot
+        page.goto(server.url)
+        step = wait_for_solara_viz(page)
+        _wait_month(page, "Month 0 (2022-03)")
+        page.wait_for_load_state("networkidle")
+        wait_for_grid_settled(page, count=6)
+        loaded = time.monotonic() - t0
+        path = screenshot(page, "viz-start")
+        _keep(path, "viz-start.png")
+        assert page.locator(".bs-cell img").count() == 3
+
+        chart = page.locator(".bs-cell", has_text="How the region is aligned").locator("img")
+        before = chart.get_attribute("src")
+        step.click()
+        _wait_month(page, "Month 1 (2022-04)")
+        page.wait_for_function(
+            "([el, old]) => el.getAttribute('src') !== old",
+            arg=[chart.element_handle(), before],
+            timeout=10_000,
+        )
+
+        # Render Interval 23 (slider steps 1, 3, 5, ...): one Step then advances 23 months
+        interval = page.locator(".v-input", has_text="Render Interval").get_by_role("slider")
+        interval.focus()
+        for _ in range(11):
+            interval.press("ArrowRight")
+        assert interval.get_attribute("aria-valuenow") == "23"
+        step.click()
+        _wait_month(page, "Month 24 (2024-03)")
+
+        china, us, tension = _power(page, "China"), _power(page, "United States"), _tension(page)
+        page.get_by_role("button", name="War over Taiwan").click()
+        page.get_by_text("Happened: War over Taiwan at month 24 (2024-03)").wait_for()
+        assert _month(page) == 24  # a shock does not advance time
+        assert (
+            _power(page, "China") < china and _power(page, "United States") < us and _tension(page) > tension
+        )
+        page.wait_for_load_state("networkidle")
+        path = screenshot(page, "viz-month24-shock")
+        _keep(path, "viz-month24-shock.png")
+
+        for _ in range(11):  # back to one month per step, then play a few months
+            interval.press("ArrowLeft")
+        assert interval.get_attribute("aria-valuenow") == "1"
+        page.get_by_role("button", name="▶").click()
+        page.wait_for_function(
+            "() => /Month 2[6-9] /.test(document.querySelector('[data-testid=month]').textContent)",
+            timeout=20_000,
+        )
+        page.get_by_role("button", name="❚❚").click()
+        page.get_by_role("button", name="▶").wait_for()
+        # Mesa's play loop may still be sleeping and steps once more after the pause (on whichever
+        # model is current by then): let it finish before Reset
+        _wait_month_stable(page)
+        page.get_by_role("button", name="Reset").click()
+        _wait_month(page, "Month 0 (2022-03)")
+        assert "Happened" not in page.get_by_test_id("shocks").inner_text()
+
+    page.wait_for_load_state("networkidle")
+    watch.assert_offline_clean()
+    assert server.stop() == 0, server.output()
+    assert "Traceback" not in server.output()
+    took = time.monotonic() - t0
+    print(f"balancesim viz: page ready {loaded:.1f} s after the command started; test {took:.1f} s")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_solara_run_app_with_scenario_from_env(solara_server, watched_page):  # noqa: F811
+    """`solara run src/balancesim/app.py` (development mode) with BALANCESIM_SCENARIO; the seed box."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    server = solara_server(
+        REPO_ROOT / "src" / "balancesim" / "app.py", extra_env={app.SCENARIO_ENV: str(BASELINE)}
+    )
+    page, watch = watched_page
+    with keep_evidence(page, "viz-solara-run", server.log):
+        page.goto(server.url)
+        wait_for_solara_viz(page)
+        page.get_by_text("Baseline (Central Asia, 2022-2027)").first.wait_for()
+        page.get_by_text("This scenario has no shocks.").wait_for()
+        seed = page.get_by_label("Seed (applies on Reset)")
+        applied = page.get_by_test_id("settings").filter(has_text="seed 11;")
+        for attempt in range(3):  # typed text, Enter and Reset travel separately: allow for a slow server
+            seed.fill("11")
+            page.wait_for_timeout(300)
+            seed.press("Enter")
+            page.wait_for_timeout(300)
+            page.get_by_role("button", name="Reset").click()
+            try:
+                applied.wait_for(timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    raise
+        page.wait_for_load_state("networkidle")
+    watch.assert_offline_clean()
