@@ -35,6 +35,7 @@ def test_results_do_not_depend_on_chunk_size_or_count(baseline):
     setup = build_setup(scenario)
     a = engine.simulate(setup, 3, 10, chunk_size=10)
     b = engine.simulate(setup, 3, 10, chunk_size=3)
+    np.testing.assert_array_equal(a, engine.simulate(setup, 3, 10, chunk_size=1))
     c = engine.simulate(setup, 3, 25, chunk_size=7)[:, :10]
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, c)

@@ -73,8 +73,11 @@ class BalanceModel(mesa.Model):
         self.spec = spec
         self.setup = build_setup(spec)
         self.columns = metrics.columns(self.setup)
-        self.state = initial_state(self.setup, 1)
-        self.noise = engine.draw_noise(self.setup, [rng])
+        # The state holds the replicate twice (engine.MIN_WIDTH), so its arithmetic is
+        # the engine's to the last bit; agents and measures read the first copy.
+        seeds = engine.widen([rng])
+        self.state = initial_state(self.setup, len(seeds))
+        self.noise = engine.draw_noise(self.setup, seeds)
         self.history: list[np.ndarray] = []
         self.fired: list[tuple[int, str]] = []
 
@@ -126,7 +129,7 @@ class BalanceModel(mesa.Model):
         k = ids.index(shock_id)
         if severity is None:
             severity = 0.5 * (self.setup.severity_low[k] + self.setup.severity_high[k])
-        self.state = rules.fire(self.state, self.setup, k, np.array([float(severity)]))
+        self.state = rules.fire(self.state, self.setup, k, np.full(self.state.replicates, float(severity)))
         self.fired.append((self.state.month, shock_id))
         self.history[-1] = metrics.measure(self.state, self.setup)[0]
 

@@ -1,0 +1,306 @@
+"""Where sweep chunks run: in this process, in local worker processes, or on Dask.
+
+A sweep is a list of independent tasks (a design point and a range of
+replicates). Every executor here does one thing: call `fn(shared, item)` for
+each item and yield `(item, result)` pairs as they finish, in whatever order
+they finish. `shared` is the data every task needs (the base scenario, the
+seed, the months kept); it is shipped once per worker, not once per task.
+
+Nothing here touches randomness: the seeds are fixed by the caller (the
+client) inside `shared` and `item`, so a result never depends on which
+executor ran it, on how many workers there were or on the order of
+completion.
+
+The executors keep only a bounded window of tasks in flight (a few per
+worker), so a million-run sweep holds a few chunks in memory, not all of
+them, and the client writes each result to disk as it arrives.
+
+Dask is an optional extra (`pip install 'balancesim[dask]'`); asking for it
+without it installed raises `ExecutorUnavailable` with that advice.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import select
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Protocol, TypeVar
+
+EXECUTORS = ("serial", "process", "dask")
+
+Item = TypeVar("Item")
+
+
+class ExecutorUnavailable(RuntimeError):
+    """The requested executor cannot be used here (missing package, unreachable cluster)."""
+
+
+class Runner(Protocol):
+    """Runs `fn(shared, item)` for every item and yields (item, result) as each finishes."""
+
+    description: str
+
+    def map_unordered(
+        self, fn: Callable[[Any, Item], Any], shared: Any, items: Iterable[Item]
+    ) -> Iterator[tuple[Item, Any]]:
+        """Yield (item, fn(shared, item)) for every item, in order of completion."""
+        ...
+
+    def close(self) -> None:
+        """Release the executor's resources (worker processes, cluster, connection)."""
+        ...
+
+
+_MALLOC_TUNED: list[bool] = []
+
+
+def relax_malloc_trimming() -> None:
+    """Undo a worker environment's aggressive malloc trimming, once per process.
+
+    Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536 (to hand
+    memory back to the OS). With glibc that also freezes the mmap threshold
+    at 128 KiB, so every engine array of a chunk is mmap'd and unmapped and
+    page-faulted afresh: the engine runs about 4x slower. When that variable
+    is set, this raises both thresholds (arrays up to 64 MiB come from the
+    heap; up to 256 MiB of free heap is kept), restoring the normal speed.
+    Harmless elsewhere: it does nothing unless the variable is set.
+    """
+    if _MALLOC_TUNED or "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return
+    _MALLOC_TUNED.append(True)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_mmap_threshold, 64 << 20)
+        libc.mallopt(m_trim_threshold, 256 << 20)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+
+
+def default_workers() -> int:
+    """Worker processes to start by default: the CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def make_runner(kind: str, workers: int | None = None, scheduler: str | None = None) -> Runner:
+    """The runner for executor `kind` (serial, process or dask).
+
+    `workers` is the number of local worker processes (process, or a Dask
+    LocalCluster); `scheduler` the address of a running Dask scheduler to join
+    instead of starting a LocalCluster.
+    """
+    if kind == "serial":
+        return SerialRunner()
+    if kind == "process":
+        return ProcessRunner(workers or default_workers())
+    if kind == "dask":
+        return DaskRunner(workers or default_workers(), scheduler)
+    raise ValueError(f"unknown executor {kind!r} (one of {', '.join(EXECUTORS)})")
+
+
+class SerialRunner:
+    """Everything in this process, in the order given (the reference executor)."""
+
+    description = "serial (this process)"
+
+    def map_unordered(
+        self, fn: Callable[[Any, Item], Any], shared: Any, items: Iterable[Item]
+    ) -> Iterator[tuple[Item, Any]]:
+        for item in items:
+            yield item, fn(shared, item)
+
+    def close(self) -> None:
+        pass
+
+
+# Set in each worker process by the pool's initializer: the data all tasks share.
+_SHARED: dict[str, Any] = {}
+
+
+def _install_shared(shared: Any, client: int) -> None:
+    # Ctrl-C goes to the whole process group; only the parent should handle it
+    # (it cancels the pool), so the workers do not print tracebacks of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _SHARED["value"] = shared
+    _exit_with(client)
+
+
+def _exit_with(pid: int) -> None:
+    """Exit this worker as soon as process `pid` (the client) is gone.
+
+    A pool worker otherwise outlives a client killed with SIGKILL: it waits
+    forever on its task queue, whose write end it holds itself. A pidfd
+    (Linux) wakes a watcher thread when the client exits, whatever its pid
+    becomes later; elsewhere the thread polls the pid twice a second.
+    """
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])
+            os._exit(1)
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # pragma: no cover - a reused pid of another user
+                os._exit(1)
+
+    threading.Thread(target=watch, name="balancesim-client-watch", daemon=True).start()
+
+
+def _call_shared(fn: Callable[[Any, Any], Any], item: Any) -> Any:
+    return fn(_SHARED["value"], item)
+
+
+class ProcessRunner:
+    """Local worker processes (concurrent.futures), started by a forkserver.
+
+    A forkserver rather than fork: the parent may run threads (the progress
+    bar), and forking a threaded process can deadlock. The forkserver imports
+    balancesim once; each worker is forked from it, ready to run.
+    """
+
+    def __init__(self, workers: int) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.workers = workers
+        self.description = f"process ({workers} worker process{'es' if workers > 1 else ''})"
+
+    def map_unordered(
+        self, fn: Callable[[Any, Item], Any], shared: Any, items: Iterable[Item]
+    ) -> Iterator[tuple[Item, Any]]:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["balancesim.sweep"])
+        pool = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_install_shared, initargs=(shared, os.getpid())
+        )
+        window = 3 * self.workers
+        running: dict[Future, Item] = {}
+        source = iter(items)
+        try:
+            while True:
+                for item in source:
+                    running[pool.submit(_call_shared, fn, item)] = item
+                    if len(running) >= window:
+                        break
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item = running.pop(future)
+                    yield item, future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        pass
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ExecutorUnavailable(
+            "the dask executor needs Dask distributed, an optional extra: "
+            "pip install 'balancesim[dask]' (or use --executor process)"
+        ) from None
+    return distributed
+
+
+class DaskRunner:
+    """Dask distributed: joins the scheduler at `scheduler`, or starts a LocalCluster.
+
+    The LocalCluster has `workers` worker processes with one thread each (the
+    engine is numpy-bound and holds the GIL between calls, so threads would
+    not add speed). Tasks are submitted with `pure=False` and unique keys, so
+    Dask never merges two of them; `shared` is scattered to every worker once.
+    """
+
+    def __init__(self, workers: int, scheduler: str | None = None) -> None:
+        distributed = _import_distributed()
+        self.cluster = None
+        if scheduler is not None:
+            try:
+                self.client = distributed.Client(scheduler, timeout="10s")
+            except (OSError, TimeoutError) as e:
+                raise ExecutorUnavailable(
+                    f"cannot connect to the Dask scheduler at {scheduler}: {e}"
+                ) from None
+            n = sum(self.client.nthreads().values())
+            self.description = f"dask (scheduler {scheduler}, {n} worker thread(s))"
+        else:
+            # Worker processes inherit an ignored SIGINT: Ctrl-C is the client's to handle
+            # (it cancels the work and closes the cluster), not theirs to print tracebacks.
+            main_thread = threading.current_thread() is threading.main_thread()
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+            try:
+                self.cluster = distributed.LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            finally:
+                if main_thread:
+                    signal.signal(signal.SIGINT, previous)
+            self.client = distributed.Client(self.cluster)
+            self.description = f"dask (LocalCluster, {workers} worker process{'es' if workers > 1 else ''})"
+        self.distributed = distributed
+
+    def map_unordered(
+        self, fn: Callable[[Any, Item], Any], shared: Any, items: Iterable[Item]
+    ) -> Iterator[tuple[Item, Any]]:
+        threads = max(1, sum(self.client.nthreads().values()))
+        window = 3 * threads
+        shared_future = self.client.scatter(shared, broadcast=True, hash=False)
+        prefix = f"balancesim-chunk-{uuid.uuid4().hex[:12]}"
+        running: dict[Any, Item] = {}
+        finished = self.distributed.as_completed()
+        source = iter(items)
+        count = 0
+
+        def submit_more() -> None:
+            nonlocal count
+            for item in source:
+                future = self.client.submit(fn, shared_future, item, pure=False, key=f"{prefix}-{count}")
+                count += 1
+                running[future] = item
+                finished.add(future)
+                if len(running) >= window:
+                    break
+
+        try:
+            submit_more()
+            for future in finished:
+                item = running.pop(future)
+                result = future.result()
+                future.release()
+                submit_more()
+                yield item, result
+        finally:
+            for future in running:
+                future.cancel()
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
