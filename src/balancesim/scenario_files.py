@@ -513,7 +513,7 @@ class _Loader:
     def apply_override(self, tree: _Node, dotted: str, value: Any) -> None:
         """Set one dotted path (`parameters.hedging_tension`, `actors.china.attention`)."""
         src = _Src(COMMAND_LINE, None)
-        parts = _split_dotted(dotted)
+        parts = split_path(dotted)
         if parts is None:
             self.add(src, dotted, "not a valid setting path (use names joined by '.')")
             return
@@ -628,8 +628,8 @@ def _item_id(item: _Node | None) -> str | None:
     return ident.value if ident is not None and isinstance(ident.value, str) else None
 
 
-def _split_dotted(dotted: str) -> list[str | int] | None:
-    """'actors[2].attention' or 'actors.2.attention' -> ['actors', 2, 'attention']."""
+def split_path(dotted: str) -> list[str | int] | None:
+    """'actors[2].attention' or 'actors.2.attention' -> ['actors', 2, 'attention'] (None if malformed)."""
     parts: list[str | int] = []
     for segment in dotted.split("."):
         m = re.fullmatch(r"([^\[\]]+)((?:\[\d+\])*)", segment)

@@ -60,7 +60,7 @@ import pyarrow.parquet as pq
 
 from . import engine, metrics
 from .scenario import Scenario, did_you_mean, reference_problems
-from .scenario_files import ScenarioError, load_scenario
+from .scenario_files import ScenarioError, load_scenario, split_path
 from .state import Setup, build_setup
 
 DESIGNS = ("grid", "lhs", "sobol")
@@ -320,18 +320,6 @@ def parse_months(text: str) -> tuple[int, ...]:
 # ------------------------------------------------------------ paths in the scenario
 
 
-def _split_path(dotted: str) -> list[str | int] | None:
-    """'actors.china.attention', 'actors[1].attention' or 'actors.1.attention' -> parts."""
-    parts: list[str | int] = []
-    for segment in dotted.split("."):
-        m = re.fullmatch(r"([^\[\]]+)((?:\[\d+\])*)", segment)
-        if not m:
-            return None
-        parts.append(int(m[1]) if m[1].isdigit() else m[1])
-        parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", m[2]))
-    return parts
-
-
 def _list_index(items: list[Any], part: str | int) -> int | None:
     if isinstance(part, int):
         return part if 0 <= part < len(items) else None
@@ -402,7 +390,7 @@ def check_paths(
         if spec.path in seen:
             raise SweepError(f"{spec.label}: {spec.path} is swept twice")
         seen.add(spec.path)
-        parts = _split_path(spec.path)
+        parts = split_path(spec.path)
         if parts is None:
             raise SweepError(f"{spec.label}: not a valid PATH (names or ids joined by '.')")
         if str(parts[0]) in FIXED:
@@ -570,7 +558,7 @@ def point_scenario(base: dict[str, Any] | str, overrides: dict[str, Any]) -> Sce
     """
     data = json.loads(base) if isinstance(base, str) else copy.deepcopy(base)
     for path, value in overrides.items():
-        parts = _split_path(path)
+        parts = split_path(path)
         if parts is None:
             raise ValueError(f"{path}: not a valid PATH")
         _assign(data, parts, value)
