@@ -107,21 +107,24 @@ def run_replicates(
     seeds: Sequence[int] | np.ndarray,
     months: Sequence[int] | None = None,
     column_index: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Run the given replicates over the whole horizon.
 
     Returns measures as (len(months), R, C): months default to every step
-    0..horizon; `column_index` selects measure columns (default: all).
+    0..horizon; `column_index` selects measure columns (default: all). With
+    `out` (an array of that shape, e.g. a slice of a larger result), the
+    measures are written there and `out` is returned.
     """
-    keep = list(range(setup.horizon + 1)) if months is None else sorted(set(months))
-    if keep and (keep[0] < 0 or keep[-1] > setup.horizon):
-        raise ValueError(f"months must lie in 0..{setup.horizon}")
+    keep = _months(setup, months)
     slot = {m: k for k, m in enumerate(keep)}
     n = len(seeds)
     seeds = widen(seeds)
     noise = draw_noise(setup, seeds)
     state = initial_state(setup, len(seeds))
-    out = None
+    if out is None:
+        out = _result(setup, len(keep), n, column_index)
+    by_measure = out.transpose(0, 2, 1)  # (months, C, R): contiguous rows with `_result`'s layout
     for t in range(setup.horizon + 1):
         if t > 0:
             state = step(state, setup, noise.month(t - 1, setup))
@@ -129,11 +132,26 @@ def run_replicates(
             values = metrics.measure_columns(state, setup)
             if column_index is not None:
                 values = values[column_index]
-            if out is None:
-                out = np.empty((len(keep), len(seeds), values.shape[0]))
-            out[slot[t]] = values.T
-    assert out is not None
-    return out[:, :n]
+            by_measure[slot[t]] = values[:, :n]
+    return out
+
+
+def _result(setup: Setup, months: int, replicates: int, column_index: np.ndarray | None) -> np.ndarray:
+    """An empty (months, R, C) result, laid out month by measure by replicate in memory.
+
+    The measures are computed as (C, R) blocks; storing them in that order
+    makes every write a contiguous copy (a transposed layout costs a strided
+    copy of every value, every month). The (months, R, C) shape is a view.
+    """
+    width = len(metrics.columns(setup)) if column_index is None else len(column_index)
+    return np.empty((months, width, replicates)).transpose(0, 2, 1)
+
+
+def _months(setup: Setup, months: Sequence[int] | None) -> list[int]:
+    keep = list(range(setup.horizon + 1)) if months is None else sorted(set(months))
+    if keep and (keep[0] < 0 or keep[-1] > setup.horizon):
+        raise ValueError(f"months must lie in 0..{setup.horizon}")
+    return keep
 
 
 def chunks(replicates: int, chunk_size: int) -> Iterator[tuple[int, int]]:
@@ -158,13 +176,13 @@ def simulate(
     `progress`, if given, is called with the number of replicates finished
     after each chunk.
     """
-    parts = []
+    out = _result(setup, len(_months(setup, months)), replicates, column_index)
     for first, count in chunks(replicates, chunk_size):
         seeds = replicate_seeds(seed, count, first)
-        parts.append(run_replicates(setup, seeds, months, column_index))
+        run_replicates(setup, seeds, months, column_index, out=out[:, first : first + count])
         if progress is not None:
             progress(count)
-    return np.concatenate(parts, axis=1)
+    return out
 
 
 def final_state(setup: Setup, seeds: Sequence[int] | np.ndarray) -> State:
