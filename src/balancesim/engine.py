@@ -177,9 +177,10 @@ def simulate(
     after each chunk.
     """
     out = _result(setup, len(_months(setup, months)), replicates, column_index)
+    seeds = replicate_seeds(seed, replicates)  # once: each call recomputes the words before `first`
     for first, count in chunks(replicates, chunk_size):
-        seeds = replicate_seeds(seed, count, first)
-        run_replicates(setup, seeds, months, column_index, out=out[:, first : first + count])
+        part = slice(first, first + count)
+        run_replicates(setup, seeds[part], months, column_index, out=out[:, part])
         if progress is not None:
             progress(count)
     return out
