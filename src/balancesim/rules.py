@@ -125,7 +125,7 @@ def security_cover(state: State, setup: Setup) -> np.ndarray:
 
 
 def acceptability_to_patrons(share: np.ndarray, setup: Setup) -> np.ndarray:
-    """How acceptable each partner is to the great powers, weighted by their share: (S, M, R)."""
+    """How acceptable each partner is to the great powers, weighted by their share: (S, M, R). (C3)"""
     gp = setup.great_power_index
     weight = share[:, gp]  # (S, G, R)
     weight = weight / weight.sum(axis=1, keepdims=True)
@@ -490,7 +490,7 @@ def apply_shocks(state: State, setup: Setup, month: int, noise: MonthNoise) -> S
 
 
 def fire(state: State, setup: Setup, shock: int, severity: np.ndarray) -> State:
-    """Shock number `shock` happens now in every replicate with the given severity (R,)."""
+    """Shock number `shock` happens now in every replicate with the given severity (R,). (C13)"""
     state = state.copy()
     _apply_shock(state, setup, shock, severity, np.ones(state.replicates, dtype=bool))
     return state
