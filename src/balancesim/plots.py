@@ -66,25 +66,36 @@ def _shock_note(results: Results) -> str:
     return ("Dashed line: " + "; ".join(scheduled) + ". ") if scheduled else ""
 
 
-def headline(results: Results, baseline: Results | None = None) -> Figure:
-    """The region's headline measures over time; with a baseline, the baseline in grey."""
+def _headline_grid(results: Results, panel, suptitle: str) -> Figure:
+    """A 2 x 3 grid, one panel per headline measure; `panel(ax, key, title, note)` draws one."""
     names = _names(results)
     fig, axes = plt.subplots(2, 3, figsize=(14, 7.5), constrained_layout=True)
     for ax, key in zip(axes.flat, LABELS, strict=True):
         title, note = (t.format(**names) for t in LABELS[key])
+        panel(ax, key, title, note)
+        _time_axis(ax, results)
+        ax.grid(alpha=0.3)
+    fig.suptitle(suptitle, fontsize=11)
+    return fig
+
+
+def headline(results: Results, baseline: Results | None = None) -> Figure:
+    """The region's headline measures over time; with a baseline, the baseline in grey."""
+
+    def panel(ax, key: str, title: str, note: str) -> None:
         if baseline is not None:
             envelope(ax, baseline.months, baseline.values(REGION, key), colour="#909497", label="baseline")
         envelope(ax, results.months, results.values(REGION, key), label=results.scenario.name)
         ax.set_title(title, fontsize=11)
         ax.set_ylabel(note, fontsize=8)
-        _time_axis(ax, results)
-        ax.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=8, loc="best")
-    fig.suptitle(
+
+    fig = _headline_grid(
+        results,
+        panel,
         f"{results.scenario.name}: regional outcomes across {results.replicates} runs\n"
         f"line = median, dark band = middle 50%, light band = 90% of runs. {_shock_note(results)}",
-        fontsize=11,
     )
+    fig.axes[0].legend(fontsize=8, loc="best")
     return fig
 
 
@@ -96,23 +107,20 @@ def _pairing(results: Results, baseline: Results) -> str:
 
 def effect(results: Results, baseline: Results) -> Figure:
     """Paired difference (scenario minus baseline, same random numbers) of the headline measures."""
-    names = _names(results)
-    fig, axes = plt.subplots(2, 3, figsize=(14, 7.5), constrained_layout=True)
-    for ax, key in zip(axes.flat, LABELS, strict=True):
-        title, note = (t.format(**names) for t in LABELS[key])
+
+    def panel(ax, key: str, title: str, note: str) -> None:
         diff = results.values(REGION, key) - baseline.values(REGION, key)
         envelope(ax, results.months, diff, colour="#922b21")
         ax.axhline(0, color="black", lw=0.8)
         ax.set_title(f"Effect on {title[0].lower() + title[1:]}", fontsize=11)
         ax.set_ylabel(f"difference ({note})", fontsize=8)
-        _time_axis(ax, results)
-        ax.grid(alpha=0.3)
-    fig.suptitle(
+
+    return _headline_grid(
+        results,
+        panel,
         f"Effect of '{results.scenario.name}' against '{baseline.scenario.name}'\n"
         f"{_pairing(results, baseline)}; median, 50% and 90% bands of the difference. {_shock_note(results)}",
-        fontsize=11,
     )
-    return fig
 
 
 def engagement(results: Results) -> Figure:

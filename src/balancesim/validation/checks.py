@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import metrics
+from ..plots import envelope
 from .core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
 
 # --------------------------------------------------------------------------
@@ -33,11 +34,7 @@ def _pct(x: float) -> str:
 
 def _fan(ax, values: np.ndarray, colour: str, label: str, months: np.ndarray | None = None) -> None:
     """Median with 50% and 90% bands of (months, R) values."""
-    x = np.arange(values.shape[0]) if months is None else months
-    q = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
-    ax.fill_between(x, q[0], q[4], color=colour, alpha=0.12, lw=0)
-    ax.fill_between(x, q[1], q[3], color=colour, alpha=0.25, lw=0)
-    ax.plot(x, q[2], color=colour, lw=1.8, label=label)
+    envelope(ax, np.arange(values.shape[0]) if months is None else months, values, colour=colour, label=label)
 
 
 MODEL_C, KO_C, OTHER_C = "#1f4e79", "#c0392b", "#7f8c8d"
