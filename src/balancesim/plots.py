@@ -23,7 +23,7 @@ LABELS = {
     "hedging_index": ("Hedging index", "0 = all ties with one partner, 1 = perfectly even"),
     "balance": ("{a}–{b} balance", "+1 = all with {a}, −1 = all with {b}"),
     "restructuring": ("Restructuring since start", "share of ties moved to other partners"),
-    "third_party_share": ("Third-party share", "share of ties with {third}"),
+    "third_party_share": ("Third-party share", "share of ties with third parties"),
     "tension": ("{a}–{b} tension", "0 = none, 1 = open rivalry"),
     "coordination": ("{a}–{b} coordination", "0 = none, 1 = full"),
 }
@@ -112,7 +112,7 @@ def effect(results: Results, baseline: Results) -> Figure:
         diff = results.values(REGION, key) - baseline.values(REGION, key)
         envelope(ax, results.months, diff, colour="#922b21")
         ax.axhline(0, color="black", lw=0.8)
-        ax.set_title(f"Effect on {title[0].lower() + title[1:]}", fontsize=11)
+        ax.set_title(f"Effect: {title}", fontsize=11)
         ax.set_ylabel(f"difference ({note})", fontsize=8)
 
     return _headline_grid(
