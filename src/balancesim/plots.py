@@ -33,8 +33,7 @@ PARTNER_COLOURS = ["#c0392b", "#d4a017", "#2e86c1", "#8e44ad", "#27ae60", "#7f8c
 def _names(results: Results) -> dict[str, str]:
     names = {a.id: a.name for a in results.scenario.actors}
     a, b = results.scenario.balance_pair
-    third = [names[results.setup.partner_ids[q]] for q in results.setup.third_party_index]
-    return {"a": names[a], "b": names[b], "third": ", ".join(third) or "third parties", **names}
+    return {"a": names[a], "b": names[b], **names}
 
 
 def envelope(
