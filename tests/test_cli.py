@@ -157,3 +157,23 @@ def test_run_command_as_a_user_types_it(tmp_path):
     assert result.returncode == 0, result.stderr
     (manifest,) = run_folder(tmp_path)
     assert len(list((manifest.parent / "plots").glob("*.png"))) >= 4
+
+
+BROKEN = ROOT / "tests" / "data" / "broken"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in BROKEN.glob("*.yaml")))
+def test_every_broken_file_exits_2_from_the_command_line(name, tmp_path, monkeypatch):
+    """`balancesim run` and `check` on each broken file: exit 2, file:line: field messages, no traceback."""
+    import re
+
+    text = (BROKEN / name).read_text(encoding="utf-8")
+    expected = re.findall(r"^# expect: (.*)$", text, flags=re.MULTILINE)
+    monkeypatch.chdir(BROKEN)  # messages name the file as given
+    out = tmp_path / "res"
+    for args in (["check", name], ["run", name, "--out", str(out)]):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 2, (args, r.output)
+        assert "Traceback" not in r.output
+        assert [line for line in r.output.splitlines() if line] == expected
+    assert not out.exists()
