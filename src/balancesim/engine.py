@@ -24,7 +24,7 @@ import numpy as np
 
 from . import metrics
 from .rules import MonthNoise, step
-from .state import Setup, State, initial_state
+from .state import Setup, initial_state
 
 DEFAULT_CHUNK = 1000
 # numpy sums a contiguous run of eight or more values in a different order
@@ -184,14 +184,3 @@ def simulate(
         if progress is not None:
             progress(count)
     return out
-
-
-def final_state(setup: Setup, seeds: Sequence[int] | np.ndarray) -> State:
-    """The state of each replicate at the end of the horizon (for inspection and tests)."""
-    n = len(seeds)
-    seeds = widen(seeds)
-    noise = draw_noise(setup, seeds)
-    state = initial_state(setup, len(seeds))
-    for t in range(setup.horizon):
-        state = step(state, setup, noise.month(t, setup))
-    return state.take(slice(0, n))

@@ -232,14 +232,3 @@ def common_random_numbers(a: Setup, b: Setup) -> bool:
         b.horizon,
         len(b.security_index),
     )
-
-
-def check_paired(results: Results, baseline: Results) -> None:
-    """Raise ValueError unless two runs can be compared replicate by replicate."""
-    if results.replicates != baseline.replicates or results.seed != baseline.seed:
-        raise ValueError("paired comparison needs the same seed and replicate count")
-    if results.data.shape[0] != baseline.data.shape[0]:
-        raise ValueError(
-            f"the scenario and the baseline have different horizons "
-            f"({results.data.shape[0] - 1} and {baseline.data.shape[0] - 1} months)"
-        )

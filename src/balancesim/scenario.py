@@ -690,7 +690,7 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
 
     def known(ref: str, loc: Location, allowed: set[str], what: str) -> bool:
         if ref not in allowed:
-            bad(loc, f"'{ref}' is not {what} ({_did_you_mean(ref, allowed)})")
+            bad(loc, f"'{ref}' is not {what} ({did_you_mean(ref, allowed)})")
             return False
         return True
 
@@ -767,7 +767,8 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
     return problems
 
 
-def _did_you_mean(word: str, choices: set[str] | list[str]) -> str:
+def did_you_mean(word: str, choices: set[str] | list[str]) -> str:
+    """A hint for a misspelt name: the closest choice, or the list of choices."""
     import difflib
 
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
@@ -776,11 +777,6 @@ def _did_you_mean(word: str, choices: set[str] | list[str]) -> str:
     shown = sorted(choices)
     listed = ", ".join(shown[:12]) + (", ..." if len(shown) > 12 else "")
     return f"expected one of: {listed}"
-
-
-def did_you_mean(word: str, choices: set[str] | list[str]) -> str:
-    """A hint for a misspelt name: the closest choice, or the list of choices."""
-    return _did_you_mean(word, choices)
 
 
 def json_schema() -> dict[str, Any]:

@@ -153,10 +153,6 @@ class State:
     def copy(self) -> State:
         return replace(self, **{f.name: getattr(self, f.name).copy() for f in _array_fields()})
 
-    def take(self, index: np.ndarray | slice) -> State:
-        """The replicates selected by `index` (a view where numpy gives one)."""
-        return replace(self, **{f.name: getattr(self, f.name)[..., index] for f in _array_fields()})
-
 
 def _array_fields() -> list:
     return [f for f in fields(State) if f.name != "month"]
