@@ -4,7 +4,9 @@ A run folder holds `manifest.json` (the resolved scenario, seeds, versions,
 timings, command line, files), `series.parquet` (long form: replicate, step,
 actor, measure, value), `summary.csv` and PNG plots. Everything is written
 into a hidden `.<run-id>.partial` folder first and renamed into place at the
-end, so a folder without that prefix is always complete.
+end, so a folder without that prefix is always complete. Single files (a
+sweep's chunks and manifest) go through `write_atomic`: a hidden temporary
+name, fsync, rename.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -40,12 +43,49 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_parquet(frame, path: Path) -> None:
-    """Write a DataFrame as Parquet via a temporary name, then rename (atomic)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, write: Callable[[Any], None]) -> None:
+    """Write a file so that it either exists complete or not at all.
+
+    `write(f)` fills a binary file object with a temporary hidden name
+    (`.name.<pid>.tmp`, which readers and globbing skip); the file is flushed,
+    fsynced, renamed into place and the folder fsynced. A crash at any point
+    leaves at most the hidden temporary file, removed on the next resume.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON data atomically (see `write_atomic`)."""
+    write_atomic(path, lambda f: f.write((json.dumps(data, indent=1) + "\n").encode()))
+
+
+def write_table(path: Path, frame: pd.DataFrame | pa.Table, metadata: dict[str, str] | None = None) -> None:
+    """Write a table as zstd Parquet atomically, with extra schema metadata (the sweep's key)."""
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    write_atomic(path, lambda f: pq.write_table(table, f, compression="zstd"))
 
 
 def new_run_folder(root: Path, scenario_name: str, seed: int) -> tuple[Path, Path]:
@@ -77,9 +117,9 @@ def write_run(
     partial, final = new_run_folder(root, name, results.seed)
     try:
         started = time.perf_counter()
-        write_parquet(results.series, partial / "series.parquet")
+        write_table(partial / "series.parquet", results.series)
         if baseline is not None:
-            write_parquet(baseline.series, partial / "baseline_series.parquet")
+            write_table(partial / "baseline_series.parquet", baseline.series)
         summary(results, baseline=baseline).to_csv(partial / "summary.csv", index=False, float_format="%.6g")
         timings = dict(results.timings)
         if baseline is not None:

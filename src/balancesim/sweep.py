@@ -43,7 +43,6 @@ import hashlib
 import itertools
 import json
 import math
-import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -62,6 +61,7 @@ from . import engine, metrics
 from .scenario import Scenario, did_you_mean, reference_problems
 from .scenario_files import ScenarioError, load_scenario, split_path
 from .state import Setup, build_setup
+from .store import write_atomic, write_json, write_table
 
 DESIGNS = ("grid", "lhs", "sobol")
 FORMAT = 1  # of the manifest and chunk files
@@ -819,51 +819,6 @@ def run_chunk(job: Job, task: Task) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- files on disk
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, write: Callable[[Any], None]) -> None:
-    """Write a file so that it either exists complete or not at all.
-
-    `write(f)` fills a binary file object with a temporary hidden name
-    (`.name.<pid>.tmp`, which readers and globbing skip); the file is flushed,
-    fsynced, renamed into place and the folder fsynced. A crash at any point
-    leaves at most the hidden temporary file, removed on the next resume.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON data atomically (see `write_atomic`)."""
-    write_atomic(path, lambda f: f.write((json.dumps(data, indent=1) + "\n").encode()))
-
-
-def write_table(path: Path, frame: pd.DataFrame | pa.Table, metadata: dict[str, str] | None = None) -> None:
-    """Write a table as zstd Parquet atomically, with extra schema metadata (the sweep's key)."""
-    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
-    if metadata:
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-    write_atomic(path, lambda f: pq.write_table(table, f, compression="zstd"))
 
 
 def chunk_table(plan: SweepPlan, chunk: Chunk, data: np.ndarray) -> pa.Table:
