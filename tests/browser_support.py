@@ -37,9 +37,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -456,36 +457,35 @@ def watched_page(chromium) -> Iterator[tuple[object, PageWatch]]:
         context.close()
 
 
-@pytest.fixture
-def solara_server(tmp_path) -> Iterator[object]:
-    """Factory: ``server = solara_server("path/to/app.py")``; every server is stopped after."""
-    servers: list[SolaraServer] = []
+def _servers(start: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+    """A factory fixture's body: `start(...)` servers on demand, stop them all afterwards."""
+    servers: list[Any] = []
 
-    def start(app, **kwargs) -> SolaraServer:
-        kwargs.setdefault("workdir", tmp_path / f"server{len(servers)}")
-        server = start_solara(app, **kwargs)
+    def started(*args: Any, **kwargs: Any) -> Any:
+        server = start(*args, **kwargs)
         servers.append(server)
         return server
 
     try:
-        yield start
+        yield started
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.fixture
+def solara_server(tmp_path) -> Iterator[object]:
+    """Factory: ``server = solara_server("path/to/app.py")``; every server is stopped after."""
+    count = iter(range(1_000_000))
+
+    def start(app, **kwargs) -> SolaraServer:
+        kwargs.setdefault("workdir", tmp_path / f"server{next(count)}")
+        return start_solara(app, **kwargs)
+
+    yield from _servers(start)
 
 
 @pytest.fixture
 def viz_cli_server() -> Iterator[object]:
     """Factory: ``server = viz_cli_server("scenarios/x.yaml")`` runs ``balancesim viz``; stopped after."""
-    servers: list[VizCliServer] = []
-
-    def start(scenario, *args: str, **kwargs) -> VizCliServer:
-        server = start_viz_cli(scenario, *args, **kwargs)
-        servers.append(server)
-        return server
-
-    try:
-        yield start
-    finally:
-        for server in servers:
-            server.stop()
+    yield from _servers(start_viz_cli)
