@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import numbers
 import os
 import re
 from collections import defaultdict
@@ -583,6 +584,9 @@ class _Loader:
             if any(i is None for i in items):
                 return None
             return _Node(items, src)
+        if isinstance(value, numbers.Real) and type(value) not in (bool, int, float):
+            # numpy scalars (numpy.int64, numpy.float64), as exploratory-modelling tools pass them
+            value = int(value) if isinstance(value, numbers.Integral) else float(value)
         if isinstance(value, float) and not math.isfinite(value):
             self.add(src, path, f"NaN/infinity is not allowed (got {value})")
             return None
