@@ -141,11 +141,11 @@ def test_sobol_points_are_salibs_in_order():
 @pytest.mark.parametrize(
     ("kind", "specs", "samples", "message"),
     [
-        ("grid", ["x=0:1"], None, "a range low:high needs --design lhs or sobol"),
+        ("grid", ["x=0:1"], None, "a range low:high needs --design lhs, sobol or morris"),
         ("lhs", ["x=0:1:3"], 8, "samples each parameter from a range low:high"),
         ("sobol", ["x=0:1"], None, "needs --samples N"),
         ("sobol", ["x=0:1"], 12, "a Sobol design needs a power of 2"),
-        ("grid", ["x=0:1:3"], 8, "--samples 8: applies to lhs and sobol"),
+        ("grid", ["x=0:1:3"], 8, "--samples 8: applies to lhs, sobol and morris"),
         ("grd", ["x=0:1:3"], None, "did you mean 'grid'"),
         ("grid", [], None, "nothing to sweep"),
     ],
@@ -344,7 +344,7 @@ def test_resume_after_losing_chunks_equals_an_uninterrupted_sweep(reference, tmp
     for f in files[::3]:
         f.unlink()
     (folder / "summary.csv").unlink()
-    (folder / "chunks" / ".p0-r0.parquet.123.tmp").write_bytes(b"half a file")
+    (folder / "chunks" / ".r0.parquet.123.tmp").write_bytes(b"half a file")
     with pytest.raises(sw.SweepError, match="already holds a sweep"):
         sw.run_sweep(p, folder, executor="serial")
     outcome = sw.run_sweep(p, folder, executor="serial", resume=True)
@@ -382,9 +382,9 @@ def test_resume_keeps_the_folders_chunk_size_unless_told_otherwise(tmp_path):
         out,
     ]
     assert invoke(*args, "--chunk-size", "5", "--no-plots").exit_code == 0
-    (tmp_path / "s" / "chunks" / "p1-r5.parquet").unlink()
+    (tmp_path / "s" / "chunks" / "r15.parquet").unlink()  # runs 15-19: points 1 and 2
     r = invoke(*args, "--resume", "--no-plots")
-    assert r.exit_code == 0 and "(1 chunks run, 8 already done)" in r.output
+    assert r.exit_code == 0 and "(1 chunks run, 7 already done)" in r.output
     r = invoke(*args, "--resume", "--chunk-size", "6")
     assert r.exit_code == 2 and "chunk_size: 5 in the folder, 6 now" in r.output
 
@@ -533,7 +533,7 @@ def test_cli_sweep_writes_the_folder(tmp_path):
     ("args", "message"),
     [
         (["-p", "parameters.lock_in=0:100:3"], "value 100: parameters.lock_in: 100 is above the maximum 50"),
-        (["-p", "parameters.lock_in=1:2"], "a range low:high needs --design lhs or sobol"),
+        (["-p", "parameters.lock_in=1:2"], "a range low:high needs --design lhs, sobol or morris"),
         (["-p", "parameters.lock_in=1:2:3", "--months", "12,99"], "--months: 99 is outside 0..36"),
         (["-p", "parameters.lock_in=1:2:3", "--months", "x"], "--months x: expected whole numbers"),
         (["-p", "parameters.lock_in=1:2:3", "--set", "parameters.nope=1"], "unknown key 'nope'"),

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -289,7 +290,8 @@ def schema(out_file: str | None) -> None:
 
 
 EPILOG_SWEEP = """\b
-SPEC is start:stop:count (grid), a comma list (grid), or low:high (lhs, sobol).
+SPEC is start:stop:count (grid), a comma list (grid), or low:high (lhs, sobol, morris).
+--design-file takes the points from a CSV instead (one column per PATH).
 PATH is any numeric value of the scenario, as for --set, e.g.
 parameters.hedging_tension, actors.china.attention, relations.tension,
 shocks.taiwan_war.severity, shocks.taiwan_war.month.
@@ -306,6 +308,9 @@ Examples:
       -p parameters.lock_in=1:6 -p parameters.hedging_tension=0:4 -p actors.china.attention=0.3:0.8
   balancesim sweep scenarios/taiwan_shock.yaml -p relations.tension=0.1,0.25,0.4 --out results/t --resume
   balancesim sweep scenarios/taiwan_shock.yaml -p parameters.lock_in=1:5:5 --scheduler tcp://10.0.0.5:8786
+  balancesim sweep scenarios/taiwan_shock.yaml --design morris --samples 20 -n 20 \\
+      -p parameters.lock_in=1:6 -p relations.tension=0.1:0.5 --outcomes balance,share.china[kazakhstan]
+  balancesim sweep scenarios/taiwan_shock.yaml --design-file points.csv -n 50
 """
 
 
@@ -321,12 +326,30 @@ Examples:
 )
 @click.option(
     "--design",
-    type=click.Choice(["grid", "lhs", "sobol"]),
-    help="grid: all combinations; lhs: Latin hypercube; sobol: Saltelli sample + Sobol indices "
-    "[default: grid].",
+    type=click.Choice(["grid", "lhs", "sobol", "morris"]),
+    help="grid: all combinations; lhs: Latin hypercube; sobol: Saltelli sample + Sobol indices; "
+    "morris: Morris trajectories + elementary effects [default: grid].",
 )
 @click.option(
-    "--samples", type=click.IntRange(1), help="lhs: number of points; sobol: base samples N (a power of 2)."
+    "--samples",
+    type=click.IntRange(1),
+    help="lhs: number of points; sobol: base samples N (a power of 2); morris: trajectories.",
+)
+@click.option(
+    "--second-order",
+    is_flag=True,
+    default=None,
+    help="sobol: also second-order indices (N x (2D + 2) points).",
+)
+@click.option(
+    "--design-file",
+    type=click.Path(dir_okay=False),
+    help="Design points from a CSV file: one column per PATH, one row per point (instead of --param).",
+)
+@click.option(
+    "--outcomes",
+    metavar="NAME,...",
+    help="Measures kept, e.g. balance,share.china.economy[kazakhstan] [default: the regional headline].",
 )
 @click.option(
     "--replicates", "-n", type=click.IntRange(1), help="Runs per design point (default: the scenario's)."
@@ -334,8 +357,9 @@ Examples:
 @click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), help="Run seed (default: the scenario's).")
 @click.option(
     "--months",
-    metavar="M,M,...",
-    help="Months summarised (default: the scenario's outputs.months and the horizon).",
+    metavar="M,M,...|all",
+    help="Months kept and summarised; 'all': every month, the monthly series "
+    "(default: the scenario's outputs.months and the horizon).",
 )
 @click.option(
     "--executor",
@@ -371,6 +395,9 @@ def sweep(
     params: tuple[str, ...],
     design: str | None,
     samples: int | None,
+    second_order: bool | None,
+    design_file: str | None,
+    outcomes: str | None,
     replicates: int | None,
     seed: int | None,
     months: str | None,
@@ -397,6 +424,9 @@ def sweep(
             samples=samples,
             replicates=replicates,
             months=sw.parse_months(months) if months else None,
+            design_file=design_file,
+            outcomes=(outcomes,) if outcomes else None,
+            second_order=second_order or None,
             chunk_size=chunk_size,
             executor=executor,
             workers=workers,
@@ -472,10 +502,23 @@ def _print_sweep(outcome) -> None:
             table.add_column(name, justify="left" if name in ("measure", "parameter") else "right")
         for row in outcome.sobol[outcome.sobol["month"] == month].itertuples():
             table.add_row(
-                str(row.measure),
+                escape(str(row.measure)),  # an outcome such as share.china[kazakhstan] is not markup
                 row.parameter,
                 f"{row.S1:+.3f} ± {row.S1_conf:.3f}",
                 f"{row.ST:+.3f} ± {row.ST_conf:.3f}",
+            )
+        out.print(table)
+    if outcome.morris is not None:
+        month = plan.months[-1]
+        table = Table(title=f"Morris elementary effects at month {month} (95% CI)", title_justify="left")
+        for name in ("measure", "parameter", "mu*", "sigma"):
+            table.add_column(name, justify="left" if name in ("measure", "parameter") else "right")
+        for row in outcome.morris[outcome.morris["month"] == month].itertuples():
+            table.add_row(
+                str(row.measure),
+                row.parameter,
+                f"{row.mu_star:.3f} ± {row.mu_star_conf:.3f}",
+                f"{row.sigma:.3f}",
             )
         out.print(table)
     out.print(f"\nSweep: [bold]{outcome.folder}[/bold]")

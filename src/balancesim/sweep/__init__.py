@@ -1,8 +1,8 @@
 """Parameter sweeps: run a scenario over a design of parameter values, in chunks, resumably.
 
 A sweep varies numeric values of a scenario (a coefficient, an actor's
-initial value, a shock's severity or month) over a *design* (grid, lhs or
-sobol). The package is split by concept, each module readable alone:
+initial value, a shock's severity or month) over a *design* (grid, lhs,
+sobol, morris, or the rows of a CSV file). The package is split by concept, each module readable alone:
 
 * `specs`: parameter specs (`PATH=SPEC`), options, the file's `sweep:` section;
 * `design`: the design points and the check that each is a valid scenario;
@@ -22,8 +22,9 @@ plots.
 
 from __future__ import annotations
 
-from .chunks import chunk_table, iter_chunk_files, read_point
-from .design import Design, check_paths, make_design, point_scenario, validate_design
+from .chunks import chunk_table, iter_chunk_files, iter_chunks, read_chunk
+from .design import Design, check_paths, file_design, make_design, point_scenario, validate_design
+from .design_file import DesignFile, DesignFileError, read_design_file
 from .figures import sweep_figures
 from .plan import FORMAT, Chunk, SweepPlan, default_chunk_size, plan_sweep
 from .run import SweepOutcome, check_folder, run_sweep
@@ -37,8 +38,17 @@ from .specs import (
     parse_spec,
     section_options,
 )
-from .summary import QUANTILES, design_table, sobol_indices, sobol_table, summarise, write_outputs
-from .worker import Job, Task, run_chunk
+from .summary import (
+    QUANTILES,
+    design_table,
+    morris_indices,
+    point_statistics,
+    sobol_indices,
+    sobol_table,
+    summarise,
+    write_outputs,
+)
+from .worker import Job, Task, make_job, make_tasks, run_chunk
 
 __all__ = [
     "DESIGNS",
@@ -46,6 +56,8 @@ __all__ = [
     "QUANTILES",
     "Chunk",
     "Design",
+    "DesignFile",
+    "DesignFileError",
     "Job",
     "ParamSpec",
     "SweepError",
@@ -58,14 +70,21 @@ __all__ = [
     "chunk_table",
     "default_chunk_size",
     "design_table",
+    "file_design",
     "iter_chunk_files",
+    "iter_chunks",
     "make_design",
+    "make_job",
+    "make_tasks",
+    "morris_indices",
     "parse_months",
     "parse_param",
     "parse_spec",
     "plan_sweep",
     "point_scenario",
-    "read_point",
+    "point_statistics",
+    "read_chunk",
+    "read_design_file",
     "run_chunk",
     "run_sweep",
     "section_options",

@@ -8,7 +8,11 @@ loader's message, naming the PATH and the spec it came from. Designs:
   parameter varying slowest;
 * `lhs`: a Latin hypercube of `samples` points over `low:high` ranges;
 * `sobol`: SALib's Saltelli/Sobol' sample (`samples` base samples, N x (D + 2)
-  points, first-order and total indices) over `low:high` ranges.
+  points, first-order and total indices; N x (2D + 2) with second-order
+  indices) over `low:high` ranges;
+* `morris`: SALib's Morris sample (`samples` trajectories, T x (D + 1)
+  points, elementary effects) over `low:high` ranges;
+* `file`: the rows of a CSV file (`--design-file`), from any sampler.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 from ..paths import assign, lookup, split_path
 from ..scenario import Scenario, did_you_mean, reference_problems
 from ..scenario_files import ScenarioError, load_scenario
+from .design_file import DesignFile, check_values
 from .specs import DESIGNS, MAX_POINTS, ParamSpec, SweepError, format_value
 
 FULL_CHECK_POINTS = 5_000  # designs up to this size are validated point by point up front
@@ -101,6 +106,8 @@ class Design:
     samples: int | None = None
     seed: int = 0
     integer: frozenset[str] = frozenset()
+    second_order: bool = False  # sobol: the sample also serves second-order indices
+    source: DesignFile | None = None  # file: where the points came from (lines, for messages)
 
     @property
     def paths(self) -> list[str]:
@@ -130,7 +137,9 @@ class Design:
         return {
             "kind": self.kind,
             "samples": self.samples,
-            "sample_seed": self.seed if self.kind != "grid" else None,
+            "sample_seed": self.seed if self.kind in ("lhs", "sobol", "morris") else None,
+            "second_order": self.second_order,
+            "file": self.source.file if self.source is not None else None,
             "params": [p.as_dict() for p in self.params],
             "integer_paths": sorted(self.integer),
             "points": self.points.tolist(),
@@ -143,14 +152,17 @@ def make_design(
     samples: int | None = None,
     seed: int = 0,
     integer: Iterable[str] = (),
+    second_order: bool = False,
 ) -> Design:
     """Build the design points; raises SweepError if a spec does not suit the design.
 
     Grid: the Cartesian product (first parameter slowest). lhs: SALib's Latin
-    hypercube. sobol: SALib's Sobol' sample without second-order terms
-    (N x (D + 2) points) in exactly the sampler's order, since the analysis
-    depends on it. Paths holding whole numbers (a shock's month) get whole
-    values: grid values must be whole; lhs and sobol values are rounded.
+    hypercube. sobol: SALib's Sobol' sample (N x (D + 2) points, or
+    N x (2D + 2) with `second_order`) and morris: SALib's Morris sample (N
+    trajectories, N x (D + 1) points), both in exactly the sampler's order,
+    since the analysis depends on it. Paths holding whole numbers (a shock's
+    month) get whole values: grid values must be whole; sampled values are
+    rounded.
     """
     integer = frozenset(integer)
     params = tuple(params)
@@ -162,15 +174,20 @@ def make_design(
         raise SweepError(
             "nothing to sweep: give --param PATH=SPEC (or a sweep: params: section in the scenario)"
         )
+    if kind == "file":
+        raise SweepError("a file design comes from --design-file (see file_design)")
+    if second_order and kind != "sobol":
+        raise SweepError(f"--second-order applies to sobol designs, not {kind}")
     if kind == "grid":
         if samples is not None:
             raise SweepError(
-                f"--samples {samples}: applies to lhs and sobol designs; a grid's size comes from its specs"
+                f"--samples {samples}: applies to lhs, sobol and morris designs; "
+                "a grid's size comes from its specs"
             )
         for p in params:
             if p.kind == "range":
                 raise SweepError(
-                    f"{p.label}: a range low:high needs --design lhs or sobol; "
+                    f"{p.label}: a range low:high needs --design lhs, sobol or morris; "
                     "a grid takes start:stop:count or a comma list"
                 )
             if p.path in integer:
@@ -200,6 +217,16 @@ def make_design(
         if samples > MAX_POINTS:
             raise SweepError(f"--samples {samples}: more than the maximum {MAX_POINTS:,} points")
         points = latin.sample(problem, samples, seed=seed)
+    elif kind == "morris":
+        from ..morris import sample
+
+        if samples < 2:
+            raise SweepError(f"--samples {samples}: a Morris design needs at least 2 trajectories")
+        if samples * (len(params) + 1) > MAX_POINTS:
+            raise SweepError(
+                f"--samples {samples}: {samples * (len(params) + 1):,} points, more than {MAX_POINTS:,}"
+            )
+        points = sample(problem, samples, seed)
     else:
         from SALib.sample import sobol
 
@@ -208,16 +235,35 @@ def make_design(
                 f"--samples {samples}: a Sobol design needs a power of 2 (e.g. 64, 256, 1024); "
                 "Sobol' sequences lose their balance otherwise"
             )
-        if samples * (len(params) + 2) > MAX_POINTS:
-            raise SweepError(
-                f"--samples {samples}: {samples * (len(params) + 2):,} points, more than {MAX_POINTS:,}"
-            )
-        points = sobol.sample(problem, samples, calc_second_order=False, seed=seed)
+        size = samples * (2 * len(params) + 2 if second_order else len(params) + 2)
+        if size > MAX_POINTS:
+            raise SweepError(f"--samples {samples}: {size:,} points, more than {MAX_POINTS:,}")
+        points = sobol.sample(problem, samples, calc_second_order=second_order, seed=seed)
     points = np.asarray(points, dtype=float)
     for d, p in enumerate(params):
         if p.path in integer:
             points[:, d] = np.rint(points[:, d])
-    return Design(kind, params, points, samples, seed, integer)
+    return Design(kind, params, points, samples, seed, integer, second_order)
+
+
+def file_design(source: DesignFile, integer: Iterable[str] = ()) -> Design:
+    """The design of a `--design-file`: its rows, in file order; each column's range from its values.
+
+    The ranges (smallest and largest value) only describe the design; the
+    points are the file's, checked by `validate_design` with file:line messages.
+    """
+    params = tuple(
+        ParamSpec(
+            path,
+            f"column {path}",
+            "file",
+            low=float(source.points[:, d].min()),
+            high=float(source.points[:, d].max()),
+            origin=source.file,
+        )
+        for d, path in enumerate(source.paths)
+    )
+    return Design("file", params, source.points, None, 0, frozenset(integer), source=source)
 
 
 # ------------------------------------------------------------- scenarios of points
@@ -258,6 +304,17 @@ def validate_design(
     points; beyond that, a point that fails stops the sweep when it is run.
     """
     data = json.dumps(base.model_dump(mode="json"))
+    if design.source is not None:
+
+        def check(overrides: dict[str, Any]) -> str | None:
+            try:
+                point_scenario(data, overrides)
+            except ValueError:
+                return _loader_message(scenario_file, {**base_overrides, **overrides})
+            return None
+
+        check_values(design.source, design.integer, check, len(design) <= FULL_CHECK_POINTS, {})
+        return
     for d, spec in enumerate(design.params):
         column = design.points[:, d]
         values = np.unique(column) if spec.kind != "range" else np.array([column.min(), column.max()])

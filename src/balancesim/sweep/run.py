@@ -20,14 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..store import write_json, write_table
 from .chunks import chunk_ok, chunk_table
 from .plan import FORMAT, SweepPlan
 from .specs import SweepError
-from .summary import sobol_indices, summarise, write_outputs
-from .worker import Job, Task, run_chunk
+from .summary import morris_indices, sobol_indices, summarise, write_outputs
+from .worker import make_job, make_tasks, run_chunk, runs_per_point
 
 # ---------------------------------------------------------------------- the folder
 
@@ -114,8 +115,8 @@ def _manifest(plan: SweepPlan, status: str, extra: dict[str, Any]) -> dict[str, 
         "design_points": len(plan.design),
         "runs": plan.runs,
         "chunks": len(plan.chunks()),
-        "chunk_files": "chunks/p<point>-r<first replicate>.parquet: "
-        "point, replicate, month, one column per measure",
+        "chunk_files": "chunks/r<first run>.parquet (run = point * replicates + replicate): "
+        "point, replicate, month, one column per outcome",
         "versions": versions(),
         **extra,
     }
@@ -136,6 +137,7 @@ class SweepOutcome:
     chunks_run: int
     chunks_skipped: int
     timings: dict[str, float]
+    morris: pd.DataFrame | None = None
 
 
 Progress = Callable[[int, int], None]  # (runs just finished, design points complete)
@@ -170,14 +172,15 @@ def run_sweep(
     done, stale = check_folder(folder, plan, resume)
     chunks = plan.chunks()
     pending = [c for c in chunks if c.name not in done]
-    remaining = {p: len(plan.chunks_of(p)) for p in range(len(plan.design))}
+    # runs still to do per design point, for the progress report
+    remaining = np.full(len(plan.design), plan.replicates, dtype=np.int64)
     for c in chunks:
         if c.name in done:
-            remaining[c.point] -= 1
-    complete = sum(1 for r in remaining.values() if r == 0)
+            remaining -= runs_per_point(c, plan)
+    complete = int((remaining == 0).sum())
     key = plan.key()
-    job = Job(key, json.dumps(plan.base.model_dump(mode="json")), plan.seed, plan.months, plan.column_index)
-    tasks = (Task(c, tuple(plan.design.overrides(c.point).items())) for c in pending)
+    job = make_job(plan)
+    tasks = make_tasks(plan, pending)
     timings["prepare_s"] = time.perf_counter() - started
     started = time.perf_counter()
     # Start the executor before writing anything: if it is unavailable, the folder stays as it was.
@@ -203,9 +206,9 @@ def run_sweep(
                 write_table(
                     folder / "chunks" / chunk.name, chunk_table(plan, chunk, data), {"balancesim_sweep": key}
                 )
-                remaining[chunk.point] -= 1
-                if remaining[chunk.point] == 0:
-                    complete += 1
+                held = chunk.points(plan.replicates)
+                remaining[held.start : held.stop] -= runs_per_point(chunk, plan)[held.start : held.stop]
+                complete += int((remaining[held.start : held.stop] == 0).sum())
                 if progress is not None:
                     progress(chunk.count, complete)
         finally:
@@ -214,7 +217,8 @@ def run_sweep(
     started = time.perf_counter()
     summary = summarise(folder, plan)
     sobol = sobol_indices(summary, plan) if plan.design.kind == "sobol" else None
-    files = write_outputs(folder, plan, summary, sobol, plots)
+    morris = morris_indices(summary, plan) if plan.design.kind == "morris" else None
+    files = write_outputs(folder, plan, summary, sobol, plots, morris)
     timings["summarise_s"] = time.perf_counter() - started
     write_json(
         folder / "manifest.json",
@@ -231,5 +235,5 @@ def run_sweep(
         ),
     )
     return SweepOutcome(
-        folder, plan, summary, sobol, files, len(pending), len(chunks) - len(pending), timings
+        folder, plan, summary, sobol, files, len(pending), len(chunks) - len(pending), timings, morris
     )

@@ -25,11 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from .specs import SweepError
+
 MAX_ROWS = 1_000_000
 IGNORED = ("point",)  # a sweep's design.csv numbers its points; that is not an input
 
 
-class DesignFileError(ValueError):
+class DesignFileError(SweepError):
     """A design file that cannot be used; the message names file, line and column."""
 
 
