@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from balancesim import morris, outcomes
-from balancesim.sweep.design_file import DesignFileError, check_values, read_design_file
 from balancesim.scenario_files import load_scenario
 from balancesim.state import build_setup
+from balancesim.sweep.design_file import DesignFileError, check_values, read_design_file
 
 from .conftest import ROOT
 

@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
     from .scenario import Scenario
 
-DesignInput = "pd.DataFrame | Mapping[str, Any] | Sequence[Mapping[str, Any]]"
-
 
 def plain(value: Any, where: str) -> float | int:
     """A design value as a plain Python number: numpy scalars become int or float; others are refused."""
@@ -102,4 +100,34 @@ def evaluate(
     plan = sw.plan_points(
         scenario, paths, rows, replicates=replicates, outcomes=outcomes, seed=seed, months=months
     )
-    return sw.evaluate_plan(plan)
+    return run_plan(plan)
+
+
+def run_plan(plan: Any) -> pd.DataFrame:
+    """Run every chunk of a sweep plan in this process; the runs as one frame (see `evaluate`).
+
+    The chunks are the sweep's own (packed runs, the same seeds), so the
+    numbers equal a sweep's chunk files.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from .sweep import make_job, make_tasks, run_chunk
+
+    job = make_job(plan)
+    T, C = len(plan.months), len(plan.measures)
+    data = np.empty((plan.runs, T, C))
+    for task in make_tasks(plan, plan.chunks()):
+        chunk = task.chunk
+        data[chunk.first : chunk.first + chunk.count] = run_chunk(job, task).transpose(1, 0, 2)
+    point = np.repeat(np.arange(len(plan.design)), plan.replicates * T)
+    frame = pd.DataFrame({"point": point})
+    for d, path in enumerate(plan.design.paths):
+        column = plan.design.points[point, d]
+        frame[path] = column.astype(np.int64) if path in plan.design.integer else column
+    frame["replicate"] = np.tile(np.repeat(np.arange(plan.replicates), T), len(plan.design))
+    frame["month"] = np.tile(np.asarray(plan.months), plan.runs)
+    flat = data.reshape(plan.runs * T, C)
+    for c, name in enumerate(plan.measures):
+        frame[name] = flat[:, c]
+    return frame

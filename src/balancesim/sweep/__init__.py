@@ -26,7 +26,7 @@ from .chunks import chunk_table, iter_chunk_files, iter_chunks, read_chunk
 from .design import Design, check_paths, file_design, make_design, point_scenario, validate_design
 from .design_file import DesignFile, DesignFileError, read_design_file
 from .figures import sweep_figures
-from .plan import FORMAT, Chunk, SweepPlan, default_chunk_size, plan_sweep
+from .plan import FORMAT, Chunk, SweepPlan, default_chunk_size, plan_points, plan_sweep
 from .run import SweepOutcome, check_folder, run_sweep
 from .specs import (
     DESIGNS,
@@ -80,6 +80,7 @@ __all__ = [
     "parse_months",
     "parse_param",
     "parse_spec",
+    "plan_points",
     "plan_sweep",
     "point_scenario",
     "point_statistics",

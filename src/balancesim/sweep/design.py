@@ -44,8 +44,24 @@ FIXED = {
 }
 
 
-def _loader_message(scenario_file: str, overrides: dict[str, Any]) -> str | None:
-    """What the scenario loader says about these overrides (None if it accepts them)."""
+def _loader_message(scenario_file: str, overrides: dict[str, Any], base: Scenario) -> str | None:
+    """What the scenario loader says about these overrides (None if it accepts them).
+
+    With no file (a Scenario given in memory, as to `evaluate`), the schema's
+    own messages about the overridden scenario.
+    """
+    if not scenario_file:
+        from pydantic import ValidationError
+
+        try:
+            point_scenario(base.model_dump(mode="json"), overrides)
+        except ValidationError as e:
+            return "; ".join(
+                f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in e.errors()
+            )
+        except ValueError as e:
+            return str(e)
+        return None
     try:
         load_scenario(scenario_file, overrides)
     except ScenarioError as e:
@@ -87,7 +103,7 @@ def check_paths(
         if not found or isinstance(value, dict):
             # Let the scenario loader say what is wrong with the path, if anything.
             first = spec.values[0] if spec.values else spec.low
-            message = _loader_message(scenario_file, {**base_overrides, spec.path: first})
+            message = _loader_message(scenario_file, {**base_overrides, spec.path: first}, base)
             if message is not None:
                 raise SweepError(f"{spec.label}: {message}")
     return frozenset(integer)
@@ -310,7 +326,7 @@ def validate_design(
             try:
                 point_scenario(data, overrides)
             except ValueError:
-                return _loader_message(scenario_file, {**base_overrides, **overrides})
+                return _loader_message(scenario_file, {**base_overrides, **overrides}, base)
             return None
 
         check_values(design.source, design.integer, check, len(design) <= FULL_CHECK_POINTS, {})
@@ -323,7 +339,7 @@ def validate_design(
             try:
                 point_scenario(data, {spec.path: value})
             except ValueError:
-                message = _loader_message(scenario_file, {**base_overrides, spec.path: value})
+                message = _loader_message(scenario_file, {**base_overrides, spec.path: value}, base)
                 raise SweepError(f"{spec.label}: value {format_value(float(v))}: {message}") from None
     if len(design) > FULL_CHECK_POINTS:
         return
@@ -332,6 +348,6 @@ def validate_design(
         try:
             point_scenario(data, overrides)
         except ValueError:
-            message = _loader_message(scenario_file, {**base_overrides, **overrides})
+            message = _loader_message(scenario_file, {**base_overrides, **overrides}, base)
             shown = ", ".join(f"{k}={format_value(float(v))}" for k, v in overrides.items())
             raise SweepError(f"design point {p} ({shown}): {message}") from None

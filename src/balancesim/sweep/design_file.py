@@ -45,8 +45,8 @@ class DesignFile:
     lines: tuple[int, ...]  # 1-based line of each point in the file
 
     def where(self, point: int, path: str | None = None) -> str:
-        """`file:line` (and `: column PATH`) of a point, for messages."""
-        text = f"{self.file}:{self.lines[point]}"
+        """`file:line` (and `: column PATH`) of a point, for messages; `design point P` without a file."""
+        text = f"{self.file}:{self.lines[point]}" if self.file else f"design point {point}"
         return f"{text}: column {path}" if path is not None else text
 
 

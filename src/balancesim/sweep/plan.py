@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -38,7 +39,7 @@ from ..scenario import Scenario
 from ..scenario_files import load_scenario
 from ..state import Setup, build_setup
 from .design import Design, check_paths, file_design, make_design, validate_design
-from .design_file import read_design_file
+from .design_file import DesignFile, read_design_file
 from .specs import ALL_MONTHS, ParamSpec, SweepError, SweepOptions, section_options
 
 FORMAT = 2  # of the manifest and chunk files (2: chunks are ranges of runs over many points)
@@ -170,23 +171,77 @@ def plan_sweep(
     base_overrides = dict(overrides or {})
     base = load_scenario(file, base_overrides)
     options = options.over(section_options(base.sweep, file))
+    source = None
+    if options.design_file is not None:
+        _check_file_options(options)
+        source = read_design_file(options.design_file)
+    return _plan(file, base, base_overrides, options, seed, source)
+
+
+def plan_points(
+    scenario: str | Path | Scenario,
+    paths: Sequence[str],
+    rows: Sequence[Sequence[float]],
+    replicates: int | None = None,
+    outcomes: Sequence[str] | None = None,
+    seed: int | None = None,
+    months: Sequence[int] | None = None,
+) -> SweepPlan:
+    """The plan of running `scenario` at explicit design points (`rows[p][d]` is PATH d's value).
+
+    For `balancesim.evaluate`: the points are checked like a design file's
+    (messages name `design point P`), then planned exactly as a sweep, so
+    both give the same numbers.
+    """
+    if isinstance(scenario, Scenario):
+        file, base = "", scenario
+    else:
+        file = str(scenario)
+        base = load_scenario(file)
+    options = SweepOptions(
+        replicates=replicates,
+        months=tuple(months) if months is not None else None,
+        outcomes=tuple(outcomes) if outcomes is not None else None,
+    )
+    points = np.asarray(rows, dtype=float).reshape(len(rows), len(paths))
+    if not np.isfinite(points).all():
+        p = int(np.flatnonzero(~np.isfinite(points).all(axis=1))[0])
+        raise SweepError(f"design point {p}: NaN/infinity is not allowed")
+    source = DesignFile("", tuple(paths), points, tuple(range(len(rows))))
+    return _plan(file, base, {}, options, seed, source)
+
+
+def _plan(
+    file: str,
+    base: Scenario,
+    base_overrides: dict[str, Any],
+    options: SweepOptions,
+    seed: int | None,
+    source: DesignFile | None,
+) -> SweepPlan:
     replicates = options.replicates if options.replicates is not None else base.replicates
     run_seed = base.seed if seed is None else seed
     if seed is not None:
         base_overrides["seed"] = seed
     base = base.model_copy(update={"sweep": None, "seed": run_seed, "replicates": replicates})
     horizon = base.horizon
-    if options.months is not None and options.months != ALL_MONTHS:
+    if options.months == ALL_MONTHS:
+        months = tuple(range(horizon + 1))
+    elif options.months is not None:
         bad = [m for m in options.months if not 0 <= m <= horizon]
         if bad:
             raise SweepError(f"--months: {bad[0]} is outside 0..{horizon} (the scenario's horizon months)")
         months = tuple(sorted(set(options.months)))
     else:
         months = tuple(sorted({m for m in [*base.outputs.months, horizon] if 0 < m <= horizon}))
-    if options.months == ALL_MONTHS:
-        months = tuple(range(horizon + 1))
-    if options.design_file is not None:
-        design = _file_design(options, base, file, base_overrides)
+    if source is not None:
+        specs = [
+            ParamSpec(
+                path, f"column {path}", "file", low=float(source.points[:, d].min()), origin=source.file
+            )
+            for d, path in enumerate(source.paths)
+        ]
+        design = file_design(source, check_paths(specs, base, file, base_overrides))
     else:
         integer = check_paths(options.params, base, file, base_overrides)
         design = make_design(
@@ -204,7 +259,6 @@ def plan_sweep(
         column_index = outcome_columns(setup, chosen)
     except OutcomeError as e:
         raise SweepError(f"--outcomes: {e}") from None
-    measures = tuple(o.name for o in chosen)
     return SweepPlan(
         scenario_file=file,
         base=base,
@@ -212,7 +266,7 @@ def plan_sweep(
         seed=run_seed,
         replicates=replicates,
         months=months,
-        measures=measures,
+        measures=tuple(o.name for o in chosen),
         chunk_size=options.chunk_size or default_chunk_size(setup),
         column_index=column_index,
         per_run=engine_varies(base, design.paths),
@@ -221,26 +275,15 @@ def plan_sweep(
     )
 
 
-def _file_design(options: SweepOptions, base: Scenario, file: str, base_overrides: dict[str, Any]) -> Design:
-    """The design of `--design-file`, its columns checked as sweep PATHs."""
-    assert options.design_file is not None
+def _check_file_options(options: SweepOptions) -> None:
+    """--design-file gives the points: built-in design options do not apply."""
+    where = f"--design-file {options.design_file}"
     if options.params:
-        raise SweepError(f"--design-file {options.design_file}: the file gives the points; drop --param")
+        raise SweepError(f"{where}: the file gives the points; drop --param")
     if options.design not in (None, "file"):
-        raise SweepError(
-            f"--design-file {options.design_file}: the file is the design; drop --design {options.design}"
-        )
+        raise SweepError(f"{where}: the file is the design; drop --design {options.design}")
     if options.samples is not None or options.second_order:
-        raise SweepError(
-            f"--design-file {options.design_file}: --samples and --second-order apply to built-in designs"
-        )
-    source = read_design_file(options.design_file)
-    specs = [
-        ParamSpec(path, f"column {path}", "file", low=float(source.points[:, d].min()), origin=source.file)
-        for d, path in enumerate(source.paths)
-    ]
-    integer = check_paths(specs, base, file, base_overrides)
-    return file_design(source, integer)
+        raise SweepError(f"{where}: --samples and --second-order apply to built-in designs")
 
 
 def engine_varies(base: Scenario, paths: list[str]) -> bool:
