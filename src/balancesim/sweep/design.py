@@ -310,14 +310,16 @@ def point_scenario(base: dict[str, Any] | str, overrides: dict[str, Any]) -> Sce
 def validate_design(
     design: Design, base: Scenario, scenario_file: str, base_overrides: dict[str, Any]
 ) -> None:
-    """Check every value, then every design point, against the schema; SweepError if any fails.
+    """Check every parameter's values, then every design point, against the schema; SweepError if any fails.
 
-    Values are checked one parameter at a time first (every grid value; a
-    range's extremes), so an out-of-range value is blamed on the spec it came
-    from. Then the points themselves
-    (combinations can fail where single values pass, e.g. a tool mix that no
-    longer sums to 1): all of them for designs up to FULL_CHECK_POINTS
-    points; beyond that, a point that fails stops the sweep when it is run.
+    Values are checked one parameter at a time first, its smallest and
+    largest value (what a value admits is an interval, so both ends passing
+    means every value does), so an out-of-range value is blamed on the spec
+    it came from. Then, with two parameters or more, the points themselves
+    (combinations can fail where single values pass, e.g. a severity range
+    whose low end passes its high end): all of them for designs up to
+    FULL_CHECK_POINTS points; beyond that, each point is checked by the
+    worker that runs it, and one that fails stops the sweep.
     """
     data = json.dumps(base.model_dump(mode="json"))
     if design.source is not None:
@@ -333,15 +335,14 @@ def validate_design(
         return
     for d, spec in enumerate(design.params):
         column = design.points[:, d]
-        values = np.unique(column) if spec.kind != "range" else np.array([column.min(), column.max()])
-        for v in values:
+        for v in (column.min(), column.max()):
             value = int(v) if spec.path in design.integer else float(v)
             try:
                 point_scenario(data, {spec.path: value})
             except ValueError:
                 message = _loader_message(scenario_file, {**base_overrides, spec.path: value}, base)
                 raise SweepError(f"{spec.label}: value {format_value(float(v))}: {message}") from None
-    if len(design) > FULL_CHECK_POINTS:
+    if len(design) > FULL_CHECK_POINTS or len(design.params) < 2:
         return
     for p in range(len(design)):
         overrides = design.overrides(p)

@@ -138,7 +138,7 @@ def check_values(
             message = check({**base, path: _value(column[p], path in integer)})
             if message is not None:
                 raise DesignFileError(f"{design.where(p, path)}: value {column[p]:g}: {message}")
-    if not whole_rows:
+    if not whole_rows or len(design.paths) < 2:
         return
     for p in range(len(design.points)):
         overrides = {

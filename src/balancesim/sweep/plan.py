@@ -288,10 +288,8 @@ def _check_file_options(options: SweepOptions) -> None:
 
 def engine_varies(base: Scenario, paths: list[str]) -> bool:
     """Whether the engine can vary every PATH per run within one call (`per_run.resolve`)."""
-    try:
-        from ..per_run import resolve
-    except ImportError:  # an engine without per-run values: one call per design point
-        return False
+    from ..per_run import resolve
+
     try:
         for path in paths:
             resolve(base, path)

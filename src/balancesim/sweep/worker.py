@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import engine
+from ..per_run import ValuesError
 from ..state import Setup, build_setup
 from .design import FULL_CHECK_POINTS, point_scenario
 from .plan import Chunk, SweepPlan
@@ -75,7 +76,7 @@ def make_job(plan: SweepPlan) -> Job:
         paths=tuple(plan.design.paths),
         integer=plan.design.integer,
         per_run=plan.per_run,
-        check_points=len(plan.design) > FULL_CHECK_POINTS,
+        check_points=len(plan.design) > FULL_CHECK_POINTS and len(plan.design.paths) > 1,
     )
 
 
@@ -146,7 +147,12 @@ def run_chunk(job: Job, task: Task) -> np.ndarray:
                 scenario_of(k)
         base = _cached_setup((job.key, None), lambda: build_setup(point_scenario(job.base_json, {})))
         values = {path: task.points[local, d] for d, path in enumerate(job.paths)}
-        return engine.run_replicates(base, seeds, job.months, columns, values=values)
+        try:
+            return engine.run_replicates(base, seeds, job.months, columns, values=values)
+        except ValuesError as e:  # a point of a design too large to check up front, found by the engine
+            raise SweepError(
+                f"runs {task.chunk.first}..{task.chunk.first + task.chunk.count - 1}: {e}"
+            ) from None
     # laid out as the engine's own results (month, measure, run), so its writes are contiguous
     out = np.empty((len(job.months), len(columns), task.chunk.count)).transpose(0, 2, 1)
     for k in range(len(task.points)):
