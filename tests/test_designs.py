@@ -145,3 +145,104 @@ def test_overrides_accept_numpy_scalars():
     assert scenario.replicates == 3 and type(scenario.replicates) is int
     assert scenario.parameters.hedging_tension == 1.5
     assert scenario.relations.tension == pytest.approx(0.25)
+
+
+# ------------------------------------------------------------ the sweep command
+
+
+def sweep_cli(*args: str):
+    from click.testing import CliRunner
+
+    from balancesim.cli import main
+
+    return CliRunner().invoke(main, ["sweep", MINIMAL, "--executor", "serial", *args], catch_exceptions=False)
+
+
+def test_cli_design_file_outcomes_and_monthly_series(tmp_path):
+    import pandas as pd
+
+    design = tmp_path / "points.csv"
+    design.write_text("parameters.lock_in,shocks.border_clash.month\n1.5,4\n4,10\n")
+    out = tmp_path / "s"
+    r = sweep_cli(
+        "--design-file", str(design), "-n", "3", "--outcomes", "balance,share.china.economy[kazakhstan]",
+        "--months", "all", "--out", str(out), "--no-plots",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "2 design points x 3 runs = 6 runs" in r.output
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["measure"]) == {"balance", "share.china.economy[kazakhstan]"}
+    assert sorted(summary["month"].unique()) == list(range(37))  # every month of the horizon
+    assert summary["shocks.border_clash.month"].tolist()[:1] == [4]
+    assert pd.read_csv(out / "design.csv").to_dict("list") == {
+        "point": [0, 1],
+        "parameters.lock_in": [1.5, 4.0],
+        "shocks.border_clash.month": [4, 10],
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "extra", "message"),
+    [
+        ("parameters.lock_in\n2\n99\n", [], "points.csv:3: column parameters.lock_in: value 99: "),
+        ("shocks.border_clash.month\n4\n5.5\n", [], "points.csv:3: column shocks.border_clash.month: "
+         "shocks.border_clash.month takes whole numbers, got 5.5"),
+        ("parameters.lockin\n2\n", [], "points.csv: column parameters.lockin: parameters.lockin: unknown"),
+        ("seed\n2\n", [], "points.csv: column seed: 'seed' cannot be swept"),
+        ("parameters.lock_in\n2\n", ["-p", "relations.tension=0:1:3"], "the file gives the points"),
+        ("parameters.lock_in\n2\n", ["--outcomes", "balance[kazakstan]"], "outcome 'balance[kazakstan]'"),
+    ],
+)  # fmt: skip
+def test_cli_design_file_errors_exit_2_naming_file_line_and_column(tmp_path, text, extra, message):
+    design = tmp_path / "points.csv"
+    design.write_text(text)
+    r = sweep_cli("--design-file", str(design), "-n", "2", "--out", str(tmp_path / "s"), *extra)
+    assert r.exit_code == 2, r.output
+    assert message in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "s").exists()
+
+
+def test_cli_morris_sweep_writes_effects_and_plot(tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "m"
+    r = sweep_cli(
+        "--design", "morris", "--samples", "4", "-n", "4", "--months", "36", "--out", str(out),
+        "-p", "relations.tension=0.05:0.6", "-p", "parameters.stance_threshold=0.1:0.6",
+        "--outcomes", "tension,balance[kazakhstan]",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "Morris elementary effects at month 36" in r.output and "balance[kazakhstan]" in r.output
+    effects = pd.read_csv(out / "morris.csv")
+    assert len(effects) == 2 * 2 and set(effects.columns) >= {"mu", "mu_star", "sigma", "mu_star_conf"}
+    tension = effects[effects["measure"] == "tension"].set_index("parameter")["mu_star"]
+    # the stance threshold moves only the stance measure; the initial tension moves tension
+    assert tension["relations.tension"] > 0 and tension["parameters.stance_threshold"] == 0
+    assert (out / "plots" / "morris.png").exists()
+    assert len(pd.read_csv(out / "design.csv")) == 4 * 3  # trajectories x (D + 1)
+
+
+def test_sobol_second_order_sample_and_indices(tmp_path):
+    from balancesim import sweep as sw
+
+    options = sw.SweepOptions(
+        params=(sw.parse_param("relations.tension=0.05:0.6"), sw.parse_param("parameters.lock_in=1:6")),
+        design="sobol",
+        samples=8,
+        second_order=True,
+        replicates=2,
+        months=(36,),
+    )
+    plan = sw.plan_sweep(MINIMAL, options)
+    assert len(plan.design) == 8 * (2 * 2 + 2)
+    outcome = sw.run_sweep(plan, tmp_path / "s", executor="serial", plots=False)
+    assert {"S2.parameters.lock_in", "S2_conf.relations.tension"} <= set(outcome.sobol.columns)
+    row = outcome.sobol[(outcome.sobol["measure"] == "tension")].set_index("parameter")
+    assert (
+        row.loc["relations.tension", "S2.parameters.lock_in"]
+        == row.loc["parameters.lock_in", "S2.relations.tension"]
+    )
+    with pytest.raises(sw.SweepError, match="--second-order applies to sobol designs"):
+        sw.plan_sweep(
+            MINIMAL, sw.SweepOptions(params=options.params, design="lhs", samples=4, second_order=True)
+        )

@@ -515,7 +515,7 @@ def _print_sweep(outcome) -> None:
             table.add_column(name, justify="left" if name in ("measure", "parameter") else "right")
         for row in outcome.morris[outcome.morris["month"] == month].itertuples():
             table.add_row(
-                str(row.measure),
+                escape(str(row.measure)),
                 row.parameter,
                 f"{row.mu_star:.3f} ± {row.mu_star_conf:.3f}",
                 f"{row.sigma:.3f}",
