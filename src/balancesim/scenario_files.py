@@ -427,7 +427,13 @@ class _Loader:
         return self.merge(base, tree, ())
 
     def merge(self, base: _Node, over: _Node, path: Location) -> _Node:
-        """`over` deep-merged onto `base`: mappings by key, `ID_LISTS` by id, else replaced."""
+        """`over` deep-merged onto `base`: mappings by key, `ID_LISTS` by id, else replaced.
+
+        A prior in `uncertainty:` is replaced as a whole: a file that changes a
+        prior's distribution must not inherit the base's other fields.
+        """
+        if len(path) == 2 and path[0] == "uncertainty":
+            return over
         if isinstance(base.value, dict) and isinstance(over.value, dict):
             entries = dict(base.value)
             for key, child in over.value.items():
@@ -595,6 +601,10 @@ class _Loader:
 
     def validate(self, tree: _Node) -> Scenario:
         """The Scenario, or raise with every schema and reference problem located."""
+        priors = tree.value.get("uncertainty") if isinstance(tree.value, dict) else None
+        if priors is not None and isinstance(priors.value, dict):
+            # `PATH: null` removes a prior inherited through `extends:`.
+            priors.value = {k: v for k, v in priors.value.items() if v.value is not None}
         data = _plain(tree)
         try:
             scenario = Scenario.model_validate_json(
@@ -714,9 +724,11 @@ def _branch(union: Any, tag: str) -> Any:
         if m is NoneType:
             continue
         if _is_model(m):
-            kind = m.model_fields.get("kind")
-            if kind is not None and tag in get_args(kind.annotation):
-                return m
+            # The discriminator ('kind' of actors, 'distribution' of priors) names the member.
+            for key in ("kind", "distribution"):
+                f = m.model_fields.get(key)
+                if f is not None and tag in get_args(f.annotation):
+                    return m
             if re.search(rf"\b{m.__name__}\b", tag):
                 return m
         else:
