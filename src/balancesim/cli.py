@@ -640,6 +640,8 @@ EPILOG_VALIDATE = """\b
 Examples:
   balancesim validate
   balancesim validate --replicates 200 --seed 7 --out results/validation-quick
+  balancesim validate --robust                  (50 draws from the prior x 200 runs per arm)
+  balancesim validate --robust --draws 10 -n 50 (a quick look)
 \b
 Exit status: 0 every check passes; 1 a check fails or is unclear (with
 --strict, also when a knock-out control leaves its pattern in place);
@@ -663,9 +665,7 @@ def _writable_folder(folder: Path) -> None:
     "--replicates",
     "-n",
     type=click.IntRange(20, 100_000),
-    default=1000,
-    show_default=True,
-    help="Runs per experiment arm.",
+    help="Runs per experiment arm [default: 1000; with --robust 200 per draw].",
 )
 @click.option(
     "--seed",
@@ -692,7 +692,28 @@ def _writable_folder(folder: Path) -> None:
 @click.option(
     "--strict", is_flag=True, help="Also fail when a knock-out control does not remove its pattern."
 )
-def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None, strict: bool) -> None:
+@click.option(
+    "--robust",
+    is_flag=True,
+    help="Run every check and knock-out at draws from the baseline's prior (its uncertainty: section) "
+    "and report the share of draws in which each holds.",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(1, 100_000),
+    default=50,
+    show_default=True,
+    help="With --robust: draws from the prior.",
+)
+def validate(
+    replicates: int | None,
+    seed: int,
+    out_dir: str,
+    scenario_dir: str | None,
+    strict: bool,
+    robust: bool,
+    draws: int,
+) -> None:
     """Check the model against the patterns P1-P8 of the claims list.
 
     Each pattern runs as a seeded experiment over many replicates, with
@@ -705,6 +726,10 @@ def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None,
     folder = Path(out_dir)
     _writable_folder(folder)
     scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
+    if robust:
+        _validate_robust(replicates or 200, draws, seed, scenarios, folder)
+        return
+    replicates = replicates or 1000
     bar, advance = progress_bar(val.count_runs(val.CHECKS, replicates), "validate")
     try:
         with bar:
@@ -716,6 +741,44 @@ def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None,
     out.print(f"\nReport: [bold]{report}[/bold]")
     if not result.passed or (strict and not result.controls_ok):
         raise SystemExit(1)
+
+
+def _validate_robust(runs: int, draws: int, seed: int, scenarios: Path, folder: Path) -> None:
+    """`validate --robust`: the share of prior draws in which each check and knock-out holds."""
+    from .validation import CHECKS, ValidationError
+    from .validation.robust import count_robust_runs, robust_rows, run_robust, write_robust
+
+    bar, advance = progress_bar(count_robust_runs(CHECKS, draws, runs), f"validate --robust ({draws} draws)")
+    try:
+        with bar:
+            result = run_robust(draws, runs, seed, scenarios, progress=advance)
+    except ValidationError as e:
+        raise InputError(str(e)) from None
+    files = write_robust(result, folder)
+    table = Table(
+        title=f"Robustness over the baseline's prior: {draws} draws of {len(result.paths)} uncertain values, "
+        f"{runs} runs per arm and draw, seed {seed}, "
+        f"{result.runs_simulated:,} runs in {result.seconds:.0f} s",
+        title_justify="left",
+    )
+    for name in ("check", "title", "knock-out", "holds", "fails", "unclear"):
+        table.add_column(name, justify="right" if name in ("holds", "fails", "unclear") else "left")
+    for row in robust_rows(result):
+        table.add_row(
+            row["check"] if not row["knockout"] else "",
+            row["title"] if not row["knockout"] else "",
+            escape(row["knockout"]) or "(none: the pattern)",
+            f"{row['share_pass']:.0%}",
+            f"{row['share_fail']:.0%}",
+            f"{row['share_unclear']:.0%}",
+        )
+    out.print(table)
+    out.print(
+        "A pattern should hold in most draws; each knock-out should make it fail in most draws "
+        "(else the rule behind it is not what produces the pattern there)."
+    )
+    for path in files:
+        out.print(f"  {path}")
 
 
 def _print_validation(result) -> None:
