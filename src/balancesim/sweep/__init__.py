@@ -2,22 +2,25 @@
 
 A sweep varies numeric values of a scenario (a coefficient, an actor's
 initial value, a shock's severity or month) over a *design* (grid, lhs,
-sobol, morris, or the rows of a CSV file). The package is split by concept, each module readable alone:
+sobol, morris, or the rows of a CSV file). The package is split by
+concept, each module readable alone:
 
 * `specs`: parameter specs (`PATH=SPEC`), options, the file's `sweep:` section;
-* `design`: the design points and the check that each is a valid scenario;
-* `plan`: everything that fixes the numbers (seeds, months, chunking);
-* `worker`: running one chunk, in whatever process the executor chose;
+* `design`, `design_file`: the design points (built in, or from a CSV file)
+  and the check that each is a valid scenario;
+* `plan`: everything that fixes the numbers (seeds, months, outcomes, chunking);
+* `worker`: running one chunk of packed runs, in whatever process the executor chose;
 * `chunks`: the chunk files on disk;
 * `run`: the folder, the executor loop and the manifest;
-* `summary`: statistics over replicates, Sobol indices, output files;
-* `figures`: response curves, heatmaps, Sobol bars.
+* `summary`: statistics over replicates, Sobol indices, Morris effects, output files;
+* `figures`: response curves, heatmaps, Sobol bars, Morris mu* against sigma.
 
-Outputs (see docs/sweeps.md): `chunks/*.parquet` (every run's headline
-outcomes at the chosen months), `design.csv`, `summary.csv` and
-`summary.parquet` (per design point: mean, median, 5% and 95% of each
-headline outcome at each chosen month), `sobol.csv` for Sobol designs, and
-plots.
+Outputs (see docs/sweeps.md): `chunks/*.parquet` (every run's chosen
+outcomes at the chosen months; a chunk is a range of runs, possibly of many
+design points, run as one engine call with per-run values), `design.csv`,
+`summary.csv` and `summary.parquet` (per design point: mean, median, 5% and
+95% of each outcome at each chosen month), `sobol.csv` (Sobol designs) or
+`morris.csv` (Morris designs), and plots.
 """
 
 from __future__ import annotations
