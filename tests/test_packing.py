@@ -117,11 +117,12 @@ def test_resume_of_packed_chunks(packed, tmp_path):
 
 
 def test_points_of_large_designs_are_checked_in_the_worker(packed):
+    # Designs over FULL_CHECK_POINTS points are not checked point by point up front.
     plan, _, _ = packed
     bad = plan.design.points.copy()
     bad[4, 0] = 99.0  # lock_in above its maximum
     plan = replace(plan, design=replace(plan.design, points=bad))
-    job = replace(sw.make_job(plan), check_points=True)
+    job = sw.make_job(plan)
     task = next(sw.make_tasks(plan, [sw.Chunk(14, 7)]))
     with pytest.raises(sw.SweepError, match=r"design point 4 \(parameters.lock_in=99.0, .*\) is not a valid"):
         sw.run_chunk(job, task)

@@ -318,8 +318,9 @@ def validate_design(
     it came from. Then, with two parameters or more, the points themselves
     (combinations can fail where single values pass, e.g. a severity range
     whose low end passes its high end): all of them for designs up to
-    FULL_CHECK_POINTS points; beyond that, each point is checked by the
-    worker that runs it, and one that fails stops the sweep.
+    FULL_CHECK_POINTS points; beyond that, the engine checks every run's
+    values as it runs them (`per_run.with_values`), and a point that fails
+    stops the sweep, named with the loader's message.
     """
     data = json.dumps(base.model_dump(mode="json"))
     if design.source is not None:

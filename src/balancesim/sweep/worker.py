@@ -25,7 +25,7 @@ import numpy as np
 from .. import engine
 from ..per_run import ValuesError
 from ..state import Setup, build_setup
-from .design import FULL_CHECK_POINTS, point_scenario
+from .design import point_scenario
 from .plan import Chunk, SweepPlan
 from .specs import SweepError
 
@@ -45,7 +45,6 @@ class Job:
     paths: tuple[str, ...]
     integer: frozenset[str]
     per_run: bool  # the engine varies every path per run within one call
-    check_points: bool  # validate each point here (designs too large to check up front)
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,6 @@ def make_job(plan: SweepPlan) -> Job:
         paths=tuple(plan.design.paths),
         integer=plan.design.integer,
         per_run=plan.per_run,
-        check_points=len(plan.design) > FULL_CHECK_POINTS and len(plan.design.paths) > 1,
     )
 
 
@@ -142,17 +140,18 @@ def run_chunk(job: Job, task: Task) -> np.ndarray:
             ) from None
 
     if job.per_run:
-        if job.check_points:
-            for k in range(len(task.points)):
-                scenario_of(k)
+        # The engine checks every run's values against their bounds and against
+        # each other (`per_run.with_values`), all at once; if a point fails,
+        # the scenario loader names it.
         base = _cached_setup((job.key, None), lambda: build_setup(point_scenario(job.base_json, {})))
         values = {path: task.points[local, d] for d, path in enumerate(job.paths)}
         try:
             return engine.run_replicates(base, seeds, job.months, columns, values=values)
-        except ValuesError as e:  # a point of a design too large to check up front, found by the engine
-            raise SweepError(
-                f"runs {task.chunk.first}..{task.chunk.first + task.chunk.count - 1}: {e}"
-            ) from None
+        except ValuesError as e:  # only in designs too large to check every point up front
+            for k in range(len(task.points)):
+                scenario_of(k)
+            last = task.chunk.first + task.chunk.count - 1
+            raise SweepError(f"runs {task.chunk.first}..{last}: {e}") from None
     # laid out as the engine's own results (month, measure, run), so its writes are contiguous
     out = np.empty((len(job.months), len(columns), task.chunk.count)).transpose(0, 2, 1)
     for k in range(len(task.points)):
