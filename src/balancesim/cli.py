@@ -355,7 +355,7 @@ Examples:
   balancesim sweep scenarios/taiwan_shock.yaml -p relations.tension=0.1,0.25,0.4 --out results/t --resume
   balancesim sweep scenarios/taiwan_shock.yaml -p parameters.lock_in=1:5:5 --scheduler tcp://10.0.0.5:8786
   balancesim sweep scenarios/taiwan_shock.yaml --design morris --samples 20 -n 20 \\
-      -p parameters.lock_in=1:6 -p relations.tension=0.1:0.5 --outcomes balance,share.china[kazakhstan]
+      -p parameters.lock_in=1:6 -p relations.tension=0.1:0.5 --outcomes 'balance,share.china[kazakhstan]'
   balancesim sweep scenarios/taiwan_shock.yaml --design-file points.csv -n 50
 """
 
