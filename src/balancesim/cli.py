@@ -665,7 +665,9 @@ def _writable_folder(folder: Path) -> None:
     "--replicates",
     "-n",
     type=click.IntRange(20, 100_000),
-    help="Runs per experiment arm [default: 1000; with --robust 200 per draw].",
+    default=1000,
+    show_default=True,
+    help="Runs per experiment arm (with --robust: per arm and draw, default 200).",
 )
 @click.option(
     "--seed",
@@ -706,7 +708,7 @@ def _writable_folder(folder: Path) -> None:
     help="With --robust: draws from the prior.",
 )
 def validate(
-    replicates: int | None,
+    replicates: int,
     seed: int,
     out_dir: str,
     scenario_dir: str | None,
@@ -727,9 +729,10 @@ def validate(
     _writable_folder(folder)
     scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
     if robust:
-        _validate_robust(replicates or 200, draws, seed, scenarios, folder)
+        given = click.get_current_context().get_parameter_source("replicates")
+        runs = replicates if given != click.core.ParameterSource.DEFAULT else 200
+        _validate_robust(runs, draws, seed, scenarios, folder)
         return
-    replicates = replicates or 1000
     bar, advance = progress_bar(val.count_runs(val.CHECKS, replicates), "validate")
     try:
         with bar:
