@@ -667,5 +667,9 @@ def _print_validation(result) -> None:
         out.print(f"Knock-outs that leave their pattern in place (the check proves nothing there): {listed}.")
 
 
+from .analysis.discover_command import discover  # noqa: E402
+
+main.add_command(discover)
+
 if __name__ == "__main__":
     main()
