@@ -161,7 +161,7 @@ def invitations(state: State, setup: Setup, share: np.ndarray) -> np.ndarray:
         * state.opinion[:, tp]
         * tolerance
     )
-    weight = np.where(fit > 0, fit ** setup.p.invitation_focus, 0.0)
+    weight = np.where(fit > 0, fit**setup.p.invitation_focus, 0.0)
     total = weight.sum(axis=1, keepdims=True)
     weight = np.divide(weight, total, out=np.zeros_like(weight), where=total > 0)
     invited[:, tp] = unmet[:, None] * weight
