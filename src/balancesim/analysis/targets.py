@@ -110,6 +110,12 @@ class Target(BaseModel):
     observed: str | None = Field(None, description="The observed figure as reported")
     note: str | None = None
 
+    @field_validator("period", "since", mode="before")
+    @classmethod
+    def _year(cls, value: Any) -> Any:
+        # `period: 2023` is read by YAML as a number: a year is a period too.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
     @field_validator("period", "since")
     @classmethod
     def _period(cls, text: str | None) -> str | None:
