@@ -193,9 +193,10 @@ def test_formulas_take_no_month():
 
 def test_discover_command_writes_outputs_and_names_the_box(tmp_path):
     folder = write_sweep(tmp_path / "sweep", points=600, replicates=1)
-    r = invoke("discover", str(folder), "--where", "balance@60 < 0")
+    r = invoke("discover", str(folder), "--where", "balance[kazakhstan]@60 < 0")
     assert r.exit_code == 0, r.output
-    out = folder / "discover-balance-60-lt-0"
+    assert "balance[kazakhstan]@60 < 0: 54 of 600 runs" in r.output  # printed as written, not read as markup
+    out = folder / "discover-balance-kazakhstan-60-lt-0"
     assert {p.name for p in out.rglob("*") if p.is_file()} == {
         "summary.json",
         "trajectory.csv",
@@ -210,7 +211,9 @@ def test_discover_command_writes_outputs_and_names_the_box(tmp_path):
     assert "parameters.x1" in r.output and "chosen" in r.output
     assert not list(folder.glob(".discover*"))
     # Run again into the same folder: replaced, nothing left over.
-    assert invoke("discover", str(folder), "--where", "balance@60 < 0", "--box", "3").exit_code == 0
+    assert (
+        invoke("discover", str(folder), "--where", "balance[kazakhstan]@60 < 0", "--box", "3").exit_code == 0
+    )
     assert json.loads((out / "summary.json").read_text())["chosen_box"] == 3
     assert not list(folder.glob(".discover*"))
 

@@ -88,7 +88,8 @@ BROKEN = [
     (
         "period: 2023-01..2023-09",
         "period: 2023-13",
-        ":7: targets.kz_china_change.period: '2023-13' is not a period: expected YYYY, YYYY-MM or YYYY-MM..YYYY-MM",
+        ":7: targets.kz_china_change.period: '2023-13' is not a period: "
+        "expected YYYY, YYYY-MM or YYYY-MM..YYYY-MM",
     ),
     (
         "confidence: high",
@@ -169,7 +170,8 @@ def test_measures_and_periods_are_checked_against_the_model(tmp_path, baseline_s
         f"{path}:5: targets.kz_china_change.measure: no measure 'share.china.econmy' for 'kazakhstan' "
         "(did you mean 'share.china.economy'?)",
         f"{path}:5: targets.kz_china_change.measure: unknown actor 'kazakstan' (did you mean 'kazakhstan'?)",
-        f"{path}:7: targets.kz_china_change.period: '2030-01' lies outside the model's months (2022-03 + 0..60)",
+        f"{path}:7: targets.kz_china_change.period: '2030-01' lies outside the model's months "
+        "(2022-03 + 0..60)",
     ]
 
 

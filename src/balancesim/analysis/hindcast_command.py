@@ -82,6 +82,7 @@ def hindcast(
 
 
 def _print(found, out) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(
@@ -96,9 +97,9 @@ def _print(found, out) -> None:
         verdict = "[green]PASS[/]" if row.passed else "[bold red]FAIL[/]"
         table.add_row(
             row.target,
-            period,
-            row.observed,
-            f"{row.median:+.3f} [{row.p5:+.3f}, {row.p95:+.3f}]",
+            escape(period),
+            escape(row.observed),
+            escape(f"{row.median:+.3f} [{row.p5:+.3f}, {row.p95:+.3f}]"),
             share,
             verdict,
         )
