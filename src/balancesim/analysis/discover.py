@@ -61,6 +61,7 @@ class Discovery:
     leaves: pd.DataFrame  # rule, runs, cases, density, coverage
     tree_text: str
     min_coverage: float
+    by_hand: bool = False  # the box was chosen with `box=`, not by the coverage rule
 
     @property
     def runs(self) -> int:
@@ -160,6 +161,7 @@ def discover(
         leaves=leaves,
         tree_text=text,
         min_coverage=min_coverage,
+        by_hand=box is not None,
     )
 
 
@@ -231,6 +233,11 @@ def _bound_text(name: str, lo: float, hi: float) -> str:
 # --------------------------------------------------------------------------- output
 
 
+def rule_text(d: Discovery) -> str:
+    """How the box was chosen, for the table, the summary and the plots."""
+    return "chosen with --box" if d.by_hand else f"densest box with coverage >= {d.min_coverage}"
+
+
 def default_folder(data: ResultsData, expression: str) -> Path:
     """`RESULTS/discover-<slug of the expression>`."""
     return data.folder / f"discover-{slug(expression)}"
@@ -247,7 +254,7 @@ def summary(d: Discovery) -> dict[str, Any]:
         "cases": d.cases,
         "base_rate": d.cases / d.runs,
         "inputs": list(d.inputs.columns),
-        "rule": f"densest box with coverage >= {d.min_coverage}",
+        "rule": rule_text(d),
         "chosen_box": d.chosen,
         "coverage": float(box["coverage"]),
         "density": float(box["density"]),

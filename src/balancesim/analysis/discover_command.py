@@ -106,6 +106,8 @@ def _print(found, out) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from . import discover as dc
+
     out.print(
         f"[bold]{escape(found.expression)}[/bold]: {found.cases} of {found.runs} runs "
         f"({found.cases / found.runs:.1%}) in {found.data.kind} {found.data.folder}"
@@ -130,7 +132,7 @@ def _print(found, out) -> None:
     out.print(table)
     box = Table(
         title=f"Box {found.chosen}: coverage {found.box['coverage']:.3f}, density {found.box['density']:.3f} "
-        f"(rule: densest box with coverage >= {found.min_coverage})",
+        f"({dc.rule_text(found)})",
         title_justify="left",
     )
     for name in ("input", "low", "high", "range in runs", "quasi-p"):
