@@ -247,9 +247,10 @@ def test_pass_rules_known_by_construction():
     assert hc.judge(_target(direction="up"), up85)["passed"]
     assert not hc.judge(_target(direction="up"), up75)["passed"]
     assert hc.judge(_target(direction="down"), -up85)["passed"]
-    assert hc.judge(_target(direction="flat", uncertainty=0.2), up75)["passed"]
-    assert not hc.judge(_target(direction="flat", uncertainty=0.05), up75)["passed"]
-    assert hc.judge(_target(direction="not_down", uncertainty=0.0), np.abs(up75))["passed"]
+    assert hc.judge(_target(direction="flat", tolerance=0.2), up75)["passed"]
+    assert not hc.judge(_target(direction="flat", tolerance=0.05), up75)["passed"]
+    assert hc.judge(_target(direction="not_down"), np.abs(up75))["passed"]
+    assert not hc.judge(_target(direction="up", tolerance=0.1), up85)["passed"]  # 0.1 is not above 0.1
     row = hc.judge(_target(value=0.5, uncertainty=0.05), np.full(10, 0.5))
     assert row["distance"] == 0.0 and row["median"] == 0.5
 

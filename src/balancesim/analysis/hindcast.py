@@ -7,7 +7,9 @@ The rule (fixed before any result was looked at, docs/targets.md):
   modelled 90% band of the statistic over runs (5% to 95%);
 * a **direction** target (only the direction is trusted) passes when at
   least `DIRECTION_SHARE` (80%) of the runs show it: up (statistic above
-  the tolerance), down, flat (within the tolerance), not down, not up.
+  +tolerance), down (below -tolerance), flat (within +-tolerance), not down
+  (at least -tolerance), not up (at most +tolerance); the tolerance is 0
+  unless the target gives one.
 
 The score is the share of targets passed, with a likelihood-like distance
 beside it, summed over targets: for a value target the squared

@@ -14,6 +14,7 @@ targets:
     value: 0.043                               # or range: [low, high]
     uncertainty: 0.02                          # the observation's standard deviation
     direction: up                              # where only the direction is trusted
+    tolerance: 0.0                             # a change within +-tolerance is flat
     confidence: high
     source: national statistics via ...
 ```
@@ -105,6 +106,9 @@ class Target(BaseModel):
     range: list[float] | None = Field(None, min_length=2, max_length=2)
     uncertainty: float | None = Field(None, ge=0, description="Standard deviation of the observation")
     direction: Direction | None = None
+    tolerance: float | None = Field(
+        None, ge=0, description="For a direction: a change within +-tolerance counts as flat"
+    )
     confidence: Confidence
     source: str = Field(min_length=1)
     observed: str | None = Field(None, description="The observed figure as reported")
@@ -140,6 +144,10 @@ class Target(BaseModel):
             raise ValueError("needs a value, a range or a direction")
         if self.range is not None and self.range[0] > self.range[1]:
             raise ValueError(f"range: low ({self.range[0]}) must not exceed high ({self.range[1]})")
+        if self.direction == "flat" and not self.tolerance:
+            raise ValueError("direction 'flat' needs a tolerance above 0 (how small a change is flat)")
+        if self.tolerance is not None and self.direction is None:
+            raise ValueError("a tolerance goes with a direction")
         if self.value is not None and self.direction is None and self.uncertainty is None:
             raise ValueError("a value needs an uncertainty (its standard deviation)")
         return self
@@ -169,8 +177,8 @@ class Target(BaseModel):
         return float(self.uncertainty or 0.0)
 
     def holds(self, stat: np.ndarray) -> np.ndarray:
-        """Per run: whether the statistic shows the observed direction (tolerance: uncertainty)."""
-        tol = float(self.uncertainty or 0.0)
+        """Per run: whether the statistic shows the observed direction, beyond the tolerance."""
+        tol = float(self.tolerance or 0.0)
         return {
             "up": lambda s: s > tol,
             "down": lambda s: s < -tol,
@@ -384,7 +392,7 @@ def replicate_distance(stats: np.ndarray, targets: Targets | TargetFile) -> np.n
 
     Value targets add ((s - observed) / sd)^2 (sd: the observation's, at least
     0.01); direction targets add nothing when the run shows the direction and
-    ((shortfall) / max(uncertainty, 0.02))^2 otherwise, the shortfall being how
+    ((shortfall) / max(tolerance, 0.02))^2 otherwise, the shortfall being how
     far the statistic is from the side it should be on. The sum is a
     chi-square-like discrepancy: small is close.
     """
@@ -396,7 +404,7 @@ def replicate_distance(stats: np.ndarray, targets: Targets | TargetFile) -> np.n
             observed = t.value if t.value is not None else sum(t.range or (0.0, 0.0)) / 2
             total += ((s - observed) / max(t.sd(), 0.01)) ** 2
             continue
-        tol = float(t.uncertainty or 0.0)
+        tol = float(t.tolerance or 0.0)
         shortfall = {
             "up": np.maximum(tol - s, 0.0),
             "down": np.maximum(s + tol, 0.0),
