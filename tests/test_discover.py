@@ -305,3 +305,15 @@ def test_discover_on_a_real_run_folder_with_params(tmp_path):
     lim = found.limits.set_index("input")
     assert "parameters.driver" in lim.index
     assert lim.loc["parameters.driver", "low"] == pytest.approx(0.7, abs=0.05)
+
+
+def test_ctrl_c_while_writing_exits_130_and_leaves_nothing(tmp_path, monkeypatch):
+    folder = write_sweep(tmp_path / "sweep", points=200, replicates=1)
+
+    def interrupted(d):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dc, "figures", interrupted)  # Ctrl-C arrives while the plots are drawn
+    r = CliRunner().invoke(main, ["discover", str(folder), "--where", "balance@60 < 0"])
+    assert r.exit_code == 130 and "interrupted" in r.output
+    assert {p.name for p in folder.iterdir()} == {"chunks", "design.csv", "manifest.json"}

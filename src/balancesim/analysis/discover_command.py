@@ -69,6 +69,24 @@ def discover(
     box with each limit's quasi-p value and the tree's leaves, and writes
     them with plots to --out. See docs/discover.md.
     """
+    from ..cli import err
+
+    try:
+        _discover(results, expression, out_dir, min_coverage, box, peel_alpha, tree_depth)
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing written")
+        raise SystemExit(130) from None
+
+
+def _discover(
+    results: str,
+    expression: str,
+    out_dir: str | None,
+    min_coverage: float,
+    box: int | None,
+    peel_alpha: float,
+    tree_depth: int,
+) -> None:
     from ..cli import InputError, err, out
     from . import discover as dc
     from .expressions import ExpressionError

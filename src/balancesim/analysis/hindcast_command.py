@@ -72,6 +72,9 @@ def hindcast(
     found = hc.hindcast(results, targets, name=spec.name)
     try:
         files = hc.write_outputs(found, folder)
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing written")
+        raise SystemExit(130) from None
     except OSError as e:
         err.print(f"--out {folder}: cannot write there ({e.strerror or e})")
         raise SystemExit(1) from None
