@@ -215,6 +215,11 @@ def test_discover_command_writes_outputs_and_names_the_box(tmp_path):
         invoke("discover", str(folder), "--where", "balance[kazakhstan]@60 < 0", "--box", "3").exit_code == 0
     )
     assert json.loads((out / "summary.json").read_text())["chosen_box"] == 3
+    r = invoke("discover", str(folder), "--where", "balance[kazakhstan]@60 < 0", "--box", "0")
+    assert r.exit_code == 0 and "no limit" in r.output  # box 0 is every run
+    assert json.loads((out / "summary.json").read_text())["limits"] == []
+    r = CliRunner().invoke(main, ["discover", str(folder), "--where", "balance@60 < 0", "--box", "999"])
+    assert r.exit_code == 2 and r.output.startswith("--box 999: the trajectory has boxes 0..")
     assert not list(folder.glob(".discover*"))
 
 

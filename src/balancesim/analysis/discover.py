@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,18 +136,16 @@ def discover(
             f"'{expression}' holds in {k} of {n} runs: "
             f"{'never' if k == 0 else 'always'}, so no inputs set it apart"
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the library's own pandas deprecation notices
-        finder = prim.Prim(x, outcome.astype(int), peel_alpha=peel_alpha, mass_min=mass_min)
-        found = finder.find_box()
-        trajectory = found.peeling_trajectory.rename(columns={"res dim": "restricted"}).reset_index(drop=True)
-        trajectory.insert(0, "box", np.arange(len(trajectory)))
-        trajectory["restricted"] = trajectory["restricted"].astype(int)
-        if box is not None and not 0 <= box < len(trajectory):
-            raise ResultsError(f"--box {box}: the trajectory has boxes 0..{len(trajectory) - 1}")
-        chosen = choose_box(trajectory, min_coverage) if box is None else box
-        found.select(chosen)
-        limits = _limits(found, chosen, x)
+    finder = prim.Prim(x, outcome.astype(int), peel_alpha=peel_alpha, mass_min=mass_min)
+    found = finder.find_box()
+    trajectory = found.peeling_trajectory.rename(columns={"res dim": "restricted"}).reset_index(drop=True)
+    trajectory.insert(0, "box", np.arange(len(trajectory)))
+    trajectory["restricted"] = trajectory["restricted"].astype(int)
+    if box is not None and not 0 <= box < len(trajectory):
+        raise ResultsError(f"--box {box}: the trajectory has boxes 0..{len(trajectory) - 1}")
+    chosen = choose_box(trajectory, min_coverage) if box is None else box
+    found.select(chosen)
+    limits = _limits(found, chosen, x)
     leaves, text = _tree(sktree, x, outcome, tree_depth)
     return Discovery(
         expression=expression,
@@ -166,22 +163,23 @@ def discover(
 
 
 def _limits(found: Any, chosen: int, x: pd.DataFrame) -> pd.DataFrame:
-    """Each restricted input's limits in the chosen box, its full range and quasi-p value."""
-    qp = found._calculate_quasi_p(chosen) if chosen > 0 else {}
-    lims = found._box_lims[chosen]
-    rows = []
-    for name in qp:
-        low, high = float(lims[name][0]), float(lims[name][1])
-        rows.append(
-            {
-                "input": name,
-                "low": low,
-                "high": high,
-                "full_low": float(x[name].min()),
-                "full_high": float(x[name].max()),
-                "qp": float(qp[name]),
-            }
-        )
+    """Each restricted input's limits in the chosen box, its full range and quasi-p value.
+
+    `found` has the chosen box selected; its `limits` lists the restricted
+    inputs only, with their quasi-p values (the `prim` package's own test).
+    """
+    lims = found.limits if chosen > 0 else pd.DataFrame(columns=["min", "max", "qp values"])
+    rows = [
+        {
+            "input": str(name),
+            "low": float(row["min"]),
+            "high": float(row["max"]),
+            "full_low": float(x[name].min()),
+            "full_high": float(x[name].max()),
+            "qp": float(row["qp values"]),
+        }
+        for name, row in lims.iterrows()
+    ]
     frame = pd.DataFrame(rows, columns=["input", "low", "high", "full_low", "full_high", "qp"])
     return frame.sort_values("qp", kind="stable").reset_index(drop=True)
 
