@@ -20,6 +20,7 @@ and its table `measures` every measure at every month (columns keyed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,10 @@ class BalanceModel(mesa.Model):
         rng: the replicate's seed (an int; `engine.replicate_seeds(seed, n)[k]`
             is replicate k of `balancesim run --seed seed`). None draws a fresh
             seed; see `replicate_seed`. The seed used is `self.replicate_seed`.
+        values: per-run values, PATH -> number (e.g. `{"actors.china.attention":
+            0.4}`): with replicate k's seed and replicate k's drawn values
+            (`params.parquet`, `uncertainty.draw`), the model reproduces
+            replicate k of a run with uncertainty.
         **parameters: overrides of the scenario's parameters.
     """
 
@@ -104,6 +109,7 @@ class BalanceModel(mesa.Model):
         self,
         scenario: Scenario | str | Path,
         rng: int | np.random.SeedSequence | np.random.Generator | None = None,
+        values: Mapping[str, float] | None = None,
         **parameters: Any,
     ) -> None:
         if not isinstance(scenario, Scenario):
@@ -115,11 +121,13 @@ class BalanceModel(mesa.Model):
         super().__init__(rng=seed)
         self.replicate_seed = seed
         self.spec = spec
-        self.setup = build_setup(spec)
-        self.columns = metrics.columns(self.setup)
+        self.values = {p: float(v) for p, v in (values or {}).items()}
         # The state holds the replicate twice (engine.MIN_WIDTH), so its arithmetic is
-        # the engine's to the last bit; agents and measures read the first copy.
+        # the engine's to the last bit; agents and measures read the first copy. Per-run
+        # values are widened alike.
         seeds = engine.widen([seed])
+        self.setup = build_setup(spec).with_values(engine.widen_values(self.values, 1))
+        self.columns = metrics.columns(self.setup)
         self.state = initial_state(self.setup, len(seeds))
         self.noise = engine.draw_noise(self.setup, seeds)
         self.fired: list[tuple[int, str]] = []
@@ -176,7 +184,7 @@ class BalanceModel(mesa.Model):
             raise KeyError(f"no shock {shock_id!r} in this scenario (shocks: {', '.join(ids) or 'none'})")
         k = ids.index(shock_id)
         if severity is None:
-            severity = 0.5 * (self.setup.severity_low[k] + self.setup.severity_high[k])
+            severity = 0.5 * (self.setup.severity_low[k, 0] + self.setup.severity_high[k, 0])
         self.state = rules.fire(self.state, self.setup, k, np.full(self.state.replicates, float(severity)))
         self.fired.append((self.state.month, shock_id))
         # This month's record now describes the state after the shock.
@@ -205,7 +213,7 @@ class BalanceModel(mesa.Model):
         """The current value of one measure (see metrics.py)."""
         return self.datacollector.tables[MEASURES][self._keys[self.columns.index(actor, name)]][-1]
 
-    def values(self, actor: str, name: str) -> np.ndarray:
+    def measure_series(self, actor: str, name: str) -> np.ndarray:
         """One measure at every month so far."""
         return np.array(self.datacollector.tables[MEASURES][self._keys[self.columns.index(actor, name)]])
 
