@@ -176,3 +176,14 @@ def test_manifest_records_the_git_commit(written):
 def test_no_git_no_commit_and_no_failure(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # a folder without git
     assert store.source_revision() == {}
+
+
+def test_baseline_with_other_actors_shares_the_table(baseline, tmp_path):
+    from balancesim import load_scenario
+
+    crisis = experiment.run(short(load_scenario(ROOT / "scenarios" / "csto_crisis.yaml"), 6), replicates=2)
+    base = experiment.run(short(baseline, 6), replicates=2)
+    series = store.read_series(store.write_run(crisis, tmp_path, "c", command=["test"], baseline=base))
+    actors = series.groupby("scenario", observed=True)["actor"].agg(lambda a: set(a.astype(str)))
+    assert actors["scenario"] - actors["baseline"] == {"armenia", "azerbaijan"}
+    assert len(series) == crisis.data.size + base.data.size

@@ -5,8 +5,8 @@ git commit, timings, command line, files), `series.parquet` (tidy long form:
 scenario, replicate, step, actor, partner, domain, measure, value; a
 `--baseline` run holds both scenarios, told apart by `scenario`),
 `summary.csv` and PNG plots. `manifest.json`'s `balancesim_run` is the
-layout's version (`FORMAT`); `read_series` reads every version. Everything is written
-into a hidden `.<run-id>.partial` folder first and renamed into place at the
+layout's version (`FORMAT`); `read_series` reads every version. Everything
+is written into a hidden `.<run-id>.partial` folder first and renamed into place at the
 end, so a folder without that prefix is always complete. Single files (a
 sweep's chunks and manifest) go through `write_atomic`: a hidden temporary
 name, fsync, rename.
@@ -33,13 +33,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import metrics
-from .experiment import SERIES_COLUMNS, Results, common_random_numbers, summary
+from . import experiment, metrics
+from .experiment import Results, common_random_numbers, summary
 
 # Layout of a run folder. 1: measure names packed (`share.china.security`), the
 # baseline's series in baseline_series.parquet. 2: tidy columns, one table.
 FORMAT = 2
-SERIES_COLUMNS = ("scenario", *SERIES_COLUMNS)
+SERIES_COLUMNS = ("scenario", *experiment.SERIES_COLUMNS)
 GIT_TIMEOUT_S = 3.0
 PACKAGES = ("balancesim", "mesa", "numpy", "pandas", "pyarrow", "matplotlib", "pydantic", "scipy")
 
@@ -134,12 +134,6 @@ def write_table(path: Path, frame: pd.DataFrame | pa.Table, metadata: dict[str, 
     write_atomic(path, lambda f: pq.write_table(table, f, compression="zstd"))
 
 
-def _series_schema() -> pa.Schema:
-    text = pa.dictionary(pa.int32(), pa.string())
-    types = {"replicate": pa.int32(), "step": pa.int32(), "value": pa.float64()}
-    return pa.schema([(name, types.get(name, text)) for name in SERIES_COLUMNS])
-
-
 def write_series(path: Path, results: Results, baseline: Results | None = None) -> None:
     """Write a run's series (and its baseline's) as one tidy Parquet table, atomically.
 
@@ -148,15 +142,24 @@ def write_series(path: Path, results: Results, baseline: Results | None = None) 
     Each run is converted and written as its own row group, so a baseline
     does not double the memory a run needs.
     """
-    schema = _series_schema()
     runs = [("scenario", results)] + ([("baseline", baseline)] if baseline is not None else [])
 
     def write(f: Any) -> None:
-        with pq.ParquetWriter(f, schema, compression="zstd") as writer:
+        writer = None
+        try:
             for label, run in runs:
                 frame = run.series
                 frame.insert(0, "scenario", pd.Categorical.from_codes(np.zeros(len(frame), np.int8), [label]))
-                writer.write_table(pa.Table.from_pandas(frame, preserve_index=False).cast(schema))
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(f, table.schema, compression="zstd")
+                elif not table.schema.equals(writer.schema, check_metadata=False):
+                    # e.g. a baseline with more actors, whose labels need wider dictionary codes
+                    table = table.cast(writer.schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
 
     write_atomic(path, write)
 
