@@ -27,7 +27,7 @@ import json
 import math
 import os
 import re
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -383,18 +383,7 @@ class _Loader:
         text = self.read(display, real, referrer)
         if text is None:
             return None
-        root = self.compose(display, text)
-        if root is None:
-            return None
-        if not isinstance(root, MappingNode):
-            what = "a list" if isinstance(root, SequenceNode) else f"'{root.value}'"
-            self.add(
-                _Src(display, root.start_mark.line + 1),
-                "",
-                f"the top level must be a mapping (name: ..., actors: ...), not {what}",
-            )
-            return None
-        tree = self.convert(root, display)
+        tree = self.parse(display, text)
         if tree is None:
             return None
         ext = tree.value.pop("extends", None)
@@ -424,6 +413,38 @@ class _Loader:
         if not isinstance(base.value, dict):  # pragma: no cover - load_tree checks
             return tree
         return self.merge(base, tree, ())
+
+    def parse(self, display: str, text: str) -> _Node | None:
+        """The located tree of one file's text (a fresh copy: callers change it).
+
+        Parsing is by far the slowest step of loading (a pure-Python YAML
+        parser), and programs load the same files many times (validation,
+        sweeps), so trees of files that parsed cleanly are kept by their
+        name and text.
+        """
+        key = (display, text)
+        cached = _PARSED.get(key)
+        if cached is not None:
+            _PARSED.move_to_end(key)
+            return _copy_tree(cached)
+        before = len(self.problems)
+        root = self.compose(display, text)
+        if root is None:
+            return None
+        if not isinstance(root, MappingNode):
+            what = "a list" if isinstance(root, SequenceNode) else f"'{root.value}'"
+            self.add(
+                _Src(display, root.start_mark.line + 1),
+                "",
+                f"the top level must be a mapping (name: ..., actors: ...), not {what}",
+            )
+            return None
+        tree = self.convert(root, display)
+        if tree is not None and len(self.problems) == before:
+            _PARSED[key] = _copy_tree(tree)
+            while len(_PARSED) > _PARSED_FILES:
+                _PARSED.popitem(last=False)
+        return tree
 
     def merge(self, base: _Node, over: _Node, path: Location) -> _Node:
         """`over` deep-merged onto `base`: mappings by key, `ID_LISTS` by id, else replaced.
@@ -620,6 +641,20 @@ class _Loader:
 
 class _TooMany(Exception):
     pass
+
+
+_PARSED: OrderedDict[tuple[str, str], _Node] = OrderedDict()  # see `_Loader.parse`
+_PARSED_FILES = 64
+
+
+def _copy_tree(node: _Node) -> _Node:
+    """A copy of a located tree whose mappings and lists can be changed freely."""
+    value = node.value
+    if isinstance(value, dict):
+        value = {k: _copy_tree(v) for k, v in value.items()}
+    elif isinstance(value, list):
+        value = [_copy_tree(v) for v in value]
+    return _Node(value, node.src, node.key_src, node.raw)
 
 
 def _tag_message(tag: str) -> str:
