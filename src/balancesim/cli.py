@@ -170,6 +170,7 @@ def run(
 ) -> None:
     """Run SCENARIO many times and write data, a summary and plots."""
     from . import experiment, plots, store
+    from .per_run import ValuesError
 
     overrides = _overrides(settings, replicates, seed)
     spec = _load(scenario, overrides)
@@ -202,6 +203,8 @@ def run(
                 base_results = experiment.run(base, values=shared, **options)  # type: ignore[arg-type]
     except experiment.RunTooLarge as e:
         raise InputError(f"{scenario}: {e}") from None
+    except ValuesError as e:  # a drawn value the scenario cannot take (e.g. all agenda weights zero)
+        raise InputError(f"{scenario}: uncertainty: {e}") from None
     if base_results is not None and len(base_results.drawn) < len(results.drawn):
         missing = sorted(set(results.drawn) - set(base_results.drawn))
         err.print(f"note: {baseline} has no {', '.join(missing)}: its runs keep their own values there")
