@@ -97,3 +97,17 @@ def test_rank_correlation_finds_the_input_an_outcome_follows():
     assert [p for p, _ in leading(drawn, outcome)] == ["b"]
     assert noise_level(400, 3) > noise_level(400, 1)
     assert rank_correlations(drawn, np.ones(400))["rho"].abs().max() == 0.0
+
+
+def test_a_draw_the_scenario_cannot_take_exits_2(tmp_path):
+    minimal = (ROOT / "tests" / "data" / "minimal.yaml").resolve()
+    zero = "{distribution: choice, values: [0]}"
+    weights = ("regime_security", "development", "sovereignty", "territorial_security")
+    lines = [f"extends: {minimal}", "uncertainty:"]
+    lines += [f"  actors.kazakhstan.agenda.{w}: {zero}" for w in weights]
+    path = tmp_path / "zero.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    r = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "out"), "--no-plots"])
+    assert r.exit_code == 2
+    assert "actors.kazakhstan.agenda: all weights are zero (replicate 0)" in r.output
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("manifest.json"))
