@@ -71,8 +71,8 @@ def test_baseline_shares_the_draws_and_the_effect_stays_paired(tmp_path):
     folder = manifest.parent
     m = json.loads(manifest.read_text())
     assert m["uncertainty"]["baseline_shares"] == sorted(load_scenario(TAIWAN).uncertainty)
-    a = pq.read_table(folder / "series.parquet").to_pandas()
-    b = pq.read_table(folder / "baseline_series.parquet").to_pandas()
+    series = pq.read_table(folder / "series.parquet").to_pandas()
+    a, b = (series[series["scenario"] == label] for label in ("scenario", "baseline"))
     before = (a["step"] < 30).to_numpy()  # the war starts at month 30
     np.testing.assert_array_equal(a["value"].to_numpy()[before], b["value"].to_numpy()[before])
     assert (folder / "plots" / "effect.png").exists()
