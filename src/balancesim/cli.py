@@ -271,34 +271,9 @@ def _print_outcomes(results, baseline) -> None:
         table.add_row(*row)
     out.print(table)
     if results.drawn:
-        _print_importance(results, baseline, keys, labels)
+        from .importance import table as importance_table
 
-
-def _print_importance(results, baseline, keys: list[str], labels: dict[str, str]) -> None:
-    """Which drawn inputs the outcomes (and the effect) follow most, by rank correlation."""
-    from .importance import describe, leading, noise_level
-    from .metrics import REGION
-
-    last = int(results.months[-1])
-    paired = baseline is not None and bool(baseline.drawn)
-    chance = noise_level(results.replicates, len(results.drawn))
-    table = Table(
-        title=f"Drawn inputs that matter most at month {last}: Spearman ρ over {results.replicates} runs "
-        f"({len(results.drawn)} inputs drawn; |ρ| < {chance:.2f} is within chance)",
-        title_justify="left",
-    )
-    table.add_column("regional outcome")
-    table.add_column("outcome follows")
-    if paired:
-        table.add_column("effect (paired) follows")
-    for key in keys:
-        v = results.values(REGION, key)[last]
-        row = [labels.get(key, key.replace("_", " ")), describe(leading(results.drawn, v))]
-        if paired:
-            effect = v - baseline.values(REGION, key)[last] if baseline.has(REGION, key) else None
-            row.append("—" if effect is None else describe(leading(results.drawn, effect)))
-        table.add_row(*row)
-    out.print(table)
+        out.print(importance_table(results, baseline, keys, labels))
 
 
 @main.command()
