@@ -65,7 +65,20 @@ def test_parametric_uncertainty_widens_the_band():
 
 
 def test_baseline_shares_the_draws_and_the_effect_stays_paired(tmp_path):
-    r = invoke("run", TAIWAN, "--baseline", BASELINE, "-n", "10", "--seed", "2", "--out", str(tmp_path))
+    r = invoke(
+        "run",
+        TAIWAN,
+        "--baseline",
+        BASELINE,
+        "-n",
+        "10",
+        "--seed",
+        "2",
+        "--set",
+        "horizon=32",
+        "--out",
+        str(tmp_path),
+    )
     assert r.exit_code == 0, r.output
     (manifest,) = tmp_path.rglob("manifest.json")
     folder = manifest.parent
