@@ -1,33 +1,51 @@
 """The `balancesim` command line.
 
 Exit status: 0 success, 1 failure while running (e.g. cannot write results),
-2 invalid input (bad scenario file, bad option), 130 interrupted.
+2 invalid input (bad scenario file, bad option), 130 interrupted; `exits.py`
+decides it for every command. Heavy libraries (numpy, pandas, mesa, scipy,
+matplotlib) and even rich are imported inside the commands, so that
+`balancesim --help` answers at once.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
-from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
-from .scenario_files import ScenarioError, load_scenario, parse_overrides
+from .exits import Group, InputError, RunError, describe_os_error
+from .wording import plural
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class _LazyConsole:
+    """A rich Console made on first use (importing rich costs ~0.1 s of `--help`)."""
+
+    def __init__(self, stderr: bool) -> None:
+        self.stderr = stderr
+
+    @cache  # noqa: B019 - two module-level instances, never freed
+    def _console(self) -> Console:
+        from rich.console import Console
+
+        if self.stderr:
+            return Console(stderr=True, highlight=False, emoji=False)
+        return Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 110)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._console(), name)
+
+
+err: Any = _LazyConsole(stderr=True)
+out: Any = _LazyConsole(stderr=False)
 
 EPILOG_RUN = """\b
 Examples:
@@ -38,16 +56,9 @@ Examples:
 """
 
 
-class InputError(click.ClickException):
-    """Invalid input: the message is printed as is and the exit status is 2."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(self.format_message(), err=True)  # unwrapped: one problem per line
-
-
 def _load(path: str, overrides: dict[str, Any] | None = None):
+    from .scenario_files import ScenarioError, load_scenario
+
     try:
         return load_scenario(path, overrides)
     except ScenarioError as e:
@@ -55,6 +66,8 @@ def _load(path: str, overrides: dict[str, Any] | None = None):
 
 
 def _overrides(items: tuple[str, ...], replicates: int | None, seed: int | None) -> dict[str, Any]:
+    from .scenario_files import ScenarioError, parse_overrides
+
     try:
         values = parse_overrides(items)
     except ScenarioError as e:
@@ -66,32 +79,51 @@ def _overrides(items: tuple[str, ...], replicates: int | None, seed: int | None)
     return values
 
 
-def progress_bar(total: int, label: str) -> tuple[Progress, Callable[[int], None]]:
-    """A rich progress bar on stderr and the callback that advances it."""
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-    task = bar.add_task(label, total=total, rate="")
+def folder_name(scenario: str) -> str:
+    """The results folder name for a scenario file: its stem, made safe.
 
-    def advance(n: int) -> None:
-        bar.advance(task, n)
-        t = bar.tasks[task]
-        if t.elapsed:
-            bar.update(task, rate=f"{t.completed / t.elapsed:,.0f} runs/s")
-
-    return bar, advance
+    A file named `...yaml` has the stem `..`; used as is, results would land
+    outside `--out`. Only letters, digits, `-`, `_` and inner dots are kept.
+    """
+    stem = re.sub(r"[^\w.-]+", "_", Path(scenario).stem, flags=re.ASCII).strip("._")
+    return stem or "scenario"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def check_writable(folder: Path) -> None:
+    """Raise OSError unless files can be written in `folder`; creates nothing that stays.
+
+    Probes the folder, or the nearest existing folder above it, with a hidden
+    temporary folder holding 4 KiB, so that a read-only or full disk is found
+    before any simulation work, and a run that then fails leaves no folder.
+    """
+    import errno
+    import shutil
+    import tempfile
+
+    target = folder.absolute()
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    if not target.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(target))
+    probe = tempfile.mkdtemp(prefix=".balancesim-probe-", dir=target)
+    try:
+        with open(os.path.join(probe, "probe"), "wb") as f:
+            f.write(b"\0" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+
+
+def _writable_out(folder: Path) -> None:
+    """RunError (exit 1) unless results can be written under `folder`."""
+    try:
+        check_writable(folder)
+    except OSError as e:
+        raise RunError(f"--out {folder}: cannot write there ({describe_os_error(e)})") from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="balancesim")
 def main() -> None:
     """Agent-based simulation of small states balancing between great powers.
@@ -161,57 +193,87 @@ def run(
     no_plots: bool,
 ) -> None:
     """Run SCENARIO many times and write data, a summary and plots."""
-    from . import experiment, plots, store
+    from .progress import Phases
 
-    overrides = _overrides(settings, replicates, seed)
-    spec = _load(scenario, overrides)
-    base = None
-    if baseline is not None:
-        # The baseline runs with the same seed and count: common random numbers.
-        base = _load(baseline, {**overrides, "replicates": spec.replicates, "seed": spec.seed})
-        if base.horizon != spec.horizon:
-            raise InputError(
-                f"{baseline}: horizon {base.horizon} differs from {scenario}'s {spec.horizon}; "
-                "a paired comparison needs the same horizon"
-            )
-    total = spec.replicates * (2 if base is not None else 1)
-    bar, advance = progress_bar(total, f"{Path(scenario).stem}")
-    options = {
-        "engine_name": engine_name,
-        "chunk_size": chunk_size,
-        "progress": advance,
-        "measures": measures,
-    }
-    try:
-        with bar:
+    name = folder_name(scenario)
+    with Phases(err, name) as phases:
+        phases.setting_up("reading the scenario")
+        overrides = _overrides(settings, replicates, seed)
+        spec = _load(scenario, overrides)
+        base = None
+        if baseline is not None:
+            # The baseline runs with the same seed and count: common random numbers.
+            base = _load(baseline, {**overrides, "replicates": spec.replicates, "seed": spec.seed})
+            if base.horizon != spec.horizon:
+                raise InputError(
+                    f"{baseline}: horizon {base.horizon} differs from {scenario}'s {spec.horizon}; "
+                    "a paired comparison needs the same horizon"
+                )
+        _writable_out(Path(out_dir))  # before the work, not after it
+        phases.setting_up("loading the simulation libraries")
+        from . import experiment, plots, store
+
+        total = spec.replicates * (2 if base is not None else 1)
+        options = {
+            "engine_name": engine_name,
+            "chunk_size": chunk_size,
+            "progress": phases.bar(total, "simulating", "runs"),
+            "measures": measures,
+        }
+        try:
             results = experiment.run(spec, **options)
             base_results = None if base is None else experiment.run(base, **options)
-    except experiment.RunTooLarge as e:
-        raise InputError(f"{scenario}: {e}") from None
-    if base_results is not None and not experiment.common_random_numbers(results.setup, base_results.setup):
-        err.print(
-            f"note: {scenario} and {baseline} differ in their actors or alliances, so their runs do not "
-            "share random numbers; the effect is a difference of runs paired by seed, wider than a "
-            "common-random-numbers comparison"
-        )
-    folder = store.write_run(
-        results,
-        Path(out_dir),
-        Path(scenario).stem,
-        command=["balancesim", *sys.argv[1:]],
-        baseline=base_results,
-        baseline_file=baseline,
-        scenario_file=scenario,
-        plot=None if no_plots else plots.write_all,
-    )
+        except experiment.RunTooLarge as e:
+            raise InputError(f"{scenario}: {e}") from None
+        if base_results is not None and not experiment.common_random_numbers(
+            results.setup, base_results.setup
+        ):
+            err.print(
+                f"note: {scenario} and {baseline} differ in their actors or alliances, so their runs "
+                "do not share random numbers; the effect is a difference of runs paired by seed, wider "
+                "than a common-random-numbers comparison",
+                markup=False,
+            )
+        figures = [] if no_plots else plots.figure_names(results, base_results)
+        phases.bar(1 + len(figures), "writing the data", "files")
+
+        def plot(results, folder: Path, baseline) -> list[Path]:
+            phases.step("writing the plots")
+            return plots.write_all(results, folder, baseline, progress=lambda _: phases.step())
+
+        try:
+            folder = store.write_run(
+                results,
+                Path(out_dir),
+                name,
+                command=["balancesim", *sys.argv[1:]],
+                baseline=base_results,
+                baseline_file=baseline,
+                scenario_file=scenario,
+                plot=None if no_plots else plot,
+            )
+        except OSError as e:
+            raise RunError(f"cannot write the results under {out_dir}: {describe_os_error(e)}") from None
     _print_outcomes(results, base_results)
-    out.print(f"\nResults: [bold]{folder}[/bold]")
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            out.print(f"  {path.relative_to(folder)}")
+    _print_files("Results", folder, sorted(p for p in folder.rglob("*") if p.is_file()))
+
+
+def _print_files(title: str, folder: Path, files: list[Path], extra: str | None = None) -> None:
+    """'Results: FOLDER' and the files in it, one a line, printed as text (never markup)."""
+    from rich.text import Text
+
+    out.print(Text.assemble(f"\n{title}: ", (str(folder), "bold")))
+    for path in files:
+        out.print(Text(f"  {path.relative_to(folder)}"))
+    if extra:
+        out.print(Text(f"  {extra}"))
 
 
 def _print_outcomes(results, baseline) -> None:
+    """The table of regional outcomes; every text from the scenario is printed literally."""
+    from rich.table import Table
+    from rich.text import Text
+
     from .experiment import calendar_month
     from .metrics import HEADLINE, REGION
 
@@ -219,8 +281,10 @@ def _print_outcomes(results, baseline) -> None:
     names = {a.id: a.name for a in results.scenario.actors}
     a, b = results.scenario.balance_pair
     table = Table(
-        title=f"{results.scenario.name}: {results.replicates} runs, seed {results.seed}, "
-        f"month {last} ({calendar_month(results.scenario.start, last)})",
+        title=Text(
+            f"{results.scenario.name}: {plural(results.replicates, 'run')}, seed {results.seed}, "
+            f"month {last} ({calendar_month(results.scenario.start, last)})"
+        ),
         title_justify="left",
     )
     table.add_column("regional outcome")
@@ -248,7 +312,7 @@ def _print_outcomes(results, baseline) -> None:
         if baseline is not None:
             bv = baseline.values(REGION, key)[last] if baseline.has(REGION, key) else None
             row += ["—", "—"] if bv is None else [cell(bv), cell(v - bv)]
-        table.add_row(*row)
+        table.add_row(*map(Text, row))
     out.print(table)
 
 
@@ -256,6 +320,8 @@ def _print_outcomes(results, baseline) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def check(files: tuple[str, ...]) -> None:
     """Validate scenario FILES without running them (exit 2 if any is invalid)."""
+    from .scenario_files import ScenarioError, load_scenario
+
     bad = 0
     for f in files:
         try:
@@ -265,8 +331,8 @@ def check(files: tuple[str, ...]) -> None:
             bad += 1
             continue
         click.echo(
-            f"{f}: ok ({spec.name}; {len(spec.actors)} actors, {spec.horizon} months, "
-            f"{len(spec.shocks)} shocks)",
+            f"{f}: ok ({spec.name}; {plural(len(spec.actors), 'actor')}, "
+            f"{plural(spec.horizon, 'month')}, {plural(len(spec.shocks), 'shock')})",
         )
     if bad:
         raise SystemExit(2)
@@ -283,9 +349,20 @@ def schema(out_file: str | None) -> None:
     text = json.dumps(json_schema(), indent=2) + "\n"
     if out_file is None:
         click.echo(text, nl=False)
-    else:
-        Path(out_file).write_text(text)
-        err.print(f"wrote {out_file}")
+        return
+    # Written under a hidden name and renamed: a full disk leaves no half-written schema.
+    path = Path(out_file)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"cannot write {out_file}: {describe_os_error(e)}") from None
+    click.echo(f"wrote {out_file}", err=True)
 
 
 EPILOG_SWEEP = """\b
@@ -384,10 +461,56 @@ def sweep(
     no_plots: bool,
 ) -> None:
     """Run SCENARIO over a design of parameter values, in resumable chunks."""
-    import re
+    from .progress import Phases
 
+    name = folder_name(scenario)
+    with Phases(err, name) as phases:
+        phases.setting_up("planning the sweep")
+        outcome = _sweep(
+            phases,
+            name,
+            scenario,
+            params,
+            design,
+            samples,
+            replicates,
+            seed,
+            months,
+            executor,
+            workers,
+            scheduler,
+            chunk_size,
+            out_dir,
+            resume,
+            settings,
+            no_plots,
+        )
+    _print_sweep(outcome)
+
+
+def _sweep(
+    phases: Any,
+    name: str,
+    scenario: str,
+    params: tuple[str, ...],
+    design: str | None,
+    samples: int | None,
+    replicates: int | None,
+    seed: int | None,
+    months: str | None,
+    executor: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    chunk_size: int | None,
+    out_dir: str | None,
+    resume: bool,
+    settings: tuple[str, ...],
+    no_plots: bool,
+):
+    """The sweep command's work, inside its live display `phases`; returns the outcome."""
     from . import sweep as sw
     from .executors import ExecutorUnavailable
+    from .scenario_files import ScenarioError
 
     overrides = _overrides(settings, None, None)
     try:
@@ -413,56 +536,66 @@ def sweep(
             raise InputError(f"--scheduler {opts.scheduler}: needs --executor dask (not {executor})")
         if not re.fullmatch(r"[a-z0-9+]+://\S+", opts.scheduler):
             raise InputError(f"--scheduler {opts.scheduler}: expected an address like tcp://HOST:PORT")
-    folder = Path(opts.out or Path("results") / Path(scenario).stem / "sweep")
+    folder = Path(opts.out or Path("results") / folder_name(scenario) / "sweep")
     points = len(plan.design)
-    label = Path(scenario).stem
-    bar, advance = progress_bar(plan.runs, f"{label}: 0/{points} points")
-    task = bar.task_ids[0]
+    phases.setting_up(f"starting the {executor} executor")
+    advance = None
 
     def started(pending: int, complete: int, description: str) -> None:
+        nonlocal advance
         err.print(
-            f"{label}: {points} design points x {plan.replicates} runs, "
-            f"{pending:,} runs to do, executor {description}",
+            f"{name}: {plural(points, 'design point')} x {plural(plan.replicates, 'run')}, "
+            f"{plural(pending, 'run')} to do, executor {description}",
             markup=False,
             soft_wrap=True,
         )
-        bar.update(task, total=pending, description=f"{label}: {complete}/{points} points")
+        advance = phases.bar(pending, f"{complete}/{points} points", "runs")
 
     def progress(runs: int, complete: int) -> None:
-        bar.update(task, description=f"{label}: {complete}/{points} points")
-        advance(runs)
+        phases.describe(f"{complete}/{points} points")
+        if advance is not None:
+            advance(runs)
+        if complete == points:
+            phases.describe(f"{complete}/{points} points; writing the summary and plots")
 
     try:
-        with bar:
-            outcome = sw.run_sweep(
-                plan,
-                folder,
-                executor=executor,
-                workers=opts.workers,
-                scheduler=opts.scheduler,
-                resume=resume,
-                progress=progress,
-                plots=not no_plots,
-                command=["balancesim", *sys.argv[1:]],
-                on_start=started,
-            )
-    except (sw.SweepError, ExecutorUnavailable) as e:
+        outcome = sw.run_sweep(
+            plan,
+            folder,
+            executor=executor,
+            workers=opts.workers,
+            scheduler=opts.scheduler,
+            resume=resume,
+            progress=progress,
+            plots=not no_plots,
+            command=["balancesim", *sys.argv[1:]],
+            on_start=started,
+        )
+    except sw.SweepError as e:
         raise InputError(str(e)) from None
+    except ExecutorUnavailable as e:
+        raise RunError(str(e)) from None
     except KeyboardInterrupt:
-        err.print(f"interrupted: finished chunks are kept in {folder}; add --resume to continue")
+        phases.progress.stop()
+        err.print(
+            f"interrupted: finished chunks are kept in {folder}; add --resume to continue", markup=False
+        )
         raise SystemExit(130) from None
     except OSError as e:
-        raise click.ClickException(f"cannot write the sweep to {folder}: {e}") from None
-    _print_sweep(outcome)
+        raise RunError(f"cannot write the sweep to {folder}: {describe_os_error(e)}") from None
+    return outcome
 
 
 def _print_sweep(outcome) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     plan = outcome.plan
     t = outcome.timings
     out.print(
-        f"{len(plan.design)} design points x {plan.replicates} runs = {plan.runs:,} runs "
-        f"({outcome.chunks_run} chunks run, {outcome.chunks_skipped} already done) in "
-        f"{sum(t.values()):.1f} s",
+        f"{plural(len(plan.design), 'design point')} x {plural(plan.replicates, 'run')} = "
+        f"{plural(plan.runs, 'run')} ({plural(outcome.chunks_run, 'chunk')} run, "
+        f"{outcome.chunks_skipped:,} already done) in {sum(t.values()):.1f} s",
         markup=False,
     )
     if outcome.sobol is not None:
@@ -472,16 +605,15 @@ def _print_sweep(outcome) -> None:
             table.add_column(name, justify="left" if name in ("measure", "parameter") else "right")
         for row in outcome.sobol[outcome.sobol["month"] == month].itertuples():
             table.add_row(
-                str(row.measure),
-                row.parameter,
+                Text(str(row.measure)),
+                Text(str(row.parameter)),
                 f"{row.S1:+.3f} ± {row.S1_conf:.3f}",
                 f"{row.ST:+.3f} ± {row.ST_conf:.3f}",
             )
         out.print(table)
-    out.print(f"\nSweep: [bold]{outcome.folder}[/bold]")
-    for path in outcome.files:
-        out.print(f"  {path.relative_to(outcome.folder)}")
-    out.print("  chunks/ (every run's outcomes, one Parquet file per chunk)")
+    _print_files(
+        "Sweep", outcome.folder, outcome.files, "chunks/ (every run's outcomes, one Parquet file per chunk)"
+    )
 
 
 EPILOG_VIZ = """\b
@@ -520,16 +652,20 @@ def viz(scenario: str, port: int, host: str) -> None:
     spec = _load(scenario)
     problem = v.solara_missing()
     if problem is not None:
-        raise click.ClickException(problem)
+        raise RunError(problem)
     try:
         server = v.start(scenario, host, port, echo=lambda line: click.echo(line, err=True))
     except v.VizError as e:
-        raise (InputError if e.exit_code == 2 else click.ClickException)(str(e)) from None
+        raise (InputError if e.exit_code == 2 else RunError)(str(e)) from None
+
+    class Stopped(Exception):
+        """SIGTERM: a service manager stopping the server, a normal end (status 0)."""
 
     def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise Stopped
 
     previous = signal.signal(signal.SIGTERM, stop)
+    interrupted = False
     try:
         click.echo(f"{spec.name}: {server.url}")
         sys.stdout.flush()
@@ -537,14 +673,18 @@ def viz(scenario: str, port: int, host: str) -> None:
             err.print(f"Listening on all addresses: elsewhere, use this machine's name, port {server.port}.")
         err.print("Open the address in a browser; Ctrl-C stops the server.")
         status = server.wait()
-    except KeyboardInterrupt:
+    except Stopped:
         status = 0
-        err.print("stopped")
+    except KeyboardInterrupt:
+        status, interrupted = 0, True
     finally:
         server.stop()
         signal.signal(signal.SIGTERM, previous)
     if status != 0:
-        raise click.ClickException(f"the page server stopped with status {status}:\n{server.log()[-3000:]}")
+        raise RunError(f"the page server stopped with status {status}:\n{server.log()[-3000:]}")
+    err.print("stopped")
+    if interrupted:
+        raise click.exceptions.Exit(130)  # Ctrl-C, as for every command
 
 
 EPILOG_VALIDATE = """\b
@@ -556,17 +696,6 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
 --strict, also when a knock-out control leaves its pattern in place);
 2 invalid input.
 """
-
-
-def _writable_folder(folder: Path) -> None:
-    """Create `folder` and make sure a file can be written there, or raise InputError."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise InputError(f"--out {folder}: cannot write there ({e.strerror or e})") from None
 
 
 @main.command(epilog=EPILOG_VALIDATE)
@@ -611,25 +740,34 @@ def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None,
     (figure, 95% interval, threshold and why, verdict) and writes a report
     with one plot per pattern; docs/validation.md explains how to read it.
     """
-    from . import validation as val
+    from .progress import Phases
 
     folder = Path(out_dir)
-    _writable_folder(folder)
-    scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
-    bar, advance = progress_bar(val.count_runs(val.CHECKS, replicates), "validate")
-    try:
-        with bar:
+    with Phases(err, "validate") as phases:
+        phases.setting_up("loading the simulation libraries")
+        _writable_out(folder)
+        from . import validation as val
+
+        scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
+        advance = phases.bar(val.count_runs(val.CHECKS, replicates), "simulating", "runs")
+        try:
             result = val.run_validation(replicates, seed, scenarios, progress=advance)
-    except val.ValidationError as e:
-        raise InputError(str(e)) from None
-    report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
+        except val.ValidationError as e:
+            raise InputError(str(e)) from None
+        phases.bar(1, "writing the report and plots")
+        try:
+            report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
+        except OSError as e:
+            raise RunError(f"cannot write the report to {folder}: {describe_os_error(e)}") from None
     _print_validation(result)
-    out.print(f"\nReport: [bold]{report}[/bold]")
+    _print_files("Report", report.parent, [report])
     if not result.passed or (strict and not result.controls_ok):
         raise SystemExit(1)
 
 
 def _print_validation(result) -> None:
+    from rich.table import Table
+
     from .validation import table_rows
 
     table = Table(

@@ -22,11 +22,14 @@ How it works, and why:
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import math
 import os
 import re
+import stat
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -68,6 +71,7 @@ MAX_FILE_BYTES = 1 << 20  # scenario files are hand-written; anything bigger is 
 MAX_PROBLEMS = 50  # beyond this the list stops helping
 MAX_VALUES = 100_000  # values per file after alias expansion (stops "billion laughs")
 MAX_EXTENDS_DEPTH = 16
+MAX_EXCERPT = 80  # characters of a file's text quoted in a message (never a whole file)
 ID_LISTS = ("actors", "institutions", "shocks")  # top-level lists merged by `id`
 COMMAND_LINE = "<command line>"  # the file name given to problems in `overrides`
 
@@ -165,8 +169,7 @@ def _describe(value: Any, raw: str | None = None) -> str:
     if value is None:
         return raw if raw not in (None, "") else "null"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"'{shown}'"
+        return f"'{_excerpt(value, 40)}'"
     if isinstance(value, int | float):
         return raw if raw is not None else _number(value)
     if isinstance(value, dict):
@@ -174,6 +177,37 @@ def _describe(value: Any, raw: str | None = None) -> str:
     if isinstance(value, list):
         return "a list"
     return repr(value)
+
+
+def _excerpt(text: str, limit: int = MAX_EXCERPT) -> str:
+    """At most `limit` characters of `text`'s first line, for quoting in a message.
+
+    A value may be a whole file (a plain scalar spanning every line of a file
+    named by `extends:`, say /etc/passwd): messages quote a short excerpt,
+    never the content. Control characters and lone surrogates are shown as
+    escapes, so a message cannot drive the terminal.
+    """
+    lines = text.strip().splitlines() or [""]
+    line = lines[0]
+    more = len(lines) > 1 or len(line) > limit
+    shown = "".join(repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Cs") else c for c in line[:limit])
+    return shown + ("..." if more else "")
+
+
+def _text_problem(text: str) -> str | None:
+    """Why `text` cannot be a scenario string, or None if it can.
+
+    Lone surrogates (a YAML escape like "\\ud800", or a command-line byte that
+    is not UTF-8) cannot be written out as UTF-8, and control characters
+    (escape sequences) would act on the terminal when a name is printed.
+    """
+    for c in text:
+        category = unicodedata.category(c)
+        if category == "Cs":
+            return f"contains a lone surrogate U+{ord(c):04X}, which is not a character (expected UTF-8 text)"
+        if category == "Cc" and c not in "\t\n\r":
+            return f"contains the control character U+{ord(c):04X} (expected printable text)"
+    return None
 
 
 def _number(x: float) -> str:
@@ -217,19 +251,14 @@ class _Loader:
         if display not in self.files:
             self.files.append(display)
         try:
-            with open(real, "rb") as f:
-                data = f.read(MAX_FILE_BYTES + 1)
+            data = _read_capped(real, regular_only=referrer is not None)
         except OSError as e:
-            reason = {
-                FileNotFoundError: "no such file",
-                IsADirectoryError: "it is a directory, not a file",
-                PermissionError: "permission denied",
-            }.get(type(e), (e.strerror or str(e)).lower())
+            reason = _os_reason(e)
             if referrer is None:
                 self.add(_Src(display, None), "", f"cannot read the file: {reason}")
             else:
                 node, name = referrer
-                self.add(node.where, ("extends",), f"cannot read '{name}': {reason}")
+                self.add(node.where, ("extends",), f"cannot read '{_excerpt(name)}': {reason}")
             return None
         if len(data) > MAX_FILE_BYTES:
             self.add(_Src(display, None), "", "the file is larger than 1 MiB, the limit for scenarios")
@@ -296,7 +325,11 @@ class _Loader:
             try:
                 value = node.value if tag == f"{_CORE}str" else constructor.construct_object(node)
             except (YAMLError, ValueError, LookupError, TypeError):  # e.g. `!!int abc`
-                self.add(src, path, f"'{node.value}' is not a valid {tag.replace(_CORE, '!!')}")
+                self.add(src, path, f"'{_excerpt(node.value)}' is not a valid {tag.replace(_CORE, '!!')}")
+                return _Node(None, src)
+            problem = _text_problem(value) if isinstance(value, str) else None
+            if problem is not None:
+                self.add(src, path, problem)
                 return _Node(None, src)
             if isinstance(value, float) and not math.isfinite(value):
                 self.add(src, path, f"NaN/infinity is not allowed (got {node.value})")
@@ -352,12 +385,16 @@ class _Loader:
                 self.add(key_src, path, _tag_message(str(key_node.tag)))
                 continue
             key = key_node.value
+            problem = _text_problem(key) if isinstance(key, str) else None
+            if problem is not None:
+                self.add(key_src, path, f"a key {problem}")
+                continue
             if key in entries:
                 first = entries[key].key_src
                 self.add(
                     key_src,
                     (*path, key),
-                    f"duplicate key '{key}' (first on line {first.line if first else '?'})",
+                    f"duplicate key '{_excerpt(key)}' (first on line {first.line if first else '?'})",
                 )
                 continue
             child = self._convert(value_node, display, (*path, key), constructor, active)
@@ -386,7 +423,7 @@ class _Loader:
         if root is None:
             return None
         if not isinstance(root, MappingNode):
-            what = "a list" if isinstance(root, SequenceNode) else f"'{root.value}'"
+            what = "a list" if isinstance(root, SequenceNode) else f"'{_excerpt(str(root.value))}'"
             self.add(
                 _Src(display, root.start_mark.line + 1),
                 "",
@@ -409,7 +446,7 @@ class _Loader:
         name = ext.value
         base_real = real.parent / name
         base_display = os.path.normpath(os.path.join(os.path.dirname(display), name))
-        resolved = base_real.resolve()
+        resolved = Path(os.path.realpath(base_real))  # never raises: a symlink loop fails on reading
         if any(resolved == seen for _, seen in chain):
             names = " -> ".join([*(d for d, _ in chain), base_display])
             self.add(ext.where, ("extends",), f"extends cycle: {names}")
@@ -531,7 +568,7 @@ class _Loader:
                     self.add(
                         src,
                         format_location(path),
-                        f"'{part}' is neither an id nor an index in this list "
+                        f"'{_excerpt(str(part))}' is neither an id nor an index in this list "
                         f"({did_you_mean(str(part), ids)})",
                     )
                     return
@@ -586,6 +623,9 @@ class _Loader:
         if isinstance(value, float) and not math.isfinite(value):
             self.add(src, path, f"NaN/infinity is not allowed (got {value})")
             return None
+        if isinstance(value, str) and (problem := _text_problem(value)) is not None:
+            self.add(src, path, problem)
+            return None
         if value is None or isinstance(value, str | int | float):
             return _Node(value, src)
         self.add(src, path, f"expected plain data, got a {type(value).__name__}")
@@ -616,8 +656,63 @@ class _TooMany(Exception):
     pass
 
 
+def _read_capped(path: Path, regular_only: bool) -> bytes:
+    """At most MAX_FILE_BYTES + 1 bytes of the file, without ever blocking.
+
+    With `regular_only` (a file named by `extends:`), anything but a regular
+    file is refused before it is opened: a FIFO or `/dev/stdin` would wait for
+    a writer forever, a device could stream without end. The file is opened
+    non-blocking and checked again by descriptor, in case it was swapped.
+    """
+    if regular_only:
+        _require_regular(os.stat(path).st_mode, path)
+    flags = os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | (os.O_NONBLOCK if regular_only else 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as f:
+        if regular_only:
+            _require_regular(os.fstat(fd).st_mode, path)
+        return f.read(MAX_FILE_BYTES + 1)
+
+
+def _require_regular(mode: int, path: Path) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = (
+        "a directory"
+        if stat.S_ISDIR(mode)
+        else "a named pipe (FIFO)"
+        if stat.S_ISFIFO(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
+    raise _NotRegular(f"it is {kind}, not a scenario file", str(path))
+
+
+class _NotRegular(OSError):
+    def __init__(self, reason: str, filename: str) -> None:
+        super().__init__(0, reason, filename)
+
+
+def _os_reason(e: OSError) -> str:
+    """Why a file could not be read, in words (no errno numbers, no full paths)."""
+    if isinstance(e, _NotRegular):
+        return e.strerror
+    if isinstance(e, FileNotFoundError):
+        return "no such file"
+    if isinstance(e, IsADirectoryError):
+        return "it is a directory, not a file"
+    if isinstance(e, PermissionError):
+        return "permission denied"
+    if e.errno == errno.ELOOP:
+        return "too many levels of symbolic links (a symlink loop?)"
+    return (e.strerror or str(e)).lower()
+
+
 def _tag_message(tag: str) -> str:
-    shown = tag.replace(_CORE, "!!")
+    shown = _excerpt(tag.replace(_CORE, "!!"))
     return f"YAML tag '{shown}' is not allowed: scenario files hold plain data only"
 
 
@@ -934,7 +1029,11 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         dotted, sep, text = item.partition("=")
         dotted = dotted.strip()
         if not sep or not dotted:
-            loader.add(_Src(COMMAND_LINE, None), "", f"'{item}': expected PATH=VALUE")
+            loader.add(_Src(COMMAND_LINE, None), "", f"'{_excerpt(item)}': expected PATH=VALUE")
+            continue
+        problem = _text_problem(item)
+        if problem is not None:
+            loader.add(_Src(COMMAND_LINE, None), _excerpt(dotted), problem)
             continue
         if not text.strip():
             result[dotted] = None

@@ -61,7 +61,7 @@ from . import engine, metrics
 from .scenario import Scenario, did_you_mean, reference_problems
 from .scenario_files import ScenarioError, load_scenario, split_path
 from .state import Setup, build_setup
-from .store import write_atomic, write_json, write_table
+from .store import ManifestError, read_manifest, write_atomic, write_json, write_table
 
 DESIGNS = ("grid", "lhs", "sobol")
 FORMAT = 1  # of the manifest and chunk files
@@ -892,9 +892,9 @@ def check_folder(folder: Path, plan: SweepPlan, resume: bool) -> tuple[set[str],
                 "or choose another --out"
             )
         try:
-            old = json.loads(manifest.read_text())
-        except (OSError, ValueError) as e:
-            raise SweepError(f"{manifest}: cannot read it ({e})") from None
+            old = read_manifest(manifest)
+        except ManifestError as e:
+            raise SweepError(str(e)) from None
         differ = _differences(old.get("identity"), plan.identity())
         if differ:
             shown = "; ".join(differ[:5]) + ("; ..." if len(differ) > 5 else "")
@@ -1181,11 +1181,13 @@ def write_outputs(
 
 
 def _labels(plan: SweepPlan) -> dict[str, str]:
-    from .plots import LABELS
+    from .plots import LABELS, literal
 
-    names = {a.id: a.name for a in plan.base.actors}
+    names = {a.id: literal(a.name) for a in plan.base.actors}  # never mathtext
     a, b = plan.base.balance_pair
-    third = ", ".join(p.name for p in plan.base.partners if p.kind == "third_party") or "third parties"
+    third = (
+        ", ".join(literal(p.name) for p in plan.base.partners if p.kind == "third_party") or "third parties"
+    )
     return {
         m: LABELS[m][0].format(a=names[a], b=names[b], third=third) if m in LABELS else m
         for m in plan.measures
@@ -1214,7 +1216,12 @@ def sweep_figures(plan: SweepPlan, summary: pd.DataFrame, sobol: pd.DataFrame | 
     n = len(plan.measures)
     cols = 3
     rows = math.ceil(n / cols)
-    subtitle = f"{plan.base.name}: {plan.replicates} runs per point, seed {plan.seed}, {when}"
+    from .plots import literal
+    from .wording import plural
+
+    subtitle = (
+        f"{literal(plan.base.name)}: {plural(plan.replicates, 'run')} per point, seed {plan.seed}, {when}"
+    )
     if sobol is not None:
         fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)
         part = sobol[sobol["month"] == month]
