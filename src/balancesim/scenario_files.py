@@ -42,6 +42,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.nodes import Node as YamlNode
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.representer import SafeRepresenter
 
 from balancesim.scenario import (
@@ -282,8 +283,15 @@ class _Loader:
                 message += f" ({e.context} on line {e.context_mark.line + 1})"
             self.add(_Src(display, mark.line + 1 if mark else None), "", message)
             return None
+        except ReaderError as e:  # a character YAML does not allow, e.g. a control character
+            line = text[: e.position].count("\n") + 1 if isinstance(e.position, int) else None
+            code = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or "?")
+            self.add(
+                _Src(display, line), "", f"the character U+{code:04X} is not allowed in YAML ({e.reason})"
+            )
+            return None
         except YAMLError as e:
-            self.add(_Src(display, None), "", f"syntax error: {e}")
+            self.add(_Src(display, None), "", f"syntax error: {_excerpt(str(e))}")
             return None
         except RecursionError:
             self.add(_Src(display, None), "", "the YAML is nested too deeply")
