@@ -88,6 +88,7 @@ def assert_clean(error: ScenarioError) -> None:
     assert lines, "an error without a message"
     for line in lines:
         assert LOCATED.match(line), line
+        assert len(line) < 600, line  # quotes an excerpt, never a whole value or file
         assert "Traceback" not in line
 
 

@@ -195,7 +195,7 @@ def _excerpt(text: str, limit: int = MAX_EXCERPT) -> str:
     return shown + ("..." if more else "")
 
 
-def _text_problem(text: str) -> str | None:
+def _text_problem(text: str, allowed: str = "\t\n\r") -> str | None:
     """Why `text` cannot be a scenario string, or None if it can.
 
     Lone surrogates (a YAML escape like "\\ud800", or a command-line byte that
@@ -206,9 +206,17 @@ def _text_problem(text: str) -> str | None:
         category = unicodedata.category(c)
         if category == "Cs":
             return f"contains a lone surrogate U+{ord(c):04X}, which is not a character (expected UTF-8 text)"
-        if category == "Cc" and c not in "\t\n\r":
+        if category == "Cc" and c not in allowed:
             return f"contains the control character U+{ord(c):04X} (expected printable text)"
     return None
+
+
+def _key_problem(key: str) -> str | None:
+    """Why `key` cannot be a key of a scenario mapping (keys are short one-line names), or None."""
+    problem = _text_problem(key, allowed="")
+    if problem is None and len(key) > MAX_EXCERPT:
+        problem = f"has {len(key):,} characters (keys are short names)"
+    return None if problem is None else f"a key {problem}: '{_excerpt(key, 40)}'"
 
 
 def _number(x: float) -> str:
@@ -393,9 +401,9 @@ class _Loader:
                 self.add(key_src, path, _tag_message(str(key_node.tag)))
                 continue
             key = key_node.value
-            problem = _text_problem(key) if isinstance(key, str) else None
+            problem = _key_problem(key) if isinstance(key, str) else None
             if problem is not None:
-                self.add(key_src, path, f"a key {problem}")
+                self.add(key_src, path, problem)
                 continue
             if key in entries:
                 first = entries[key].key_src
@@ -499,7 +507,7 @@ class _Loader:
                 self.add(
                     item.where,
                     (path[0],),
-                    f"'{ident}' appears twice in this list (first on line {first})",
+                    f"'{_excerpt(ident)}' appears twice in this list (first on line {first})",
                 )
                 continue
             seen[ident] = item
@@ -548,7 +556,8 @@ class _Loader:
             self.add(
                 item.where,
                 (path[0],),
-                f"cannot remove '{ident}': the base scenario has no such id ({did_you_mean(ident, known)})",
+                f"cannot remove '{_excerpt(ident)}': the base scenario has no such id "
+                f"({did_you_mean(_excerpt(ident), known)})",
             )
         else:
             items[position[ident]] = None
@@ -1039,7 +1048,7 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         if not sep or not dotted:
             loader.add(_Src(COMMAND_LINE, None), "", f"'{_excerpt(item)}': expected PATH=VALUE")
             continue
-        problem = _text_problem(item)
+        problem = _text_problem(dotted, allowed="") or _text_problem(text)
         if problem is not None:
             loader.add(_Src(COMMAND_LINE, None), _excerpt(dotted), problem)
             continue
