@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from balancesim import cli
+from balancesim import console, outfolders
 from balancesim.cli import main
 from balancesim.exits import Group
 
@@ -299,10 +299,10 @@ def test_sweep_default_folder_stays_under_results(tmp_path, monkeypatch):
 
 
 def test_folder_names_are_safe():
-    assert cli.folder_name("x/...yaml") == "scenario"
-    assert cli.folder_name("taiwan_shock.yaml") == "taiwan_shock"
-    assert cli.folder_name("../a b/c d.v2.yaml") == "c_d.v2"
-    assert cli.folder_name("évian.yaml") == "vian"
+    assert outfolders.folder_name("x/...yaml") == "scenario"
+    assert outfolders.folder_name("taiwan_shock.yaml") == "taiwan_shock"
+    assert outfolders.folder_name("../a b/c d.v2.yaml") == "c_d.v2"
+    assert outfolders.folder_name("évian.yaml") == "vian"
 
 
 # ------------------------------------------------------------------- hostile names
@@ -320,7 +320,7 @@ def test_hostile_names_print_literally_and_plot(tmp_path, monkeypatch):
         "shocks:\n  - id: border_clash\n    name: '$_$ [/]'\n",
     )
     buffer = io.StringIO()
-    monkeypatch.setattr(cli, "out", Console(file=buffer, force_terminal=True, width=300, highlight=False))
+    monkeypatch.setattr(console, "out", Console(file=buffer, force_terminal=True, width=300, highlight=False))
     r = invoke("run", path, "--out", tmp_path / "res")
     assert r.exit_code == 0, r.output
     shown = buffer.getvalue()

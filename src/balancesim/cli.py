@@ -13,39 +13,15 @@ import json
 import os
 import re
 import sys
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from .console import err, print_files, print_outcomes, print_sweep, print_validation
 from .exits import Group, InputError, RunError, describe_os_error
+from .outfolders import check_writable, folder_name
 from .wording import plural
-
-if TYPE_CHECKING:
-    from rich.console import Console
-
-
-class _LazyConsole:
-    """A rich Console made on first use (importing rich costs ~0.1 s of `--help`)."""
-
-    def __init__(self, stderr: bool) -> None:
-        self.stderr = stderr
-
-    @cache  # noqa: B019 - two module-level instances, never freed
-    def _console(self) -> Console:
-        from rich.console import Console
-
-        if self.stderr:
-            return Console(stderr=True, highlight=False, emoji=False)
-        return Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 110)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._console(), name)
-
-
-err: Any = _LazyConsole(stderr=True)
-out: Any = _LazyConsole(stderr=False)
 
 EPILOG_RUN = """\b
 Examples:
@@ -77,42 +53,6 @@ def _overrides(items: tuple[str, ...], replicates: int | None, seed: int | None)
     if seed is not None:
         values["seed"] = seed
     return values
-
-
-def folder_name(scenario: str) -> str:
-    """The results folder name for a scenario file: its stem, made safe.
-
-    A file named `...yaml` has the stem `..`; used as is, results would land
-    outside `--out`. Only letters, digits, `-`, `_` and inner dots are kept.
-    """
-    stem = re.sub(r"[^\w.-]+", "_", Path(scenario).stem, flags=re.ASCII).strip("._")
-    return stem or "scenario"
-
-
-def check_writable(folder: Path) -> None:
-    """Raise OSError unless files can be written in `folder`; creates nothing that stays.
-
-    Probes the folder, or the nearest existing folder above it, with a hidden
-    temporary folder holding 4 KiB, so that a read-only or full disk is found
-    before any simulation work, and a run that then fails leaves no folder.
-    """
-    import errno
-    import shutil
-    import tempfile
-
-    target = folder.absolute()
-    while not target.exists() and target != target.parent:
-        target = target.parent
-    if not target.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(target))
-    probe = tempfile.mkdtemp(prefix=".balancesim-probe-", dir=target)
-    try:
-        with open(os.path.join(probe, "probe"), "wb") as f:
-            f.write(b"\0" * 4096)
-            f.flush()
-            os.fsync(f.fileno())
-    finally:
-        shutil.rmtree(probe, ignore_errors=True)
 
 
 def _writable_out(folder: Path) -> None:
@@ -254,66 +194,8 @@ def run(
             )
         except OSError as e:
             raise RunError(f"cannot write the results under {out_dir}: {describe_os_error(e)}") from None
-    _print_outcomes(results, base_results)
-    _print_files("Results", folder, sorted(p for p in folder.rglob("*") if p.is_file()))
-
-
-def _print_files(title: str, folder: Path, files: list[Path], extra: str | None = None) -> None:
-    """'Results: FOLDER' and the files in it, one a line, printed as text (never markup)."""
-    from rich.text import Text
-
-    out.print(Text.assemble(f"\n{title}: ", (str(folder), "bold")))
-    for path in files:
-        out.print(Text(f"  {path.relative_to(folder)}"))
-    if extra:
-        out.print(Text(f"  {extra}"))
-
-
-def _print_outcomes(results, baseline) -> None:
-    """The table of regional outcomes; every text from the scenario is printed literally."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from .experiment import calendar_month
-    from .metrics import HEADLINE, REGION
-
-    last = int(results.months[-1])
-    names = {a.id: a.name for a in results.scenario.actors}
-    a, b = results.scenario.balance_pair
-    table = Table(
-        title=Text(
-            f"{results.scenario.name}: {plural(results.replicates, 'run')}, seed {results.seed}, "
-            f"month {last} ({calendar_month(results.scenario.start, last)})"
-        ),
-        title_justify="left",
-    )
-    table.add_column("regional outcome")
-    table.add_column("median [5%–95%]", justify="right")
-    if baseline is not None:
-        table.add_column("baseline", justify="right")
-        table.add_column("effect (paired)", justify="right")
-    labels = {f"members.{i.id}": f"{i.id.upper()} members" for i in results.scenario.institutions}
-    labels |= {
-        "balance": f"{names[a]}–{names[b]} balance",
-        "tension": f"{names[a]}–{names[b]} tension",
-        "coordination": f"{names[a]}–{names[b]} coordination",
-    }
-
-    def cell(v) -> str:
-        import numpy as np
-
-        q = np.quantile(v, [0.05, 0.5, 0.95])
-        return f"{q[1]:+.3f} [{q[0]:+.3f}, {q[2]:+.3f}]"
-
-    keys = list(HEADLINE) + [f"members.{i}" for i in results.setup.institution_ids]
-    for key in keys:
-        v = results.values(REGION, key)[last]
-        row = [labels.get(key, key.replace("_", " ")), cell(v)]
-        if baseline is not None:
-            bv = baseline.values(REGION, key)[last] if baseline.has(REGION, key) else None
-            row += ["—", "—"] if bv is None else [cell(bv), cell(v - bv)]
-        table.add_row(*map(Text, row))
-    out.print(table)
+    print_outcomes(results, base_results)
+    print_files("Results", folder, sorted(p for p in folder.rglob("*") if p.is_file()))
 
 
 @main.command()
@@ -485,7 +367,7 @@ def sweep(
             settings,
             no_plots,
         )
-    _print_sweep(outcome)
+    print_sweep(outcome)
 
 
 def _sweep(
@@ -584,36 +466,6 @@ def _sweep(
     except OSError as e:
         raise RunError(f"cannot write the sweep to {folder}: {describe_os_error(e)}") from None
     return outcome
-
-
-def _print_sweep(outcome) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    plan = outcome.plan
-    t = outcome.timings
-    out.print(
-        f"{plural(len(plan.design), 'design point')} x {plural(plan.replicates, 'run')} = "
-        f"{plural(plan.runs, 'run')} ({plural(outcome.chunks_run, 'chunk')} run, "
-        f"{outcome.chunks_skipped:,} already done) in {sum(t.values()):.1f} s",
-        markup=False,
-    )
-    if outcome.sobol is not None:
-        month = plan.months[-1]
-        table = Table(title=f"Sobol indices at month {month} (95% CI)", title_justify="left")
-        for name in ("measure", "parameter", "S1", "ST"):
-            table.add_column(name, justify="left" if name in ("measure", "parameter") else "right")
-        for row in outcome.sobol[outcome.sobol["month"] == month].itertuples():
-            table.add_row(
-                Text(str(row.measure)),
-                Text(str(row.parameter)),
-                f"{row.S1:+.3f} ± {row.S1_conf:.3f}",
-                f"{row.ST:+.3f} ± {row.ST_conf:.3f}",
-            )
-        out.print(table)
-    _print_files(
-        "Sweep", outcome.folder, outcome.files, "chunks/ (every run's outcomes, one Parquet file per chunk)"
-    )
 
 
 EPILOG_VIZ = """\b
@@ -759,50 +611,10 @@ def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None,
             report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
         except OSError as e:
             raise RunError(f"cannot write the report to {folder}: {describe_os_error(e)}") from None
-    _print_validation(result)
-    _print_files("Report", report.parent, [report])
+    print_validation(result)
+    print_files("Report", report.parent, [report])
     if not result.passed or (strict and not result.controls_ok):
         raise SystemExit(1)
-
-
-def _print_validation(result) -> None:
-    from rich.table import Table
-
-    from .validation import table_rows
-
-    table = Table(
-        title=f"Validation: {result.replicates} runs per arm, seed {result.seed}, "
-        f"{result.runs_simulated:,} runs in {result.seconds:.1f} s",
-        title_justify="left",
-        show_lines=True,
-    )
-    for name in ("check", "claims", "figure", "value [95%]", "threshold", "why", "verdict", "knock-out"):
-        table.add_column(name, overflow="fold")
-    style = {"PASS": "green", "FAIL": "bold red", "UNCLEAR": "yellow"}
-    for row in table_rows(result):
-        verdict = f"[{style[row['verdict']]}]{row['verdict']}[/]"
-        table.add_row(
-            row["check"],
-            row["claims"],
-            row["measure"],
-            row["figure"],
-            row["threshold"],
-            row["why"],
-            verdict,
-            row["knockout"],
-        )
-    out.print(table)
-    failed = [r.check.id for r in result.results if not r.passed]
-    weak = [
-        f"{r.check.id} ({k.knockout.switch})"
-        for r in result.results
-        for k in r.knockouts
-        if not k.informative
-    ]
-    out.print("All checks pass." if not failed else f"Not passing: {', '.join(failed)}.")
-    if weak:
-        listed = ", ".join(weak)
-        out.print(f"Knock-outs that leave their pattern in place (the check proves nothing there): {listed}.")
 
 
 if __name__ == "__main__":
