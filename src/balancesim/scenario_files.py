@@ -22,14 +22,11 @@ How it works, and why:
 
 from __future__ import annotations
 
-import errno
 import io
 import json
 import math
 import os
 import re
-import stat
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -54,6 +51,14 @@ from balancesim.scenario import (
     format_location,
     reference_problems,
 )
+from balancesim.scenario_text import (
+    MAX_FILE_BYTES,
+    excerpt,
+    key_problem,
+    os_reason,
+    read_capped,
+    text_problem,
+)
 
 __all__ = [
     "COMMAND_LINE",
@@ -69,11 +74,9 @@ __all__ = [
     "update_parameters_doc",
 ]
 
-MAX_FILE_BYTES = 1 << 20  # scenario files are hand-written; anything bigger is a mistake
 MAX_PROBLEMS = 50  # beyond this the list stops helping
 MAX_VALUES = 100_000  # values per file after alias expansion (stops "billion laughs")
 MAX_EXTENDS_DEPTH = 16
-MAX_EXCERPT = 80  # characters of a file's text quoted in a message (never a whole file)
 ID_LISTS = ("actors", "institutions", "shocks")  # top-level lists merged by `id`
 COMMAND_LINE = "<command line>"  # the file name given to problems in `overrides`
 
@@ -171,7 +174,7 @@ def _describe(value: Any, raw: str | None = None) -> str:
     if value is None:
         return raw if raw not in (None, "") else "null"
     if isinstance(value, str):
-        return f"'{_excerpt(value, 40)}'"
+        return f"'{excerpt(value, 40)}'"
     if isinstance(value, int | float):
         return raw if raw is not None else _number(value)
     if isinstance(value, dict):
@@ -179,45 +182,6 @@ def _describe(value: Any, raw: str | None = None) -> str:
     if isinstance(value, list):
         return "a list"
     return repr(value)
-
-
-def _excerpt(text: str, limit: int = MAX_EXCERPT) -> str:
-    """At most `limit` characters of `text`'s first line, for quoting in a message.
-
-    A value may be a whole file (a plain scalar spanning every line of a file
-    named by `extends:`, say /etc/passwd): messages quote a short excerpt,
-    never the content. Control characters and lone surrogates are shown as
-    escapes, so a message cannot drive the terminal.
-    """
-    lines = text.strip().splitlines() or [""]
-    line = lines[0]
-    more = len(lines) > 1 or len(line) > limit
-    shown = "".join(repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Cs") else c for c in line[:limit])
-    return shown + ("..." if more else "")
-
-
-def _text_problem(text: str, allowed: str = "\t\n\r") -> str | None:
-    """Why `text` cannot be a scenario string, or None if it can.
-
-    Lone surrogates (a YAML escape like "\\ud800", or a command-line byte that
-    is not UTF-8) cannot be written out as UTF-8, and control characters
-    (escape sequences) would act on the terminal when a name is printed.
-    """
-    for c in text:
-        category = unicodedata.category(c)
-        if category == "Cs":
-            return f"contains a lone surrogate U+{ord(c):04X}, which is not a character (expected UTF-8 text)"
-        if category == "Cc" and c not in allowed:
-            return f"contains the control character U+{ord(c):04X} (expected printable text)"
-    return None
-
-
-def _key_problem(key: str) -> str | None:
-    """Why `key` cannot be a key of a scenario mapping (keys are short one-line names), or None."""
-    problem = _text_problem(key, allowed="")
-    if problem is None and len(key) > MAX_EXCERPT:
-        problem = f"has {len(key):,} characters (keys are short names)"
-    return None if problem is None else f"a key {problem}: '{_excerpt(key, 40)}'"
 
 
 def _number(x: float) -> str:
@@ -261,14 +225,14 @@ class _Loader:
         if display not in self.files:
             self.files.append(display)
         try:
-            data = _read_capped(real, regular_only=referrer is not None)
+            data = read_capped(real, regular_only=referrer is not None)
         except OSError as e:
-            reason = _os_reason(e)
+            reason = os_reason(e)
             if referrer is None:
                 self.add(_Src(display, None), "", f"cannot read the file: {reason}")
             else:
                 node, name = referrer
-                self.add(node.where, ("extends",), f"cannot read '{_excerpt(name)}': {reason}")
+                self.add(node.where, ("extends",), f"cannot read '{excerpt(name)}': {reason}")
             return None
         if len(data) > MAX_FILE_BYTES:
             self.add(_Src(display, None), "", "the file is larger than 1 MiB, the limit for scenarios")
@@ -300,7 +264,7 @@ class _Loader:
             )
             return None
         except YAMLError as e:
-            self.add(_Src(display, None), "", f"syntax error: {_excerpt(str(e))}")
+            self.add(_Src(display, None), "", f"syntax error: {excerpt(str(e))}")
             return None
         except RecursionError:
             self.add(_Src(display, None), "", "the YAML is nested too deeply")
@@ -342,9 +306,9 @@ class _Loader:
             try:
                 value = node.value if tag == f"{_CORE}str" else constructor.construct_object(node)
             except (YAMLError, ValueError, LookupError, TypeError):  # e.g. `!!int abc`
-                self.add(src, path, f"'{_excerpt(node.value)}' is not a valid {tag.replace(_CORE, '!!')}")
+                self.add(src, path, f"'{excerpt(node.value)}' is not a valid {tag.replace(_CORE, '!!')}")
                 return _Node(None, src)
-            problem = _text_problem(value) if isinstance(value, str) else None
+            problem = text_problem(value) if isinstance(value, str) else None
             if problem is not None:
                 self.add(src, path, problem)
                 return _Node(None, src)
@@ -402,7 +366,7 @@ class _Loader:
                 self.add(key_src, path, _tag_message(str(key_node.tag)))
                 continue
             key = key_node.value
-            problem = _key_problem(key) if isinstance(key, str) else None
+            problem = key_problem(key) if isinstance(key, str) else None
             if problem is not None:
                 self.add(key_src, path, problem)
                 continue
@@ -411,7 +375,7 @@ class _Loader:
                 self.add(
                     key_src,
                     (*path, key),
-                    f"duplicate key '{_excerpt(key)}' (first on line {first.line if first else '?'})",
+                    f"duplicate key '{excerpt(key)}' (first on line {first.line if first else '?'})",
                 )
                 continue
             child = self._convert(value_node, display, (*path, key), constructor, active)
@@ -440,7 +404,7 @@ class _Loader:
         if root is None:
             return None
         if not isinstance(root, MappingNode):
-            what = "a list" if isinstance(root, SequenceNode) else f"'{_excerpt(str(root.value))}'"
+            what = "a list" if isinstance(root, SequenceNode) else f"'{excerpt(str(root.value))}'"
             self.add(
                 _Src(display, root.start_mark.line + 1),
                 "",
@@ -508,7 +472,7 @@ class _Loader:
                 self.add(
                     item.where,
                     (path[0],),
-                    f"'{_excerpt(ident)}' appears twice in this list (first on line {first})",
+                    f"'{excerpt(ident)}' appears twice in this list (first on line {first})",
                 )
                 continue
             seen[ident] = item
@@ -557,8 +521,8 @@ class _Loader:
             self.add(
                 item.where,
                 (path[0],),
-                f"cannot remove '{_excerpt(ident)}': the base scenario has no such id "
-                f"({did_you_mean(_excerpt(ident), known)})",
+                f"cannot remove '{excerpt(ident)}': the base scenario has no such id "
+                f"({did_you_mean(excerpt(ident), known)})",
             )
         else:
             items[position[ident]] = None
@@ -585,7 +549,7 @@ class _Loader:
                 self.add(
                     src,
                     format_location(path),
-                    f"'{_excerpt(str(part))}' is neither an id nor an index in this list "
+                    f"'{excerpt(str(part))}' is neither an id nor an index in this list "
                     f"({did_you_mean(str(part), ids)})",
                 )
                 return
@@ -637,7 +601,7 @@ class _Loader:
         if isinstance(value, float) and not math.isfinite(value):
             self.add(src, path, f"NaN/infinity is not allowed (got {value})")
             return None
-        if isinstance(value, str) and (problem := _text_problem(value)) is not None:
+        if isinstance(value, str) and (problem := text_problem(value)) is not None:
             self.add(src, path, problem)
             return None
         if value is None or isinstance(value, str | int | float):
@@ -670,63 +634,8 @@ class _TooMany(Exception):
     pass
 
 
-def _read_capped(path: Path, regular_only: bool) -> bytes:
-    """At most MAX_FILE_BYTES + 1 bytes of the file, without ever blocking.
-
-    With `regular_only` (a file named by `extends:`), anything but a regular
-    file is refused before it is opened: a FIFO or `/dev/stdin` would wait for
-    a writer forever, a device could stream without end. The file is opened
-    non-blocking and checked again by descriptor, in case it was swapped.
-    """
-    if regular_only:
-        _require_regular(os.stat(path).st_mode, path)
-    flags = os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | (os.O_NONBLOCK if regular_only else 0)
-    fd = os.open(path, flags)
-    with os.fdopen(fd, "rb") as f:
-        if regular_only:
-            _require_regular(os.fstat(fd).st_mode, path)
-        return f.read(MAX_FILE_BYTES + 1)
-
-
-def _require_regular(mode: int, path: Path) -> None:
-    if stat.S_ISREG(mode):
-        return
-    kind = (
-        "a directory"
-        if stat.S_ISDIR(mode)
-        else "a named pipe (FIFO)"
-        if stat.S_ISFIFO(mode)
-        else "a device"
-        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-        else "a socket"
-        if stat.S_ISSOCK(mode)
-        else "not a regular file"
-    )
-    raise _NotRegular(f"it is {kind}, not a scenario file", str(path))
-
-
-class _NotRegular(OSError):
-    def __init__(self, reason: str, filename: str) -> None:
-        super().__init__(0, reason, filename)
-
-
-def _os_reason(e: OSError) -> str:
-    """Why a file could not be read, in words (no errno numbers, no full paths)."""
-    if isinstance(e, _NotRegular):
-        return e.strerror
-    if isinstance(e, FileNotFoundError):
-        return "no such file"
-    if isinstance(e, IsADirectoryError):
-        return "it is a directory, not a file"
-    if isinstance(e, PermissionError):
-        return "permission denied"
-    if e.errno == errno.ELOOP:
-        return "too many levels of symbolic links (a symlink loop?)"
-    return (e.strerror or str(e)).lower()
-
-
 def _tag_message(tag: str) -> str:
-    shown = _excerpt(tag.replace(_CORE, "!!"))
+    shown = excerpt(tag.replace(_CORE, "!!"))
     return f"YAML tag '{shown}' is not allowed: scenario files hold plain data only"
 
 
@@ -1022,11 +931,11 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         dotted, sep, text = item.partition("=")
         dotted = dotted.strip()
         if not sep or not dotted:
-            loader.add(_Src(COMMAND_LINE, None), "", f"'{_excerpt(item)}': expected PATH=VALUE")
+            loader.add(_Src(COMMAND_LINE, None), "", f"'{excerpt(item)}': expected PATH=VALUE")
             continue
-        problem = _text_problem(dotted, allowed="") or _text_problem(text)
+        problem = text_problem(dotted, allowed="") or text_problem(text)
         if problem is not None:
-            loader.add(_Src(COMMAND_LINE, None), _excerpt(dotted), problem)
+            loader.add(_Src(COMMAND_LINE, None), excerpt(dotted), problem)
             continue
         if not text.strip():
             result[dotted] = None
