@@ -35,6 +35,11 @@ def invoke(*args: str):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
+def sweep(*args: object):
+    """`balancesim sweep` of the minimal scenario over two values of lock_in, 2 runs a point."""
+    return invoke("sweep", MINIMAL, "-p", "parameters.lock_in=1,2", "-n", "2", *map(str, args))
+
+
 def no_traceback(r) -> None:
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
     assert "Traceback" not in r.output
@@ -164,13 +169,7 @@ def test_every_exception_becomes_one_line_and_a_status(exception, status, text, 
 
 
 def test_an_unreachable_scheduler_is_not_bad_input(tmp_path):
-    r = invoke(
-        "sweep",
-        MINIMAL,
-        "-p",
-        "parameters.lock_in=1,2",
-        "-n",
-        "2",
+    r = sweep(
         "--executor",
         "dask",
         "--scheduler",
@@ -252,13 +251,7 @@ def test_a_manifest_that_is_not_an_object_is_bad_input(tmp_path, content):
     folder = tmp_path / "sw"
     folder.mkdir()
     (folder / "manifest.json").write_bytes(content.encode("latin-1"))
-    r = invoke(
-        "sweep",
-        MINIMAL,
-        "-p",
-        "parameters.lock_in=1,2",
-        "-n",
-        "2",
+    r = sweep(
         "--executor",
         "serial",
         "--out",

@@ -69,3 +69,22 @@ def test_the_public_api_still_loads_on_use():
     code = "import balancesim; print(balancesim.run.__module__, balancesim.BalanceModel.__name__)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["balancesim.experiment", "BalanceModel"]
+
+
+def test_run_shows_its_phases_on_a_terminal(tmp_path, monkeypatch):
+    """`run` on a terminal: set-up status, the simulation bar, then the writing bar (all transient)."""
+    from click.testing import CliRunner
+
+    from balancesim import console
+    from balancesim.cli import main
+
+    from .conftest import ROOT
+
+    screen = Console(file=io.StringIO(), force_terminal=True, width=160, color_system=None)
+    monkeypatch.setattr(console, "err", screen)
+    minimal = str(ROOT / "tests" / "data" / "minimal.yaml")
+    r = CliRunner().invoke(main, ["run", minimal, "-n", "3", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    shown = screen.file.getvalue()  # type: ignore[attr-defined]
+    for phase in ("reading the scenario", "simulating", "runs", "writing", "elapsed"):
+        assert phase in shown, phase

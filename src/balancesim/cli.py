@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from .console import err, print_files, print_outcomes, print_sweep, print_validation
+from .console import err, print_files, print_outcomes, print_sweep, print_validation, stderr
 from .exits import Group, InputError, RunError, describe_os_error
 from .outfolders import check_writable, folder_name
 from .wording import plural
@@ -136,7 +136,7 @@ def run(
     from .progress import Phases
 
     name = folder_name(scenario)
-    with Phases(err, name) as phases:
+    with Phases(stderr(), name) as phases:
         phases.setting_up("reading the scenario")
         overrides = _overrides(settings, replicates, seed)
         spec = _load(scenario, overrides)
@@ -346,126 +346,84 @@ def sweep(
     from .progress import Phases
 
     name = folder_name(scenario)
-    with Phases(err, name) as phases:
+    with Phases(stderr(), name) as phases:
         phases.setting_up("planning the sweep")
-        outcome = _sweep(
-            phases,
-            name,
-            scenario,
-            params,
-            design,
-            samples,
-            replicates,
-            seed,
-            months,
-            executor,
-            workers,
-            scheduler,
-            chunk_size,
-            out_dir,
-            resume,
-            settings,
-            no_plots,
-        )
+        from . import sweep as sw
+        from .executors import ExecutorUnavailable
+        from .scenario_files import ScenarioError
+
+        overrides = _overrides(settings, None, None)
+        try:
+            given = sw.SweepOptions(
+                params=tuple(sw.parse_param(p) for p in params),
+                design=design,
+                samples=samples,
+                replicates=replicates,
+                months=sw.parse_months(months) if months else None,
+                chunk_size=chunk_size,
+                executor=executor,
+                workers=workers,
+                scheduler=scheduler,
+                out=out_dir,
+            )
+            plan = sw.plan_sweep(scenario, given, overrides, seed=seed)
+        except (ScenarioError, sw.SweepError) as e:
+            raise InputError(str(e)) from None
+        opts = plan.options
+        executor = opts.executor or ("dask" if opts.scheduler else "process")
+        if opts.scheduler is not None:
+            if executor != "dask":
+                raise InputError(f"--scheduler {opts.scheduler}: needs --executor dask (not {executor})")
+            if not re.fullmatch(r"[a-z0-9+]+://\S+", opts.scheduler):
+                raise InputError(f"--scheduler {opts.scheduler}: expected an address like tcp://HOST:PORT")
+        folder = Path(opts.out or Path("results") / folder_name(scenario) / "sweep")
+        points = len(plan.design)
+        phases.setting_up(f"starting the {executor} executor")
+        advance = None
+
+        def started(pending: int, complete: int, description: str) -> None:
+            nonlocal advance
+            err.print(
+                f"{name}: {plural(points, 'design point')} x {plural(plan.replicates, 'run')}, "
+                f"{plural(pending, 'run')} to do, executor {description}",
+                markup=False,
+                soft_wrap=True,
+            )
+            advance = phases.bar(pending, f"{complete}/{points} points", "runs")
+
+        def progress(runs: int, complete: int) -> None:
+            phases.describe(f"{complete}/{points} points")
+            if advance is not None:
+                advance(runs)
+            if complete == points:
+                phases.setting_up("writing the summary and plots")
+
+        try:
+            outcome = sw.run_sweep(
+                plan,
+                folder,
+                executor=executor,
+                workers=opts.workers,
+                scheduler=opts.scheduler,
+                resume=resume,
+                progress=progress,
+                plots=not no_plots,
+                command=["balancesim", *sys.argv[1:]],
+                on_start=started,
+            )
+        except sw.SweepError as e:
+            raise InputError(str(e)) from None
+        except ExecutorUnavailable as e:
+            raise RunError(str(e)) from None
+        except KeyboardInterrupt:
+            phases.progress.stop()
+            err.print(
+                f"interrupted: finished chunks are kept in {folder}; add --resume to continue", markup=False
+            )
+            raise SystemExit(130) from None
+        except OSError as e:
+            raise RunError(f"cannot write the sweep to {folder}: {describe_os_error(e)}") from None
     print_sweep(outcome)
-
-
-def _sweep(
-    phases: Any,
-    name: str,
-    scenario: str,
-    params: tuple[str, ...],
-    design: str | None,
-    samples: int | None,
-    replicates: int | None,
-    seed: int | None,
-    months: str | None,
-    executor: str | None,
-    workers: int | None,
-    scheduler: str | None,
-    chunk_size: int | None,
-    out_dir: str | None,
-    resume: bool,
-    settings: tuple[str, ...],
-    no_plots: bool,
-):
-    """The sweep command's work, inside its live display `phases`; returns the outcome."""
-    from . import sweep as sw
-    from .executors import ExecutorUnavailable
-    from .scenario_files import ScenarioError
-
-    overrides = _overrides(settings, None, None)
-    try:
-        given = sw.SweepOptions(
-            params=tuple(sw.parse_param(p) for p in params),
-            design=design,
-            samples=samples,
-            replicates=replicates,
-            months=sw.parse_months(months) if months else None,
-            chunk_size=chunk_size,
-            executor=executor,
-            workers=workers,
-            scheduler=scheduler,
-            out=out_dir,
-        )
-        plan = sw.plan_sweep(scenario, given, overrides, seed=seed)
-    except (ScenarioError, sw.SweepError) as e:
-        raise InputError(str(e)) from None
-    opts = plan.options
-    executor = opts.executor or ("dask" if opts.scheduler else "process")
-    if opts.scheduler is not None:
-        if executor != "dask":
-            raise InputError(f"--scheduler {opts.scheduler}: needs --executor dask (not {executor})")
-        if not re.fullmatch(r"[a-z0-9+]+://\S+", opts.scheduler):
-            raise InputError(f"--scheduler {opts.scheduler}: expected an address like tcp://HOST:PORT")
-    folder = Path(opts.out or Path("results") / folder_name(scenario) / "sweep")
-    points = len(plan.design)
-    phases.setting_up(f"starting the {executor} executor")
-    advance = None
-
-    def started(pending: int, complete: int, description: str) -> None:
-        nonlocal advance
-        err.print(
-            f"{name}: {plural(points, 'design point')} x {plural(plan.replicates, 'run')}, "
-            f"{plural(pending, 'run')} to do, executor {description}",
-            markup=False,
-            soft_wrap=True,
-        )
-        advance = phases.bar(pending, f"{complete}/{points} points", "runs")
-
-    def progress(runs: int, complete: int) -> None:
-        phases.describe(f"{complete}/{points} points")
-        if advance is not None:
-            advance(runs)
-        if complete == points:
-            phases.describe(f"{complete}/{points} points; writing the summary and plots")
-
-    try:
-        outcome = sw.run_sweep(
-            plan,
-            folder,
-            executor=executor,
-            workers=opts.workers,
-            scheduler=opts.scheduler,
-            resume=resume,
-            progress=progress,
-            plots=not no_plots,
-            command=["balancesim", *sys.argv[1:]],
-            on_start=started,
-        )
-    except sw.SweepError as e:
-        raise InputError(str(e)) from None
-    except ExecutorUnavailable as e:
-        raise RunError(str(e)) from None
-    except KeyboardInterrupt:
-        phases.progress.stop()
-        err.print(
-            f"interrupted: finished chunks are kept in {folder}; add --resume to continue", markup=False
-        )
-        raise SystemExit(130) from None
-    except OSError as e:
-        raise RunError(f"cannot write the sweep to {folder}: {describe_os_error(e)}") from None
-    return outcome
 
 
 EPILOG_VIZ = """\b
@@ -595,7 +553,7 @@ def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None,
     from .progress import Phases
 
     folder = Path(out_dir)
-    with Phases(err, "validate") as phases:
+    with Phases(stderr(), "validate") as phases:
         phases.setting_up("loading the simulation libraries")
         _writable_out(folder)
         from . import validation as val

@@ -41,6 +41,11 @@ err: Any = _LazyConsole(stderr=True)
 out: Any = _LazyConsole(stderr=False)
 
 
+def stderr() -> Console:
+    """The real rich Console behind `err` (for live displays, which need the object itself)."""
+    return err._console() if isinstance(err, _LazyConsole) else err
+
+
 def print_files(title: str, folder: Path, files: list[Path], extra: str | None = None) -> None:
     """'Results: FOLDER' and the files in it, one a line, printed as text (never markup)."""
     from rich.text import Text

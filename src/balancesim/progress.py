@@ -113,8 +113,18 @@ class Phases:
         self.progress.stop()
 
     def setting_up(self, text: str) -> None:
-        """A spinner and `text`: work whose length is unknown (imports, checks, set-up)."""
-        self.progress.update(self.task, description=self._describe(text))
+        """A spinner and `text`: work whose length is unknown (imports, checks, set-up, summing up)."""
+        if self.progress.tasks[self.task].total is not None:  # after a bar: a new phase
+            self._new_task(text, None, "")
+        else:
+            self.progress.update(self.task, description=self._describe(text))
+            self.progress.refresh()  # shown now, however short the step
+
+    def _new_task(self, text: str, total: int | None, unit: str) -> None:
+        self.progress.stop_task(self.task)
+        self.progress.update(self.task, visible=False)
+        self.task = self.progress.add_task(self._describe(text), total=total, unit=unit)
+        self.progress.refresh()
 
     def describe(self, text: str) -> None:
         """Change the text of the current phase, keeping its bar."""
@@ -122,9 +132,7 @@ class Phases:
 
     def bar(self, total: int, text: str, unit: str = "") -> Callable[[int], None]:
         """Start a new phase with a bar of `total` steps; returns `advance(n)`."""
-        self.progress.stop_task(self.task)
-        self.progress.update(self.task, visible=False)
-        self.task = self.progress.add_task(self._describe(text), total=total, unit=unit)
+        self._new_task(text, total, unit)
         task = self.task
 
         def advance(n: int) -> None:
