@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import click
@@ -157,6 +158,7 @@ def _group_with(exception: BaseException) -> click.Group:
         (KeyboardInterrupt(), 130, "interrupted"),
         (OSError(errno.EACCES, "Permission denied", "/x/y"), 1, "/x/y: permission denied"),
         (MemoryError(), 1, "out of memory"),
+        (BrokenProcessPool("A child process terminated abruptly"), 1, "a worker process died"),
         (RuntimeError("something\nunexpected"), 1, "unexpected RuntimeError: something (a bug"),
     ],
 )

@@ -93,6 +93,12 @@ def classify(e: BaseException) -> BaseException:
         return InputError(str(e))
     if isinstance(e, OSError):
         return RunError(describe_os_error(e))
+    broken = getattr(sys.modules.get("concurrent.futures"), "BrokenExecutor", None)
+    if isinstance(broken, type) and isinstance(e, broken):
+        return RunError(
+            "a worker process died (killed, or out of memory?); "
+            "finished work is kept where the command supports --resume"
+        )
     if isinstance(e, MemoryError):
         return RunError("out of memory: try fewer replicates or a smaller --chunk-size")
     if os.environ.get("BALANCESIM_TRACEBACK"):
