@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from .console import err, print_files, print_outcomes, print_sweep, print_validation, stderr
-from .exits import Group, InputError, RunError, describe_os_error
+from .exits import Group, InputError, RunError, describe_os_error, run_program
 from .outfolders import check_writable, folder_name
 from .wording import plural
 
@@ -575,5 +575,10 @@ def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None,
         raise SystemExit(1)
 
 
+def program() -> None:
+    """The `balancesim` console script: `main` with the exit statuses kept (see exits.run_program)."""
+    run_program(main)
+
+
 if __name__ == "__main__":
-    main()
+    program()

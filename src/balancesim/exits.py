@@ -19,9 +19,12 @@ This module imports only click: `balancesim --help` must stay fast.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import errno
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -120,3 +123,25 @@ class Group(click.Group):
             if mapped is e:
                 raise
             raise mapped from None
+
+
+def run_program(main: Callable[[], Any]) -> None:
+    """Run the click `main` as a program, exiting 130 after Ctrl-C however it was caught.
+
+    CPython remembers a KeyboardInterrupt that passed through code run by
+    `exec` (dataclasses, for one, build their methods that way) and, at the
+    very end of the interpreter, kills itself with SIGINT even though the
+    interrupt was handled: the status is then -2, not 130. After an
+    interrupt this runs the exit handlers (worker pools, temporary folders)
+    and leaves with 130 directly.
+    """
+    try:
+        main()
+    except SystemExit as e:
+        if e.code != INTERRUPTED:
+            raise
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(INTERRUPTED)
