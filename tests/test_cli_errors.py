@@ -80,6 +80,7 @@ def test_full_disk_while_writing_exits_1_and_leaves_nothing(tmp_path, monkeypatc
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "x"))
 
     monkeypatch.setattr(pyarrow.parquet, "write_table", full)
+    monkeypatch.setattr(pyarrow.parquet.ParquetWriter, "write_table", full)
     out = tmp_path / "res"
     r = invoke("run", MINIMAL, "-n", "2", "--out", out)
     no_traceback(r)
