@@ -344,3 +344,14 @@ def test_hostile_names_in_sweep_plots(tmp_path):
     no_traceback(r)
     assert r.exit_code == 0, r.output
     assert (tmp_path / "sw" / "plots" / "response.png").exists()
+
+
+def test_a_list_manifest_in_a_results_folder_is_bad_input(tmp_path):
+    """`discover` reads run and sweep folders: a manifest holding a list is one clean line, exit 2."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('["balancesim_sweep", "balancesim_run"]')
+    r = invoke("discover", folder, "--where", "balance@12 > 0")
+    no_traceback(r)
+    assert r.exit_code == 2, r.output
+    assert "manifest.json: not a manifest (a JSON list, expected an object)" in r.output

@@ -13,12 +13,13 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .console import err, print_files, print_outcomes, print_sweep, print_validation, stderr
+from .console import err, out, print_files, print_outcomes, print_sweep, print_validation, stderr  # noqa: F401 - out is used by command modules
 from .exits import Group, InputError, RunError, describe_os_error, run_program
 from .outfolders import check_writable, folder_name
 from .wording import plural
@@ -53,6 +54,18 @@ def _overrides(items: tuple[str, ...], replicates: int | None, seed: int | None)
     if seed is not None:
         values["seed"] = seed
     return values
+
+
+def progress_bar(total: int, label: str) -> tuple[Any, Callable[[int], None]]:
+    """A live display on stderr with one bar of `total` runs, and the callback that advances it.
+
+    For commands in other modules (`with bar: ... advance(n)`); a command with
+    several phases (set-up, simulation, writing) uses `progress.Phases` itself.
+    """
+    from .progress import Phases
+
+    phases = Phases(stderr(), label)
+    return phases, phases.bar(total, "simulating", "runs")
 
 
 def _writable_out(folder: Path) -> None:
