@@ -616,7 +616,7 @@ def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None,
     folder = Path(out_dir)
     _writable_folder(folder)
     scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
-    bar, advance = progress_bar(val.count_runs(val.CHECKS, replicates), "validate")
+    bar, advance = progress_bar(val.count_runs(val.CHECKS, replicates, val.MECHANISMS), "validate")
     try:
         with bar:
             result = val.run_validation(replicates, seed, scenarios, progress=advance)
@@ -665,6 +665,13 @@ def _print_validation(result) -> None:
     if weak:
         listed = ", ".join(weak)
         out.print(f"Knock-outs that leave their pattern in place (the check proves nothing there): {listed}.")
+    inert = [r.mechanism.name for r in result.influence if not r.moved]
+    if result.influence:
+        out.print(
+            f"Mechanism influence: {len(result.influence) - len(inert)} of {len(result.influence)} "
+            "mechanisms move a headline outcome beyond the noise band"
+            + (f"; inert: {', '.join(inert)}." if inert else ".")
+        )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ checked here as a seeded experiment over many replicates:
   knock-out should make the check fail; if the check still passes, the check
   proves nothing about that rule, and the report says so ("uninformative").
 
+The mechanism influence table (`influence.py`) switches off, one at a time,
+every mechanism that cites a claim and reports the paired change of each
+headline outcome, so that a mechanism that does nothing shows as inert.
+
 A last check compares the baseline with observed behaviour: none of the five
 states voted for the UN General Assembly resolutions condemning Russia in
 2022-23 (the `stance` measure, see metrics.py).
@@ -35,6 +39,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .checks import CHECKS
+from .influence import MECHANISMS, NOISE_BAND, Influence, Mechanism
 from .core import (
     DEFAULT_REPLICATES,
     DEFAULT_SEED,
@@ -62,6 +67,10 @@ __all__ = [
     "DEFAULT_REPLICATES",
     "DEFAULT_SEED",
     "FAIL",
+    "MECHANISMS",
+    "NOISE_BAND",
+    "Influence",
+    "Mechanism",
     "MIN_REPLICATES",
     "PASS",
     "SCENARIO_DIR",
@@ -91,6 +100,7 @@ def run_validation(
     scenario_dir: str | Path = SCENARIO_DIR,
     checks: Sequence[Check] = CHECKS,
     progress: Callable[[int], None] | None = None,
+    mechanisms: Sequence[Mechanism] = MECHANISMS,
 ) -> Validation:
-    """Run `checks` (default: all) and their knock-outs; nothing is written."""
-    return run_checks(checks, replicates, seed, scenario_dir, progress)
+    """Run `checks` (default: all), their knock-outs and the mechanism influence table; nothing is written."""
+    return run_checks(checks, replicates, seed, scenario_dir, progress, mechanisms)

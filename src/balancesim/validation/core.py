@@ -324,6 +324,7 @@ class Validation:
     scenario_dir: Path
     seconds: float
     runs_simulated: int
+    influence: list = field(default_factory=list)  # influence.Influence rows, if run
 
     @property
     def passed(self) -> bool:
@@ -347,8 +348,10 @@ def plan(checks: Sequence[Check], lab: Lab) -> None:
                 lab.want(ko.apply(name, arm), check.columns)
 
 
-def count_runs(checks: Sequence[Check], replicates: int) -> int:
-    arms = set()
+def count_runs(checks: Sequence[Check], replicates: int, mechanisms: Sequence = ()) -> int:
+    from . import influence
+
+    arms = influence.arms(tuple(mechanisms))
     for check in checks:
         for name, arm in check.arms.items():
             arms.add(arm)
@@ -369,8 +372,11 @@ def run_checks(
     seed: int = DEFAULT_SEED,
     scenario_dir: str | Path = SCENARIO_DIR,
     progress: Callable[[int], None] | None = None,
+    mechanisms: Sequence = (),
 ) -> Validation:
-    """Run every check and its knock-outs; nothing is written."""
+    """Run every check and its knock-outs, and the influence table of `mechanisms`; nothing is written."""
+    from . import influence
+
     if replicates < MIN_REPLICATES:
         raise ValidationError(f"replicates must be at least {MIN_REPLICATES}, got {replicates}")
     scenario_dir = Path(scenario_dir)
@@ -379,6 +385,7 @@ def run_checks(
     started = time.perf_counter()
     lab = Lab(scenario_dir, replicates, seed, progress)
     plan(checks, lab)
+    influence.plan(lab, tuple(mechanisms))
     lab.run_all()
     stats = Stats(replicates, seed)
     results = []
@@ -391,4 +398,6 @@ def run_checks(
             kos.append(KnockOutResult(ko, _evaluate(check, kr, stats)))
             ko_runs.append((ko, kr))
         results.append(CheckResult(check, outcome, kos, runs, ko_runs))
-    return Validation(results, replicates, seed, scenario_dir, time.perf_counter() - started, lab.simulated)
+    rows = influence.measure(lab, stats, tuple(mechanisms))
+    seconds = time.perf_counter() - started
+    return Validation(results, replicates, seed, scenario_dir, seconds, lab.simulated, rows)
