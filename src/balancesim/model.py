@@ -128,7 +128,7 @@ class BalanceModel(mesa.Model):
             raise KeyError(f"no shock {shock_id!r} in this scenario (shocks: {', '.join(ids) or 'none'})")
         k = ids.index(shock_id)
         if severity is None:
-            severity = 0.5 * (self.setup.severity_low[k] + self.setup.severity_high[k])
+            severity = 0.5 * (self.setup.severity_low[k, 0] + self.setup.severity_high[k, 0])
         self.state = rules.fire(self.state, self.setup, k, np.full(self.state.replicates, float(severity)))
         self.fired.append((self.state.month, shock_id))
         self.history[-1] = metrics.measure(self.state, self.setup)[0]
