@@ -71,27 +71,47 @@ class Parameters(Strict):
         "Month-to-month noise of engagement, relative to its level (unmodelled events)",
     )
     lock_in: float = param(
-        3.0, 0, 50, "dimensionless", "C1, C12",
+        3.0,
+        0,
+        50,
+        "dimensionless",
+        "C1, C12",
         "Weight of historical ties (bases, pipelines, trade routes: the calibrated initial "
         "engagement) against current offers in what a partner is worth",
     )
     tie_depreciation: float = param(
-        0.01, 0, 1, "1/month", "C1, C12",
+        0.03,
+        0,
+        1,
+        "1/month",
+        "C1, C12",
         "Fraction of the gap between historical ties and current engagement closed each month: "
-        "ties depreciate and are rebuilt by engagement (0.01: a half-life of about 70 months)",
+        "ties depreciate and are rebuilt by engagement (0.03: a half-life of about 23 months)",
     )
     tie_rebuilding: float = param(
-        1.0, 0, 1, "dimensionless", "C1, C12",
+        1.0,
+        0,
+        1,
+        "dimensionless",
+        "C1, C12",
         "How far current engagement rebuilds historical ties (1: ties follow engagement; "
         "0: they only depreciate)",
     )
     asset_strength: float = param(
-        1.0, 0, 1, "dimensionless", "C1, C6, C12",
+        1.0,
+        0,
+        1,
+        "dimensionless",
+        "C1, C6, C12",
         "Scale of the floors that bases, leases and pipelines (scenario `assets`) put under their "
         "owner's engagement until their end date (0: assets switched off)",
     )
     trend_scale: float = param(
-        1.0, 0, 2, "dimensionless", "C13, C14",
+        1.0,
+        0,
+        2,
+        "dimensionless",
+        "C13, C14",
         "Scale of the powers' capacity and attention trends set in the scenario (0: no trends)",
     )
     hedging_tension: float = param(
@@ -124,18 +144,26 @@ class Parameters(Strict):
         "fit the regime agenda; 0 switches the filter off (every offer passes)",
     )
     sovereignty_weight: float = param(
-        2.0, 0, 10, "per unit share x sovereignty weight", "C2",
+        3.5,
+        0,
+        10,
+        "per unit share x sovereignty weight",
+        "C2",
         "Sovereignty cost of an offer per unit of the partner's dominance of the domain, times the "
         "regime's sovereignty weight, subtracted from the offer's fit with the agenda",
     )
     filter_selectivity: float = param(
-        1.6, 1, 4, "dimensionless", "C2",
+        1.6,
+        1,
+        4,
+        "dimensionless",
+        "C2",
         "How a firm grip treats offers by fit: an offer of fit f passes at (1 - grip) + grip x "
         "selectivity x f of its strength, so offers fitting better than 1/selectivity pass at "
         "more than full strength and the rest are screened out",
     )
     opinion_weight: float = param(
-        1.0,
+        0.5,
         0,
         3,
         "dimensionless",
@@ -144,7 +172,11 @@ class Parameters(Strict):
         "has no grip; the weight falls in proportion to elite control",
     )
     soft_presence: float = param(
-        1.0, 0, 10, "per unit soft effort", "C15",
+        2.0,
+        0,
+        10,
+        "per unit soft effort",
+        "C15",
         "Value of engaging added by a partner's soft-power networks (NGOs, media, movements) per "
         "unit of its soft effort, on fully fertile ground (0: soft power acts on opinion only)",
     )
@@ -191,12 +223,16 @@ class Parameters(Strict):
         "Overlap of two great powers in one domain of one state that causes no friction",
     )
     specialisation: float = param(
-        1.0, 0, 1, "dimensionless", "C6",
+        1.0,
+        0,
+        1,
+        "dimensionless",
+        "C6",
         "Division of labour by domain: 1 lets each power offer by its capacity in each domain "
         "(Russia in security, China in the economy); 0 spreads its mean capacity evenly over domains",
     )
     deference: float = param(
-        0.6,
+        1.0,
         0,
         1,
         "dimensionless",
@@ -205,12 +241,16 @@ class Parameters(Strict):
         "other leads in that domain (scaled by coordination)",
     )
     control_support: float = param(
-        2.0, 0, 10, "per unit coordination", "C5",
+        2.0,
+        0,
+        10,
+        "per unit coordination",
+        "C5",
         "How much great-power coordination speeds the recovery of a shaken regime's control "
         "(joint action against unrest): recovery x (1 + control_support x coordination)",
     )
     regime_stability_interest: float = param(
-        0.5,
+        1.5,
         0,
         5,
         "dimensionless",
@@ -256,15 +296,14 @@ class Parameters(Strict):
         1,
         "1/month",
         "C7",
-        "Opinion loss per month per unit of a partner's economic footprint times its "
-        "threat perception",
+        "Opinion loss per month per unit of a partner's economic footprint times its threat perception",
     )
     opinion_noise: float = param(
         0.01, 0, 0.5, "s.d./month", "C7, C12", "Month-to-month noise of public opinion"
     )
     # Security needs and third parties
     cover_weight: float = param(
-        0.9,
+        0.85,
         0,
         5,
         "dimensionless",
@@ -289,7 +328,7 @@ class Parameters(Strict):
         "How sharply the invitation goes to the best-fitting third party (0: spread evenly)",
     )
     provocation: float = param(
-        0.05,
+        0.3,
         0,
         1,
         "tension per unit invitation",
@@ -348,8 +387,7 @@ class Parameters(Strict):
         1,
         "probability/month",
         "C11",
-        "Monthly probability of leaving at full exit pressure once an exit threat has gone "
-        "unanswered",
+        "Monthly probability of leaving at full exit pressure once an exit threat has gone unanswered",
     )
     exit_threshold: float = param(
         0.25,
@@ -372,16 +410,28 @@ class Parameters(Strict):
         0.25, 0, 1, "satisfaction", "C11", "Satisfaction a member gains when its threat is answered"
     )
     failure_contagion: float = param(
-        0.5, 0, 2, "dimensionless", "C8, C9",
+        0.8,
+        0,
+        2,
+        "dimensionless",
+        "C8, C9",
         "Share of the satisfaction a member loses when its leader fails it that every other member "
         "of the alliance loses too (the leader is seen as unreliable by all)",
     )
     exit_tie_decay: float = param(
-        0.05, 0, 1, "1/month", "C10, C11",
+        0.05,
+        0,
+        1,
+        "1/month",
+        "C10, C11",
         "Monthly loss of a former member's security ties with the alliance's leader after exit",
     )
     exit_courting: float = param(
-        1.0, 0, 10, "dimensionless", "C10, C11",
+        1.0,
+        0,
+        10,
+        "dimensionless",
+        "C10, C11",
         "Extra weight a former member gives its outside options (third parties' security offers) "
         "after leaving an alliance, per alliance left",
     )
@@ -394,11 +444,19 @@ class Parameters(Strict):
         "How much an external threat with no alternative protector holds a member in",
     )
     control_recovery: float = param(
-        0.05, 0, 1, "1/month", "C2, C12",
+        0.05,
+        0,
+        1,
+        "1/month",
+        "C2, C12",
         "Fraction of the gap to its initial level that elite control regains each month",
     )
     threat_relaxation: float = param(
-        0.04, 0, 1, "1/month", "C9, C10",
+        0.04,
+        0,
+        1,
+        "1/month",
+        "C9, C10",
         "Fraction of the gap to its initial level that an external threat loses each month",
     )
     # Shocks
@@ -456,10 +514,7 @@ class Agenda(Strict):
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> Agenda:
-        if (
-            self.regime_security + self.development + self.sovereignty + self.territorial_security
-            <= 0
-        ):
+        if self.regime_security + self.development + self.sovereignty + self.territorial_security <= 0:
             raise ValueError("at least one agenda weight must be positive")
         return self
 
@@ -506,9 +561,7 @@ class Partner(ActorBase):
     regime_support: Unit = Field(
         0.5, description="How much its engagement shores up the ruling regimes (C2, C5)"
     )
-    threat_perception: Unit = Field(
-        0.0, description="How threatening the public finds its footprint (C7)"
-    )
+    threat_perception: Unit = Field(0.0, description="How threatening the public finds its footprint (C7)")
     attention_decay: Annotated[float, Field(ge=0, le=1)] = Field(
         0.0, description="Monthly decay of regional attention, e.g. a pivot elsewhere (C14)"
     )
@@ -629,9 +682,7 @@ class Effect(Strict):
         if needs_actor and self.actor is None:
             raise ValueError(f"variable '{self.variable.value}' needs an 'actor'")
         if not needs_actor and self.actor is not None:
-            raise ValueError(
-                f"variable '{self.variable.value}' is system-wide and takes no 'actor'"
-            )
+            raise ValueError(f"variable '{self.variable.value}' is system-wide and takes no 'actor'")
         if self.variable is ShockVariable.opinion and self.partner is None:
             raise ValueError("variable 'opinion' needs a 'partner' (whose opinion)")
         if self.variable is ShockVariable.capacity and self.domain is None:
@@ -657,9 +708,7 @@ class Shock(Strict):
 
     id: Identifier
     name: str = Field(min_length=1, max_length=80)
-    month: int | None = Field(
-        None, ge=1, description="Month at which it happens (scheduled), 1..horizon"
-    )
+    month: int | None = Field(None, ge=1, description="Month at which it happens (scheduled), 1..horizon")
     probability: float | None = Field(
         None, ge=0, le=1, description="Monthly probability (random); at most once per run"
     )
@@ -796,9 +845,7 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
             for p in a.opinion:
                 known(p, ("actors", i, "opinion", p), partners, "an outside power")
             if a.threat_from is not None:
-                known(
-                    a.threat_from, ("actors", i, "threat_from"), set(ids) - {a.id}, "another actor"
-                )
+                known(a.threat_from, ("actors", i, "threat_from"), set(ids) - {a.id}, "another actor")
         if isinstance(a, ThirdParty):
             for g in a.acceptability:
                 known(g, ("actors", i, "acceptability", g), great, "a great power")
@@ -819,9 +866,7 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
             listed.add(member)
         for key in ("satisfaction", "salience"):
             for member in getattr(inst, key):
-                known(
-                    member, ("institutions", j, key, member), listed, "a member of this institution"
-                )
+                known(member, ("institutions", j, key, member), listed, "a member of this institution")
     shock_ids: set[str] = set()
     for j, shock in enumerate(s.shocks):
         if shock.id in shock_ids:

@@ -39,7 +39,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .checks import CHECKS
-from .influence import MECHANISMS, NOISE_BAND, Influence, Mechanism
 from .core import (
     DEFAULT_REPLICATES,
     DEFAULT_SEED,
@@ -60,6 +59,7 @@ from .core import (
     count_runs,
     run_checks,
 )
+from .influence import MECHANISMS, NOISE_BAND, Influence, Mechanism
 from .report import report_markdown, summary_json, table_rows, write_report
 
 __all__ = [
@@ -68,10 +68,8 @@ __all__ = [
     "DEFAULT_SEED",
     "FAIL",
     "MECHANISMS",
-    "NOISE_BAND",
-    "Influence",
-    "Mechanism",
     "MIN_REPLICATES",
+    "NOISE_BAND",
     "PASS",
     "SCENARIO_DIR",
     "UNCLEAR",
@@ -79,7 +77,9 @@ __all__ = [
     "Check",
     "CheckResult",
     "Estimate",
+    "Influence",
     "KnockOut",
+    "Mechanism",
     "Stats",
     "Threshold",
     "Validation",

@@ -53,8 +53,9 @@ class Mechanism:
         return ", ".join(f"{k.split('.')[-1]} = {v:g}" for k, v in self.switch.items())
 
     def arms(self) -> tuple[Arm, Arm]:
-        return Arm.of(self.scenario, self.scenario), Arm.of(f"{self.scenario} without {self.name}",
-                                                            self.scenario, self.switch)
+        return Arm.of(self.scenario, self.scenario), Arm.of(
+            f"{self.scenario} without {self.name}", self.scenario, self.switch
+        )
 
     def outcomes(self) -> tuple[tuple[str, str], ...]:
         return tuple((REGION, m) for m in metrics.HEADLINE) + self.focus
@@ -64,64 +65,136 @@ def _p(name: str) -> str:
     return f"parameters.{name}"
 
 
-PIVOT, TAIWAN, CSTO, PROTESTS = "russia_pivot.yaml", "taiwan_shock.yaml", "csto_crisis.yaml", "colour_revolution.yaml"
+PIVOT, TAIWAN = "russia_pivot.yaml", "taiwan_shock.yaml"
+CSTO, PROTESTS = "csto_crisis.yaml", "colour_revolution.yaml"
 MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("gradual adjustment", "C1, C12", "adjust_engagement", {_p("adjustment_rate"): 1.0}),
     Mechanism("ties rebuilt by engagement", "C1, C12", "update_ties", {_p("tie_rebuilding"): 0.0}),
     Mechanism(
-        "assets (bases, leases, pipelines)", "C1, C12", "asset_floor", {_p("asset_strength"): 0.0}, PIVOT,
+        "assets (bases, leases, pipelines)",
+        "C1, C12",
+        "asset_floor",
+        {_p("asset_strength"): 0.0},
+        PIVOT,
         (("tajikistan", "share.russia.security"), ("kyrgyzstan", "share.russia.security")),
         "the floors bind when the owner's engagement falls",
     ),
     Mechanism("trends in capacity and reach", "C13, C14", "trends", {_p("trend_scale"): 0.0}),
     Mechanism(
-        "partner-aware hedging", "C3, C4", "engagement_target", {_p("hedging_tension"): 0.0}, TAIWAN,
+        "partner-aware hedging",
+        "C3, C4",
+        "engagement_target",
+        {_p("hedging_tension"): 0.0},
+        TAIWAN,
         why_here="hedging acts when tension rises above its reference level",
     ),
     Mechanism("bargaining", "C4", "offers", {_p("bargaining_gain"): 0.0}),
-    Mechanism("third-party invitations", "C3", "invitations", {_p("invitation_gain"): 0.0}),
+    Mechanism(
+        "third-party invitations",
+        "C3",
+        "invitations",
+        {_p("invitation_gain"): 0.0},
+        focus=(("tajikistan", "third_party_share"), ("tajikistan", "share.india.security")),
+    ),
     Mechanism("provocation by invitations", "C3, C6", "great_power_relations", {_p("provocation"): 0.0}),
     Mechanism("domestic filter", "C2", "domestic_filter", {_p("domestic_filter"): 0.0}),
-    Mechanism("public approval", "C2, C7", "engagement_target", {_p("opinion_weight"): 0.0}),
-    Mechanism("threatening footprint", "C7", "public_opinion", {_p("footprint_threat"): 0.0}),
-    Mechanism("soft power on opinion", "C15", "public_opinion", {_p("soft_power_rate"): 0.0}),
+    Mechanism(
+        "public approval",
+        "C2, C7",
+        "engagement_target",
+        {_p("opinion_weight"): 0.0},
+        focus=(("kyrgyzstan", "balance"), ("kazakhstan", "balance")),
+    ),
+    Mechanism(
+        "threatening footprint",
+        "C7",
+        "public_opinion",
+        {_p("footprint_threat"): 0.0},
+        focus=(("kazakhstan", "opinion.china"), ("uzbekistan", "opinion.china")),
+    ),
+    Mechanism(
+        "soft power on opinion",
+        "C15",
+        "public_opinion",
+        {_p("soft_power_rate"): 0.0},
+        focus=(("kyrgyzstan", "opinion.russia"), ("turkmenistan", "opinion.russia")),
+    ),
     Mechanism("soft-power networks", "C15", "engagement_target", {_p("soft_presence"): 0.0}),
     Mechanism(
-        "shift to soft tools", "C14, C15", "tool_mix", {_p("soft_power_shift"): 0.0}, PIVOT,
+        "shift to soft tools",
+        "C14, C15",
+        "tool_mix",
+        {_p("soft_power_shift"): 0.0},
+        PIVOT,
         why_here="the shift happens when attention fades",
     ),
     Mechanism(
-        "fading attention", "C14", "regional_attention", {_p("attention_floor"): 1.0}, PIVOT,
+        "fading attention",
+        "C14",
+        "regional_attention",
+        {_p("attention_floor"): 1.0},
+        PIVOT,
         why_here="attention fades in the pivot",
     ),
     Mechanism("coordination grows", "C5", "great_power_relations", {_p("coordination_rate"): 0.0}),
     Mechanism(
-        "joint action against unrest", "C5", "domestic_recovery", {_p("control_support"): 0.0}, PROTESTS,
+        "joint action against unrest",
+        "C5",
+        "domestic_recovery",
+        {_p("control_support"): 0.0},
+        PROTESTS,
         (("kyrgyzstan", "elite_control"), ("kyrgyzstan", "balance")),
         "it acts when a regime is shaken",
     ),
-    Mechanism("division of labour by domain", "C6", "effort", {_p("specialisation"): 0.0}),
-    Mechanism("deference", "C6", "offers", {_p("deference"): 0.0}),
+    Mechanism(
+        "division of labour by domain",
+        "C6",
+        "effort",
+        {_p("specialisation"): 0.0},
+        focus=(("kazakhstan", "share.china.security"), ("kazakhstan", "share.russia.economy")),
+    ),
+    Mechanism(
+        "deference",
+        "C6",
+        "offers",
+        {_p("deference"): 0.0},
+        focus=(("kazakhstan", "share.china.security"), ("uzbekistan", "share.china.security")),
+    ),
     Mechanism("overlap friction", "C6", "great_power_relations", {_p("tension_rate"): 0.0}),
     Mechanism("membership bonus", "C8, C11", "offers", {_p("membership_bonus"): 0.0}),
     Mechanism(
-        "failure to protect", "C9", "alliance_politics", {_p("failure_penalty"): 0.0}, CSTO,
+        "failure to protect",
+        "C9",
+        "alliance_politics",
+        {_p("failure_penalty"): 0.0},
+        CSTO,
         (("armenia", "member.csto"), ("armenia", "share.russia.security")),
         "an ally is attacked and not defended",
     ),
     Mechanism(
-        "failure seen by other members", "C8, C9", "alliance_politics", {_p("failure_contagion"): 0.0}, CSTO,
+        "failure seen by other members",
+        "C8, C9",
+        "alliance_politics",
+        {_p("failure_contagion"): 0.0},
+        CSTO,
         (("kazakhstan", "satisfaction.csto"), ("kyrgyzstan", "satisfaction.csto")),
         "an ally is attacked and not defended",
     ),
     Mechanism(
-        "consequences of exit", "C10, C11", "engagement_target",
-        {_p("exit_tie_decay"): 0.0, _p("exit_courting"): 0.0}, CSTO,
+        "consequences of exit",
+        "C10, C11",
+        "engagement_target",
+        {_p("exit_tie_decay"): 0.0, _p("exit_courting"): 0.0},
+        CSTO,
         (("armenia", "share.russia.security"), ("armenia", "third_party_share")),
         "Armenia may leave the CSTO",
     ),
     Mechanism(
-        "threat holds members in", "C10", "alliance_politics", {_p("threat_deterrence"): 0.0}, CSTO,
+        "threat holds members in",
+        "C10",
+        "alliance_politics",
+        {_p("threat_deterrence"): 0.0},
+        CSTO,
         (("armenia", "member.csto"), ("kyrgyzstan", "member.csto")),
         "members under threat weigh exit",
     ),
@@ -222,7 +295,8 @@ def summary(rows: list[Influence]) -> list[dict[str, Any]]:
             "scenario": r.mechanism.scenario,
             "verdict": r.verdict,
             "effects": [
-                {"actor": a, "measure": n, "value": e.value, "low": e.low, "high": e.high, "moves": r.moves(e)}
+                {"actor": a, "measure": n, "value": e.value, "low": e.low, "high": e.high}
+                | {"moves": r.moves(e)}
                 for (a, n), e in r.effects
             ],
         }
