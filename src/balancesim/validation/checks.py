@@ -257,7 +257,8 @@ P2A = Check(
     "Its level settles where the two balance; the check asks that every starting level in the range "
     "lies below it, so that the pattern does not depend on one assumed starting value. Invitations of "
     "a third party a great power dislikes raise tension when they are new or grow; a standing "
-    "arrangement (Tajikistan's with India) is absorbed, as the source has the states avoid making the powers compete.",
+    "arrangement (Tajikistan's with India) is absorbed, as the source has the states avoid making "
+    "the powers compete.",
 )
 P2B = Check(
     id="P2b",
