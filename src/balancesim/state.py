@@ -28,6 +28,7 @@ institutions, K shocks, R replicates.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from types import SimpleNamespace
@@ -138,6 +139,12 @@ class Setup:
     @property
     def n_shocks(self) -> int:
         return len(self.shock_month)
+
+    def with_values(self, values: Mapping[str, np.ndarray]) -> Setup:
+        """This setup with values that differ per replicate: PATH -> (R,) array (see per_run.py)."""
+        from .per_run import with_values
+
+        return with_values(self, values)
 
     @cached_property
     def security_index(self) -> np.ndarray:
