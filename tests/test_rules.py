@@ -271,7 +271,8 @@ def _final(scenario, actor: str, measure: str, replicates: int = 40, **overrides
 
     setup = build_setup(load_scenario(ROOT / "scenarios" / scenario, overrides))
     col = metrics.columns(setup).index(actor, measure)
-    return engine.simulate(setup, 7, replicates, months=[setup.horizon], column_index=np.array([col]))[0, :, 0]
+    out = engine.simulate(setup, 7, replicates, months=[setup.horizon], column_index=np.array([col]))
+    return out[0, :, 0]
 
 
 def test_bargaining_gain_changes_gains_and_hedging():

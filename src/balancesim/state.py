@@ -113,9 +113,9 @@ class Setup:
     severity_low: np.ndarray  # (K, R)
     severity_high: np.ndarray  # (K, R)
     shock_effects: tuple[tuple[CompiledEffect, ...], ...]
-    # Trends (C13, C14): monthly growth rates, log scale.
-    capacity_growth: np.ndarray  # (M, D, R)
-    attention_growth: np.ndarray  # (M, R)
+    # Trends (C13, C14): growth per year, as in the scenario.
+    capacity_trend: np.ndarray  # (M, D, R)
+    attention_trend: np.ndarray  # (M, R)
     # Assets (C1, C6, C12): bases, leases and pipelines.
     asset_host: np.ndarray  # (N,) regional index
     asset_owner: np.ndarray  # (N,) partner index
@@ -266,11 +266,8 @@ def build_setup(scenario: Scenario) -> Setup:
             )
         effects.append(tuple(compiled))
 
-    # Trends are given per year; the rules apply them monthly, on a log scale.
-    capacity_growth = (
-        np.log1p(np.array([[a.capacity_trend.security, a.capacity_trend.economy] for a in partners])) / 12.0
-    )
-    attention_growth = np.log1p(np.array([a.attention_trend for a in partners])) / 12.0
+    capacity_trend = np.array([[a.capacity_trend.security, a.capacity_trend.economy] for a in partners])
+    attention_trend = np.array([a.attention_trend for a in partners])
     never = scenario.horizon + 1
     asset_end = [
         never if x.end is None else max(months_between(scenario.start, x.end), 0) for x in scenario.assets
@@ -318,8 +315,8 @@ def build_setup(scenario: Scenario) -> Setup:
         severity_low=_per_run(np.array(sev_lo)),
         severity_high=_per_run(np.array(sev_hi)),
         shock_effects=tuple(effects),
-        capacity_growth=_per_run(capacity_growth),
-        attention_growth=_per_run(attention_growth),
+        capacity_trend=_per_run(capacity_trend),
+        attention_trend=_per_run(attention_trend),
         asset_host=np.array([sidx[x.host] for x in scenario.assets], dtype=np.int64),
         asset_owner=np.array([pidx[x.owner] for x in scenario.assets], dtype=np.int64),
         asset_domain=np.array([DOMAINS.index(x.domain) for x in scenario.assets], dtype=np.int64),

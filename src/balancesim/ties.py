@@ -66,7 +66,8 @@ def trends(state: State, setup: Setup, attention: np.ndarray) -> tuple[np.ndarra
     same fraction of its current capacity, and of its regional attention,
     each month; `trend_scale` scales every trend (0: none). Shocks act on top.
     """
-    scale = np.asarray(setup.p.trend_scale)
-    capacity = np.clip(state.capacity * np.exp(scale * setup.capacity_growth), 0.0, 10.0)
-    attention = np.clip(attention * np.exp(scale * setup.attention_growth), 0.0, 1.0)
+    # Yearly rates applied monthly on a log scale: twelve months make the yearly rate.
+    scale = np.asarray(setup.p.trend_scale) / 12.0
+    capacity = np.clip(state.capacity * np.exp(scale * np.log1p(setup.capacity_trend)), 0.0, 10.0)
+    attention = np.clip(attention * np.exp(scale * np.log1p(setup.attention_trend)), 0.0, 1.0)
     return capacity, attention
