@@ -376,3 +376,20 @@ def test_firm_grip_passes_fitting_offers_at_full_strength_or_more(baseline_setup
     assert accepted.max() > 1.0
     dominated = np.ones_like(st.engagement)  # full dominance: the sovereignty cost bites
     assert rules.domestic_filter(offer, st, setup, dominated).min() < 1.0
+
+
+def test_exit_threat_is_weighed_against_the_concession_expected(baseline_setup):
+    """C11: with equal dissatisfaction, a leader unlikely to answer is threatened less often."""
+    setup = baseline_setup
+    st = initial_state(setup, 2)
+    kz, csto, ru = S(setup, "kazakhstan"), setup.institution_ids.index("csto"), M(setup, "russia")
+    st.satisfaction[kz, csto] = 0.0
+    st.attention[ru, 1] = 0.1 * st.attention[ru, 0]  # replicate 1: Russia barely attends to the region
+    noise = zero_noise(setup, 2)
+    probability = []
+    for u in np.linspace(0.0, 1.0, 101)[:-1]:
+        noise.threaten[:] = u
+        _, threat, *_ = rules.alliance_politics(st, setup, noise)
+        probability.append(threat[kz, csto])
+    attentive, distracted = np.mean(probability, axis=0)
+    assert attentive > distracted > 0.0

@@ -356,9 +356,11 @@ def alliance_politics(
       and the public's (salience times disapproval of the leader; weight: the
       rest). An external threat holds a member in, unless the alliance has lost
       credibility or a third party could replace the leader. (C2, C10)
-    - Above a threshold, members first threaten to leave; an attentive leader
-      may answer with concessions; an unanswered threat can turn into exit,
-      which is final within a run. (C11)
+    - Above a threshold, members first threaten to leave, the more readily the
+      likelier the leader is to answer (a threat is weighed against the
+      concession expected: `threat_leverage`); an attentive leader may answer
+      with concessions; an unanswered threat can turn into exit, which is
+      final within a run. (C11)
 
     Only security alliances have these dynamics (the source's case is the
     CSTO); economic and political bodies keep their members. Returns (member,
@@ -406,11 +408,15 @@ def alliance_politics(
 
     # Threat, response, exit (C11)
     threatening = state.exit_threat[:, alliances] * inside
-    new_threat = (1.0 - threatening) * inside * (noise.threaten < p.exit_threat_rate * excess)
     # What the member asks for is a renewed commitment: a leader that seldom
     # defends its allies seldom renews it (C11).
     reliability = setup.reliability[alliances]
-    answered = threatening * (noise.respond < p.patron_response * reliability * leader_attention)
+    answer = reliability * leader_attention  # (A, R): the chance that a threat is answered, relative
+    # A threat is a bargaining move: the member weighs it against the concession
+    # it can expect, so a leader unlikely to answer is threatened less (C11).
+    worth = 1.0 - p.threat_leverage + p.threat_leverage * answer
+    new_threat = (1.0 - threatening) * inside * (noise.threaten < p.exit_threat_rate * excess * worth)
+    answered = threatening * (noise.respond < p.patron_response * answer)
     leaves = threatening * (1.0 - answered) * (noise.leave < p.exit_rate * excess)
     sat = sat + answered * p.concession
     still = threatening * (1.0 - answered) * (1.0 - leaves) * (excess > 0)

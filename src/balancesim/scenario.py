@@ -435,6 +435,16 @@ class Parameters(Strict):
         "Extra weight a former member gives its outside options (third parties' security offers) "
         "after leaving an alliance, per alliance left",
     )
+    threat_leverage: float = param(
+        0.5,
+        0,
+        1,
+        "dimensionless",
+        "C11",
+        "How far a member weighs an exit threat against the concession it can expect: the chance "
+        "of a threat is scaled by (1 - leverage) + leverage x the leader's readiness to answer "
+        "(reliability x attention); 0: threats follow dissatisfaction alone",
+    )
     threat_deterrence: float = param(
         1.0,
         0,

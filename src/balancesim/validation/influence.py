@@ -181,6 +181,15 @@ MECHANISMS: tuple[Mechanism, ...] = (
         "an ally is attacked and not defended",
     ),
     Mechanism(
+        "exit threat weighed against the concession",
+        "C11",
+        "alliance_politics",
+        {_p("threat_leverage"): 0.0},
+        CSTO,
+        (("armenia", "member.csto"), ("armenia", "exit_threat.csto")),
+        "Armenia has reason to threaten",
+    ),
+    Mechanism(
         "consequences of exit",
         "C10, C11",
         "engagement_target",
