@@ -108,10 +108,17 @@ class Lab:
         self.progress = progress
         self._wanted: dict[Arm, set[tuple[str, str]]] = {}
         self._runs: dict[Arm, Run] = {}
+        self._named: dict[Arm, Arm] = {}  # the first labelled arm of each distinct run, for messages
         self.simulated = 0
 
+    @staticmethod
+    def _key(arm: Arm) -> Arm:
+        """Arms that differ only in their label are the same runs: run them once."""
+        return Arm("", arm.scenario, arm.overrides)
+
     def want(self, arm: Arm, columns: Sequence[tuple[str, str]]) -> None:
-        self._wanted.setdefault(arm, set()).update(columns)
+        self._wanted.setdefault(self._key(arm), set()).update(columns)
+        self._named.setdefault(self._key(arm), arm)
 
     @property
     def pending(self) -> int:
@@ -126,7 +133,7 @@ class Lab:
         try:
             return load_scenario(path, arm.override_dict)
         except ScenarioError as e:
-            raise ValidationError(f"arm '{arm.label}': {e}") from None
+            raise ValidationError(f"arm '{self._named.get(arm, arm).label}': {e}") from None
 
     def run_all(self) -> None:
         for arm, wanted in self._wanted.items():
@@ -138,7 +145,8 @@ class Lab:
             try:
                 idx = np.array([cols.index(a, m) for a, m in keys], dtype=np.int64)
             except KeyError as e:
-                raise ValidationError(f"arm '{arm.label}' ({arm.scenario}): {e.args[0]}") from None
+                label = self._named[arm].label
+                raise ValidationError(f"arm '{label}' ({arm.scenario}): {e.args[0]}") from None
             data = engine.simulate(
                 setup, self.seed, self.replicates, column_index=idx, progress=self.progress
             )
@@ -146,7 +154,8 @@ class Lab:
             self.simulated += self.replicates
 
     def get(self, arm: Arm) -> Run:
-        return self._runs[arm]
+        run = self._runs[self._key(arm)]
+        return Run(arm, run.setup, run.data, run.index)
 
 
 # --------------------------------------------------------------------------
@@ -351,11 +360,11 @@ def plan(checks: Sequence[Check], lab: Lab) -> None:
 def count_runs(checks: Sequence[Check], replicates: int, mechanisms: Sequence = ()) -> int:
     from . import influence
 
-    arms = influence.arms(tuple(mechanisms))
+    arms = {Lab._key(a) for a in influence.arms(tuple(mechanisms))}
     for check in checks:
         for name, arm in check.arms.items():
-            arms.add(arm)
-            arms.update(ko.apply(name, arm) for ko in check.knockouts)
+            arms.add(Lab._key(arm))
+            arms.update(Lab._key(ko.apply(name, arm)) for ko in check.knockouts)
     return len(arms) * replicates
 
 
