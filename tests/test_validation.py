@@ -28,10 +28,7 @@ SRC = Path(__file__).parents[1] / "src" / "balancesim"
 
 # Gaps the report documents (see docs/validation.md, "Known gaps").
 KNOWN_FAILING: dict[str, str] = {}
-KNOWN_UNINFORMATIVE: dict[str, str] = {
-    "P1": "removing the assets and the rebuilding of ties leaves P1 in place: gradual adjustment "
-    "carries it (its own knock-out loses it)",
-}
+KNOWN_UNINFORMATIVE: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -54,13 +54,14 @@ class Parameters(Strict):
 
     # Engagement dynamics
     adjustment_rate: float = param(
-        0.04,
+        0.08,
         0,
         1,
         "1/month",
         "C1, C12",
         "Fraction of the gap between current and target engagement closed each month "
-        "(inertia: 0.04 gives a half-life of about 17 months)",
+        "(0.08 gives a half-life of about 8 months: contracts and supply move within a year; what "
+        "lasts longer is carried by historical ties and assets)",
     )
     engagement_noise: float = param(
         0.025,
