@@ -233,6 +233,7 @@ def _print_outcomes(results, baseline) -> None:
         "balance": f"{names[a]}–{names[b]} balance",
         "tension": f"{names[a]}–{names[b]} tension",
         "coordination": f"{names[a]}–{names[b]} coordination",
+        "gains": "gains from competition",
     }
 
     def cell(v) -> str:
