@@ -192,7 +192,7 @@ MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism(
         "consequences of exit",
         "C10, C11",
-        "engagement_target",
+        "update_ties, offers",
         {_p("exit_tie_decay"): 0.0, _p("exit_courting"): 0.0},
         CSTO,
         (("armenia", "share.russia.security"), ("armenia", "third_party_share")),
