@@ -572,7 +572,7 @@ def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None,
         from . import validation as val
 
         scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
-        advance = phases.bar(val.count_runs(val.CHECKS, replicates), "simulating", "runs")
+        advance = phases.bar(val.count_runs(val.CHECKS, replicates, val.MECHANISMS), "simulating", "runs")
         try:
             result = val.run_validation(replicates, seed, scenarios, progress=advance)
         except val.ValidationError as e:
