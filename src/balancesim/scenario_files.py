@@ -28,7 +28,7 @@ import math
 import numbers
 import os
 import re
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.nodes import Node as YamlNode
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.representer import SafeRepresenter
 
 from balancesim.paths import key_of, split_path
@@ -50,6 +51,14 @@ from balancesim.scenario import (
     did_you_mean,
     format_location,
     reference_problems,
+)
+from balancesim.scenario_text import (
+    MAX_FILE_BYTES,
+    excerpt,
+    key_problem,
+    os_reason,
+    read_capped,
+    text_problem,
 )
 
 __all__ = [
@@ -66,11 +75,10 @@ __all__ = [
     "update_parameters_doc",
 ]
 
-MAX_FILE_BYTES = 1 << 20  # scenario files are hand-written; anything bigger is a mistake
 MAX_PROBLEMS = 50  # beyond this the list stops helping
 MAX_VALUES = 100_000  # values per file after alias expansion (stops "billion laughs")
 MAX_EXTENDS_DEPTH = 16
-ID_LISTS = ("actors", "institutions", "shocks")  # top-level lists merged by `id`
+ID_LISTS = ("actors", "institutions", "assets", "shocks")  # top-level lists merged by `id`
 COMMAND_LINE = "<command line>"  # the file name given to problems in `overrides`
 
 _CORE = "tag:yaml.org,2002:"
@@ -167,8 +175,7 @@ def _describe(value: Any, raw: str | None = None) -> str:
     if value is None:
         return raw if raw not in (None, "") else "null"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"'{shown}'"
+        return f"'{excerpt(value, 40)}'"
     if isinstance(value, int | float):
         return raw if raw is not None else _number(value)
     if isinstance(value, dict):
@@ -219,19 +226,14 @@ class _Loader:
         if display not in self.files:
             self.files.append(display)
         try:
-            with open(real, "rb") as f:
-                data = f.read(MAX_FILE_BYTES + 1)
+            data = read_capped(real, regular_only=referrer is not None)
         except OSError as e:
-            reason = {
-                FileNotFoundError: "no such file",
-                IsADirectoryError: "it is a directory, not a file",
-                PermissionError: "permission denied",
-            }.get(type(e), (e.strerror or str(e)).lower())
+            reason = os_reason(e)
             if referrer is None:
                 self.add(_Src(display, None), "", f"cannot read the file: {reason}")
             else:
                 node, name = referrer
-                self.add(node.where, ("extends",), f"cannot read '{name}': {reason}")
+                self.add(node.where, ("extends",), f"cannot read '{excerpt(name)}': {reason}")
             return None
         if len(data) > MAX_FILE_BYTES:
             self.add(_Src(display, None), "", "the file is larger than 1 MiB, the limit for scenarios")
@@ -255,8 +257,15 @@ class _Loader:
                 message += f" ({e.context} on line {e.context_mark.line + 1})"
             self.add(_Src(display, mark.line + 1 if mark else None), "", message)
             return None
+        except ReaderError as e:  # a character YAML does not allow, e.g. a control character
+            line = text[: e.position].count("\n") + 1 if isinstance(e.position, int) else None
+            code = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or "?")
+            self.add(
+                _Src(display, line), "", f"the character U+{code:04X} is not allowed in YAML ({e.reason})"
+            )
+            return None
         except YAMLError as e:
-            self.add(_Src(display, None), "", f"syntax error: {e}")
+            self.add(_Src(display, None), "", f"syntax error: {excerpt(str(e))}")
             return None
         except RecursionError:
             self.add(_Src(display, None), "", "the YAML is nested too deeply")
@@ -298,7 +307,11 @@ class _Loader:
             try:
                 value = node.value if tag == f"{_CORE}str" else constructor.construct_object(node)
             except (YAMLError, ValueError, LookupError, TypeError):  # e.g. `!!int abc`
-                self.add(src, path, f"'{node.value}' is not a valid {tag.replace(_CORE, '!!')}")
+                self.add(src, path, f"'{excerpt(node.value)}' is not a valid {tag.replace(_CORE, '!!')}")
+                return _Node(None, src)
+            problem = text_problem(value) if isinstance(value, str) else None
+            if problem is not None:
+                self.add(src, path, problem)
                 return _Node(None, src)
             if isinstance(value, float) and not math.isfinite(value):
                 self.add(src, path, f"NaN/infinity is not allowed (got {node.value})")
@@ -354,12 +367,16 @@ class _Loader:
                 self.add(key_src, path, _tag_message(str(key_node.tag)))
                 continue
             key = key_node.value
+            problem = key_problem(key) if isinstance(key, str) else None
+            if problem is not None:
+                self.add(key_src, path, problem)
+                continue
             if key in entries:
                 first = entries[key].key_src
                 self.add(
                     key_src,
                     (*path, key),
-                    f"duplicate key '{key}' (first on line {first.line if first else '?'})",
+                    f"duplicate key '{excerpt(key)}' (first on line {first.line if first else '?'})",
                 )
                 continue
             child = self._convert(value_node, display, (*path, key), constructor, active)
@@ -384,18 +401,7 @@ class _Loader:
         text = self.read(display, real, referrer)
         if text is None:
             return None
-        root = self.compose(display, text)
-        if root is None:
-            return None
-        if not isinstance(root, MappingNode):
-            what = "a list" if isinstance(root, SequenceNode) else f"'{root.value}'"
-            self.add(
-                _Src(display, root.start_mark.line + 1),
-                "",
-                f"the top level must be a mapping (name: ..., actors: ...), not {what}",
-            )
-            return None
-        tree = self.convert(root, display)
+        tree = self.parse(display, text)
         if tree is None:
             return None
         ext = tree.value.pop("extends", None)
@@ -411,7 +417,7 @@ class _Loader:
         name = ext.value
         base_real = real.parent / name
         base_display = os.path.normpath(os.path.join(os.path.dirname(display), name))
-        resolved = base_real.resolve()
+        resolved = Path(os.path.realpath(base_real))  # never raises: a symlink loop fails on reading
         if any(resolved == seen for _, seen in chain):
             names = " -> ".join([*(d for d, _ in chain), base_display])
             self.add(ext.where, ("extends",), f"extends cycle: {names}")
@@ -425,6 +431,38 @@ class _Loader:
         if not isinstance(base.value, dict):  # pragma: no cover - load_tree checks
             return tree
         return self.merge(base, tree, ())
+
+    def parse(self, display: str, text: str) -> _Node | None:
+        """The located tree of one file's text (a fresh copy: callers change it).
+
+        Parsing is by far the slowest step of loading (a pure-Python YAML
+        parser), and programs load the same files many times (validation,
+        sweeps), so trees of files that parsed cleanly are kept by their
+        name and text.
+        """
+        key = (display, text)
+        cached = _PARSED.get(key)
+        if cached is not None:
+            _PARSED.move_to_end(key)
+            return _copy_tree(cached)
+        before = len(self.problems)
+        root = self.compose(display, text)
+        if root is None:
+            return None
+        if not isinstance(root, MappingNode):
+            what = "a list" if isinstance(root, SequenceNode) else f"'{excerpt(str(root.value))}'"
+            self.add(
+                _Src(display, root.start_mark.line + 1),
+                "",
+                f"the top level must be a mapping (name: ..., actors: ...), not {what}",
+            )
+            return None
+        tree = self.convert(root, display)
+        if tree is not None and len(self.problems) == before:
+            _PARSED[key] = _copy_tree(tree)
+            while len(_PARSED) > _PARSED_FILES:
+                _PARSED.popitem(last=False)
+        return tree
 
     def merge(self, base: _Node, over: _Node, path: Location) -> _Node:
         """`over` deep-merged onto `base`: mappings by key, `ID_LISTS` by id, else replaced.
@@ -462,7 +500,7 @@ class _Loader:
                 self.add(
                     item.where,
                     (path[0],),
-                    f"'{ident}' appears twice in this list (first on line {first})",
+                    f"'{excerpt(ident)}' appears twice in this list (first on line {first})",
                 )
                 continue
             seen[ident] = item
@@ -511,7 +549,8 @@ class _Loader:
             self.add(
                 item.where,
                 (path[0],),
-                f"cannot remove '{ident}': the base scenario has no such id ({did_you_mean(ident, known)})",
+                f"cannot remove '{excerpt(ident)}': the base scenario has no such id "
+                f"({did_you_mean(excerpt(ident), known)})",
             )
         else:
             items[position[ident]] = None
@@ -538,7 +577,8 @@ class _Loader:
                 self.add(
                     src,
                     format_location(path),
-                    f"'{part}' is neither an id nor an index in this list ({did_you_mean(str(part), ids)})",
+                    f"'{excerpt(str(part))}' is neither an id nor an index in this list "
+                    f"({did_you_mean(str(part), ids)})",
                 )
                 return
             if key is None:
@@ -592,6 +632,9 @@ class _Loader:
         if isinstance(value, float) and not math.isfinite(value):
             self.add(src, path, f"NaN/infinity is not allowed (got {value})")
             return None
+        if isinstance(value, str) and (problem := text_problem(value)) is not None:
+            self.add(src, path, problem)
+            return None
         if value is None or isinstance(value, str | int | float):
             return _Node(value, src)
         self.add(src, path, f"expected plain data, got a {type(value).__name__}")
@@ -626,8 +669,22 @@ class _TooMany(Exception):
     pass
 
 
+_PARSED: OrderedDict[tuple[str, str], _Node] = OrderedDict()  # see `_Loader.parse`
+_PARSED_FILES = 64
+
+
+def _copy_tree(node: _Node) -> _Node:
+    """A copy of a located tree whose mappings and lists can be changed freely."""
+    value = node.value
+    if isinstance(value, dict):
+        value = {k: _copy_tree(v) for k, v in value.items()}
+    elif isinstance(value, list):
+        value = [_copy_tree(v) for v in value]
+    return _Node(value, node.src, node.key_src, node.raw)
+
+
 def _tag_message(tag: str) -> str:
-    shown = tag.replace(_CORE, "!!")
+    shown = excerpt(tag.replace(_CORE, "!!"))
     return f"YAML tag '{shown}' is not allowed: scenario files hold plain data only"
 
 
@@ -899,7 +956,8 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     `overrides` maps dotted paths to values, e.g. `{"replicates": 10,
     "parameters.hedging_tension": 0.0, "actors.china.attention": 0.3}`; they are
     applied after merging and checked like file values (problems name the file
-    `COMMAND_LINE`). Raises `ScenarioError` listing every problem found.
+    `COMMAND_LINE`). An override fixes its value: a prior of that PATH (in
+    `uncertainty:`) is dropped. Raises `ScenarioError` listing every problem found.
     """
     loader = _Loader()
     display = str(path)
@@ -909,8 +967,21 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     assert tree is not None  # no problems means a tree
     for dotted, value in (overrides or {}).items():
         loader.apply_override(tree, dotted, value)
+        _drop_priors(tree, dotted)
     loader.fail_if_any()
     return loader.validate(tree)
+
+
+def _drop_priors(tree: _Node, dotted: str) -> None:
+    """An override fixes its value: it removes the priors of that PATH and of the values under it."""
+    priors = tree.value.get("uncertainty") if isinstance(tree.value, dict) else None
+    parts = split_path(dotted)
+    if priors is None or not isinstance(priors.value, dict) or parts is None:
+        return
+    for key in list(priors.value):
+        prior_parts = split_path(key)
+        if prior_parts is not None and prior_parts[: len(parts)] == parts:
+            del priors.value[key]
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
@@ -925,7 +996,11 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         dotted, sep, text = item.partition("=")
         dotted = dotted.strip()
         if not sep or not dotted:
-            loader.add(_Src(COMMAND_LINE, None), "", f"'{item}': expected PATH=VALUE")
+            loader.add(_Src(COMMAND_LINE, None), "", f"'{excerpt(item)}': expected PATH=VALUE")
+            continue
+        problem = text_problem(dotted, allowed="") or text_problem(text)
+        if problem is not None:
+            loader.add(_Src(COMMAND_LINE, None), excerpt(dotted), problem)
             continue
         if not text.strip():
             result[dotted] = None

@@ -144,7 +144,8 @@ class DrawLab(Lab):
             try:
                 idx = np.array([cols.index(a, m) for a, m in keys], dtype=np.int64)
             except KeyError as e:
-                raise ValidationError(f"arm '{arm.label}' ({arm.scenario}): {e.args[0]}") from None
+                label = self._named[arm].label
+                raise ValidationError(f"arm '{label}' ({arm.scenario}): {e.args[0]}") from None
             values = self.values_for(arm, scenario)
             data = np.empty((setup.horizon + 1, self.replicates, len(idx)))
             for start, count in engine.chunks(self.replicates, engine.DEFAULT_CHUNK):
@@ -163,7 +164,7 @@ class DrawLab(Lab):
 
     def draw(self, arm: Arm, d: int) -> Run:
         """The runs of draw d (within this block) of one arm."""
-        run = self._runs[arm]
+        run = self._runs[self._key(arm)]
         return Run(arm, run.setup, run.data[:, d * self.runs : (d + 1) * self.runs], run.index)
 
 
