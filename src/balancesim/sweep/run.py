@@ -12,7 +12,6 @@ only once the summary is written.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
