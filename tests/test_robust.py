@@ -95,7 +95,7 @@ def test_cli_robust_writes_the_shares(tmp_path):
         main, ["validate", "--robust", "--draws", "1", "-n", "20", "--out", str(tmp_path / "v")]
     )
     assert r.exit_code == 0, r.output
-    assert "Robustness over the baseline's prior: 1 draws" in r.output
+    assert "Robustness over the baseline's prior: 1 draw of" in r.output
     data = json.loads((tmp_path / "v" / "robust.json").read_text())
     patterns = {row["pattern"] for row in data["rows"]}
     assert {"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"} <= patterns
