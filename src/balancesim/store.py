@@ -4,21 +4,26 @@ A run folder holds `manifest.json` (the resolved scenario, seeds, versions,
 timings, command line, files), `series.parquet` (long form: replicate, step,
 actor, measure, value), `summary.csv` and PNG plots. Everything is written
 into a hidden `.<run-id>.partial` folder first and renamed into place at the
-end, so a folder without that prefix is always complete. Single files (a
-sweep's chunks and manifest) go through `write_atomic`: a hidden temporary
-name, fsync, rename.
+end, so a folder without that prefix is always complete (`folders.py` holds
+the locks, partial folders and the swap). Run ids cannot collide, even for
+concurrent runs. Single files (a sweep's chunks and manifest) go through
+`write_atomic`: a hidden temporary name, fsync, rename. Parquet files carry
+page checksums.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import json
 import os
 import platform
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -29,7 +34,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .experiment import Results, common_random_numbers, summary
+from .folders import check_target, clean_partials, fsync_dir, locked, make_partial, swap_in
 
+# Every Parquet file gets page checksums, so a damaged page is an error on reading, not wrong numbers.
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_page_checksum": True}
 PACKAGES = ("balancesim", "mesa", "numpy", "pandas", "pyarrow", "matplotlib", "pydantic", "scipy")
 
 
@@ -41,17 +49,6 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_atomic(path: Path, write: Callable[[Any], None]) -> None:
@@ -72,7 +69,7 @@ def write_atomic(path: Path, write: Callable[[Any], None]) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -85,36 +82,109 @@ def write_table(path: Path, frame: pd.DataFrame | pa.Table, metadata: dict[str, 
     table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     if metadata:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-    write_atomic(path, lambda f: pq.write_table(table, f, compression="zstd"))
+    write_atomic(path, lambda f: pq.write_table(table, f, **PARQUET_OPTIONS))
 
 
 def new_run_folder(root: Path, scenario_name: str, seed: int) -> tuple[Path, Path]:
-    """(partial folder to write into, final folder) for a new run."""
+    """(partial folder to write into, final folder) for a new run under root/scenario_name/.
+
+    The run id is the time and the seed, with a suffix `-2`, `-3`, ... when
+    another run took it: the partial folder is created exclusively (mkdir
+    fails if it exists), so concurrent runs started in the same second with
+    the same seed never share or collide on a folder.
+    """
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     base = root / scenario_name
-    base.mkdir(parents=True, exist_ok=True)
-    run_id = f"{stamp}-seed{seed}"
-    n = 1
-    while (base / run_id).exists() or (base / f".{run_id}.partial").exists():
-        n += 1
-        run_id = f"{stamp}-seed{seed}-{n}"
-    partial = base / f".{run_id}.partial"
-    partial.mkdir()
-    return partial, base / run_id
+    for n in itertools.count(1):
+        run_id = f"{stamp}-seed{seed}" + (f"-{n}" if n > 1 else "")
+        if (base / run_id).exists():
+            continue
+        try:
+            partial = make_partial(base, run_id)
+        except FileExistsError:
+            continue
+        if (base / run_id).exists():  # finished by another run between the two checks
+            shutil.rmtree(partial, ignore_errors=True)
+            continue
+        return partial, base / run_id
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def is_earlier_run(folder: Path) -> bool:
+    """Does `folder` hold a run written by `balancesim run`, and nothing else?
+
+    Its manifest lists every file of the run; a folder holding any other
+    (visible) file is someone else's, and is not replaced.
+    """
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict) or "balancesim_run" not in manifest:
+        return False
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return False
+    present = {
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    }
+    return present <= {*files, "manifest.json"}
+
+
+@dataclass
+class Destination:
+    """Where a run is written: a hidden partial folder, swapped to `final` when complete."""
+
+    partial: Path
+    final: Path
+    notes: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def run_destination(out: Path | None, root: Path, name: str, seed: int) -> Iterator[Destination]:
+    """Prepare a run's folder before any simulation; remove the partial folder if the block fails.
+
+    `out` given: exactly that folder, which must be new, empty or an earlier
+    run (FolderRefused otherwise), locked for the whole block (FolderBusy if
+    another command writes it). Otherwise a new `root/name/<run-id>/`.
+    Partial folders left beside it by killed runs are removed first.
+    """
+    if out is not None:
+        with locked(out):
+            check_target(out, is_earlier_run, "run")
+            leftovers = clean_partials(out.parent)
+            partial = make_partial(out.parent, out.name)
+            with _discard_on_error(partial):
+                yield Destination(partial, out, leftovers.notes())
+        return
+    leftovers = clean_partials(root / name)
+    partial, final = new_run_folder(root, name, seed)
+    with _discard_on_error(partial):
+        yield Destination(partial, final, leftovers.notes())
+
+
+@contextlib.contextmanager
+def _discard_on_error(partial: Path) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 def write_run(
     results: Results,
-    root: Path,
-    name: str,
+    destination: Destination,
     command: list[str],
     baseline: Results | None = None,
     baseline_file: str | None = None,
     scenario_file: str | None = None,
     plot: Callable[[Results, Path, Results | None], list[Path]] | None = None,
 ) -> Path:
-    """Write a run's folder under root/name/ and return its final path."""
-    partial, final = new_run_folder(root, name, results.seed)
+    """Write a run into `destination` and swap it into place; returns the final folder."""
+    partial, final = destination.partial, destination.final
     try:
         started = time.perf_counter()
         write_table(partial / "series.parquet", results.series)
@@ -132,7 +202,7 @@ def write_run(
             timings["plots_s"] = time.perf_counter() - started
         manifest = _manifest(results, command, baseline, baseline_file, scenario_file, timings, partial)
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        os.replace(partial, final)
+        swap_in(partial, final)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -150,7 +220,7 @@ def _manifest(
 ) -> dict[str, Any]:
     files = {}
     for path in sorted(folder.rglob("*")):
-        if path.is_file():
+        if path.is_file() and not path.name.startswith("."):
             files[str(path.relative_to(folder))] = {
                 "bytes": path.stat().st_size,
                 "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
