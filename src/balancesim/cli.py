@@ -109,9 +109,8 @@ def main() -> None:
     "--out",
     "out_dir",
     type=click.Path(file_okay=False),
-    default="results",
-    show_default=True,
-    help="Folder under which results/<scenario>/<run-id>/ is written.",
+    help="The exact folder the run writes (new, empty, or an earlier run, which is replaced) "
+    "[default: a new results/<scenario>/<run-id>/].",
 )
 @click.option(
     "--baseline",
@@ -152,7 +151,7 @@ def run(
     scenario: str,
     replicates: int | None,
     seed: int | None,
-    out_dir: str,
+    out_dir: str | None,
     baseline: str | None,
     engine_name: str,
     chunk_size: int,
@@ -162,6 +161,7 @@ def run(
 ) -> None:
     """Run SCENARIO many times and write data, a summary and plots."""
     from . import experiment, plots, store
+    from .folders import FolderBusy, FolderRefused
 
     overrides = _overrides(settings, replicates, seed)
     spec = _load(scenario, overrides)
@@ -182,28 +182,40 @@ def run(
         "progress": advance,
         "measures": measures,
     }
+    target = None if out_dir is None else Path(out_dir)
+    shown = out_dir or f"results/{Path(scenario).stem}"
+    # The folder is prepared (checked, locked, a partial folder made) before any simulation.
     try:
-        with bar:
-            results = experiment.run(spec, **options)
-            base_results = None if base is None else experiment.run(base, **options)
-    except experiment.RunTooLarge as e:
-        raise InputError(f"{scenario}: {e}") from None
+        with store.run_destination(target, Path("results"), Path(scenario).stem, spec.seed) as destination:
+            for note in destination.notes:
+                err.print(note, markup=False, soft_wrap=True)
+            try:
+                with bar:
+                    results = experiment.run(spec, **options)
+                    base_results = None if base is None else experiment.run(base, **options)
+            except experiment.RunTooLarge as e:
+                raise InputError(f"{scenario}: {e}") from None
+            folder = store.write_run(
+                results,
+                destination,
+                command=["balancesim", *sys.argv[1:]],
+                baseline=base_results,
+                baseline_file=baseline,
+                scenario_file=scenario,
+                plot=None if no_plots else plots.write_all,
+            )
+    except FolderRefused as e:
+        raise InputError(str(e)) from None
+    except FolderBusy as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"cannot write the results to {shown}: {e}") from None
     if base_results is not None and not experiment.common_random_numbers(results.setup, base_results.setup):
         err.print(
             f"note: {scenario} and {baseline} differ in their actors or alliances, so their runs do not "
             "share random numbers; the effect is a difference of runs paired by seed, wider than a "
             "common-random-numbers comparison"
         )
-    folder = store.write_run(
-        results,
-        Path(out_dir),
-        Path(scenario).stem,
-        command=["balancesim", *sys.argv[1:]],
-        baseline=base_results,
-        baseline_file=baseline,
-        scenario_file=scenario,
-        plot=None if no_plots else plots.write_all,
-    )
     _print_outcomes(results, base_results)
     out.print(f"\nResults: [bold]{folder}[/bold]")
     for path in sorted(folder.rglob("*")):
@@ -295,7 +307,9 @@ parameters.hedging_tension, actors.china.attention, relations.tension,
 shocks.taiwan_war.severity, shocks.taiwan_war.month.
 Every design point runs the same replicate seeds (common random numbers).
 A `sweep:` section in the scenario file takes the same settings; options
-given here override it (any --param replaces its params). See docs/sweeps.md.
+given here override it (any --param replaces its params). Where the work runs
+(--scheduler) and where it is written (--out) come from the command line only.
+See docs/sweeps.md.
 
 \b
 Examples:
@@ -355,7 +369,8 @@ Examples:
     "--out",
     "out_dir",
     type=click.Path(file_okay=False),
-    help="The sweep folder [default: results/<scenario>/sweep].",
+    help="The exact folder the sweep writes (new, empty, or this sweep's for --resume) "
+    "[default: results/<scenario>/sweep].",
 )
 @click.option("--resume", is_flag=True, help="Continue the sweep in --out, skipping finished chunks.")
 @click.option(
@@ -387,7 +402,8 @@ def sweep(
     import re
 
     from . import sweep as sw
-    from .executors import ExecutorUnavailable
+    from .executors import ExecutorFailed, ExecutorUnavailable
+    from .folders import FolderBusy, FolderRefused
 
     overrides = _overrides(settings, None, None)
     try:
@@ -400,20 +416,18 @@ def sweep(
             chunk_size=chunk_size,
             executor=executor,
             workers=workers,
-            scheduler=scheduler,
-            out=out_dir,
         )
         plan = sw.plan_sweep(scenario, given, overrides, seed=seed)
     except (ScenarioError, sw.SweepError) as e:
         raise InputError(str(e)) from None
     opts = plan.options
-    executor = opts.executor or ("dask" if opts.scheduler else "process")
-    if opts.scheduler is not None:
+    executor = opts.executor or ("dask" if scheduler else "process")
+    if scheduler is not None:
         if executor != "dask":
-            raise InputError(f"--scheduler {opts.scheduler}: needs --executor dask (not {executor})")
-        if not re.fullmatch(r"[a-z0-9+]+://\S+", opts.scheduler):
-            raise InputError(f"--scheduler {opts.scheduler}: expected an address like tcp://HOST:PORT")
-    folder = Path(opts.out or Path("results") / Path(scenario).stem / "sweep")
+            raise InputError(f"--scheduler {scheduler}: needs --executor dask (not {executor})")
+        if not re.fullmatch(r"[a-z0-9+]+://\S+", scheduler):
+            raise InputError(f"--scheduler {scheduler}: expected an address like tcp://HOST:PORT")
+    folder = Path(out_dir or Path("results") / Path(scenario).stem / "sweep")
     points = len(plan.design)
     label = Path(scenario).stem
     bar, advance = progress_bar(plan.runs, f"{label}: 0/{points} points")
@@ -439,15 +453,24 @@ def sweep(
                 folder,
                 executor=executor,
                 workers=opts.workers,
-                scheduler=opts.scheduler,
+                scheduler=scheduler,
                 resume=resume,
                 progress=progress,
                 plots=not no_plots,
                 command=["balancesim", *sys.argv[1:]],
                 on_start=started,
+                notify=lambda message: err.print(f"note: {message}", markup=False, soft_wrap=True),
             )
-    except (sw.SweepError, ExecutorUnavailable) as e:
+    except (sw.SweepError, FolderRefused) as e:
         raise InputError(str(e)) from None
+    except ExecutorUnavailable as e:
+        raise (InputError if e.input_fault else click.ClickException)(str(e)) from None
+    except (ExecutorFailed, sw.SweepFailed) as e:
+        raise click.ClickException(
+            f"{e}; the finished chunks are kept in {folder}: add --resume to continue"
+        ) from None
+    except FolderBusy as e:
+        raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:
         err.print(f"interrupted: finished chunks are kept in {folder}; add --resume to continue")
         raise SystemExit(130) from None
@@ -592,7 +615,8 @@ def _writable_folder(folder: Path) -> None:
     type=click.Path(file_okay=False),
     default="results/validation",
     show_default=True,
-    help="Folder for report.md, one PNG per pattern, summary.json and table.csv.",
+    help="The exact folder of the report (report.md, one PNG per pattern, summary.json, table.csv); "
+    "new, empty, or an earlier report, which is replaced.",
 )
 @click.option(
     "--scenarios",
@@ -612,17 +636,30 @@ def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None,
     with one plot per pattern; docs/validation.md explains how to read it.
     """
     from . import validation as val
+    from .folders import FolderBusy, FolderRefused
 
     folder = Path(out_dir)
-    _writable_folder(folder)
+    _writable_folder(folder.parent)
     scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
     bar, advance = progress_bar(val.count_runs(val.CHECKS, replicates), "validate")
     try:
-        with bar:
-            result = val.run_validation(replicates, seed, scenarios, progress=advance)
-    except val.ValidationError as e:
+        # Checked and locked before the work: a folder that is not an earlier report is refused
+        # at once, and a second validation into the same folder cannot mix its files with ours.
+        with val.report_folder(folder) as notes:
+            for note in notes:
+                err.print(note, markup=False, soft_wrap=True)
+            try:
+                with bar:
+                    result = val.run_validation(replicates, seed, scenarios, progress=advance)
+            except val.ValidationError as e:
+                raise InputError(str(e)) from None
+            report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
+    except FolderRefused as e:
         raise InputError(str(e)) from None
-    report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
+    except FolderBusy as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"cannot write the report to {folder}: {e.strerror or e}") from None
     _print_validation(result)
     out.print(f"\nReport: [bold]{report}[/bold]")
     if not result.passed or (strict and not result.controls_ok):

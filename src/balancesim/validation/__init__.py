@@ -55,7 +55,7 @@ from .core import (
     count_runs,
     run_checks,
 )
-from .report import report_markdown, summary_json, table_rows, write_report
+from .report import is_earlier_report, report_folder, report_markdown, summary_json, table_rows, write_report
 
 __all__ = [
     "CHECKS",
@@ -76,6 +76,8 @@ __all__ = [
     "Validation",
     "ValidationError",
     "count_runs",
+    "is_earlier_report",
+    "report_folder",
     "report_markdown",
     "run_checks",
     "run_validation",
