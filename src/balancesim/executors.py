@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
 
@@ -249,6 +249,9 @@ def _import_distributed() -> Any:
     return distributed
 
 
+LOST = "the Dask workers were lost and the work was cancelled"
+
+
 class DaskRunner:
     """Dask distributed: joins the scheduler at `scheduler`, or starts a LocalCluster.
 
@@ -314,7 +317,10 @@ class DaskRunner:
         distributed = self.distributed
         threads = max(1, sum(self.client.nthreads().values()))
         window = 3 * threads
-        shared_future = self.client.scatter(shared, broadcast=True, hash=False)
+        try:
+            shared_future = self.client.scatter(shared, broadcast=True, hash=False)
+        except (TimeoutError, OSError) as e:
+            raise ExecutorFailed(f"no Dask worker to run the sweep ({e})") from None
         prefix = f"balancesim-chunk-{uuid.uuid4().hex[:12]}"
         running: dict[Any, Item] = {}
         source = iter(items)
@@ -334,6 +340,8 @@ class DaskRunner:
                     done, _ = distributed.wait(list(running), timeout=2, return_when="FIRST_COMPLETED")
                 except TimeoutError:
                     done = set()
+                except CancelledError:  # the scheduler dropped the work: its workers are gone
+                    raise ExecutorFailed(LOST) from None
                 except OSError as e:  # the scheduler went away
                     raise ExecutorFailed(f"lost the connection to the Dask scheduler ({e})") from None
                 if not done:
@@ -354,6 +362,8 @@ class DaskRunner:
                         raise ExecutorFailed(
                             "Dask workers kept dying while running a chunk (killed, or out of memory)"
                         ) from None
+                    except CancelledError:
+                        raise ExecutorFailed(LOST) from None
                     except OSError as e:
                         raise ExecutorFailed(f"lost the connection to the Dask scheduler ({e})") from None
                     future.release()
