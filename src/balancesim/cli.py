@@ -428,6 +428,12 @@ def sweep(
         if not re.fullmatch(r"[a-z0-9+]+://\S+", scheduler):
             raise InputError(f"--scheduler {scheduler}: expected an address like tcp://HOST:PORT")
     folder = Path(out_dir or Path("results") / Path(scenario).stem / "sweep")
+    if executor == "dask":
+        import logging
+
+        # Dask logs each lost worker or connection with a traceback; the sweep reports
+        # what it means for the user in one line instead.
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
     points = len(plan.design)
     label = Path(scenario).stem
     bar, advance = progress_bar(plan.runs, f"{label}: 0/{points} points")

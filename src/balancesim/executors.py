@@ -289,21 +289,27 @@ class DaskRunner:
                     "the dask executor's local cluster needs the 'cryptography' package for its "
                     "TLS credentials: pip install 'balancesim[dask]'"
                 ) from None
+            import dask
+
             # Worker processes inherit an ignored SIGINT: Ctrl-C is the client's to handle
             # (it cancels the work and closes the cluster), not theirs to print tracebacks.
             main_thread = threading.current_thread() is threading.main_thread()
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+            # No dashboard and no HTTP routes at all (cluster state, Prometheus metrics): the
+            # HTTP server Dask always starts then answers nothing but 404.
+            quiet_http = {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
             try:
-                self.cluster = distributed.LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    protocol="tls://",
-                    security=security,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
+                with dask.config.set(quiet_http):
+                    self.cluster = distributed.LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        host="127.0.0.1",
+                        protocol="tls://",
+                        security=security,
+                        dashboard_address=None,
+                        silence_logs=logging.ERROR,
+                    )
             finally:
                 if main_thread:
                     signal.signal(signal.SIGINT, previous)
