@@ -137,7 +137,12 @@ class VizModel(BalanceModel):
             "opinion_weight": opinion_weight,
             "lock_in": lock_in,
         }
-        super().__init__(spec, rng=parse_seed(seed), **{k: v for k, v in given.items() if v is not None})
+        if not isinstance(spec, Scenario):
+            spec = load_scenario(spec)
+        rng = parse_seed(seed)
+        # A blank seed box is the scenario's replicate 0, not BalanceModel's fresh seed.
+        rng = default_seed(spec) if rng is None else rng
+        super().__init__(spec, rng=rng, **{k: v for k, v in given.items() if v is not None})
 
 
 def model_params(spec: Scenario) -> dict[str, Any]:
@@ -389,7 +394,7 @@ def alignment_figure(model: BalanceModel) -> Figure:
     """The four regional headline measures over time (definitions: metrics.py, the page's guide)."""
     label = names(model)
     a, b = (model.setup.partner_ids[k] for k in model.setup.balance_pair)
-    months = np.arange(len(model.history))
+    months = np.arange(model.month + 1)
     fig = _new_figure()
     axes = fig.subplots(2, 2, sharex=True)
     panels = [
@@ -439,7 +444,7 @@ def powers_figure(model: BalanceModel) -> Figure:
     """Great-power relations, each outside power's attention and share, institution membership."""
     label = names(model)
     colours = partner_colours(model)
-    months = np.arange(len(model.history))
+    months = np.arange(model.month + 1)
     fig = _new_figure(bottom=0.17)
     axes = fig.subplots(2, 2, sharex=True)
     ax = axes[0, 0]
