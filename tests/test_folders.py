@@ -270,3 +270,14 @@ def test_validate_onto_a_full_disk_is_one_line_and_exit_1(tmp_path):
     assert lines == [f"Error: cannot write the report to {out}: File too large"], r.stderr
     assert not out.exists() or not any(out.iterdir())
     assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_a_scenario_named_dots_writes_inside_results(tmp_path, monkeypatch):
+    scenario = tmp_path / "...yaml"
+    scenario.write_text(f"extends: {MINIMAL}\n")
+    monkeypatch.chdir(tmp_path)
+    r = invoke("run", str(scenario), "-n", "2", "--no-plots")
+    assert r.exit_code == 0, r.output
+    (manifest,) = (tmp_path / "results").rglob("manifest.json")
+    assert manifest.parent.parent == tmp_path / "results" / "scenario"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["...yaml", "results"]

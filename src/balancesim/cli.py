@@ -161,7 +161,7 @@ def run(
 ) -> None:
     """Run SCENARIO many times and write data, a summary and plots."""
     from . import experiment, plots, store
-    from .folders import FolderBusy, FolderRefused
+    from .folders import FolderBusy, FolderRefused, folder_name
 
     overrides = _overrides(settings, replicates, seed)
     spec = _load(scenario, overrides)
@@ -183,10 +183,10 @@ def run(
         "measures": measures,
     }
     target = None if out_dir is None else Path(out_dir)
-    shown = out_dir or f"results/{Path(scenario).stem}"
+    shown = out_dir or f"results/{folder_name(scenario)}"
     # The folder is prepared (checked, locked, a partial folder made) before any simulation.
     try:
-        with store.run_destination(target, Path("results"), Path(scenario).stem, spec.seed) as destination:
+        with store.run_destination(target, Path("results"), folder_name(scenario), spec.seed) as destination:
             for note in destination.notes:
                 err.print(note, markup=False, soft_wrap=True)
             try:
@@ -403,7 +403,7 @@ def sweep(
 
     from . import sweep as sw
     from .executors import ExecutorFailed, ExecutorUnavailable
-    from .folders import FolderBusy, FolderRefused
+    from .folders import FolderBusy, FolderRefused, folder_name
 
     overrides = _overrides(settings, None, None)
     try:
@@ -427,7 +427,7 @@ def sweep(
             raise InputError(f"--scheduler {scheduler}: needs --executor dask (not {executor})")
         if not re.fullmatch(r"[a-z0-9+]+://\S+", scheduler):
             raise InputError(f"--scheduler {scheduler}: expected an address like tcp://HOST:PORT")
-    folder = Path(out_dir or Path("results") / Path(scenario).stem / "sweep")
+    folder = Path(out_dir or Path("results") / folder_name(scenario) / "sweep")
     if executor == "dask":
         import logging
 

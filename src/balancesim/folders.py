@@ -43,6 +43,17 @@ class FolderRefused(ValueError):
     """The folder holds something else (a user's files): the input's fault, exit status 2."""
 
 
+def safe_name(name: str) -> str:
+    """A name usable as one folder inside the results: no path separators, no leading dots
+    (`..` would leave the results folder, `.x` would be hidden), `scenario` if nothing is left."""
+    return name.replace("/", "_").replace("\\", "_").lstrip(".") or "scenario"
+
+
+def folder_name(scenario_file: str | Path) -> str:
+    """The folder name for a scenario file's outputs: its name without extension, made safe."""
+    return safe_name(Path(scenario_file).stem)
+
+
 def lock_path(folder: Path) -> Path:
     """The hidden lock file of `folder`: `.<name>.lock` beside it (it outlives a swapped folder)."""
     folder = Path(folder)

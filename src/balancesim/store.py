@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from . import experiment, metrics
 from .experiment import Results, common_random_numbers, summary
-from .folders import check_target, clean_partials, fsync_dir, locked, make_partial, swap_in
+from .folders import check_target, clean_partials, fsync_dir, locked, make_partial, safe_name, swap_in
 
 # Every Parquet file gets page checksums, so a damaged page is an error on reading, not wrong numbers.
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_page_checksum": True}
@@ -217,7 +217,7 @@ def new_run_folder(root: Path, scenario_name: str, seed: int) -> tuple[Path, Pat
     the same seed never share or collide on a folder.
     """
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = root / scenario_name
+    base = root / safe_name(scenario_name)
     for n in itertools.count(1):
         run_id = f"{stamp}-seed{seed}" + (f"-{n}" if n > 1 else "")
         if (base / run_id).exists():
@@ -282,7 +282,7 @@ def run_destination(out: Path | None, root: Path, name: str, seed: int) -> Itera
             with _discard_on_error(partial):
                 yield Destination(partial, out, leftovers.notes())
         return
-    leftovers = clean_partials(root / name)
+    leftovers = clean_partials(root / safe_name(name))
     partial, final = new_run_folder(root, name, seed)
     with _discard_on_error(partial):
         yield Destination(partial, final, leftovers.notes())
