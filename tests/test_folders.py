@@ -51,10 +51,10 @@ def hold_lock(folder: Path) -> subprocess.Popen:
 
 
 def _claim(root: Path, barrier, queue) -> None:
-    """Ask for a run folder as soon as all processes are ready; report it (or the error)."""
+    """Ask for 40 run folders, as fast as possible, once all processes are ready; report them."""
     try:
         barrier.wait(timeout=30)
-        queue.put(str(store.new_run_folder(root, "s", 7)[1]))
+        queue.put([str(store.new_run_folder(root, "s", 7)[1]) for _ in range(40)])
     except BaseException as e:  # reported to the test, which fails on it
         queue.put(f"error: {e!r}")
 
@@ -62,22 +62,21 @@ def _claim(root: Path, barrier, queue) -> None:
 @pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_concurrent_runs_never_collide_on_a_run_id(tmp_path):
-    """8 processes asking for a run folder in the same second with the same seed, 6 times over."""
+    """8 processes asking for 40 run folders each, at once, with the same seed: 320 distinct folders."""
     context = multiprocessing.get_context("fork")
-    for trial in range(6):
-        root = tmp_path / str(trial)
-        barrier = context.Barrier(8)
-        queue = context.Queue()
-        procs = [context.Process(target=_claim, args=(root, barrier, queue)) for _ in range(8)]
-        for p in procs:
-            p.start()
-        got = [queue.get(timeout=60) for _ in procs]
-        for p in procs:
-            p.join(timeout=30)
-        assert not [g for g in got if g.startswith("error")], got
-        assert len(set(got)) == 8
-        partials = sorted(p.name for p in (root / "s").iterdir())
-        assert len(partials) == 8 and all(n.endswith(".partial") for n in partials)
+    barrier = context.Barrier(8)
+    queue = context.Queue()
+    procs = [context.Process(target=_claim, args=(tmp_path, barrier, queue)) for _ in range(8)]
+    for p in procs:
+        p.start()
+    got = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    assert not [g for g in got if isinstance(g, str)], got
+    folders = [f for g in got for f in g]
+    assert len(set(folders)) == 8 * 40
+    partials = sorted(p.name for p in (tmp_path / "s").iterdir())
+    assert len(partials) == 8 * 40 and all(n.endswith(".partial") for n in partials)
 
 
 # ------------------------------------------------------------- run --out DIR
