@@ -725,7 +725,7 @@ def test_a_chunk_without_a_recorded_checksum_is_checked_page_by_page(reference, 
     p, _, outcome0 = reference
     folder = tmp_path / "s"
     sw.run_sweep(p, folder, executor="serial", plots=False)
-    index = folder / "chunks" / "checksums.jsonl"
+    index = folder / "checksums.jsonl"
     lines = index.read_text().splitlines()
     index.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:20])  # two lost lines, one torn
     outcome = sw.run_sweep(p, folder, executor="serial", resume=True, plots=False)

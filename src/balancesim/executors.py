@@ -215,22 +215,20 @@ class ProcessRunner:
         source = iter(items)
         try:
             while True:
-                for item in source:
-                    running[pool.submit(_call_shared, fn, item)] = item
-                    if len(running) >= window:
+                try:
+                    for item in source:
+                        running[pool.submit(_call_shared, fn, item)] = item
+                        if len(running) >= window:
+                            break
+                    if not running:
                         break
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    item = running.pop(future)
-                    try:
-                        result = future.result()
-                    except BrokenProcessPool:
-                        raise ExecutorFailed(
-                            "a worker process died (killed, or out of memory) and the process pool stopped"
-                        ) from None
-                    yield item, result
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    finished = [(running.pop(future), future.result()) for future in done]
+                except BrokenProcessPool:  # from submit() or result(), whichever sees it first
+                    raise ExecutorFailed(
+                        "a worker process died (killed, or out of memory) and the process pool stopped"
+                    ) from None
+                yield from finished
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 

@@ -3,7 +3,7 @@
 A chunk file holds one row per (replicate, month) of one design point and
 one column per headline measure; its schema metadata carries the sweep's
 key, so a resumed sweep recognises its own files. Its pages carry Parquet
-checksums and its sha256 is recorded in `chunks/checksums.jsonl` when it is
+checksums and its sha256 is recorded in `checksums.jsonl` when it is
 written, so a damaged chunk is found (and recomputed) instead of summarised.
 """
 
@@ -99,7 +99,10 @@ def chunk_readable(path: Path) -> bool:
 
 
 class ChecksumIndex:
-    """`chunks/checksums.jsonl`: the sha256 of every chunk file, one JSON line per chunk written.
+    """`checksums.jsonl`: the sha256 of every chunk file, one JSON line per chunk written.
+
+    It sits beside `chunks/`, not in it, so that folder stays a plain Parquet
+    dataset.
 
     A line is appended (and fsynced) right after its chunk file is renamed
     into place. A process killed between the two leaves a complete chunk
@@ -111,7 +114,7 @@ class ChecksumIndex:
     NAME = "checksums.jsonl"
 
     def __init__(self, folder: Path) -> None:
-        self.path = folder / "chunks" / self.NAME
+        self.path = folder / self.NAME
         self.entries: dict[str, str] = {}
 
     def load(self) -> ChecksumIndex:
