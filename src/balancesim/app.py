@@ -84,25 +84,36 @@ CELL_CSS = """
 .bs-cell thead th { border-bottom: 1px solid #999; font-weight: 600; }
 .bs-note { color: #666; font-size: 12px; }
 .bs-month { font-size: 20px; font-weight: 700; }
+.bs-problem { background: #fdebd0; border-left: 3px solid #e67e22; padding: 3px 6px; margin: 4px 0; }
 """
 
 
 # --------------------------------------------------------------------------- the model
 
 
+#: The largest replicate seed: seeds are unsigned 64-bit integers (engine.replicate_seeds).
+MAX_SEED = 2**64 - 1
+
+
 def parse_seed(seed: int | str | None) -> int | None:
     """The replicate seed from what was typed: a whole number >= 0 as is, other text hashed.
 
     None or blank means the scenario's own replicate 0 (as `balancesim run` numbers them).
+    Raises ValueError, with a message for the page, for a number above `MAX_SEED`.
     """
     if seed is None or (isinstance(seed, str) and not seed.strip()):
         return None
     if isinstance(seed, int | np.integer) and seed >= 0:
-        return int(seed)
-    text = str(seed).strip()
-    if text.isdigit():
-        return int(text)
-    return zlib.crc32(text.encode())
+        number = int(seed)
+    else:
+        text = str(seed).strip()
+        if not (text.isascii() and text.isdigit()):  # "²" is a digit int() refuses: hash it as text
+            return zlib.crc32(text.encode(errors="surrogatepass"))
+        number = int(text)
+    if number > MAX_SEED:
+        shown = str(number) if number < 10**40 else f"{str(number)[:20]}… ({len(str(number))} digits)"
+        raise ValueError(f"Seed {shown} is too large: a seed is a whole number from 0 to {MAX_SEED}.")
+    return number
 
 
 def default_seed(spec: Scenario) -> int:
@@ -115,7 +126,9 @@ class VizModel(BalanceModel):
 
     Mesa's Reset calls ``type(model)(**parameters)`` with the slider values; its
     keyword names must not include ``scenario`` (Mesa would replace it with its
-    own Scenario object), hence ``spec``. ``seed`` is what the seed box holds.
+    own Scenario object), hence ``spec``. ``seed`` is what the seed box holds; a seed
+    that cannot be used (`parse_seed`) must not stop the page: the run then uses the
+    scenario's replicate 0 and ``seed_problem`` says so (the page shows it).
     """
 
     def __init__(
@@ -137,7 +150,18 @@ class VizModel(BalanceModel):
             "opinion_weight": opinion_weight,
             "lock_in": lock_in,
         }
-        super().__init__(spec, rng=parse_seed(seed), **{k: v for k, v in given.items() if v is not None})
+        if not isinstance(spec, Scenario):
+            spec = load_scenario(spec)
+        problem = None
+        try:
+            rng = parse_seed(seed)
+        except ValueError as e:
+            rng = None
+            problem = f"{e} This run uses the scenario's seed {default_seed(spec)} instead."
+        if rng is None:  # explicitly: what BalanceModel does without a seed is its own business
+            rng = default_seed(spec)
+        super().__init__(spec, rng=rng, **{k: v for k, v in given.items() if v is not None})
+        self.seed_problem: str | None = problem
 
 
 def model_params(spec: Scenario) -> dict[str, Any]:
@@ -183,6 +207,25 @@ def partner_colours(model: BalanceModel) -> dict[str, Any]:
 
 def names(model: BalanceModel) -> dict[str, str]:
     return {a.id: a.name for a in model.spec.actors}
+
+
+# Every text that comes from a scenario file (names, descriptions, ids) is shown as
+# text, never read as markup: `esc` for the page's HTML, `plain` for matplotlib.
+esc = html.escape
+
+
+def plain(text: str) -> str:
+    """``text`` for a matplotlib label: shown as typed, never read as mathtext.
+
+    Matplotlib reads text between two ``$`` as math, and a name such as ``$x^$``
+    makes the figure fail to draw; ``\\$`` is a literal dollar sign.
+    """
+    return text.replace("$", r"\$")
+
+
+def plain_names(model: BalanceModel) -> dict[str, str]:
+    """`names` for matplotlib (see `plain`)."""
+    return {k: plain(v) for k, v in names(model).items()}
 
 
 def short_name(name: str) -> str:
@@ -241,7 +284,7 @@ def _figure(fig: Figure) -> None:
 
 def _table(header: list[str], rows: list[list[str]], test_id: str) -> str:
     """An HTML table: ``header`` as text, ``rows`` of ready-made ``<td>`` cells."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(row) + "</tr>" for row in rows)
     return f'<table data-testid="{test_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
@@ -249,7 +292,7 @@ def _table(header: list[str], rows: list[list[str]], test_id: str) -> str:
 def _cell(text: str, strength: float = 0.0, colour: str = "36, 113, 163") -> str:
     """A table cell shaded by ``strength`` (0..1), so large shares stand out."""
     alpha = 0.55 * float(np.clip(strength, 0.0, 1.0))
-    return f'<td style="background: rgba({colour}, {alpha:.2f})">{html.escape(text)}</td>'
+    return f'<td style="background: rgba({colour}, {alpha:.2f})">{esc(text)}</td>'
 
 
 # --------------------------------------------------------------------------- figures
@@ -266,7 +309,7 @@ def network_figure(model: BalanceModel) -> Figure:
     threat, grey "left" a state that has left.
     """
     setup = model.setup
-    label = names(model)
+    label = plain_names(model)
     colours = partner_colours(model)
     regional = list(setup.regional_ids)
     great = [p for k, p in enumerate(setup.partner_ids) if setup.is_great_power[k]]
@@ -356,7 +399,7 @@ def network_figure(model: BalanceModel) -> Figure:
             ax.text(
                 x,
                 y - offset,
-                text.format(inst.upper()),
+                text.format(plain(inst.upper())),
                 ha="center",
                 va="top",
                 fontsize=6,
@@ -387,7 +430,7 @@ def network_figure(model: BalanceModel) -> Figure:
 
 def alignment_figure(model: BalanceModel) -> Figure:
     """The four regional headline measures over time (definitions: metrics.py, the page's guide)."""
-    label = names(model)
+    label = plain_names(model)
     a, b = (model.setup.partner_ids[k] for k in model.setup.balance_pair)
     months = np.arange(len(model.history))
     fig = _new_figure()
@@ -437,7 +480,7 @@ def alignment_figure(model: BalanceModel) -> Figure:
 
 def powers_figure(model: BalanceModel) -> Figure:
     """Great-power relations, each outside power's attention and share, institution membership."""
-    label = names(model)
+    label = plain_names(model)
     colours = partner_colours(model)
     months = np.arange(len(model.history))
     fig = _new_figure(bottom=0.17)
@@ -468,11 +511,19 @@ def powers_figure(model: BalanceModel) -> Figure:
             color="#1a5276",
             ls=ls,
             lw=1.4,
-            label=inst.upper(),
+            label=plain(inst.upper()),
         )
         threats = _series(model, REGION, f"exit_threats.{inst}")
         if threats.any():
-            _line(ax, months, threats, color="#e67e22", ls=ls, lw=1.2, label=f"{inst.upper()} exit threats")
+            _line(
+                ax,
+                months,
+                threats,
+                color="#e67e22",
+                ls=ls,
+                lw=1.2,
+                label=f"{plain(inst.upper())} exit threats",
+            )
     _style_axes(ax, model, "Institution members", (0, model.setup.n_regional + 2.5))
     if model.setup.institution_ids:
         ax.legend(fontsize=6, loc="upper left", frameon=False, ncol=2, handlelength=1.8, columnspacing=0.8)
@@ -524,16 +575,22 @@ def RunStatus(model: BalanceModel) -> None:
         solara.HTML(
             tag="div",
             unsafe_innerHTML=(
-                f'<span class="bs-month" data-testid="month">{month_label(model)}</span>'
-                f' <span class="bs-note">of {model.setup.horizon} (ends {end})</span>'
-                f"<h3>{html.escape(spec.name)}</h3>"
-                f'<div class="bs-note">{html.escape(spec.description or "")}</div>'
+                f'<span class="bs-month" data-testid="month">{esc(month_label(model))}</span>'
+                f' <span class="bs-note">of {model.setup.horizon} (ends {esc(end)})</span>'
+                f"<h3>{esc(spec.name)}</h3>"
+                f'<div class="bs-note">{esc(spec.description or "")}</div>'
             ),
         )
+        if getattr(model, "seed_problem", None):
+            problem = esc(model.seed_problem)
+            solara.HTML(
+                tag="div",
+                unsafe_innerHTML=f'<div class="bs-problem" data-testid="seed-problem">{problem}</div>',
+            )
         powers = [a for a in model.agents if isinstance(a, OutsidePower)]
         rows = [
             [
-                f"<td>{html.escape(label[p.actor_id])}</td>",
+                f"<td>{esc(label[p.actor_id])}</td>",
                 f"<td>{'great power' if isinstance(p, GreatPower) else 'third party'}</td>",
                 _cell(f"{p.attention:.2f}", p.attention),
                 _cell(f"{100 * p.regional_share:.0f}%", 2 * p.regional_share),
@@ -572,7 +629,7 @@ def RunStatus(model: BalanceModel) -> None:
             solara.HTML(
                 tag="div",
                 unsafe_innerHTML=f'<div class="bs-note" data-testid="shocks">'
-                f"{'<br>'.join(html.escape(n) for n in notes)}</div>",
+                f"{'<br>'.join(esc(n) for n in notes)}</div>",
             )
         else:
             solara.Text("This scenario has no shocks.", classes=["bs-note"])
@@ -583,7 +640,7 @@ def ActorNetwork(model: BalanceModel) -> None:
     """The network of actors (see `network_figure`)."""
     update_counter.get()
     with Cell():
-        solara.HTML(tag="h3", unsafe_innerHTML=f"Who engages with whom — {month_label(model)}")
+        solara.HTML(tag="h3", unsafe_innerHTML=f"Who engages with whom — {esc(month_label(model))}")
         _figure(network_figure(model))
 
 
@@ -598,7 +655,7 @@ def StatesTable(model: BalanceModel) -> None:
     shares, opinions = [], []
     for state in sorted(model.agents_by_type.get(RegionalState, []), key=lambda s: s.index):
         share, opinion = state.engagement_shares, state.opinion
-        name = f"<td>{html.escape(label[state.actor_id])}</td>"
+        name = f"<td>{esc(label[state.actor_id])}</td>"
         shares.append(
             [
                 name,
@@ -619,9 +676,9 @@ def StatesTable(model: BalanceModel) -> None:
                 + _table(header, shares, "shares")
                 + '<div class="bs-note">Public opinion: approval of each partner.</div>'
                 + _table(header[:-1], opinions, "opinion")
-                + f'<div class="bs-note">{label[a]}–{label[b]} balance of the region: '
-                f"<b>{model.measure(REGION, 'balance'):+.2f}</b> (+1: all with {label[a]}, "
-                f"−1: all with {label[b]}).</div>"
+                + f'<div class="bs-note">{esc(label[a])}–{esc(label[b])} balance of the region: '
+                f"<b>{model.measure(REGION, 'balance'):+.2f}</b> (+1: all with {esc(label[a])}, "
+                f"−1: all with {esc(label[b])}).</div>"
             ),
         )
 
@@ -662,7 +719,7 @@ def Guide(model: BalanceModel) -> None:
         "This is one possible history (the seed fixes its random events); "
         "<code>balancesim run</code> summarises hundreds.",
         "<b>Hedging index</b>: 0 when a state deals with one partner only, 1 when evenly with all.",
-        f"<b>Balance</b>: +1 when all engagement is with {label[a]}, −1 when all with {label[b]}.",
+        f"<b>Balance</b>: +1 when all engagement is with {esc(label[a])}, −1 when all with {esc(label[b])}.",
         "<b>Third parties' share</b>: engagement with partners other than the great powers.",
         "<b>Restructuring</b>: how far the shares have moved since month 0 (1: a complete swap).",
         "<b>Tension</b> and <b>coordination</b> between the great powers run from 0 to 1; "
@@ -672,8 +729,7 @@ def Guide(model: BalanceModel) -> None:
         f"{label_.lower()} {getattr(model.spec.parameters, name):g}" for name, (label_, *_) in SLIDERS.items()
     )
     this_run = (
-        f'<div data-testid="settings"><b>This run</b>: seed {model.replicate_seed}; {html.escape(settings)}.'
-        "</div>"
+        f'<div data-testid="settings"><b>This run</b>: seed {model.replicate_seed}; {esc(settings)}.</div>'
     )
     with Cell():
         solara.HTML(
