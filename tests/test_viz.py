@@ -183,7 +183,10 @@ def test_page_reports_a_bad_scenario(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     ("typed", "seed"),
-    [(None, None), ("", None), ("  ", None), ("42", 42), (" 7 ", 7), (12, 12), ("abc", None), ("-3", None)],
+    [
+        *((None, None), ("", None), ("  ", None), ("42", 42), (" 7 ", 7), (12, 12), ("abc", None)),
+        *(("-3", None), ("²", None), ("٤٢", None), (str(2**64 - 1), 2**64 - 1)),
+    ],
 )
 def test_parse_seed(typed, seed):
     got = app.parse_seed(typed)
@@ -191,6 +194,13 @@ def test_parse_seed(typed, seed):
         assert got == app.parse_seed(typed) and got >= 0
     else:
         assert got == seed
+
+
+def test_parse_seed_refuses_a_seed_above_64_bits():
+    with pytest.raises(ValueError, match="Seed 18446744073709551616 is too large"):
+        app.parse_seed(str(2**64))
+    with pytest.raises(ValueError, match=r"Seed 12345678901234567890… \(60 digits\) is too large"):
+        app.parse_seed("1234567890" * 6)
 
 
 # --------------------------------------------------------------------------- command line

@@ -8,7 +8,9 @@ asks for a few files under names solara-assets does not carry (see
 docs/viz.md, "Offline"). `build_asset_overlay` makes a cache that has them all;
 `offline_env` is the environment that points Solara at it and turns off
 everything that would reach the internet (telemetry, the development-mode
-install check). `serve` runs `solara run balancesim.app` with both.
+install check). `start` runs `solara run balancesim.app` with both, behind
+`balancesim.viz_guard.RequestGuard` (refuses other hosts, other sites, and CDN
+requests for anything but a file: docs/viz.md, "Security").
 
 Nothing here imports solara: its settings are read from the environment when
 it is first imported, so the server runs in a child process that starts with
