@@ -169,7 +169,7 @@ def test_fading_attention_shifts_tools_to_soft_power(baseline_setup):
     setup = baseline_setup
     st = initial_state(setup, 2)
     ru = M(setup, "russia")
-    st.attention[ru, 1] = 0.3 * setup.attention0[ru]
+    st.attention[ru, 1] = 0.3 * setup.attention0[ru, 0]
     tools = rules.tool_mix(st.attention, setup)
     work = rules.effort(st, tools, setup)
     assert tools[ru, SOFT, 1] > tools[ru, SOFT, 0]
@@ -192,7 +192,7 @@ def test_soft_power_works_better_on_fertile_ground(baseline_setup):
     kg, tk = S(setup, "kyrgyzstan"), S(setup, "turkmenistan")
     assert setup.fertility[kg] > setup.fertility[tk]
     # Opinion recovery pulls toward each state's initial level; compare the soft-power term only.
-    recovery = setup.p.opinion_recovery * (setup.opinion0[:, ru] - 0.5)
+    recovery = setup.p.opinion_recovery * (setup.opinion0[:, ru, 0] - 0.5)
     gain = new[:, ru, 0] - 0.5 - recovery
     assert gain[kg] > gain[tk] > 0
 

@@ -89,7 +89,7 @@ class RegionalState(Actor):
         for j, inst in enumerate(setup.institution_ids):
             if st.member[self.index, j, 0] > 0:
                 out[inst] = "threatening exit" if st.exit_threat[self.index, j, 0] > 0 else "member"
-            elif setup.member0[self.index, j] > 0:
+            elif setup.member0[self.index, j, 0] > 0:
                 out[inst] = "left"
             else:
                 out[inst] = "not a member"

@@ -10,6 +10,11 @@ executor runs them or in which order chunks finish. `BalanceModel(scenario,
 rng=replicate_seed)` draws the very same block, which is why engine and Mesa
 model agree to rounding.
 
+Per-run values. `values` (PATH -> one value per replicate, see per_run.py)
+lets scenario values differ from one replicate to the next within one call:
+replicate k runs with entry k of each array, whatever the chunking, and
+`BalanceModel(scenario, rng=seed_k, values={PATH: value_k})` reproduces it.
+
 Noise is drawn in separate blocks (engagement and opinion normals, alliance
 uniforms, shock uniforms), so a scenario that only adds shocks keeps the
 baseline's other draws: comparisons use common random numbers.
@@ -17,7 +22,7 @@ baseline's other draws: comparisons use common random numbers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,23 +107,39 @@ def draw_noise(setup: Setup, seeds: Sequence[int] | np.ndarray) -> NoiseBlock:
     )
 
 
+def widen_values(values: Mapping[str, np.ndarray] | None, n: int) -> dict[str, np.ndarray]:
+    """Per-run values for `n` replicates, repeated as `widen` repeats their seeds."""
+    out = {}
+    for path, v in (values or {}).items():
+        v = np.atleast_1d(np.asarray(v, dtype=float))
+        if len(v) != n:
+            raise ValueError(f"{path}: {len(v)} per-run values for {n} replicates")
+        out[path] = v if n >= MIN_WIDTH else np.resize(v, MIN_WIDTH)
+    return out
+
+
 def run_replicates(
     setup: Setup,
     seeds: Sequence[int] | np.ndarray,
     months: Sequence[int] | None = None,
     column_index: np.ndarray | None = None,
     out: np.ndarray | None = None,
+    values: Mapping[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Run the given replicates over the whole horizon.
 
     Returns measures as (len(months), R, C): months default to every step
     0..horizon; `column_index` selects measure columns (default: all). With
     `out` (an array of that shape, e.g. a slice of a larger result), the
-    measures are written there and `out` is returned.
+    measures are written there and `out` is returned. `values` maps PATHs
+    to one value per replicate (arrays of len(seeds)): replicate k runs with
+    entry k of each (see per_run.py).
     """
     keep = _months(setup, months)
     slot = {m: k for k, m in enumerate(keep)}
     n = len(seeds)
+    if values:
+        setup = setup.with_values(widen_values(values, n))
     seeds = widen(seeds)
     noise = draw_noise(setup, seeds)
     state = initial_state(setup, len(seeds))
@@ -170,17 +191,24 @@ def simulate(
     months: Sequence[int] | None = None,
     column_index: np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
+    values: Mapping[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Run `replicates` replicates in chunks; returns (months, R, C) as `run_replicates`.
 
     `progress`, if given, is called with the number of replicates finished
-    after each chunk.
+    after each chunk. `values` maps PATHs to arrays of length `replicates`
+    (one value per replicate; each chunk gets its slice).
     """
     out = _result(setup, len(_months(setup, months)), replicates, column_index)
     seeds = replicate_seeds(seed, replicates)  # once: each call recomputes the words before `first`
+    values = {p: np.asarray(v, dtype=float) for p, v in (values or {}).items()}
+    for path, v in values.items():
+        if v.shape != (replicates,):
+            raise ValueError(f"{path}: per-run values of shape {v.shape}, expected ({replicates},)")
     for first, count in chunks(replicates, chunk_size):
         part = slice(first, first + count)
-        run_replicates(setup, seeds[part], months, column_index, out=out[:, part])
+        chunk_values = {p: v[part] for p, v in values.items()}
+        run_replicates(setup, seeds[part], months, column_index, out=out[:, part], values=chunk_values)
         if progress is not None:
             progress(count)
     return out

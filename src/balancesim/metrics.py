@@ -163,10 +163,10 @@ def stance(dshare: np.ndarray, setup: Setup) -> np.ndarray:
     otherwise. (C1, C3) `dshare` is (S, M, D, R); returns (S, R).
     """
     a, _ = setup.balance_pair
-    objected = 1.0 - setup.acceptability[:, a]  # (M,): how much a objects to each partner
+    objected = 1.0 - setup.acceptability[:, a]  # (M, R): how much a objects to each partner
     objected[a] = 0.0
     with_a = dshare[:, a]  # (S, D, R)
-    against_a = (dshare * objected[None, :, None, None]).sum(axis=1)  # (S, D, R)
+    against_a = (dshare * objected[None, :, None]).sum(axis=1)  # (S, D, R)
     t = setup.p.stance_threshold
     votes_against = (with_a > t).all(axis=1)
     votes_for = (against_a > t).all(axis=1)
@@ -182,7 +182,7 @@ def measure_columns(state: State, setup: Setup) -> np.ndarray:
     level = state.engagement.sum(axis=2)  # (S, M, R)
     a, b = setup.balance_pair
     third = setup.third_party_index
-    initial = shares(setup.ties[..., None])  # (S, M, 1)
+    initial = shares(setup.ties)  # (S, M, R)
     per_partner = np.stack(
         [share, dshare[:, :, SECURITY], dshare[:, :, ECONOMY], level, state.opinion], axis=2
     ).reshape(S, -1, R)

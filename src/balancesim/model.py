@@ -10,6 +10,7 @@ override the scenario's parameters, e.g. `BalanceModel(path, hedging_tension=0)`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,10 @@ class BalanceModel(mesa.Model):
         scenario: a `Scenario` or the path of a scenario file.
         rng: the replicate's seed (an int). Default: replicate 0 of the
             scenario's own seed, i.e. what `balancesim run` reports as replicate 0.
+        values: per-run values, PATH -> number (e.g. `{"actors.china.attention":
+            0.4}`): with replicate k's seed and replicate k's drawn values
+            (`params.parquet`, `uncertainty.draw`), the model reproduces
+            replicate k of a run with uncertainty.
         **parameters: overrides of the scenario's parameters.
     """
 
@@ -55,6 +60,7 @@ class BalanceModel(mesa.Model):
         self,
         scenario: Scenario | str | Path,
         rng: int | None = None,
+        values: Mapping[str, float] | None = None,
         **parameters: Any,
     ) -> None:
         if not isinstance(scenario, Scenario):
@@ -71,11 +77,13 @@ class BalanceModel(mesa.Model):
         super().__init__(rng=rng)
         self.replicate_seed = rng
         self.spec = spec
-        self.setup = build_setup(spec)
-        self.columns = metrics.columns(self.setup)
+        self.values = {p: float(v) for p, v in (values or {}).items()}
         # The state holds the replicate twice (engine.MIN_WIDTH), so its arithmetic is
-        # the engine's to the last bit; agents and measures read the first copy.
+        # the engine's to the last bit; agents and measures read the first copy. Per-run
+        # values are widened alike.
         seeds = engine.widen([rng])
+        self.setup = build_setup(spec).with_values(engine.widen_values(self.values, 1))
+        self.columns = metrics.columns(self.setup)
         self.state = initial_state(self.setup, len(seeds))
         self.noise = engine.draw_noise(self.setup, seeds)
         self.history: list[np.ndarray] = []
@@ -128,7 +136,7 @@ class BalanceModel(mesa.Model):
             raise KeyError(f"no shock {shock_id!r} in this scenario (shocks: {', '.join(ids) or 'none'})")
         k = ids.index(shock_id)
         if severity is None:
-            severity = 0.5 * (self.setup.severity_low[k] + self.setup.severity_high[k])
+            severity = 0.5 * (self.setup.severity_low[k, 0] + self.setup.severity_high[k, 0])
         self.state = rules.fire(self.state, self.setup, k, np.full(self.state.replicates, float(severity)))
         self.fired.append((self.state.month, shock_id))
         self.history[-1] = metrics.measure(self.state, self.setup)[0]

@@ -11,6 +11,14 @@ results.
 
 Shapes: S regional states, M outside powers, G great powers, Q third
 parties, D domains, I institutions, K shocks, R replicates (always last).
+
+Setup values already carry their own trailing replicate axis (length 1 for a
+scenario value, R for a value drawn per replicate; see state.py), and the
+coefficients in `setup.p` are floats or (R,) arrays. Rules never add
+`[..., None]` to setup arrays: they index the actor axes and let numpy
+broadcast the last axis against the state's. Write arithmetic on
+coefficients with numpy functions (`np.maximum`, not `max`) so that it holds
+for arrays too.
 """
 
 from __future__ import annotations
@@ -82,8 +90,8 @@ def tool_mix(attention: np.ndarray, setup: Setup) -> np.ndarray:
     soft power (NGOs, media, movements), which is cheap to sustain from afar;
     hard and economic tools shrink in proportion. Returns (M, 3, R).
     """
-    tools0 = setup.tools0[:, :, None]  # (M, 3, 1)
-    fading = 1.0 - np.minimum(attention / np.maximum(setup.attention0, 1e-9)[:, None], 1.0)  # (M, R)
+    tools0 = setup.tools0  # (M, 3, R)
+    fading = 1.0 - np.minimum(attention / np.maximum(setup.attention0, 1e-9), 1.0)  # (M, R)
     soft0 = tools0[:, SOFT]
     soft = soft0 + setup.p.soft_power_shift * (1.0 - soft0) * fading
     rest = (1.0 - soft) / np.maximum(1.0 - soft0, 1e-9)
@@ -102,9 +110,9 @@ def effort(state: State, tools: np.ndarray, setup: Setup) -> np.ndarray:
     """
     s = setup.p.specialisation
     capacity = state.capacity
-    if s != 1.0:
+    if np.any(s != 1.0):
         capacity = s * capacity + (1.0 - s) * capacity.mean(axis=1, keepdims=True)
-    base = setup.tools0[:, [HARD, ECONOMIC], None]  # (M, D, 1)
+    base = setup.tools0[:, [HARD, ECONOMIC]]  # (M, D, R)
     weight = np.where(base > 0, tools[:, [HARD, ECONOMIC]] / np.maximum(base, TINY), 0.0)
     return capacity * state.attention[:, None] * weight
 
@@ -131,7 +139,7 @@ def acceptability_to_patrons(share: np.ndarray, setup: Setup) -> np.ndarray:
     weight = weight / weight.sum(axis=1, keepdims=True)
     out = np.zeros_like(share)
     for k, g in enumerate(gp):
-        out += setup.acceptability[:, g][None, :, None] * weight[:, k][:, None]
+        out += setup.acceptability[:, g][None] * weight[:, k][:, None]
     return out
 
 
@@ -157,7 +165,7 @@ def invitations(state: State, setup: Setup, share: np.ndarray) -> np.ndarray:
     tolerance = acceptability_to_patrons(share, setup)[:, tp]  # (S, Q, R)
     fit = (
         state.capacity[tp, SECURITY][None]
-        * setup.responsiveness[tp][None, :, None]
+        * setup.responsiveness[tp][None]
         * state.opinion[:, tp]
         * tolerance
     )
@@ -212,24 +220,24 @@ def offers(
             bonus = by_leader(members * (1.0 + state.exit_threat), setup)  # (S, M, R)
             offer[:, :, domain] *= 1.0 + p.membership_bonus * bonus
 
-    offer[:, :, SECURITY] += p.invitation_gain * invited * setup.responsiveness[None, :, None]
+    offer[:, :, SECURITY] += p.invitation_gain * invited * setup.responsiveness[None]
     return offer
 
 
 def agenda_fit(setup: Setup) -> tuple[np.ndarray, np.ndarray]:
-    """How well each partner's offers serve the regime's agenda: benefit (S, M, D), sovereignty (S,). (C2)
+    """How each partner's offers serve the regime's agenda: benefit (S, M, D, R), sovereignty (S, R). (C2)
 
     Security offers serve regime security (weighted by the partner's support
     for the ruling regime) and territorial security; economic offers serve
     development, and regime security again (conditions attached by partners
     that do not support the regime fit badly).
     """
-    a = setup.agenda
-    rs, dev, ter = a[:, REGIME_SECURITY, None], a[:, DEVELOPMENT, None], a[:, TERRITORIAL, None]
-    support = setup.regime_support[None, :]
+    a = setup.agenda  # (S, 4, R)
+    rs, dev, ter = a[:, None, REGIME_SECURITY], a[:, None, DEVELOPMENT], a[:, None, TERRITORIAL]  # (S, 1, R)
+    support = setup.regime_support[None]  # (1, M, R)
     security = (rs * support + ter) / np.maximum(rs + ter, TINY)
     economy = (dev + rs * support) / np.maximum(dev + rs, TINY)
-    return np.stack([security, economy], axis=-1), a[:, SOVEREIGNTY]
+    return np.stack([security, economy], axis=2), a[:, SOVEREIGNTY]
 
 
 def domestic_filter(offer: np.ndarray, state: State, setup: Setup, dshare: np.ndarray) -> np.ndarray:
@@ -241,7 +249,7 @@ def domestic_filter(offer: np.ndarray, state: State, setup: Setup, dshare: np.nd
     accepts only what fits. Returns the accepted part of each offer, (S, M, D, R).
     """
     benefit, sovereignty = agenda_fit(setup)
-    fit = np.clip(benefit[..., None] - 2.0 * sovereignty[:, None, None, None] * dshare, 0.0, 1.0)
+    fit = np.clip(benefit - 2.0 * sovereignty[:, None, None] * dshare, 0.0, 1.0)
     grip = setup.p.domestic_filter * state.elite_control[:, None, None]
     return offer * (1.0 - grip * (1.0 - fit))
 
@@ -259,7 +267,7 @@ def engagement_target(accepted: np.ndarray, state: State, setup: Setup) -> np.nd
     """
     p = setup.p
     approval = 1.0 - p.opinion_weight * (1.0 - state.opinion)  # (S, M, R)
-    value = p.lock_in * setup.ties[..., None] + accepted * approval[:, :, None]
+    value = p.lock_in * setup.ties + accepted * approval[:, :, None]
     total = value.sum(axis=1, keepdims=True) / (1.0 + p.lock_in)
     gamma = np.exp(-p.hedging_tension * (state.tension - setup.tension0))  # (R,)
     flattened = (value / value.max(axis=1, keepdims=True)) ** gamma
@@ -314,14 +322,14 @@ def alliance_politics(
         return member, exit_threat, satisfaction, salience, np.zeros_like(state.opinion)
     leaders = setup.leader_index[alliances]
     leader_attention = np.minimum(
-        state.attention[leaders] / np.maximum(setup.attention0[leaders], 1e-9)[:, None], 1.0
+        state.attention[leaders] / np.maximum(setup.attention0[leaders], 1e-9), 1.0
     )  # (A, R)
     inside = state.member[:, alliances]  # (S, A, R)
 
     # Alliance tests under attack (C9)
     attacked = state.attack[:, None] * inside  # (S, A, R) severity
     tested = attacked > 0
-    defended = noise.protect < setup.reliability[alliances, None] * leader_attention
+    defended = noise.protect < setup.reliability[alliances] * leader_attention
     failed = tested & ~defended
     sat = state.satisfaction[:, alliances] + np.where(
         tested, np.where(defended, p.protection_reward, -p.failure_penalty) * attacked, 0.0
@@ -333,21 +341,21 @@ def alliance_politics(
 
     # The elite's view returns toward its initial level (C2, C8)
     leader_opinion = state.opinion[:, leaders]  # (S, A, R)
-    sat = sat + p.satisfaction_recovery * (setup.satisfaction0[:, alliances, None] - sat)
+    sat = sat + p.satisfaction_recovery * (setup.satisfaction0[:, alliances] - sat)
 
     # Exit pressure (C2, C10)
     grip = p.domestic_filter * state.elite_control[:, None]
     pressure = grip * (1.0 - sat) + (1.0 - grip) * sal * (1.0 - leader_opinion)
     held = p.threat_deterrence * state.threat[:, None] * (1.0 - replaceability(state, setup, leaders)) * sat
     drive = np.clip(pressure - held, 0.0, 1.0)
-    excess = np.clip((drive - p.exit_threshold) / max(1.0 - p.exit_threshold, 1e-9), 0.0, 1.0)
+    excess = np.clip((drive - p.exit_threshold) / np.maximum(1.0 - p.exit_threshold, 1e-9), 0.0, 1.0)
 
     # Threat, response, exit (C11)
     threatening = state.exit_threat[:, alliances] * inside
     new_threat = (1.0 - threatening) * inside * (noise.threaten < p.exit_threat_rate * excess)
     # What the member asks for is a renewed commitment: a leader that seldom
     # defends its allies seldom renews it (C11).
-    reliability = setup.reliability[alliances, None]
+    reliability = setup.reliability[alliances]
     answered = threatening * (noise.respond < p.patron_response * reliability * leader_attention)
     leaves = threatening * (1.0 - answered) * (noise.leave < p.exit_rate * excess)
     sat = sat + answered * p.concession
@@ -373,7 +381,7 @@ def replaceability(state: State, setup: Setup, leaders: np.ndarray) -> np.ndarra
     leader_capacity = state.capacity[leaders, SECURITY]  # (A, R)
     # (Q, A, R): capacity relative to each leader, capped at 1
     ratio = np.minimum(state.capacity[tp, SECURITY][:, None] / np.maximum(leader_capacity, 1e-9), 1.0)
-    candidate = setup.responsiveness[tp][None, :, None] * state.opinion[:, tp]  # (S, Q, R)
+    candidate = setup.responsiveness[tp][None] * state.opinion[:, tp]  # (S, Q, R)
     return (candidate[:, :, None] * ratio[None]).max(axis=1)
 
 
@@ -392,13 +400,13 @@ def public_opinion(
     # Soft power is cheap to run from afar: a power whose attention fades keeps
     # its soft effort at its earlier level of attention while the soft share of
     # its tools grows (C14, C15).
-    reach = np.maximum(state.attention, setup.attention0[:, None])
-    soft = (reach * tools[:, SOFT] * setup.soft_effectiveness[:, None])[None] * setup.fertility[:, None, None]
-    footprint = setup.threat_perception[None, :, None] * dshare[:, :, ECONOMY]
+    reach = np.maximum(state.attention, setup.attention0)
+    soft = (reach * tools[:, SOFT] * setup.soft_effectiveness)[None] * setup.fertility[:, None]
+    footprint = setup.threat_perception[None] * dshare[:, :, ECONOMY]
     op = state.opinion
     return (
         op
-        + p.opinion_recovery * (setup.opinion0[..., None] - op)
+        + p.opinion_recovery * (setup.opinion0 - op)
         + p.soft_power_rate * soft * (1.0 - op)
         - p.footprint_threat * footprint * op
         + p.opinion_noise * (1.0 + state.volatility) * noise
@@ -444,7 +452,7 @@ def great_power_relations(
 
 def regional_attention(state: State, setup: Setup) -> np.ndarray:
     """A power's regional attention decays toward a floor when it pivots elsewhere. (C14)"""
-    floor = (setup.p.attention_floor * setup.attention0)[:, None]
+    floor = setup.p.attention_floor * setup.attention0
     decayed = state.attention - state.attention_decay * (state.attention - floor)
     return np.where(state.attention > floor, decayed, state.attention)
 
@@ -452,8 +460,8 @@ def regional_attention(state: State, setup: Setup) -> np.ndarray:
 def domestic_recovery(state: State, setup: Setup) -> tuple[np.ndarray, np.ndarray]:
     """Elite control re-consolidates and external threats recede after shocks. (C2, C12)"""
     p = setup.p
-    control = state.elite_control + p.control_recovery * (setup.elite_control0[:, None] - state.elite_control)
-    threat = state.threat + p.threat_relaxation * (setup.threat0[:, None] - state.threat)
+    control = state.elite_control + p.control_recovery * (setup.elite_control0 - state.elite_control)
+    threat = state.threat + p.threat_relaxation * (setup.threat0 - state.threat)
     return np.clip(control, 0.0, 1.0), np.clip(threat, 0.0, 1.0)
 
 
@@ -474,14 +482,12 @@ def apply_shocks(state: State, setup: Setup, month: int, noise: MonthNoise) -> S
         return state
     scheduled = setup.shock_month == month
     random_fire = (
-        (setup.shock_probability > 0)[:, None]
-        & (state.shock_fired == 0)
-        & (noise.shock < setup.shock_probability[:, None])
+        (setup.shock_probability > 0) & (state.shock_fired == 0) & (noise.shock < setup.shock_probability)
     )
-    fires = scheduled[:, None] | random_fire  # (K, R)
+    fires = scheduled | random_fire  # (K, R)
     if not fires.any():
         return state
-    low, high = setup.severity_low[:, None], setup.severity_high[:, None]
+    low, high = setup.severity_low, setup.severity_high
     severity = (low + (high - low) * noise.severity) * fires  # (K, R): zero where it does not fire
     state = state.copy()
     for k in np.flatnonzero(fires.any(axis=1)):

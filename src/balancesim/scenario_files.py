@@ -41,6 +41,7 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.nodes import Node as YamlNode
 from ruamel.yaml.representer import SafeRepresenter
 
+from balancesim.paths import key_of, split_path
 from balancesim.scenario import (
     Location,
     Parameters,
@@ -524,21 +525,16 @@ class _Loader:
         node, path = tree, ()
         for depth, part in enumerate(parts):
             last = depth == len(parts) - 1
-            if isinstance(node.value, list):
-                index = _list_index(node.value, part)
-                if index is None:
-                    ids = [i for i in map(_item_id, node.value) if i is not None]
-                    self.add(
-                        src,
-                        format_location(path),
-                        f"'{part}' is neither an id nor an index in this list "
-                        f"({did_you_mean(str(part), ids)})",
-                    )
-                    return
-                key: str | int = index
-            elif isinstance(node.value, dict):
-                key = str(part)
-            else:
+            key = key_of(node.value, part, _item_id)
+            if key is None and isinstance(node.value, list):
+                ids = [i for i in map(_item_id, node.value) if i is not None]
+                self.add(
+                    src,
+                    format_location(path),
+                    f"'{part}' is neither an id nor an index in this list ({did_you_mean(str(part), ids)})",
+                )
+                return
+            if key is None:
                 self.add(
                     src,
                     dotted,
@@ -626,27 +622,6 @@ def _item_id(item: _Node | None) -> str | None:
         return None
     ident = item.value.get("id")
     return ident.value if ident is not None and isinstance(ident.value, str) else None
-
-
-def split_path(dotted: str) -> list[str | int] | None:
-    """'actors[2].attention' or 'actors.2.attention' -> ['actors', 2, 'attention'] (None if malformed)."""
-    parts: list[str | int] = []
-    for segment in dotted.split("."):
-        m = re.fullmatch(r"([^\[\]]+)((?:\[\d+\])*)", segment)
-        if not m:
-            return None
-        parts.append(int(m[1]) if m[1].isdigit() else m[1])
-        parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", m[2]))
-    return parts
-
-
-def _list_index(items: list[_Node], part: str | int) -> int | None:
-    if isinstance(part, int):
-        return part if 0 <= part < len(items) else None
-    for i, item in enumerate(items):
-        if _item_id(item) == part:
-            return i
-    return None
 
 
 def _child(node: _Node, part: str | int) -> _Node | None:

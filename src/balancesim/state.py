@@ -3,8 +3,17 @@
 Two kinds of data:
 
 * `Setup`: what does not change during a run (who is who, agendas, calibrated
-  ties, institution leaders, shock definitions, coefficients). Shared by all
-  replicates.
+  ties, institution leaders, shock definitions, coefficients). Structure
+  (who is a great power, which institution is an alliance, who leads it) is
+  shared by all replicates. Every per-actor value array carries a trailing
+  replicate axis of its own: length 1 when one value holds for every
+  replicate (a scenario value), length R when the value differs from one
+  replicate to the next (drawn or designed per run). Scalar values (initial
+  tension and coordination, the coefficients in `Setup.p`, shock effect
+  amounts) are floats, or (R,) arrays when they differ per replicate. Rules
+  therefore never add a replicate axis to setup arrays: they broadcast
+  against the state as they are, and a value that does not vary costs
+  nothing extra.
 * `State`: what the rules update each month. Every array has a trailing
   replicate axis R, so the same rule functions step one replicate (the Mesa
   model, R = 1) or thousands at once (the engine). The replicate axis is last
@@ -19,6 +28,7 @@ institutions, K shocks, R replicates.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from types import SimpleNamespace
@@ -45,7 +55,7 @@ class CompiledEffect:
 
     variable: str
     change: str
-    amount: float
+    amount: float | np.ndarray  # a float or (R,)
     actor: int = -1  # index among regional states or outside powers, by variable
     partner: int = -1
     domain: int = -1
@@ -60,38 +70,41 @@ class Setup:
     regional_ids: tuple[str, ...]
     partner_ids: tuple[str, ...]
     institution_ids: tuple[str, ...]
+    # Structure: the same in every replicate, no replicate axis.
     is_great_power: np.ndarray  # (M,) bool
     balance_pair: tuple[int, int]  # partner indices of the reported balance
-    agenda: np.ndarray  # (S, 4) rows sum to 1
-    fertility: np.ndarray  # (S,)
-    ties: np.ndarray  # (S, M, D) calibrated engagement at step 0 (historical ties)
-    opinion0: np.ndarray  # (S, M)
-    elite_control0: np.ndarray  # (S,)
-    threat0: np.ndarray  # (S,)
-    attention0: np.ndarray  # (M,)
-    capacity0: np.ndarray  # (M, D)
-    tools0: np.ndarray  # (M, 3)
-    soft_effectiveness: np.ndarray  # (M,)
-    regime_support: np.ndarray  # (M,)
-    threat_perception: np.ndarray  # (M,)
-    attention_decay0: np.ndarray  # (M,)
-    responsiveness: np.ndarray  # (M,) zero for great powers
-    acceptability: np.ndarray  # (M, M): acceptability[q, g] of partner q to great power g
     institution_security: np.ndarray  # (I,) bool: a security alliance
     institution_economic: np.ndarray  # (I,) bool: an economic union
     leader_index: np.ndarray  # (I,) partner index of each institution's leader
-    reliability: np.ndarray  # (I,)
-    member0: np.ndarray  # (S, I)
-    satisfaction0: np.ndarray  # (S, I)
-    salience0: np.ndarray  # (S, I)
-    tension0: float
-    coordination0: float
-    shock_month: np.ndarray  # (K,) month, or -1 for random shocks
-    shock_probability: np.ndarray  # (K,) 0 for scheduled shocks
-    severity_low: np.ndarray  # (K,)
-    severity_high: np.ndarray  # (K,)
+    # Values: a trailing replicate axis of length 1 (one value for all
+    # replicates) or R (a value per replicate, see `with_values`).
+    agenda: np.ndarray  # (S, 4, R) rows sum to 1
+    fertility: np.ndarray  # (S, R)
+    ties: np.ndarray  # (S, M, D, R) calibrated engagement at step 0 (historical ties)
+    opinion0: np.ndarray  # (S, M, R)
+    elite_control0: np.ndarray  # (S, R)
+    threat0: np.ndarray  # (S, R)
+    attention0: np.ndarray  # (M, R)
+    capacity0: np.ndarray  # (M, D, R)
+    tools0: np.ndarray  # (M, 3, R)
+    soft_effectiveness: np.ndarray  # (M, R)
+    regime_support: np.ndarray  # (M, R)
+    threat_perception: np.ndarray  # (M, R)
+    attention_decay0: np.ndarray  # (M, R)
+    responsiveness: np.ndarray  # (M, R) zero for great powers
+    acceptability: np.ndarray  # (M, M, R): acceptability[q, g] of partner q to great power g
+    reliability: np.ndarray  # (I, R)
+    member0: np.ndarray  # (S, I, R)
+    satisfaction0: np.ndarray  # (S, I, R)
+    salience0: np.ndarray  # (S, I, R)
+    tension0: float | np.ndarray  # a float or (R,)
+    coordination0: float | np.ndarray  # a float or (R,)
+    shock_month: np.ndarray  # (K, R) month, or -1 for random shocks
+    shock_probability: np.ndarray  # (K, R) 0 for scheduled shocks
+    severity_low: np.ndarray  # (K, R)
+    severity_high: np.ndarray  # (K, R)
     shock_effects: tuple[tuple[CompiledEffect, ...], ...]
-    p: SimpleNamespace  # the coefficients (Parameters) as plain floats
+    p: SimpleNamespace  # the coefficients (Parameters): each a float or (R,)
 
     @property
     def n_regional(self) -> int:
@@ -108,6 +121,12 @@ class Setup:
     @property
     def n_shocks(self) -> int:
         return len(self.shock_month)
+
+    def with_values(self, values: Mapping[str, np.ndarray]) -> Setup:
+        """This setup with values that differ per replicate: PATH -> (R,) array (see per_run.py)."""
+        from .per_run import with_values
+
+        return with_values(self, values)
 
     @cached_property
     def security_index(self) -> np.ndarray:
@@ -236,21 +255,21 @@ def build_setup(scenario: Scenario) -> Setup:
         institution_ids=tuple(i.id for i in scenario.institutions),
         is_great_power=np.array([isinstance(a, GreatPower) for a in partners]),
         balance_pair=(pidx[a_id], pidx[b_id]),
-        agenda=agenda,
-        fertility=np.array([a.fertility for a in regional]),
-        ties=ties,
-        opinion0=opinion0,
-        elite_control0=np.array([a.elite_control for a in regional]),
-        threat0=np.array([a.threat for a in regional]),
-        attention0=np.array([a.attention for a in partners]),
-        capacity0=np.array([[a.capacity.security, a.capacity.economy] for a in partners]),
-        tools0=np.array([[getattr(a.tools, t) for t in TOOLS] for a in partners]),
-        soft_effectiveness=np.array([a.soft_power_effectiveness for a in partners]),
-        regime_support=np.array([a.regime_support for a in partners]),
-        threat_perception=np.array([a.threat_perception for a in partners]),
-        attention_decay0=np.array([a.attention_decay for a in partners]),
-        responsiveness=responsiveness,
-        acceptability=acceptability,
+        agenda=_per_run(agenda),
+        fertility=_per_run(np.array([a.fertility for a in regional])),
+        ties=_per_run(ties),
+        opinion0=_per_run(opinion0),
+        elite_control0=_per_run(np.array([a.elite_control for a in regional])),
+        threat0=_per_run(np.array([a.threat for a in regional])),
+        attention0=_per_run(np.array([a.attention for a in partners])),
+        capacity0=_per_run(np.array([[a.capacity.security, a.capacity.economy] for a in partners])),
+        tools0=_per_run(np.array([[getattr(a.tools, t) for t in TOOLS] for a in partners])),
+        soft_effectiveness=_per_run(np.array([a.soft_power_effectiveness for a in partners])),
+        regime_support=_per_run(np.array([a.regime_support for a in partners])),
+        threat_perception=_per_run(np.array([a.threat_perception for a in partners])),
+        attention_decay0=_per_run(np.array([a.attention_decay for a in partners])),
+        responsiveness=_per_run(responsiveness),
+        acceptability=_per_run(acceptability),
         institution_security=np.array(
             [inst.kind.value == "security" for inst in scenario.institutions], dtype=bool
         ),
@@ -258,19 +277,24 @@ def build_setup(scenario: Scenario) -> Setup:
             [inst.kind.value == "economic" for inst in scenario.institutions], dtype=bool
         ),
         leader_index=leader,
-        reliability=np.array([inst.reliability for inst in scenario.institutions]),
-        member0=member0,
-        satisfaction0=satisfaction0,
-        salience0=salience0,
+        reliability=_per_run(np.array([inst.reliability for inst in scenario.institutions])),
+        member0=_per_run(member0),
+        satisfaction0=_per_run(satisfaction0),
+        salience0=_per_run(salience0),
         tension0=scenario.relations.tension,
         coordination0=scenario.relations.coordination,
-        shock_month=np.array(shock_month, dtype=np.int64),
-        shock_probability=np.array(shock_prob),
-        severity_low=np.array(sev_lo),
-        severity_high=np.array(sev_hi),
+        shock_month=np.array(shock_month, dtype=np.int64)[:, None],
+        shock_probability=_per_run(np.array(shock_prob)),
+        severity_low=_per_run(np.array(sev_lo)),
+        severity_high=_per_run(np.array(sev_hi)),
         shock_effects=tuple(effects),
         p=SimpleNamespace(**scenario.parameters.model_dump()),
     )
+
+
+def _per_run(a: np.ndarray) -> np.ndarray:
+    """A value array with a trailing replicate axis of length 1: one value for every replicate."""
+    return np.asarray(a, dtype=float)[..., None]
 
 
 def initial_state(setup: Setup, replicates: int) -> State:
@@ -278,8 +302,9 @@ def initial_state(setup: Setup, replicates: int) -> State:
     R = replicates
 
     def rep(a: np.ndarray | float) -> np.ndarray:
+        # Setup values carry a trailing replicate axis of length 1 or R (or none, for scalars).
         a = np.asarray(a, dtype=float)
-        return np.repeat(a[..., None], R, axis=-1)
+        return np.array(np.broadcast_to(a, (*a.shape[:-1], R) if a.ndim else (R,)))
 
     S, M, n_inst, K = setup.n_regional, setup.n_partners, setup.n_institutions, setup.n_shocks
     return State(
@@ -290,8 +315,8 @@ def initial_state(setup: Setup, replicates: int) -> State:
         attention=rep(setup.attention0),
         attention_decay=rep(setup.attention_decay0),
         capacity=rep(setup.capacity0),
-        tension=np.full(R, setup.tension0),
-        coordination=np.full(R, setup.coordination0),
+        tension=rep(setup.tension0),
+        coordination=rep(setup.coordination0),
         volatility=np.zeros(R),
         member=rep(setup.member0),
         exit_threat=np.zeros((S, n_inst, R)),

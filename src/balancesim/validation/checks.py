@@ -1088,7 +1088,7 @@ def _sides(run: Run, month: int | slice) -> tuple[np.ndarray, np.ndarray]:
     setup = run.setup
     a = setup.partner_ids.index(RUSSIA)
     objected = {
-        p: (0.0 if p == RUSSIA else 1.0 - setup.acceptability[setup.partner_ids.index(p), a])
+        p: (0.0 if p == RUSSIA else 1.0 - float(setup.acceptability[setup.partner_ids.index(p), a, 0]))
         for p in PARTNERS
     }
     with_a, against = [], []
