@@ -37,7 +37,9 @@ def test_run_writes_data_summary_plots_and_manifest(tmp_path):
     pngs = sorted(p.name for p in (folder / "plots").glob("*.png"))
     assert len(pngs) >= 4
     series = pq.read_table(folder / "series.parquet").to_pandas()
-    assert list(series.columns) == ["replicate", "step", "actor", "measure", "value"]
+    assert list(series.columns) == [
+        *("scenario", "replicate", "step", "actor", "partner", "domain", "measure", "value")
+    ]
     assert series["replicate"].nunique() == 30 and series["step"].max() == 36
     summary = pd.read_csv(folder / "summary.csv")
     assert {"actor", "measure", "month", "median", "p5", "p95"} <= set(summary.columns)
@@ -94,7 +96,12 @@ def test_run_with_baseline_plots_the_paired_effect(tmp_path):
     (manifest,) = run_folder(tmp_path)
     folder = manifest.parent
     assert (folder / "plots" / "effect.png").exists()
-    assert (folder / "baseline_series.parquet").exists()
+    assert not (folder / "baseline_series.parquet").exists()  # one table, told apart by `scenario`
+    series = pq.read_table(folder / "series.parquet").to_pandas()
+    assert series.groupby("scenario", observed=True).size().to_dict() == {
+        "scenario": len(series) // 2,
+        "baseline": len(series) // 2,
+    }
     summary = pd.read_csv(folder / "summary.csv")
     assert set(summary["quantity"]) == {"scenario", "baseline", "effect"}
     # Before the shock (month 30) the two runs share their random numbers exactly.

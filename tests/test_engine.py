@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import mesa
 import numpy as np
+import pandas as pd
 import pytest
 
 from balancesim import BalanceModel, engine, load_scenario, metrics, run
+from balancesim.agents import GreatPower, RegionalState
 from balancesim.state import build_setup
 
 from .conftest import SCENARIOS, short
@@ -113,8 +115,106 @@ def test_batch_run_with_explicit_seeds(baseline, tmp_path):
     cols = metrics.columns(build_setup(load_scenario(path)))
     k = cols.index(metrics.REGION, "hedging_index")
     expected = {round(float(v), 12) for v in data[-1, :, k]}
-    got = {round(r["hedging_index"], 12) for r in runs.values() if r["hedging_tension"] == 2.0}
+    got = {round(r["regional_hedging_index"], 12) for r in runs.values() if r["hedging_tension"] == 2.0}
     assert got == expected
+    assert {r["replicate_seed"] for r in runs.values()} == set(seeds)
+
+
+def _short_file(scenario, tmp_path, horizon=12):
+    from balancesim.scenario_files import dump_scenario
+
+    path = tmp_path / "short.yaml"
+    path.write_text(dump_scenario(short(scenario, horizon)))
+    return path
+
+
+def test_batch_run_without_seeds_gives_different_reproducible_runs(baseline, tmp_path):
+    """Mesa's convention: rng=None (what `iterations=3` passes) draws a fresh seed; the model records it."""
+    path = _short_file(baseline, tmp_path)
+    rows = mesa.batch_run(
+        BalanceModel,
+        parameters={"scenario": str(path)},
+        rng=[None] * 3,
+        max_steps=12,
+        number_processes=1,
+        display_progress=False,
+    )
+    runs = {r["RunId"]: r for r in rows}
+    assert len(runs) == 3
+    assert len({r["replicate_seed"] for r in runs.values()}) == 3
+    assert len({r["regional_balance"] for r in runs.values()}) == 3
+    for r in runs.values():  # the recorded seed reproduces its run
+        again = BalanceModel(path, rng=r["replicate_seed"])
+        while again.running:
+            again.step()
+        assert again.measure(metrics.REGION, "balance") == r["regional_balance"]
+
+
+def test_batch_run_rows_keep_regional_and_state_measures_apart(baseline, tmp_path):
+    """Model and agent reporters have distinct names, so batch_run's merged rows mix nothing."""
+    path = _short_file(baseline, tmp_path)
+    rows = mesa.batch_run(
+        BalanceModel,
+        parameters={"scenario": str(path)},
+        rng=[5],
+        max_steps=12,
+        number_processes=1,
+        display_progress=False,
+    )
+    model = BalanceModel(path, rng=5)
+    while model.running:
+        model.step()
+    states = {a.unique_id: a for a in model.agents_by_type[RegionalState]}
+    assert {r["AgentID"] for r in rows} >= set(states)
+    for r in rows:
+        assert r["regional_hedging_index"] == model.measure(metrics.REGION, "hedging_index")
+        assert r["regional_balance"] == model.measure(metrics.REGION, "balance")
+        if r["AgentID"] in states:
+            assert r["hedging_index"] == states[r["AgentID"]].hedging_index
+            assert r["balance"] == states[r["AgentID"]].balance
+    state_values = {r["balance"] for r in rows if r["AgentID"] in states}
+    assert model.measure(metrics.REGION, "balance") not in state_values
+
+
+def test_model_seed_forms(baseline):
+    scenario = short(baseline, 2)
+    assert BalanceModel(scenario).replicate_seed != BalanceModel(scenario).replicate_seed
+    seq = np.random.SeedSequence(4)
+    assert BalanceModel(scenario, rng=seq).replicate_seed == int(seq.generate_state(1, np.uint64)[0])
+    assert BalanceModel(scenario, rng=np.uint64(2**64 - 1)).replicate_seed == 2**64 - 1
+    with pytest.raises(ValueError, match="2\\*\\*64"):
+        BalanceModel(scenario, rng=2**64)
+    with pytest.raises(ValueError, match="from 0"):
+        BalanceModel(scenario, rng=-1)
+    with pytest.raises(TypeError, match="replicate seed"):
+        BalanceModel(scenario, rng="7")
+
+
+def test_datacollector_is_the_only_history(baseline):
+    """BalanceModel keeps no history of its own: series() and measure() read the DataCollector,
+    which also holds the state after a shock fired by hand."""
+    from .conftest import ROOT
+
+    model = BalanceModel(ROOT / "scenarios" / "taiwan_shock.yaml", rng=1)
+    assert not hasattr(model, "history")
+    for _ in range(3):
+        model.step()
+    table = model.datacollector.get_table_dataframe("measures")
+    assert table.shape == (4, len(model.columns))
+    np.testing.assert_array_equal(table.to_numpy(), model.series())
+    assert table[("region", "", "", "tension")].iloc[-1] == model.measure(metrics.REGION, "tension")
+    before = model.datacollector.get_model_vars_dataframe()
+    model.fire_shock("taiwan_war")
+    after = model.datacollector.get_model_vars_dataframe()
+    assert len(after) == 4 and len(model.series()) == 4
+    assert after["tension"].iloc[-1] > before["tension"].iloc[-1]
+    assert after["tension"].iloc[-1] == model.measure(metrics.REGION, "tension")
+    pd.testing.assert_frame_equal(after.iloc[:3], before.iloc[:3])
+    china = next(a for a in model.agents_by_type[GreatPower] if a.actor_id == "china")
+    records = model.datacollector.get_agenttype_vars_dataframe(GreatPower)
+    assert records.loc[(model.time, china.unique_id), "attention"] == china.attention
+    model.step()
+    assert len(model.datacollector.get_model_vars_dataframe()) == 5
 
 
 def test_model_agents_are_views_of_the_state(baseline):
@@ -133,7 +233,7 @@ def test_model_agents_are_views_of_the_state(baseline):
     assert kz.engagement_shares != before
     assert kz.memberships["csto"] in {"member", "threatening exit", "left"}
     frame = model.datacollector.get_model_vars_dataframe()
-    assert len(frame) == 7 and "hedging_index" in frame
+    assert len(frame) == 7 and "regional_hedging_index" in frame
 
 
 def test_fire_shock_changes_the_state(tmp_path):

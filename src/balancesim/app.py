@@ -156,7 +156,7 @@ class VizModel(BalanceModel):
         except ValueError as e:
             rng = None
             problem = f"{e} This run uses the scenario's seed {default_seed(spec)} instead."
-        if rng is None:  # explicitly: what BalanceModel does without a seed is its own business
+        if rng is None:  # a blank seed box is the scenario's replicate 0, not BalanceModel's fresh seed
             rng = default_seed(spec)
         super().__init__(spec, rng=rng, **{k: v for k, v in given.items() if v is not None})
         self.seed_problem: str | None = problem

@@ -62,24 +62,32 @@ class Results:
 
     @property
     def series(self) -> pd.DataFrame:
-        """The time series in long form: replicate, step, actor, measure, value."""
+        """The time series in tidy long form (see `long_form`)."""
         return long_form(self.data, self.columns, self.months)
 
 
+SERIES_COLUMNS = ("replicate", "step", "actor", "partner", "domain", "measure", "value")
+
+
 def long_form(data: np.ndarray, columns: metrics.Columns, months: np.ndarray) -> pd.DataFrame:
-    """(months, R, C) array -> tidy DataFrame (replicate, step, actor, measure, value)."""
+    """(months, R, C) array -> tidy DataFrame: replicate, step, actor, partner, domain, measure, value.
+
+    `partner` (an outside power or institution) and `domain` are split out of
+    the packed measure names (`metrics.measure_parts`), "" where a measure has
+    none, so that a pivot on (actor, partner, domain, measure) has no packed
+    names. Text columns are categorical: a label costs a byte or two per row.
+    """
     T, R, C = data.shape
-    actors = pd.Categorical(columns.actors)
-    measures = pd.Categorical(columns.measures)
-    return pd.DataFrame(
-        {
-            "replicate": np.repeat(np.arange(R, dtype=np.int32), T * C),
-            "step": np.tile(np.repeat(months.astype(np.int32), C), R),
-            "actor": pd.Categorical.from_codes(np.tile(actors.codes, R * T), actors.categories),
-            "measure": pd.Categorical.from_codes(np.tile(measures.codes, R * T), measures.categories),
-            "value": data.transpose(1, 0, 2).reshape(-1),
-        }
-    )
+    parts = columns.parts
+    frame: dict[str, object] = {
+        "replicate": np.repeat(np.arange(R, dtype=np.int32), T * C),
+        "step": np.tile(np.repeat(months.astype(np.int32), C), R),
+    }
+    for k, name in enumerate(("actor", "partner", "domain", "measure")):
+        labels = pd.Categorical([p[k] for p in parts])
+        frame[name] = pd.Categorical.from_codes(np.tile(labels.codes, R * T), labels.categories)
+    frame["value"] = data.transpose(1, 0, 2).reshape(-1)
+    return pd.DataFrame(frame, columns=list(SERIES_COLUMNS))
 
 
 def run(
@@ -166,8 +174,10 @@ def summary(
 ) -> pd.DataFrame:
     """Median and 5-95% band of the key measures at chosen months (tidy table).
 
-    With a baseline, also the baseline's figures and the paired difference
-    (scenario minus baseline, replicate by replicate on common random numbers).
+    One row per actor, partner, domain, measure, month and quantity:
+    "scenario"; with a baseline also "baseline" and "effect", the paired
+    difference (scenario minus baseline, replicate by replicate on common
+    random numbers).
     """
     horizon = int(results.months[-1])
     wanted = results.scenario.outputs.months if months is None else months
@@ -189,9 +199,12 @@ def summary(
 
 def _row(results: Results, actor: str, name: str, month: int, quantity: str, v: np.ndarray) -> dict:
     q = np.quantile(v, [0.05, 0.5, 0.95])
+    parts = metrics.measure_parts(name)
     return {
         "actor": actor,
-        "measure": name,
+        "partner": parts.partner,
+        "domain": parts.domain,
+        "measure": parts.measure,
         "month": month,
         "date": calendar_month(results.scenario.start, month),
         "quantity": quantity,

@@ -1,9 +1,13 @@
 """Outcome measures, computed from the state each month.
 
-Measures are reported in long form: (replicate, step, actor, measure, value).
-`actor` is a regional state, an outside power, or "region" for system-wide
-measures. The headline measures (`HEADLINE`) are those summarised and plotted
-by default.
+Inside the model a measure is named by its actor and a packed name such as
+`share.china.security` (`Columns`). Tables for users are tidy: `actor,
+partner, domain, measure, value`, where `actor` is a regional state, an
+outside power, or "region" for system-wide measures; `partner` is the outside
+power or institution the measure is about; `domain` is "security" or
+"economy"; both are empty ("") where they do not apply. `measure_parts` is the
+one place that splits a packed name. The headline measures (`HEADLINE`) are
+those summarised and plotted by default.
 
 Definitions:
 
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,6 +49,58 @@ HEADLINE = (
     "tension",
     "coordination",
 )
+
+DOMAINS = ("security", "economy")
+# Packed names are `<measure>[.<partner>][.<domain>]`; which parts a measure
+# has depends on the measure, so a name is split by position, never by
+# guessing whether an id looks like a domain (an actor may be called "security").
+_WITH_PARTNER = {"share", "engagement", "opinion", "invitation"}  # partner: an outside power
+_WITH_INSTITUTION = {"member", "exit_threat", "satisfaction", "salience", "members", "exit_threats"}
+_WITH_DOMAIN = {"effort"}
+
+
+class MeasureParts(NamedTuple):
+    """A packed measure name split into tidy columns ("" where a part does not apply)."""
+
+    actor: str | None  # only when the name was given with its actor in front
+    partner: str  # outside power or institution
+    domain: str  # "security", "economy" or ""
+    measure: str
+
+
+def measure_parts(name: str, with_actor: bool = False) -> MeasureParts:
+    """Split a packed measure name into (actor, partner, domain, measure).
+
+    `share.china.security` -> (None, "china", "security", "share");
+    `members.csto` -> (None, "csto", "", "members"); `effort.economy` ->
+    (None, "", "economy", "effort"); `hedging_index` -> (None, "", "",
+    "hedging_index"). With `with_actor`, the first part is the actor:
+    `region.hedging_index` -> ("region", "", "", "hedging_index") (the form
+    sweeps use). Raises ValueError for a name no measure has.
+    """
+    parts = name.split(".")
+    actor = parts.pop(0) if with_actor and len(parts) > 1 else None
+    if with_actor and actor is None:
+        raise ValueError(f"{name!r}: expected <actor>.<measure>")
+    base, rest = parts[0], parts[1:]
+    partner = domain = ""
+    if base in _WITH_PARTNER and len(rest) in (1, 2):
+        partner = rest[0]
+        domain = rest[1] if len(rest) == 2 else ""
+    elif base in _WITH_INSTITUTION and len(rest) == 1:
+        partner = rest[0]
+    elif base in _WITH_DOMAIN and len(rest) == 1:
+        domain = rest[0]
+    elif rest or not base:
+        raise ValueError(f"{name!r} is not a measure name (see balancesim.metrics)")
+    if domain and domain not in DOMAINS:
+        raise ValueError(f"{name!r}: domain {domain!r} is not one of {', '.join(DOMAINS)}")
+    return MeasureParts(actor, partner, domain, base)
+
+
+def measure_name(measure: str, partner: str = "", domain: str = "") -> str:
+    """The packed name of a measure: the inverse of `measure_parts` (without the actor)."""
+    return ".".join(p for p in (measure, partner, domain) if p)
 
 
 @dataclass(frozen=True)
@@ -68,6 +125,13 @@ class Columns:
             return self._lookup[(actor, measure)]
         except KeyError:
             raise KeyError(f"no measure {measure!r} for actor {actor!r}") from None
+
+    @cached_property
+    def parts(self) -> tuple[MeasureParts, ...]:
+        """Each column as tidy parts, with its actor."""
+        return tuple(
+            measure_parts(m)._replace(actor=a) for a, m in zip(self.actors, self.measures, strict=True)
+        )
 
 
 def _state_measure_names(setup: Setup) -> list[str]:

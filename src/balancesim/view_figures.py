@@ -244,7 +244,7 @@ def alignment_figure(model: BalanceModel) -> Figure:
     """The four regional headline measures over time (definitions: metrics.py, the page's guide)."""
     label = plain_names(model)
     a, b = (model.setup.partner_ids[k] for k in model.setup.balance_pair)
-    months = np.arange(len(model.history))
+    months = np.arange(model.month + 1)
     fig = _new_figure()
     axes = fig.subplots(2, 2, sharex=True)
     panels = [
@@ -294,7 +294,7 @@ def powers_figure(model: BalanceModel) -> Figure:
     """Great-power relations, each outside power's attention and share, institution membership."""
     label = plain_names(model)
     colours = partner_colours(model)
-    months = np.arange(len(model.history))
+    months = np.arange(model.month + 1)
     fig = _new_figure(bottom=0.17)
     axes = fig.subplots(2, 2, sharex=True)
     ax = axes[0, 0]

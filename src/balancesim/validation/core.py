@@ -7,7 +7,6 @@ what they found.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ DEFAULT_REPLICATES = 1000
 DEFAULT_SEED = 20220301
 MIN_REPLICATES = 20  # below this the intervals say nothing
 BOOTSTRAP_SAMPLES = 1000
-Z95 = 1.959963984540054
 SCENARIO_DIR = Path(__file__).resolve().parents[3] / "scenarios"
 
 PASS, FAIL, UNCLEAR = "pass", "fail", "unclear"
@@ -162,19 +160,19 @@ class Estimate:
 
 
 class Stats:
-    """Intervals over replicates: Wilson for proportions, bootstrap otherwise.
+    """Intervals over replicates: Wilson for proportions, bootstrap otherwise (both scipy's).
 
-    The bootstrap resamples replicates (the same resample for every arm, so
-    paired contrasts stay paired) with weights drawn once from the seed.
+    The bootstrap is scipy's percentile bootstrap over replicates. It resamples
+    replicate indices, with a generator seeded afresh from the validation seed
+    for every figure, so every arm of every check sees the same resamples:
+    paired contrasts stay paired (scipy's `paired=True` does the same, but
+    needs arrays of one shape) and the figures are the same on every run.
     """
 
     def __init__(self, replicates: int, seed: int, samples: int = BOOTSTRAP_SAMPLES) -> None:
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 0xB007]))
-        R = replicates
-        picks = rng.integers(0, R, size=(samples, R))
-        flat = (picks + np.arange(samples)[:, None] * R).ravel()
-        self.weights = np.bincount(flat, minlength=samples * R).reshape(samples, R) / R  # (B, R)
-        self.replicates = R
+        self.replicates = replicates
+        self.seed = seed
+        self.samples = samples
 
     def boot(self, fn: Callable[..., np.ndarray], *arrays: np.ndarray, detail: str = "") -> Estimate:
         """`fn` of the replicate means of `arrays` (replicate axis first): estimate and interval.
@@ -182,15 +180,35 @@ class Stats:
         `fn` receives means with a leading resample axis and must return one
         value per resample.
         """
-        flat = [np.asarray(a, dtype=float).reshape(self.replicates, -1) for a in arrays]
-        point = fn(
-            *[f.mean(axis=0)[None].reshape((1, *np.shape(a)[1:])) for f, a in zip(flat, arrays, strict=True)]
+        from scipy.stats import bootstrap
+
+        R = self.replicates
+        flat = [np.asarray(a, dtype=float).reshape(R, -1) for a in arrays]
+        shapes = [np.shape(a)[1:] for a in arrays]
+
+        def of_means(weights: np.ndarray) -> np.ndarray:
+            """`fn` of the means under replicate weights (B, R) summing to one per row."""
+            return np.ravel(fn(*[(weights @ f).reshape((-1, *s)) for f, s in zip(flat, shapes, strict=True)]))
+
+        def statistic(index: np.ndarray, axis: int = -1) -> np.ndarray:
+            # index: (B, R) resampled replicate numbers; counts per replicate are the weights.
+            index = np.atleast_2d(index)
+            B = index.shape[0]
+            counts = np.bincount((index + R * np.arange(B)[:, None]).ravel(), minlength=B * R)
+            return of_means(counts.reshape(B, R) / R)
+
+        point = of_means(np.full((1, R), 1.0 / R))[0]
+        result = bootstrap(
+            (np.arange(R),),
+            statistic,
+            n_resamples=self.samples,
+            vectorized=True,
+            method="percentile",
+            confidence_level=0.95,
+            rng=np.random.default_rng(np.random.SeedSequence([self.seed, 0xB007])),
         )
-        boots = fn(
-            *[(self.weights @ f).reshape((-1, *np.shape(a)[1:])) for f, a in zip(flat, arrays, strict=True)]
-        )
-        lo, hi = np.nanquantile(boots, [0.025, 0.975])
-        return Estimate(float(np.ravel(point)[0]), float(lo), float(hi), detail)
+        ci = result.confidence_interval
+        return Estimate(float(point), float(ci.low), float(ci.high), detail)
 
     def mean(self, x: np.ndarray, detail: str = "") -> Estimate:
         return self.boot(lambda m: m, x, detail=detail)
@@ -198,13 +216,11 @@ class Stats:
     @staticmethod
     def proportion(hits: np.ndarray, detail: str = "") -> Estimate:
         """Share of replicates where `hits` is true, with its Wilson 95% interval."""
-        n = hits.size
-        p = float(np.mean(hits))
-        centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
-        half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
-        low = 0.0 if p == 0.0 else max(0.0, centre - half)
-        high = 1.0 if p == 1.0 else min(1.0, centre + half)
-        return Estimate(p, low, high, detail)
+        from scipy.stats import binomtest
+
+        n, k = int(np.size(hits)), int(np.count_nonzero(hits))
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        return Estimate(k / n, float(ci.low), float(ci.high), detail)
 
     def risk_ratio(self, treated: np.ndarray, control: np.ndarray, detail: str = "") -> Estimate:
         """P(treated) / P(control) over paired replicates, with half an event added to each
