@@ -38,7 +38,6 @@ from .browser_support import (  # fixtures are used by name below
     chromium,  # noqa: F401
     screenshot,
     start_viz_cli,
-    wait_for_grid_settled,
     wait_for_solara_viz,
     watched_page,  # noqa: F401
 )
@@ -241,9 +240,7 @@ def hostile_server(tmp_path_factory):
         server.stop()
 
 
-@pytest.mark.browser
-@pytest.mark.slow
-def test_get_requests_change_nothing_on_disk(hostile_server, watched_page):  # noqa: F811
+def attack(hostile_server) -> None:
     """Folders, ``..``, encoded slashes on the CDN route: 404, nothing deleted; other hosts refused."""
     (overlay,) = hostile_server.tmp.glob("balancesim-viz-*/cdn")
     assets = viz.solara_assets_dir()
@@ -274,21 +271,16 @@ def test_get_requests_change_nothing_on_disk(hostile_server, watched_page):  # n
     assert request(port, kernel, {**websocket, "Origin": "http://evil.example"}) == 403
     assert request(port, "/", {"Host": f"localhost:{port}"}) == 200
 
-    page, watch = watched_page  # and the page still works
-    page.goto(hostile_server.url)
-    wait_for_solara_viz(page)
-    page.get_by_test_id("month").filter(has_text="Month 0 (2022-03)").wait_for()
-    page.wait_for_function("document.querySelectorAll('.bs-cell img').length === 3", timeout=30_000)
-    page.wait_for_load_state("networkidle")
-    watch.assert_offline_clean()
-
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_hostile_names_show_as_text_and_a_huge_seed_is_reported(hostile_server, watched_page):  # noqa: F811
-    """No dialog, no injected element, no traceback; then a 30-digit seed, Reset and Step."""
+def test_hostile_requests_and_a_hostile_scenario(hostile_server, watched_page):  # noqa: F811
+    """`attack`; then the page still works, and in it: no dialog, no injected element, no
+    traceback, the hostile names shown as text; a 30-digit seed, Reset and Step.
+    """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+    attack(hostile_server)
     page, watch = watched_page
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -296,7 +288,6 @@ def test_hostile_names_show_as_text_and_a_huge_seed_is_reported(hostile_server, 
         page.goto(hostile_server.url)
         step = wait_for_solara_viz(page)
         page.get_by_test_id("month").filter(has_text="Month 0 (2022-03)").wait_for()
-        wait_for_grid_settled(page, count=6)
         page.wait_for_function("document.querySelectorAll('.bs-cell img').length === 3", timeout=30_000)
         page.get_by_text(hostile(0), exact=False).first.wait_for()  # shown as text
         page.get_by_role("button", name=hostile(99)).click()
