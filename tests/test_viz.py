@@ -385,7 +385,7 @@ def test_balancesim_viz_serves_a_working_page_offline(viz_cli_server, watched_pa
         sent.wait_for(page, r'"v_model":\s*1[,}]')
         page.get_by_role("button", name="▶").click()
         page.wait_for_function(
-            "() => /Month 2[6-9] /.test(document.querySelector('[data-testid=month]').textContent)",
+            "() => /Month 2[6-9] /.test(document.querySelector('[data-testid=month]')?.textContent ?? '')",
             timeout=20_000,
         )
         page.get_by_role("button", name="❚❚").click()
