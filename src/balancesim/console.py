@@ -85,6 +85,7 @@ def print_outcomes(results: Any, baseline: Any | None) -> None:
         "balance": f"{names[a]}–{names[b]} balance",
         "tension": f"{names[a]}–{names[b]} tension",
         "coordination": f"{names[a]}–{names[b]} coordination",
+        "gains": "gains from competition",
     }
 
     def cell(v) -> str:
@@ -174,3 +175,10 @@ def print_validation(result: Any) -> None:
     if weak:
         listed = ", ".join(weak)
         out.print(f"Knock-outs that leave their pattern in place (the check proves nothing there): {listed}.")
+    inert = [r.mechanism.name for r in result.influence if not r.moved]
+    if result.influence:
+        out.print(
+            f"Mechanism influence: {len(result.influence) - len(inert)} of {len(result.influence)} "
+            "mechanisms move a headline outcome beyond the noise band"
+            + (f"; inert: {', '.join(inert)}." if inert else ".")
+        )
