@@ -500,6 +500,9 @@ def viz(scenario: str, port: int, host: str) -> None:
     problem = v.solara_missing()
     if problem is not None:
         raise RunError(problem)
+    warning = v.exposure_warning(host)
+    if warning:
+        click.echo(warning, err=True)
     try:
         server = v.start(scenario, host, port, echo=lambda line: click.echo(line, err=True))
     except v.VizError as e:
