@@ -30,6 +30,7 @@ Examples:
   balancesim run scenarios/taiwan_shock.yaml --replicates 1000 --seed 7
   balancesim run scenarios/taiwan_shock.yaml --baseline scenarios/baseline.yaml
   balancesim run scenarios/baseline.yaml --set parameters.hedging_tension=0
+  balancesim run scenarios/taiwan_shock.yaml --uncertainty none
 """
 
 
@@ -131,6 +132,12 @@ def main() -> None:
     show_default=True,
     help="essential: keep only what the summary and plots need (for very large runs).",
 )
+@click.option(
+    "--uncertainty",
+    type=click.Choice(["prior", "none"]),
+    help="prior: each run draws its values from the scenario's `uncertainty:` priors; "
+    "none: the scenario's values only [default: prior if the scenario has priors].",
+)
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 def run(
     scenario: str,
@@ -142,6 +149,7 @@ def run(
     chunk_size: int,
     settings: tuple[str, ...],
     measures: str,
+    uncertainty: str | None,
     no_plots: bool,
 ) -> None:
     """Run SCENARIO many times and write data, a summary and plots."""
@@ -152,6 +160,8 @@ def run(
         phases.setting_up("reading the scenario")
         overrides = _overrides(settings, replicates, seed)
         spec = _load(scenario, overrides)
+        if uncertainty is None:
+            uncertainty = "prior" if spec.uncertainty else "none"
         base = None
         if baseline is not None:
             # The baseline runs with the same seed and count: common random numbers.
@@ -180,11 +190,25 @@ def run(
                     "progress": phases.bar(total, "simulating", "runs"),
                     "measures": measures,
                 }
+                from .per_run import ValuesError
+
                 try:
-                    results = experiment.run(spec, **options)
-                    base_results = None if base is None else experiment.run(base, **options)
+                    results = experiment.run(spec, uncertainty=uncertainty, **options)  # type: ignore[arg-type]
+                    base_results = None
+                    if base is not None:
+                        # The baseline runs with the scenario's draws: paired in its values as in its noise.
+                        shared = experiment.shared_values(results, base)
+                        base_results = experiment.run(base, values=shared, **options)  # type: ignore[arg-type]
                 except experiment.RunTooLarge as e:
                     raise InputError(f"{scenario}: {e}") from None
+                except ValuesError as e:  # a drawn value the scenario cannot take
+                    raise InputError(f"{scenario}: uncertainty: {e}") from None
+                if base_results is not None and len(base_results.drawn) < len(results.drawn):
+                    missing = sorted(set(results.drawn) - set(base_results.drawn))
+                    err.print(
+                        f"note: {baseline} has no {', '.join(missing)}: its runs keep their own values there",
+                        markup=False,
+                    )
                 if base_results is not None and not experiment.common_random_numbers(
                     results.setup, base_results.setup
                 ):

@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from .distributions import Distribution
+
 MAX_HORIZON = 1200  # months: a century is already far past what the rules mean
 MAX_REPLICATES = 10_000_000
 MAX_ACTORS = 64
@@ -776,6 +778,11 @@ class Scenario(Strict):
     sweep: dict[str, Any] | None = Field(
         None, description="Default sweep design for `balancesim sweep` (see docs/sweeps.md)"
     )
+    uncertainty: dict[str, Distribution] = Field(
+        default_factory=dict,
+        description="Priors: PATH -> the distribution its value is drawn from, once per run "
+        "(see docs/scenarios.md, 'Uncertainty')",
+    )
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Scenario:
@@ -932,6 +939,10 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
                     f"not allowed in a scenario file: where a sweep runs and where it writes come "
                     f"from the command line only; use {option}",
                 )
+    if s.uncertainty and not problems:  # its paths are only meaningful in a sound scenario
+        from .uncertainty import problems as uncertainty_problems
+
+        problems += uncertainty_problems(s)
     return problems
 
 

@@ -4,7 +4,8 @@ A run folder holds `manifest.json` (the resolved scenario, seeds, versions,
 git commit, timings, command line, files), `series.parquet` (tidy long form:
 scenario, replicate, step, actor, partner, domain, measure, value; a
 `--baseline` run holds both scenarios, told apart by `scenario`),
-`summary.csv` and PNG plots. `manifest.json`'s `balancesim_run` is the
+`summary.csv`, PNG plots and, for runs with drawn values, `params.parquet`
+(replicate and one column per drawn PATH). `manifest.json`'s `balancesim_run` is the
 layout's version (`FORMAT`); `read_series` reads every version. Everything
 is written into a hidden `.<run-id>.partial` folder first and renamed into
 place at the end, so a folder without that prefix is always complete
@@ -39,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import experiment, metrics
-from .experiment import Results, common_random_numbers, summary
+from .experiment import Results, common_random_numbers, params_table, summary
 from .folders import check_target, clean_partials, fsync_dir, locked, make_partial, safe_name, swap_in
 
 # Every Parquet file gets page checksums, so a damaged page is an error on reading, not wrong numbers.
@@ -320,6 +321,8 @@ def write_run(
     try:
         started = time.perf_counter()
         write_series(partial / "series.parquet", results, baseline)
+        if results.drawn:
+            write_table(partial / "params.parquet", params_table(results))
         summary(results, baseline=baseline).to_csv(partial / "summary.csv", index=False, float_format="%.6g")
         timings = dict(results.timings)
         if baseline is not None:
@@ -371,6 +374,7 @@ def _manifest(
         "replicates": results.replicates,
         "replicate_seeds": "numpy.random.SeedSequence(seed).generate_state(replicates, uint64)",
         "engine": results.engine,
+        "uncertainty": _uncertainty(results, baseline),
         "horizon": int(results.months[-1]),
         "start": results.scenario.start,
         "versions": versions(),
@@ -380,6 +384,26 @@ def _manifest(
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
         "files": files,
     }
+
+
+def _uncertainty(results: Results, baseline: Results | None) -> dict[str, Any]:
+    """How per-run values were chosen: the priors, the spread of the draws, what the baseline shared."""
+    from .uncertainty import summary as draws_summary
+
+    record: dict[str, Any] = {"mode": results.uncertainty}
+    if results.drawn:
+        spec = results.scenario.uncertainty
+        record["file"] = "params.parquet"
+        record["uniforms"] = (
+            "Philox(key=[seed, crc32('balancesim.uncertainty') << 32 | crc32(path)]), output k"
+        )
+        if results.uncertainty == "prior":
+            record["priors"] = draws_summary(spec, results.drawn)
+        else:
+            record["paths"] = sorted(results.drawn)
+        if baseline is not None:
+            record["baseline_shares"] = sorted(baseline.drawn)
+    return record
 
 
 class ManifestError(ValueError):
