@@ -103,3 +103,16 @@ def test_cli_robust_writes_the_shares(tmp_path):
         np.isclose(row["share_pass"] + row["share_fail"] + row["share_unclear"], 1) for row in data["rows"]
     )
     assert (tmp_path / "v" / "robust.csv").exists()
+
+
+def test_robust_into_a_folder_another_command_writes_exits_1(tmp_path):
+    """The folder is locked as `validate` locks it: a second writer stops at once, writing nothing."""
+    from balancesim.folders import locked
+
+    out = tmp_path / "v"
+    with locked(out):  # exclusive within a process too
+        r = CliRunner().invoke(main, ["validate", "--robust", "--draws", "1", "-n", "20", "--out", str(out)])
+    assert r.exit_code == 1, r.output
+    assert "another balancesim command is writing this folder" in r.output
+    assert "Traceback" not in r.output
+    assert not (out / "robust.csv").exists() and not (out / "robust.json").exists()

@@ -25,12 +25,12 @@ design points, run as one engine call with per-run values), `design.csv`,
 
 from __future__ import annotations
 
-from .chunks import chunk_table, iter_chunk_files, iter_chunks, read_chunk
+from .chunks import ChecksumIndex, chunk_table, iter_chunk_files, iter_chunks, read_chunk, write_chunk
 from .design import Design, check_paths, file_design, make_design, point_scenario, validate_design
 from .design_file import DesignFile, DesignFileError, read_design_file
 from .figures import sweep_figures
 from .plan import FORMAT, Chunk, SweepPlan, default_chunk_size, plan_points, plan_sweep
-from .run import SweepOutcome, check_folder, run_sweep
+from .run import FolderState, SweepFailed, SweepOutcome, check_folder, run_sweep
 from .specs import (
     DESIGNS,
     ParamSpec,
@@ -57,13 +57,16 @@ __all__ = [
     "DESIGNS",
     "FORMAT",
     "QUANTILES",
+    "ChecksumIndex",
     "Chunk",
     "Design",
     "DesignFile",
     "DesignFileError",
+    "FolderState",
     "Job",
     "ParamSpec",
     "SweepError",
+    "SweepFailed",
     "SweepOptions",
     "SweepOutcome",
     "SweepPlan",
@@ -97,5 +100,6 @@ __all__ = [
     "summarise",
     "sweep_figures",
     "validate_design",
+    "write_chunk",
     "write_outputs",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..scenario import did_you_mean
+from ..scenario import COMMAND_LINE_ONLY, did_you_mean
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 ALL_MONTHS = (-1,)  # `--months all`: every month 0..horizon (monthly series)
@@ -31,8 +31,6 @@ SECTION_KEYS = (
     "chunk_size",
     "executor",
     "workers",
-    "scheduler",
-    "out",
     "design_file",
     "outcomes",
     "second_order",
@@ -187,8 +185,6 @@ class SweepOptions:
     chunk_size: int | None = None
     executor: str | None = None
     workers: int | None = None
-    scheduler: str | None = None
-    out: str | None = None
     design_file: str | None = None  # a CSV of design points (one column per PATH)
     outcomes: tuple[str, ...] | None = None  # measures kept (default: the regional headline measures)
     second_order: bool | None = None  # sobol: also the second-order indices (N x (2D + 2) points)
@@ -210,6 +206,11 @@ def section_options(section: dict[str, Any] | None, file: str) -> SweepOptions:
     if not isinstance(section, dict):
         raise SweepError(f"{where}: expected a mapping")
     for key in section:
+        if key in COMMAND_LINE_ONLY:
+            raise SweepError(
+                f"{where}.{key}: not allowed in a scenario file; use {COMMAND_LINE_ONLY[key]} "
+                "on the command line"
+            )
         if key not in SECTION_KEYS:
             raise SweepError(
                 f"{where}.{key}: unknown key '{key}' ({did_you_mean(str(key), list(SECTION_KEYS))})"
@@ -267,8 +268,6 @@ def section_options(section: dict[str, Any] | None, file: str) -> SweepOptions:
         chunk_size=whole("chunk_size", 1),
         executor=text("executor", EXECUTORS),
         workers=whole("workers", 1),
-        scheduler=text("scheduler"),
-        out=text("out"),
         design_file=text("design_file"),
         outcomes=outcomes,
         second_order=second,
