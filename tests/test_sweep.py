@@ -720,6 +720,32 @@ def test_a_damaged_chunk_is_found_recomputed_and_reported(reference, tmp_path):
     assert (folder / "summary.csv").read_bytes() == (folder0 / "summary.csv").read_bytes()
 
 
+def test_a_chunk_damaged_during_the_sweep_is_recomputed_before_summarising(reference, tmp_path):
+    """Every chunk is checked again before the summary: one damaged after it was written is rerun."""
+    p, folder0, outcome0 = reference
+    folder = tmp_path / "s"
+    first = folder / "chunks" / p.chunks()[0].name  # runs 0-6, all of point 0
+    damaged = []
+
+    def damage_first_chunk(runs: int, complete: int) -> None:
+        if not damaged:
+            data = bytearray(first.read_bytes())
+            data[len(data) // 2] ^= 0x40
+            first.write_bytes(bytes(data))
+            damaged.append(first.name)
+
+    told = []
+    outcome = sw.run_sweep(
+        p, folder, executor="serial", plots=False, progress=damage_first_chunk, notify=told.append
+    )
+    assert damaged and told == [
+        f"1 chunk file(s) damaged (checksum mismatch or unreadable): chunks/{first.name}; recomputing them"
+    ]
+    assert json.loads((folder / "manifest.json").read_text())["chunks_recomputed"] == 1
+    pd.testing.assert_frame_equal(outcome.summary, outcome0.summary, check_exact=True)
+    assert (folder / "summary.csv").read_bytes() == (folder0 / "summary.csv").read_bytes()
+
+
 def test_a_chunk_without_a_recorded_checksum_is_checked_page_by_page(reference, tmp_path):
     """A process killed between writing a chunk and recording its checksum: the chunk is still used."""
     p, _, outcome0 = reference
