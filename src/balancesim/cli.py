@@ -667,5 +667,11 @@ def _print_validation(result) -> None:
         out.print(f"Knock-outs that leave their pattern in place (the check proves nothing there): {listed}.")
 
 
+from .analysis.discover_command import discover  # noqa: E402
+from .analysis.hindcast_command import hindcast  # noqa: E402
+
+main.add_command(discover)
+main.add_command(hindcast)
+
 if __name__ == "__main__":
     main()

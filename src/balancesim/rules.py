@@ -164,12 +164,9 @@ def invitations(state: State, setup: Setup, share: np.ndarray) -> np.ndarray:
     unmet = np.maximum(state.threat - security_cover(state, setup), 0.0)  # (S, R)
     tolerance = acceptability_to_patrons(share, setup)[:, tp]  # (S, Q, R)
     fit = (
-        state.capacity[tp, SECURITY][None]
-        * setup.responsiveness[tp][None]
-        * state.opinion[:, tp]
-        * tolerance
+        state.capacity[tp, SECURITY][None] * setup.responsiveness[tp][None] * state.opinion[:, tp] * tolerance
     )
-    weight = np.where(fit > 0, fit ** setup.p.invitation_focus, 0.0)
+    weight = np.where(fit > 0, fit**setup.p.invitation_focus, 0.0)
     total = weight.sum(axis=1, keepdims=True)
     weight = np.divide(weight, total, out=np.zeros_like(weight), where=total > 0)
     invited[:, tp] = unmet[:, None] * weight

@@ -71,7 +71,11 @@ class Parameters(Strict):
         "Month-to-month noise of engagement, relative to its level (unmodelled events)",
     )
     lock_in: float = param(
-        3.0, 0, 50, "dimensionless", "C1, C12",
+        3.0,
+        0,
+        50,
+        "dimensionless",
+        "C1, C12",
         "Weight of historical ties (bases, pipelines, trade routes: the calibrated initial "
         "engagement) against current offers in what a partner is worth",
     )
@@ -152,7 +156,11 @@ class Parameters(Strict):
         "Overlap of two great powers in one domain of one state that causes no friction",
     )
     specialisation: float = param(
-        1.0, 0, 1, "dimensionless", "C6",
+        1.0,
+        0,
+        1,
+        "dimensionless",
+        "C6",
         "Division of labour by domain: 1 lets each power offer by its capacity in each domain "
         "(Russia in security, China in the economy); 0 spreads its mean capacity evenly over domains",
     )
@@ -212,8 +220,7 @@ class Parameters(Strict):
         1,
         "1/month",
         "C7",
-        "Opinion loss per month per unit of a partner's economic footprint times its "
-        "threat perception",
+        "Opinion loss per month per unit of a partner's economic footprint times its threat perception",
     )
     opinion_noise: float = param(
         0.01, 0, 0.5, "s.d./month", "C7, C12", "Month-to-month noise of public opinion"
@@ -304,8 +311,7 @@ class Parameters(Strict):
         1,
         "probability/month",
         "C11",
-        "Monthly probability of leaving at full exit pressure once an exit threat has gone "
-        "unanswered",
+        "Monthly probability of leaving at full exit pressure once an exit threat has gone unanswered",
     )
     exit_threshold: float = param(
         0.25,
@@ -336,11 +342,19 @@ class Parameters(Strict):
         "How much an external threat with no alternative protector holds a member in",
     )
     control_recovery: float = param(
-        0.05, 0, 1, "1/month", "C2, C12",
+        0.05,
+        0,
+        1,
+        "1/month",
+        "C2, C12",
         "Fraction of the gap to its initial level that elite control regains each month",
     )
     threat_relaxation: float = param(
-        0.04, 0, 1, "1/month", "C9, C10",
+        0.04,
+        0,
+        1,
+        "1/month",
+        "C9, C10",
         "Fraction of the gap to its initial level that an external threat loses each month",
     )
     # Shocks
@@ -391,10 +405,7 @@ class Agenda(Strict):
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> Agenda:
-        if (
-            self.regime_security + self.development + self.sovereignty + self.territorial_security
-            <= 0
-        ):
+        if self.regime_security + self.development + self.sovereignty + self.territorial_security <= 0:
             raise ValueError("at least one agenda weight must be positive")
         return self
 
@@ -441,9 +452,7 @@ class Partner(ActorBase):
     regime_support: Unit = Field(
         0.5, description="How much its engagement shores up the ruling regimes (C2, C5)"
     )
-    threat_perception: Unit = Field(
-        0.0, description="How threatening the public finds its footprint (C7)"
-    )
+    threat_perception: Unit = Field(0.0, description="How threatening the public finds its footprint (C7)")
     attention_decay: Annotated[float, Field(ge=0, le=1)] = Field(
         0.0, description="Monthly decay of regional attention, e.g. a pivot elsewhere (C14)"
     )
@@ -537,9 +546,7 @@ class Effect(Strict):
         if needs_actor and self.actor is None:
             raise ValueError(f"variable '{self.variable.value}' needs an 'actor'")
         if not needs_actor and self.actor is not None:
-            raise ValueError(
-                f"variable '{self.variable.value}' is system-wide and takes no 'actor'"
-            )
+            raise ValueError(f"variable '{self.variable.value}' is system-wide and takes no 'actor'")
         if self.variable is ShockVariable.opinion and self.partner is None:
             raise ValueError("variable 'opinion' needs a 'partner' (whose opinion)")
         if self.variable is ShockVariable.capacity and self.domain is None:
@@ -565,9 +572,7 @@ class Shock(Strict):
 
     id: Identifier
     name: str = Field(min_length=1, max_length=80)
-    month: int | None = Field(
-        None, ge=1, description="Month at which it happens (scheduled), 1..horizon"
-    )
+    month: int | None = Field(None, ge=1, description="Month at which it happens (scheduled), 1..horizon")
     probability: float | None = Field(
         None, ge=0, le=1, description="Monthly probability (random); at most once per run"
     )
@@ -701,9 +706,7 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
             for p in a.opinion:
                 known(p, ("actors", i, "opinion", p), partners, "an outside power")
             if a.threat_from is not None:
-                known(
-                    a.threat_from, ("actors", i, "threat_from"), set(ids) - {a.id}, "another actor"
-                )
+                known(a.threat_from, ("actors", i, "threat_from"), set(ids) - {a.id}, "another actor")
         if isinstance(a, ThirdParty):
             for g in a.acceptability:
                 known(g, ("actors", i, "acceptability", g), great, "a great power")
@@ -724,9 +727,7 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
             listed.add(member)
         for key in ("satisfaction", "salience"):
             for member in getattr(inst, key):
-                known(
-                    member, ("institutions", j, key, member), listed, "a member of this institution"
-                )
+                known(member, ("institutions", j, key, member), listed, "a member of this institution")
     shock_ids: set[str] = set()
     for j, shock in enumerate(s.shocks):
         if shock.id in shock_ids:

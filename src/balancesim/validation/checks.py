@@ -276,7 +276,8 @@ P2B = Check(
     "coordination and by the other's lead). Switched off together, the powers compete in both domains "
     "and the division erodes within five years. On its own, `deference` is weak at the calibrated "
     "coordination: the hold-back acts on offers, which weigh less than historical ties, and it is small "
-    "where the lead is narrow, so knocking it out alone leaves the pattern in place.")
+    "where the lead is narrow, so knocking it out alone leaves the pattern in place.",
+)
 
 
 # ---------------------------------------------------------------- P3 tension -> hedging

@@ -1,0 +1,230 @@
+"""The hindcast: observed next to modelled for every target, a pass or fail each, and a score.
+
+The rule (fixed before any result was looked at, docs/targets.md):
+
+* a **value** target (a value with its uncertainty, or a range) passes when
+  the observed 90% interval (value +- 1.645 sd, or the range) overlaps the
+  modelled 90% band of the statistic over runs (5% to 95%);
+* a **direction** target (only the direction is trusted) passes when at
+  least `DIRECTION_SHARE` (80%) of the runs show it: up (statistic above
+  +tolerance), down (below -tolerance), flat (within +-tolerance), not down
+  (at least -tolerance), not up (at most +tolerance); the tolerance is 0
+  unless the target gives one.
+
+The score is the share of targets passed, with a likelihood-like distance
+beside it, summed over targets: for a value target the squared
+implausibility of history matching, (modelled median - observed)^2 /
+(observation variance + model variance over runs); for a direction target
+-2 ln(share of runs showing the direction), at most -2 ln(1 / (2R)).
+Zero is a perfect fit; about one per value target is a fit within the noise.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .targets import Target, Targets, model_months, series, statistic
+
+DIRECTION_SHARE = 0.8
+
+
+@dataclass
+class Hindcast:
+    """A scenario's runs against a target file."""
+
+    scenario_name: str
+    targets: Targets
+    table: pd.DataFrame  # one row per target
+    paths: dict[str, np.ndarray]  # target id -> (months, R): the statistic's path over time
+    months: np.ndarray
+    start: str
+    replicates: int
+    seed: int
+
+    @property
+    def passed(self) -> int:
+        return int(self.table["passed"].sum())
+
+    @property
+    def score(self) -> float:
+        return self.passed / len(self.table)
+
+    @property
+    def distance(self) -> float:
+        return float(self.table["distance"].sum())
+
+
+def judge(target: Target, stat: np.ndarray) -> dict[str, Any]:
+    """One target's row: observed, modelled median and 90% band, share in direction, pass, distance."""
+    q5, q50, q95 = np.quantile(stat, [0.05, 0.5, 0.95])
+    row: dict[str, Any] = {
+        "kind": target.kind,
+        "observed": _observed_text(target),
+        "median": float(q50),
+        "p5": float(q5),
+        "p95": float(q95),
+        "share_in_direction": float(np.mean(target.holds(stat))) if target.direction else math.nan,
+    }
+    if target.kind == "direction":
+        share = row["share_in_direction"]
+        row["passed"] = bool(share >= DIRECTION_SHARE)
+        row["distance"] = -2.0 * math.log(max(share, 0.5 / len(stat)))
+        return row
+    low, high = target.interval() or (math.nan, math.nan)
+    row["passed"] = bool(high >= q5 and low <= q95)
+    observed = target.value if target.value is not None else (low + high) / 2
+    variance = target.sd() ** 2 + float(np.var(stat))
+    gap = float(q50) - observed
+    row["distance"] = 0.0 if gap == 0 else gap**2 / max(variance, 1e-12)
+    return row
+
+
+def _observed_text(t: Target) -> str:
+    if t.kind == "direction":
+        text = t.direction.replace("_", " ") if t.direction else ""
+        if t.value is not None:
+            text += f" (about {t.value:+.3g})"
+        return text
+    if t.range is not None:
+        return f"{t.range[0]:.3g} to {t.range[1]:.3g}"
+    return f"{t.value:.3g} ± {t.uncertainty or 0:.2g}"
+
+
+def hindcast(results: Any, targets: Targets, name: str | None = None) -> Hindcast:
+    """Compare an `experiment.Results` with every target (checked against its measures first)."""
+    from .targets import check_against
+
+    start, horizon = results.scenario.start, int(results.months[-1])
+    check_against(targets, results.columns, start, horizon)
+    rows, paths = [], {}
+    for ident, t in targets:
+        path = series(t, results.data, results.columns)
+        stat = statistic(t, path, results.months, start)
+        if t.since is not None:  # show the change relative to the `since` period over time
+            base = path[[m for m in model_months(t.since, start, horizon)]].mean(axis=0)
+            path = path - base
+        paths[ident] = path
+        row = {"target": ident, "measure": t.measure, "period": t.period, "since": t.since or ""}
+        row |= judge(t, stat)
+        row["confidence"] = t.confidence
+        rows.append(row)
+    return Hindcast(
+        scenario_name=name or results.scenario.name,
+        targets=targets,
+        table=pd.DataFrame(rows),
+        paths=paths,
+        months=np.asarray(results.months),
+        start=start,
+        replicates=results.replicates,
+        seed=results.seed,
+    )
+
+
+def summary(h: Hindcast) -> dict[str, Any]:
+    """Score and rule as JSON data (summary.json)."""
+    return {
+        "scenario": h.scenario_name,
+        "targets_file": h.targets.file,
+        "replicates": h.replicates,
+        "seed": h.seed,
+        "targets": len(h.table),
+        "passed": h.passed,
+        "score": h.score,
+        "distance": h.distance,
+        "rule": {
+            "value": "observed 90% interval overlaps the modelled 5-95% band",
+            "direction": f"at least {DIRECTION_SHARE:.0%} of runs show the observed direction",
+        },
+        "failed": h.table.loc[~h.table["passed"], "target"].tolist(),
+    }
+
+
+def write_outputs(h: Hindcast, folder: Path) -> list[Path]:
+    """table.csv, summary.json and hindcast.png in `folder`, written to a hidden partial folder first."""
+    import json
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = folder.with_name(f".{folder.name}.partial")
+    old = folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        partial.mkdir()
+        h.table.to_csv(partial / "table.csv", index=False, float_format="%.6g")
+        (partial / "summary.json").write_text(json.dumps(summary(h), indent=1) + "\n")
+        import matplotlib.pyplot as plt
+
+        fig = figure(h)
+        fig.savefig(partial / "hindcast.png", dpi=110)
+        plt.close(fig)
+        if folder.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+        os.replace(partial, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return sorted(p for p in folder.iterdir() if p.is_file())
+
+
+def figure(h: Hindcast) -> Any:
+    """One small panel per target: the modelled median and 90% band over time, the observation marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(h.table)
+    cols = min(6, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.1 * rows + 0.6), squeeze=False)
+    last = max(
+        int(model_months(t.period, h.start, int(h.months[-1]))[-1]) for _, t in h.targets
+    )  # show the months up to the last target, and a little after
+    shown = h.months <= min(int(h.months[-1]), last + 6)
+    x = h.months[shown]
+    for ax, (ident, t), row in zip(axes.flat, h.targets, h.table.itertuples(index=False), strict=False):
+        path = h.paths[ident][shown]
+        q5, q50, q95 = np.quantile(path, [0.05, 0.5, 0.95], axis=1)
+        ax.fill_between(x, q5, q95, color="tab:blue", alpha=0.25, lw=0)
+        ax.plot(x, q50, color="tab:blue", lw=1.2)
+        months = model_months(t.period, h.start, int(h.months[-1]))
+        lo, hi = months[0] - 0.5, months[-1] + 0.5
+        if t.kind == "value":
+            low, high = t.interval() or (0.0, 0.0)
+            ax.fill_between([lo, hi], [low, low], [high, high], color="black", alpha=0.18, lw=0)
+            centre = t.value if t.value is not None else (low + high) / 2
+            ax.plot([lo, hi], [centre, centre], color="black", lw=1.6)
+        else:
+            ax.axhline(0.0, color="0.5", lw=0.7, ls=":")
+            ax.axvspan(lo, hi, color="black", alpha=0.08, lw=0)
+            mark = {"up": "▲", "down": "▼", "flat": "▶", "not_down": "▲▶", "not_up": "▼▶"}[
+                t.direction or "up"
+            ]
+            ax.text(0.97, 0.9, f"obs {mark}", transform=ax.transAxes, ha="right", va="top", fontsize=8)
+        if t.since is not None:
+            since = model_months(t.since, h.start, int(h.months[-1]))
+            ax.axvspan(since[0] - 0.5, since[-1] + 0.5, color="tab:orange", alpha=0.12, lw=0)
+        verdict = "PASS" if row.passed else "FAIL"
+        ax.set_title(f"{ident}\n{verdict}", fontsize=7.5, color="green" if row.passed else "red")
+        ax.tick_params(labelsize=6.5)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fig.suptitle(
+        f"Hindcast: {h.scenario_name}, {h.replicates} runs: {h.passed}/{n} targets pass "
+        f"(score {h.score:.2f}, distance {h.distance:.1f})\n"
+        "blue: modelled median and 90% band (a change: from the orange period); "
+        "black: observed value/period",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
