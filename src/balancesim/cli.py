@@ -35,6 +35,7 @@ Examples:
   balancesim run scenarios/taiwan_shock.yaml --replicates 1000 --seed 7
   balancesim run scenarios/taiwan_shock.yaml --baseline scenarios/baseline.yaml
   balancesim run scenarios/baseline.yaml --set parameters.hedging_tension=0
+  balancesim run scenarios/taiwan_shock.yaml --uncertainty none
 """
 
 
@@ -147,6 +148,12 @@ def main() -> None:
     show_default=True,
     help="essential: keep only what the summary and plots need (for very large runs).",
 )
+@click.option(
+    "--uncertainty",
+    type=click.Choice(["prior", "none"]),
+    help="prior: each run draws its values from the scenario's `uncertainty:` priors; "
+    "none: the scenario's values only [default: prior if the scenario has priors].",
+)
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 def run(
     scenario: str,
@@ -158,6 +165,7 @@ def run(
     chunk_size: int,
     settings: tuple[str, ...],
     measures: str,
+    uncertainty: str | None,
     no_plots: bool,
 ) -> None:
     """Run SCENARIO many times and write data, a summary and plots."""
@@ -165,6 +173,8 @@ def run(
 
     overrides = _overrides(settings, replicates, seed)
     spec = _load(scenario, overrides)
+    if uncertainty is None:
+        uncertainty = "prior" if spec.uncertainty else "none"
     base = None
     if baseline is not None:
         # The baseline runs with the same seed and count: common random numbers.
@@ -184,10 +194,17 @@ def run(
     }
     try:
         with bar:
-            results = experiment.run(spec, **options)
-            base_results = None if base is None else experiment.run(base, **options)
+            results = experiment.run(spec, uncertainty=uncertainty, **options)  # type: ignore[arg-type]
+            base_results = None
+            if base is not None:
+                # The baseline runs with the scenario's draws: paired in its values as in its noise.
+                shared = experiment.shared_values(results, base)
+                base_results = experiment.run(base, values=shared, **options)  # type: ignore[arg-type]
     except experiment.RunTooLarge as e:
         raise InputError(f"{scenario}: {e}") from None
+    if base_results is not None and len(base_results.drawn) < len(results.drawn):
+        missing = sorted(set(results.drawn) - set(base_results.drawn))
+        err.print(f"note: {baseline} has no {', '.join(missing)}: its runs keep their own values there")
     if base_results is not None and not experiment.common_random_numbers(results.setup, base_results.setup):
         err.print(
             f"note: {scenario} and {baseline} differ in their actors or alliances, so their runs do not "
@@ -248,6 +265,35 @@ def _print_outcomes(results, baseline) -> None:
         if baseline is not None:
             bv = baseline.values(REGION, key)[last] if baseline.has(REGION, key) else None
             row += ["—", "—"] if bv is None else [cell(bv), cell(v - bv)]
+        table.add_row(*row)
+    out.print(table)
+    if results.drawn:
+        _print_importance(results, baseline, keys, labels)
+
+
+def _print_importance(results, baseline, keys: list[str], labels: dict[str, str]) -> None:
+    """Which drawn inputs the outcomes (and the effect) follow most, by rank correlation."""
+    from .importance import describe, leading, noise_level
+    from .metrics import REGION
+
+    last = int(results.months[-1])
+    paired = baseline is not None and bool(baseline.drawn)
+    chance = noise_level(results.replicates, len(results.drawn))
+    table = Table(
+        title=f"Drawn inputs that matter most at month {last}: Spearman ρ over {results.replicates} runs "
+        f"({len(results.drawn)} inputs drawn; |ρ| < {chance:.2f} is within chance)",
+        title_justify="left",
+    )
+    table.add_column("regional outcome")
+    table.add_column("outcome follows")
+    if paired:
+        table.add_column("effect (paired) follows")
+    for key in keys:
+        v = results.values(REGION, key)[last]
+        row = [labels.get(key, key.replace("_", " ")), describe(leading(results.drawn, v))]
+        if paired:
+            effect = v - baseline.values(REGION, key)[last] if baseline.has(REGION, key) else None
+            row.append("—" if effect is None else describe(leading(results.drawn, effect)))
         table.add_row(*row)
     out.print(table)
 

@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from .distributions import Distribution
+
 MAX_HORIZON = 1200  # months: a century is already far past what the rules mean
 MAX_REPLICATES = 10_000_000
 MAX_ACTORS = 64
@@ -626,6 +628,11 @@ class Scenario(Strict):
     sweep: dict[str, Any] | None = Field(
         None, description="Default sweep design for `balancesim sweep` (see docs/sweeps.md)"
     )
+    uncertainty: dict[str, Distribution] = Field(
+        default_factory=dict,
+        description="Priors: PATH -> the distribution its value is drawn from, once per run "
+        "(see docs/scenarios.md, 'Uncertainty')",
+    )
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Scenario:
@@ -765,6 +772,10 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
             known(g, ("balance", k), great, "a great power")
         if s.balance[0] == s.balance[1]:
             bad(("balance",), "name two different great powers")
+    if s.uncertainty and not problems:  # its paths are only meaningful in a sound scenario
+        from .uncertainty import problems as uncertainty_problems
+
+        problems += uncertainty_problems(s)
     return problems
 
 

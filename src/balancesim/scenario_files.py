@@ -27,7 +27,7 @@ import json
 import math
 import os
 import re
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -383,18 +383,7 @@ class _Loader:
         text = self.read(display, real, referrer)
         if text is None:
             return None
-        root = self.compose(display, text)
-        if root is None:
-            return None
-        if not isinstance(root, MappingNode):
-            what = "a list" if isinstance(root, SequenceNode) else f"'{root.value}'"
-            self.add(
-                _Src(display, root.start_mark.line + 1),
-                "",
-                f"the top level must be a mapping (name: ..., actors: ...), not {what}",
-            )
-            return None
-        tree = self.convert(root, display)
+        tree = self.parse(display, text)
         if tree is None:
             return None
         ext = tree.value.pop("extends", None)
@@ -425,8 +414,46 @@ class _Loader:
             return tree
         return self.merge(base, tree, ())
 
+    def parse(self, display: str, text: str) -> _Node | None:
+        """The located tree of one file's text (a fresh copy: callers change it).
+
+        Parsing is by far the slowest step of loading (a pure-Python YAML
+        parser), and programs load the same files many times (validation,
+        sweeps), so trees of files that parsed cleanly are kept by their
+        name and text.
+        """
+        key = (display, text)
+        cached = _PARSED.get(key)
+        if cached is not None:
+            _PARSED.move_to_end(key)
+            return _copy_tree(cached)
+        before = len(self.problems)
+        root = self.compose(display, text)
+        if root is None:
+            return None
+        if not isinstance(root, MappingNode):
+            what = "a list" if isinstance(root, SequenceNode) else f"'{root.value}'"
+            self.add(
+                _Src(display, root.start_mark.line + 1),
+                "",
+                f"the top level must be a mapping (name: ..., actors: ...), not {what}",
+            )
+            return None
+        tree = self.convert(root, display)
+        if tree is not None and len(self.problems) == before:
+            _PARSED[key] = _copy_tree(tree)
+            while len(_PARSED) > _PARSED_FILES:
+                _PARSED.popitem(last=False)
+        return tree
+
     def merge(self, base: _Node, over: _Node, path: Location) -> _Node:
-        """`over` deep-merged onto `base`: mappings by key, `ID_LISTS` by id, else replaced."""
+        """`over` deep-merged onto `base`: mappings by key, `ID_LISTS` by id, else replaced.
+
+        A prior in `uncertainty:` is replaced as a whole: a file that changes a
+        prior's distribution must not inherit the base's other fields.
+        """
+        if len(path) == 2 and path[0] == "uncertainty":
+            return over
         if isinstance(base.value, dict) and isinstance(over.value, dict):
             entries = dict(base.value)
             for key, child in over.value.items():
@@ -591,6 +618,10 @@ class _Loader:
 
     def validate(self, tree: _Node) -> Scenario:
         """The Scenario, or raise with every schema and reference problem located."""
+        priors = tree.value.get("uncertainty") if isinstance(tree.value, dict) else None
+        if priors is not None and isinstance(priors.value, dict):
+            # `PATH: null` removes a prior inherited through `extends:`.
+            priors.value = {k: v for k, v in priors.value.items() if v.value is not None}
         data = _plain(tree)
         try:
             scenario = Scenario.model_validate_json(
@@ -610,6 +641,20 @@ class _Loader:
 
 class _TooMany(Exception):
     pass
+
+
+_PARSED: OrderedDict[tuple[str, str], _Node] = OrderedDict()  # see `_Loader.parse`
+_PARSED_FILES = 64
+
+
+def _copy_tree(node: _Node) -> _Node:
+    """A copy of a located tree whose mappings and lists can be changed freely."""
+    value = node.value
+    if isinstance(value, dict):
+        value = {k: _copy_tree(v) for k, v in value.items()}
+    elif isinstance(value, list):
+        value = [_copy_tree(v) for v in value]
+    return _Node(value, node.src, node.key_src, node.raw)
 
 
 def _tag_message(tag: str) -> str:
@@ -710,9 +755,11 @@ def _branch(union: Any, tag: str) -> Any:
         if m is NoneType:
             continue
         if _is_model(m):
-            kind = m.model_fields.get("kind")
-            if kind is not None and tag in get_args(kind.annotation):
-                return m
+            # The discriminator ('kind' of actors, 'distribution' of priors) names the member.
+            for key in ("kind", "distribution"):
+                f = m.model_fields.get(key)
+                if f is not None and tag in get_args(f.annotation):
+                    return m
             if re.search(rf"\b{m.__name__}\b", tag):
                 return m
         else:

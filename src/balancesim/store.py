@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import experiment, metrics
-from .experiment import Results, common_random_numbers, summary
+from .experiment import Results, common_random_numbers, params_table, summary
 
 # Layout of a run folder. 1: measure names packed (`share.china.security`), the
 # baseline's series in baseline_series.parquet. 2: tidy columns, one table.
@@ -241,6 +241,8 @@ def write_run(
     try:
         started = time.perf_counter()
         write_series(partial / "series.parquet", results, baseline)
+        if results.drawn:
+            write_table(partial / "params.parquet", params_table(results))
         summary(results, baseline=baseline).to_csv(partial / "summary.csv", index=False, float_format="%.6g")
         timings = dict(results.timings)
         if baseline is not None:
@@ -292,6 +294,7 @@ def _manifest(
         "replicates": results.replicates,
         "replicate_seeds": "numpy.random.SeedSequence(seed).generate_state(replicates, uint64)",
         "engine": results.engine,
+        "uncertainty": _uncertainty(results, baseline),
         "horizon": int(results.months[-1]),
         "start": results.scenario.start,
         "versions": versions(),
@@ -301,3 +304,23 @@ def _manifest(
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
         "files": files,
     }
+
+
+def _uncertainty(results: Results, baseline: Results | None) -> dict[str, Any]:
+    """How per-run values were chosen: the priors, the spread of the draws, what the baseline shared."""
+    from .uncertainty import summary as draws_summary
+
+    record: dict[str, Any] = {"mode": results.uncertainty}
+    if results.drawn:
+        spec = results.scenario.uncertainty
+        record["file"] = "params.parquet"
+        record["uniforms"] = (
+            "Philox(key=[seed, crc32('balancesim.uncertainty') << 32 | crc32(path)]), output k"
+        )
+        if results.uncertainty == "prior":
+            record["priors"] = draws_summary(spec, results.drawn)
+        else:
+            record["paths"] = sorted(results.drawn)
+        if baseline is not None:
+            record["baseline_shares"] = sorted(baseline.drawn)
+    return record
