@@ -715,9 +715,11 @@ def _print_validation(result) -> None:
 
 from .analysis.discover_command import discover  # noqa: E402
 from .analysis.hindcast_command import hindcast  # noqa: E402
+from .calibration.command import calibrate  # noqa: E402
 
 main.add_command(discover)
 main.add_command(hindcast)
+main.add_command(calibrate)
 
 if __name__ == "__main__":
     main()
