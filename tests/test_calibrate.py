@@ -154,7 +154,7 @@ def test_missing_posterior_folder_or_file(tmp_path):
     with pytest.raises(PosteriorError, match="no such folder"):
         read_posterior(tmp_path / "absent")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(PosteriorError, match="posterior.parquet: missing"):
+    with pytest.raises(PosteriorError, match=r"posterior\.parquet: missing"):
         read_posterior(tmp_path / "empty")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "posterior.parquet").write_text("not parquet")
@@ -205,3 +205,66 @@ def test_interrupted_calibration_leaves_nothing(tmp_path):
     assert "interrupted: nothing written" in rest
     assert not out.exists()
     assert not list(tmp_path.iterdir())
+
+
+def _scenario_with_posterior(tmp_path, folder_text: str) -> str:
+    file = tmp_path / "calibrated.yaml"
+    file.write_text(
+        f"extends: {BASELINE}\n"
+        "name: Calibrated baseline\n"
+        "replicates: 40\n"
+        "uncertainty:\n"
+        f"  posterior: {folder_text}\n"
+    )
+    return str(file)
+
+
+def test_scenario_posterior_is_drawn_from(tmp_path):
+    frame = pd.DataFrame({"parameters.lock_in": [2.5, 4.0], "weight": [0.5, 0.5]})
+    _posterior_folder(tmp_path, frame)
+    scenario = load_scenario(_scenario_with_posterior(tmp_path, "post"))  # relative to the file
+    assert scenario.posterior is not None
+    from balancesim.uncertainty import draw
+
+    values = draw(scenario, 3, 200)
+    assert set(values["parameters.lock_in"]) == {2.5, 4.0}
+    assert "parameters.hedging_tension" in values  # the other priors are still drawn
+    out = tmp_path / "res"
+    r = CliRunner().invoke(
+        main, ["run", _scenario_with_posterior(tmp_path, "post"), "--out", str(out), "--no-plots"]
+    )
+    assert r.exit_code == 0, r.output
+    params = pd.read_parquet(next(out.glob("*/*/params.parquet")))
+    assert set(params["parameters.lock_in"]) <= {2.5, 4.0}
+
+
+def test_run_with_posterior_option(tmp_path):
+    frame = pd.DataFrame({"parameters.lock_in": [2.5, 4.0], "weight": [1.0, 0.0]})
+    folder = _posterior_folder(tmp_path, frame)
+    out = tmp_path / "res"
+    args = ["run", BASELINE, "-n", "30", "--out", str(out), "--no-plots", "--posterior", str(folder)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    params = pd.read_parquet(next(out.glob("*/*/params.parquet")))
+    assert set(params["parameters.lock_in"]) == {2.5}
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (None, "no such folder"),
+        (pd.DataFrame({"parameters.nope": [3.0], "weight": [1.0]}), "column 'parameters.nope'"),
+        (pd.DataFrame({"parameters.lock_in": [99.0], "weight": [1.0]}), "outside the value's range"),
+        (pd.DataFrame({"parameters.lock_in": [3.0], "w": [1.0]}), "no 'weight' column"),
+    ],
+)
+def test_broken_posterior_gives_clean_errors(tmp_path, frame, message):
+    if frame is not None:
+        _posterior_folder(tmp_path, frame)
+    file = _scenario_with_posterior(tmp_path, "post")
+    r = CliRunner().invoke(main, ["check", file])
+    assert r.exit_code == 2
+    assert f"{file}:5: uncertainty.posterior: " in r.output and message in r.output
+    assert "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["run", BASELINE, "-n", "5", "--posterior", str(tmp_path / "post")])
+    assert r.exit_code == 2 and r.output.startswith("--posterior: ") and message in r.output

@@ -55,6 +55,16 @@ def _load(path: str, overrides: dict[str, Any] | None = None):
         raise InputError(str(e)) from None
 
 
+def use_posterior(spec: Any, folder: str) -> None:
+    """Attach `--posterior DIR` to a loaded scenario, or raise InputError naming what is wrong."""
+    from .calibration.posterior import PosteriorError, read_posterior
+
+    try:
+        spec.set_posterior(read_posterior(folder, spec, where="--posterior"))
+    except PosteriorError as e:
+        raise InputError(str(e)) from None
+
+
 def _overrides(items: tuple[str, ...], replicates: int | None, seed: int | None) -> dict[str, Any]:
     try:
         values = parse_overrides(items)
@@ -154,6 +164,13 @@ def main() -> None:
     help="prior: each run draws its values from the scenario's `uncertainty:` priors; "
     "none: the scenario's values only [default: prior if the scenario has priors].",
 )
+@click.option(
+    "--posterior",
+    "posterior_dir",
+    type=click.Path(file_okay=False),
+    help="Draw the calibrated values from this `balancesim calibrate` folder (its posterior.parquet) "
+    "instead of their priors.",
+)
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 def run(
     scenario: str,
@@ -166,6 +183,7 @@ def run(
     settings: tuple[str, ...],
     measures: str,
     uncertainty: str | None,
+    posterior_dir: str | None,
     no_plots: bool,
 ) -> None:
     """Run SCENARIO many times and write data, a summary and plots."""
@@ -173,8 +191,10 @@ def run(
 
     overrides = _overrides(settings, replicates, seed)
     spec = _load(scenario, overrides)
+    if posterior_dir is not None:
+        use_posterior(spec, posterior_dir)
     if uncertainty is None:
-        uncertainty = "prior" if spec.uncertainty else "none"
+        uncertainty = "prior" if spec.uncertain else "none"
     base = None
     if baseline is not None:
         # The baseline runs with the same seed and count: common random numbers.

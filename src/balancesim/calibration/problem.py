@@ -136,6 +136,11 @@ def build_problem(scenario: Scenario, targets: Targets, only: Sequence[str] = ()
     from ..state import build_setup
 
     priors = dict(scenario.uncertainty)
+    if scenario.posterior is not None:
+        raise CalibrationError(
+            "the scenario draws from a posterior (uncertainty: {posterior: ...}): calibrate the scenario "
+            "that has the priors"
+        )
     if not priors:
         raise CalibrationError(
             "the scenario has no `uncertainty:` priors: they are what a calibration updates "
