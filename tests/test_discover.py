@@ -97,11 +97,15 @@ def write_run(folder, replicates: int = 1500, split: bool = False):
             )
             rows.append({"replicate": r, "step": step, "actor": "region", "measure": "balance", "value": 0.1})
     series = pd.DataFrame(rows)
-    if split:  # the measure name split into partner, domain, measure
-        parts = series["measure"].str.split(".", expand=True)
-        series = series.assign(measure=parts[0], partner=parts[1], domain=parts[2])
+    version = 1  # layout 1: packed measure names
+    if split:  # the current layout: the name split into partner, domain, measure, and a scenario column
+        parts = series["measure"].str.split(".", expand=True).fillna("")
+        series = series.assign(measure=parts[0], partner=parts[1], domain=parts[2], scenario="scenario")
+        baseline = series.assign(scenario="baseline", value=-9.0)  # a --baseline run: must be ignored
+        series = pd.concat([series, baseline], ignore_index=True)
+        version = 2
     series.to_parquet(folder / "series.parquet")
-    manifest = {"balancesim_run": 1, "start": "2022-03", "scenario": {"actors": [{"id": "kazakhstan"}]}}
+    manifest = {"balancesim_run": version, "start": "2022-03", "scenario": {"actors": [{"id": "kazakhstan"}]}}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
 

@@ -159,7 +159,14 @@ def _open_run(folder: Path, manifest: dict[str, Any]) -> ResultsData:
     params = pd.read_parquet(params_file).sort_values("replicate", kind="stable").reset_index(drop=True)
     keys = params[["replicate"]].copy()
     inputs = params.drop(columns=["replicate"])
-    series = pd.read_parquet(series_file)
+    from ..store import read_series
+
+    try:  # any layout balancesim has written: packed names, or split with a `scenario` column
+        series = read_series(folder)
+    except ValueError as e:
+        raise ResultsError(str(e)) from None
+    if "scenario" in series.columns:  # a run with --baseline holds both; explain the scenario's runs
+        series = series[series["scenario"].astype(str) == "scenario"]
     series = _joined_names(series)
     steps = tuple(int(s) for s in sorted(series["step"].unique()))
     pairs = series[["actor", "measure"]].drop_duplicates()
@@ -196,9 +203,10 @@ def _joined_names(series: pd.DataFrame) -> pd.DataFrame:
     parts = [c for c in ("partner", "domain") if c in series.columns]
     if not parts:
         return series
+    # The inverse of `metrics.measure_parts` (as `metrics.measure_name`), on whole columns at once.
     name = series["measure"].astype(str)
     for c in parts:
-        extra = series[c].astype("string").fillna("")
+        extra = series[c].astype(str).replace({"nan": "", "None": "", "<NA>": ""})
         name = name.where(extra == "", name + "." + extra)
     return series.drop(columns=parts).assign(measure=name)
 
