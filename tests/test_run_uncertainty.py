@@ -65,14 +65,27 @@ def test_parametric_uncertainty_widens_the_band():
 
 
 def test_baseline_shares_the_draws_and_the_effect_stays_paired(tmp_path):
-    r = invoke("run", TAIWAN, "--baseline", BASELINE, "-n", "10", "--seed", "2", "--out", str(tmp_path))
+    r = invoke(
+        "run",
+        TAIWAN,
+        "--baseline",
+        BASELINE,
+        "-n",
+        "10",
+        "--seed",
+        "2",
+        "--set",
+        "horizon=32",
+        "--out",
+        str(tmp_path),
+    )
     assert r.exit_code == 0, r.output
     (manifest,) = tmp_path.rglob("manifest.json")
     folder = manifest.parent
     m = json.loads(manifest.read_text())
     assert m["uncertainty"]["baseline_shares"] == sorted(load_scenario(TAIWAN).uncertainty)
-    a = pq.read_table(folder / "series.parquet").to_pandas()
-    b = pq.read_table(folder / "baseline_series.parquet").to_pandas()
+    series = pq.read_table(folder / "series.parquet").to_pandas()
+    a, b = (series[series["scenario"] == label] for label in ("scenario", "baseline"))
     before = (a["step"] < 30).to_numpy()  # the war starts at month 30
     np.testing.assert_array_equal(a["value"].to_numpy()[before], b["value"].to_numpy()[before])
     assert (folder / "plots" / "effect.png").exists()
@@ -97,3 +110,17 @@ def test_rank_correlation_finds_the_input_an_outcome_follows():
     assert [p for p, _ in leading(drawn, outcome)] == ["b"]
     assert noise_level(400, 3) > noise_level(400, 1)
     assert rank_correlations(drawn, np.ones(400))["rho"].abs().max() == 0.0
+
+
+def test_a_draw_the_scenario_cannot_take_exits_2(tmp_path):
+    minimal = (ROOT / "tests" / "data" / "minimal.yaml").resolve()
+    zero = "{distribution: choice, values: [0]}"
+    weights = ("regime_security", "development", "sovereignty", "territorial_security")
+    lines = [f"extends: {minimal}", "uncertainty:"]
+    lines += [f"  actors.kazakhstan.agenda.{w}: {zero}" for w in weights]
+    path = tmp_path / "zero.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    r = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "out"), "--no-plots"])
+    assert r.exit_code == 2
+    assert "actors.kazakhstan.agenda: all weights are zero (replicate 0)" in r.output
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("manifest.json"))

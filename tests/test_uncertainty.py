@@ -161,3 +161,12 @@ def test_baseline_priors_are_narrower_than_admissible():
         low, high = dist.support()
         lo, hi = bounds(scenario, path)
         assert lo <= low < high <= hi and (high - low) < (hi - lo), path
+
+
+def test_a_setting_fixes_its_value_and_drops_its_prior():
+    path = ROOT / "scenarios" / "taiwan_shock.yaml"
+    assert "parameters.hedging_tension" in load_scenario(path).uncertainty
+    fixed = load_scenario(path, {"parameters.hedging_tension": 0.0, "actors.russia": {"attention": 0.5}})
+    assert "parameters.hedging_tension" not in fixed.uncertainty
+    assert "actors.russia.attention" not in fixed.uncertainty
+    assert "actors.china.attention" in fixed.uncertainty

@@ -188,6 +188,7 @@ def run(
 ) -> None:
     """Run SCENARIO many times and write data, a summary and plots."""
     from . import experiment, plots, store
+    from .per_run import ValuesError
 
     overrides = _overrides(settings, replicates, seed)
     spec = _load(scenario, overrides)
@@ -222,6 +223,8 @@ def run(
                 base_results = experiment.run(base, values=shared, **options)  # type: ignore[arg-type]
     except experiment.RunTooLarge as e:
         raise InputError(f"{scenario}: {e}") from None
+    except ValuesError as e:  # a drawn value the scenario cannot take (e.g. all agenda weights zero)
+        raise InputError(f"{scenario}: uncertainty: {e}") from None
     if base_results is not None and len(base_results.drawn) < len(results.drawn):
         missing = sorted(set(results.drawn) - set(base_results.drawn))
         err.print(f"note: {baseline} has no {', '.join(missing)}: its runs keep their own values there")
@@ -288,34 +291,9 @@ def _print_outcomes(results, baseline) -> None:
         table.add_row(*row)
     out.print(table)
     if results.drawn:
-        _print_importance(results, baseline, keys, labels)
+        from .importance import table as importance_table
 
-
-def _print_importance(results, baseline, keys: list[str], labels: dict[str, str]) -> None:
-    """Which drawn inputs the outcomes (and the effect) follow most, by rank correlation."""
-    from .importance import describe, leading, noise_level
-    from .metrics import REGION
-
-    last = int(results.months[-1])
-    paired = baseline is not None and bool(baseline.drawn)
-    chance = noise_level(results.replicates, len(results.drawn))
-    table = Table(
-        title=f"Drawn inputs that matter most at month {last}: Spearman ρ over {results.replicates} runs "
-        f"({len(results.drawn)} inputs drawn; |ρ| < {chance:.2f} is within chance)",
-        title_justify="left",
-    )
-    table.add_column("regional outcome")
-    table.add_column("outcome follows")
-    if paired:
-        table.add_column("effect (paired) follows")
-    for key in keys:
-        v = results.values(REGION, key)[last]
-        row = [labels.get(key, key.replace("_", " ")), describe(leading(results.drawn, v))]
-        if paired:
-            effect = v - baseline.values(REGION, key)[last] if baseline.has(REGION, key) else None
-            row.append("—" if effect is None else describe(leading(results.drawn, effect)))
-        table.add_row(*row)
-    out.print(table)
+        out.print(importance_table(results, baseline, keys, labels))
 
 
 @main.command()

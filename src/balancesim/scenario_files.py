@@ -953,7 +953,8 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     `overrides` maps dotted paths to values, e.g. `{"replicates": 10,
     "parameters.hedging_tension": 0.0, "actors.china.attention": 0.3}`; they are
     applied after merging and checked like file values (problems name the file
-    `COMMAND_LINE`). Raises `ScenarioError` listing every problem found.
+    `COMMAND_LINE`). An override fixes its value: a prior of that PATH (in
+    `uncertainty:`) is dropped. Raises `ScenarioError` listing every problem found.
     """
     loader = _Loader()
     display = str(path)
@@ -963,8 +964,21 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     assert tree is not None  # no problems means a tree
     for dotted, value in (overrides or {}).items():
         loader.apply_override(tree, dotted, value)
+        _drop_priors(tree, dotted)
     loader.fail_if_any()
     return loader.validate(tree)
+
+
+def _drop_priors(tree: _Node, dotted: str) -> None:
+    """An override fixes its value: it removes the priors of that PATH and of the values under it."""
+    priors = tree.value.get("uncertainty") if isinstance(tree.value, dict) else None
+    parts = split_path(dotted)
+    if priors is None or not isinstance(priors.value, dict) or parts is None:
+        return
+    for key in list(priors.value):
+        prior_parts = split_path(key)
+        if prior_parts is not None and prior_parts[: len(parts)] == parts:
+            del priors.value[key]
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ A run folder holds `manifest.json` (the resolved scenario, seeds, versions,
 git commit, timings, command line, files), `series.parquet` (tidy long form:
 scenario, replicate, step, actor, partner, domain, measure, value; a
 `--baseline` run holds both scenarios, told apart by `scenario`),
-`summary.csv` and PNG plots. `manifest.json`'s `balancesim_run` is the
+`summary.csv`, PNG plots and, for runs with drawn values, `params.parquet`
+(replicate and one column per drawn PATH). `manifest.json`'s `balancesim_run` is the
 layout's version (`FORMAT`); `read_series` reads every version. Everything
 is written into a hidden `.<run-id>.partial` folder first and renamed into place at the
 end, so a folder without that prefix is always complete. Single files (a
