@@ -268,3 +268,14 @@ def test_broken_posterior_gives_clean_errors(tmp_path, frame, message):
     assert "Traceback" not in r.output
     r = CliRunner().invoke(main, ["run", BASELINE, "-n", "5", "--posterior", str(tmp_path / "post")])
     assert r.exit_code == 2 and r.output.startswith("--posterior: ") and message in r.output
+
+
+def test_set_fixes_a_value_the_posterior_covers(tmp_path):
+    frame = pd.DataFrame({"parameters.lock_in": [2.5, 4.0], "weight": [0.5, 0.5]})
+    _posterior_folder(tmp_path, frame)
+    file = _scenario_with_posterior(tmp_path, "post")
+    from balancesim.uncertainty import draw
+
+    fixed = load_scenario(file, {"parameters.lock_in": 3.0})
+    assert "parameters.lock_in" not in draw(fixed, 3, 10)
+    assert set(draw(load_scenario(file), 3, 50)["parameters.lock_in"]) == {2.5, 4.0}

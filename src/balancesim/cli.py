@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +55,15 @@ def _load(path: str, overrides: dict[str, Any] | None = None):
         raise InputError(str(e)) from None
 
 
-def use_posterior(spec: Any, folder: str) -> None:
-    """Attach `--posterior DIR` to a loaded scenario, or raise InputError naming what is wrong."""
+def use_posterior(spec: Any, folder: str, fixed: Iterable[str] = ()) -> None:
+    """Attach `--posterior DIR` to a loaded scenario (less the `fixed` PATHs), or raise InputError."""
     from .calibration.posterior import PosteriorError, read_posterior
 
     try:
-        spec.set_posterior(read_posterior(folder, spec, where="--posterior"))
+        posterior = read_posterior(folder, spec, where="--posterior")
     except PosteriorError as e:
         raise InputError(str(e)) from None
+    spec.set_posterior(posterior.without(list(fixed)))
 
 
 def _overrides(items: tuple[str, ...], replicates: int | None, seed: int | None) -> dict[str, Any]:
@@ -193,7 +194,7 @@ def run(
     overrides = _overrides(settings, replicates, seed)
     spec = _load(scenario, overrides)
     if posterior_dir is not None:
-        use_posterior(spec, posterior_dir)
+        use_posterior(spec, posterior_dir, overrides)
     if uncertainty is None:
         uncertainty = "prior" if spec.uncertain else "none"
     base = None

@@ -966,7 +966,10 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         loader.apply_override(tree, dotted, value)
         _drop_priors(tree, dotted)
     loader.fail_if_any()
-    return loader.validate(tree)
+    scenario = loader.validate(tree)
+    if scenario.posterior is not None and overrides:  # an override fixes its value, as for priors
+        scenario.set_posterior(scenario.posterior.without(list(overrides)))
+    return scenario
 
 
 def _drop_priors(tree: _Node, dotted: str) -> None:

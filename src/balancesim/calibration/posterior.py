@@ -48,6 +48,18 @@ class Posterior:
     def paths(self) -> list[str]:
         return list(self.values)
 
+    def without(self, fixed: list[str]) -> Posterior:
+        """This posterior without the PATHs that `--set` fixed (and the values under them)."""
+        from ..paths import split_path
+
+        cut = [split_path(p) for p in fixed]
+        kept = {
+            p: v
+            for p, v in self.values.items()
+            if not any(c is not None and (split_path(p) or ())[: len(c)] == c for c in cut)
+        }
+        return Posterior(self.folder, kept, self.weights)
+
     def pick(self, seed: int, replicates: int, first: int = 0) -> np.ndarray:
         """The particle index of replicates first..first+replicates-1 under this run seed."""
         from ..uncertainty import uniforms
