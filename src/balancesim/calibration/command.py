@@ -199,16 +199,18 @@ def _with_bar(problem, plan, seed: int, err):
     """run_smc with a rich progress bar per population (accepted particles of the population)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from ..cli import stderr
     from .smc import run_smc
 
+    console = stderr()  # a live display needs the Console itself, not the lazy proxy
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[runs]}"),
         TimeElapsedColumn(),
-        console=err,
-        disable=not err.is_terminal,
+        console=console,
+        disable=not console.is_terminal,
     )
     tasks: list[int] = []
 
@@ -223,7 +225,7 @@ def _with_bar(problem, plan, seed: int, err):
 
     with bar:
         outcome = run_smc(problem, plan, seed, progress)
-    if not err.is_terminal:
+    if not console.is_terminal:
         for p in outcome.populations:
             err.print(
                 f"population: {p.simulations:,} runs, acceptance {p.acceptance:.3f}, ESS {p.ess:.0f}, "
@@ -295,6 +297,6 @@ def _print(found: dict[str, Any], folder: Path, out) -> None:
         f"{p['posterior_passed']} under the posterior",
         markup=False,
     )
-    out.print(f"\nWritten: [bold]{folder}[/bold]")
-    for path in sorted(folder.iterdir()):
-        out.print(f"  {path.name}")
+    from ..cli import print_files
+
+    print_files("Written", folder, sorted(folder.iterdir()))
