@@ -205,6 +205,8 @@ def run(
             "progress": phases.bar(total, "simulating", "runs"),
             "measures": measures,
         }
+        from .per_run import ValuesError
+
         try:
             results = experiment.run(spec, uncertainty=uncertainty, **options)  # type: ignore[arg-type]
             base_results = None

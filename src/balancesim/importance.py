@@ -90,6 +90,7 @@ def describe(pairs: list[tuple[str, float]]) -> str:
 def table(results: Results, baseline: Results | None, keys: list[str], labels: dict[str, str]) -> Table:
     """The console table: per regional outcome, the drawn inputs it (and its paired effect) follows most."""
     from rich.table import Table
+    from rich.text import Text
 
     from .metrics import REGION
 
@@ -97,8 +98,10 @@ def table(results: Results, baseline: Results | None, keys: list[str], labels: d
     paired = baseline is not None and bool(baseline.drawn)
     chance = noise_level(results.replicates, len(results.drawn))
     out = Table(
-        title=f"Drawn inputs that matter most at month {last}: Spearman ρ over {results.replicates} runs "
-        f"({len(results.drawn)} inputs drawn; |ρ| < {chance:.2f} is within chance)",
+        title=Text(
+            f"Drawn inputs that matter most at month {last}: Spearman ρ over {results.replicates} runs "
+            f"({len(results.drawn)} inputs drawn; |ρ| < {chance:.2f} is within chance)"
+        ),
         title_justify="left",
     )
     out.add_column("regional outcome")
@@ -112,5 +115,5 @@ def table(results: Results, baseline: Results | None, keys: list[str], labels: d
             assert baseline is not None
             effect = v - baseline.values(REGION, key)[last] if baseline.has(REGION, key) else None
             row.append("—" if effect is None else describe(leading(results.drawn, effect)))
-        out.add_row(*row)
+        out.add_row(*map(Text, row))
     return out
