@@ -205,8 +205,6 @@ def run(
             "progress": phases.bar(total, "simulating", "runs"),
             "measures": measures,
         }
-        from .per_run import ValuesError
-
         try:
             results = experiment.run(spec, uncertainty=uncertainty, **options)  # type: ignore[arg-type]
             base_results = None
