@@ -234,7 +234,7 @@ def test_scenario_posterior_is_drawn_from(tmp_path):
         main, ["run", _scenario_with_posterior(tmp_path, "post"), "--out", str(out), "--no-plots"]
     )
     assert r.exit_code == 0, r.output
-    params = pd.read_parquet(next(out.glob("*/*/params.parquet")))
+    params = pd.read_parquet(next(out.rglob("params.parquet")))
     assert set(params["parameters.lock_in"]) <= {2.5, 4.0}
 
 
@@ -245,7 +245,7 @@ def test_run_with_posterior_option(tmp_path):
     args = ["run", BASELINE, "-n", "30", "--out", str(out), "--no-plots", "--posterior", str(folder)]
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
-    params = pd.read_parquet(next(out.glob("*/*/params.parquet")))
+    params = pd.read_parquet(next(out.rglob("params.parquet")))
     assert set(params["parameters.lock_in"]) == {2.5}
 
 

@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from balancesim import console, outfolders
+from balancesim import console, folders
 from balancesim.cli import main
 from balancesim.exits import Group
 
@@ -295,10 +295,10 @@ def test_sweep_default_folder_stays_under_results(tmp_path, monkeypatch):
 
 
 def test_folder_names_are_safe():
-    assert outfolders.folder_name("x/...yaml") == "scenario"
-    assert outfolders.folder_name("taiwan_shock.yaml") == "taiwan_shock"
-    assert outfolders.folder_name("../a b/c d.v2.yaml") == "c_d.v2"
-    assert outfolders.folder_name("évian.yaml") == "vian"
+    assert folders.folder_name("x/...yaml") == "scenario"
+    assert folders.folder_name("taiwan_shock.yaml") == "taiwan_shock"
+    assert folders.folder_name("../a b/c d.v2.yaml") == "c_d.v2"
+    assert folders.folder_name("évian.yaml") == "vian"
 
 
 # ------------------------------------------------------------------- hostile names

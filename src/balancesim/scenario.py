@@ -948,6 +948,14 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
             known(g, ("balance", k), great, "a great power")
         if s.balance[0] == s.balance[1]:
             bad(("balance",), "name two different great powers")
+    if isinstance(s.sweep, dict):
+        for key, option in COMMAND_LINE_ONLY.items():
+            if key in s.sweep:
+                bad(
+                    ("sweep", key),
+                    f"not allowed in a scenario file: where a sweep runs and where it writes come "
+                    f"from the command line only; use {option}",
+                )
     if s.uncertainty and not problems:  # its paths are only meaningful in a sound scenario
         from .uncertainty import problems as uncertainty_problems
 
@@ -960,6 +968,12 @@ def months_between(start: str, end: str) -> int:
     y0, m0 = (int(x) for x in start.split("-"))
     y1, m1 = (int(x) for x in end.split("-"))
     return (y1 - y0) * 12 + (m1 - m0)
+
+
+# Sweep settings a scenario file may not hold: scenario files are plain data that people share,
+# and one must not send work to (and take results from) a Dask scheduler of its author's
+# choosing, nor write outside the folder the user names.
+COMMAND_LINE_ONLY = {"scheduler": "--scheduler", "out": "--out"}
 
 
 def did_you_mean(word: str, choices: set[str] | list[str]) -> str:

@@ -60,7 +60,7 @@ from .core import (
     run_checks,
 )
 from .influence import MECHANISMS, NOISE_BAND, Influence, Mechanism
-from .report import report_markdown, summary_json, table_rows, write_report
+from .report import is_earlier_report, report_folder, report_markdown, summary_json, table_rows, write_report
 
 __all__ = [
     "CHECKS",
@@ -85,6 +85,8 @@ __all__ = [
     "Validation",
     "ValidationError",
     "count_runs",
+    "is_earlier_report",
+    "report_folder",
     "report_markdown",
     "run_checks",
     "run_validation",
