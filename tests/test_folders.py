@@ -266,7 +266,7 @@ def test_validate_onto_a_full_disk_is_one_line_and_exit_1(tmp_path):
     assert r.returncode == 1, r.stderr
     assert "Traceback" not in r.stderr
     lines = [line for line in r.stderr.splitlines() if line.strip()]
-    assert lines == [f"Error: cannot write the report to {out}: File too large"], r.stderr
+    assert lines == [f"error: cannot write the report to {out}: file too large"], r.stderr
     assert not out.exists() or not any(out.iterdir())
     assert not list(tmp_path.glob(".*.partial"))
 

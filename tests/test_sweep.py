@@ -777,7 +777,7 @@ def test_a_killed_worker_process_is_one_line_exit_1_and_resumable(tmp_path):
     assert proc.returncode == 1, stderr.decode()
     lines = [line for line in stderr.decode().splitlines() if line.strip()]
     assert "Traceback" not in stderr.decode()
-    assert lines[-1].startswith("Error: a worker process died") and "add --resume to continue" in lines[-1]
+    assert lines[-1].startswith("error: a worker process died") and "add --resume to continue" in lines[-1]
     r = invoke("sweep", MINIMAL, *args, "--executor", "serial", "--out", str(out), "--resume")
     assert r.exit_code == 0, r.output
     whole = tmp_path / "whole"
@@ -811,7 +811,7 @@ def test_losing_every_dask_worker_fails_cleanly(tmp_path):
         r = invoke("sweep", MINIMAL, *args, "--executor", "dask", "--scheduler", c.scheduler_address)
     assert r.exit_code == 1, r.output
     *_, last = r.output.strip().splitlines()
-    assert last.startswith("Error: no Dask worker to run the sweep") and "add --resume" in last
+    assert last.startswith("error: no Dask worker to run the sweep") and "add --resume" in last
     assert "Traceback" not in r.output
     assert invoke("sweep", MINIMAL, *args, "--executor", "serial", "--resume").exit_code == 0
 

@@ -198,7 +198,6 @@ def run(
         phases.setting_up("loading the simulation libraries")
         from . import experiment, plots, store
         from .folders import FolderBusy, FolderRefused
-        from .per_run import ValuesError
 
         total = spec.replicates * (2 if base is not None else 1)
         try:
@@ -212,6 +211,8 @@ def run(
                     "progress": phases.bar(total, "simulating", "runs"),
                     "measures": measures,
                 }
+                from .per_run import ValuesError
+
                 try:
                     results = experiment.run(spec, uncertainty=uncertainty, **options)  # type: ignore[arg-type]
                     base_results = None
@@ -221,7 +222,7 @@ def run(
                         base_results = experiment.run(base, values=shared, **options)  # type: ignore[arg-type]
                 except experiment.RunTooLarge as e:
                     raise InputError(f"{scenario}: {e}") from None
-                except ValuesError as e:  # a drawn value the scenario cannot take (e.g. all weights zero)
+                except ValuesError as e:  # a drawn value the scenario cannot take
                     raise InputError(f"{scenario}: uncertainty: {e}") from None
                 if base_results is not None and len(base_results.drawn) < len(results.drawn):
                     missing = sorted(set(results.drawn) - set(base_results.drawn))
@@ -544,6 +545,9 @@ def viz(scenario: str, port: int, host: str) -> None:
     problem = v.solara_missing()
     if problem is not None:
         raise RunError(problem)
+    warning = v.exposure_warning(host)
+    if warning:
+        click.echo(warning, err=True)
     try:
         server = v.start(scenario, host, port, echo=lambda line: click.echo(line, err=True))
     except v.VizError as e:

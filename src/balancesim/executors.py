@@ -242,7 +242,8 @@ def _import_distributed() -> Any:
     except ImportError:
         raise ExecutorUnavailable(
             "the dask executor needs Dask distributed, an optional extra: "
-            "pip install 'balancesim[dask]' (or use --executor process)"
+            "pip install 'balancesim[dask]' (or use --executor process)",
+            input_fault=False,
         ) from None
     return distributed
 
@@ -285,7 +286,8 @@ class DaskRunner:
             except ImportError:
                 raise ExecutorUnavailable(
                     "the dask executor's local cluster needs the 'cryptography' package for its "
-                    "TLS credentials: pip install 'balancesim[dask]'"
+                    "TLS credentials: pip install 'balancesim[dask]'",
+                    input_fault=False,
                 ) from None
             import dask
 
