@@ -13,7 +13,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,17 @@ def _load(path: str, overrides: dict[str, Any] | None = None):
         return load_scenario(path, overrides)
     except ScenarioError as e:
         raise InputError(str(e)) from None
+
+
+def use_posterior(spec: Any, folder: str, fixed: Iterable[str] = ()) -> None:
+    """Attach `--posterior DIR` to a loaded scenario (less the `fixed` PATHs), or raise InputError."""
+    from .calibration.posterior import PosteriorError, read_posterior
+
+    try:
+        posterior = read_posterior(folder, spec, where="--posterior")
+    except PosteriorError as e:
+        raise InputError(str(e)) from None
+    spec.set_posterior(posterior.without(list(fixed)))
 
 
 def _overrides(items: tuple[str, ...], replicates: int | None, seed: int | None) -> dict[str, Any]:
@@ -138,6 +149,13 @@ def main() -> None:
     help="prior: each run draws its values from the scenario's `uncertainty:` priors; "
     "none: the scenario's values only [default: prior if the scenario has priors].",
 )
+@click.option(
+    "--posterior",
+    "posterior_dir",
+    type=click.Path(file_okay=False),
+    help="Draw the calibrated values from this `balancesim calibrate` folder (its posterior.parquet) "
+    "instead of their priors.",
+)
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 def run(
     scenario: str,
@@ -150,6 +168,7 @@ def run(
     settings: tuple[str, ...],
     measures: str,
     uncertainty: str | None,
+    posterior_dir: str | None,
     no_plots: bool,
 ) -> None:
     """Run SCENARIO many times and write data, a summary and plots."""
@@ -160,8 +179,10 @@ def run(
         phases.setting_up("reading the scenario")
         overrides = _overrides(settings, replicates, seed)
         spec = _load(scenario, overrides)
+        if posterior_dir is not None:
+            use_posterior(spec, posterior_dir, overrides)
         if uncertainty is None:
-            uncertainty = "prior" if spec.uncertainty else "none"
+            uncertainty = "prior" if spec.uncertain else "none"
         base = None
         if baseline is not None:
             # The baseline runs with the same seed and count: common random numbers.
@@ -747,9 +768,11 @@ def program() -> None:
 
 from .analysis.discover_command import discover  # noqa: E402
 from .analysis.hindcast_command import hindcast  # noqa: E402
+from .calibration.command import calibrate  # noqa: E402
 
 main.add_command(discover)
 main.add_command(hindcast)
+main.add_command(calibrate)
 
 if __name__ == "__main__":
     program()
