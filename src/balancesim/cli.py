@@ -417,6 +417,13 @@ Examples:
     metavar="PATH=VALUE",
     help="Override a base scenario value for every point (repeatable).",
 )
+@click.option(
+    "--posterior",
+    "posterior_dir",
+    type=click.Path(file_okay=False),
+    help="Each run draws the values of this `balancesim calibrate` folder that the design and --set "
+    "do not give.",
+)
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 def sweep(
     scenario: str,
@@ -436,6 +443,7 @@ def sweep(
     out_dir: str | None,
     resume: bool,
     settings: tuple[str, ...],
+    posterior_dir: str | None,
     no_plots: bool,
 ) -> None:
     """Run SCENARIO over a design of parameter values, in resumable chunks."""
@@ -464,7 +472,7 @@ def sweep(
                 executor=executor,
                 workers=workers,
             )
-            plan = sw.plan_sweep(scenario, given, overrides, seed=seed)
+            plan = sw.plan_sweep(scenario, given, overrides, seed=seed, posterior=posterior_dir)
         except (ScenarioError, sw.SweepError) as e:
             raise InputError(str(e)) from None
         opts = plan.options
