@@ -6,10 +6,12 @@ compare a rule's output with and without the change (all else equal).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from balancesim import metrics, rules
+from balancesim import load_scenario, metrics, rules
 from balancesim.engine import draw_noise, replicate_seeds
 from balancesim.model import with_parameters
 from balancesim.state import ECONOMY, SECURITY, SOFT, build_setup, initial_state
@@ -40,7 +42,8 @@ def target_hedging(setup, state):
     invited = rules.invitations(state, setup, share)
     offer = rules.offers(state, setup, share, dshare, invited)
     accepted = rules.domestic_filter(offer, state, setup, dshare)
-    target = rules.engagement_target(accepted, state, setup)
+    tools = rules.tool_mix(state.attention, setup)
+    target = rules.engagement_target(accepted, state, setup, share, tools)
     return metrics.hedging_index(rules.shares(target))
 
 
@@ -99,7 +102,8 @@ def test_engagement_moves_slowly(baseline_setup):
     setup = baseline_setup
     st = initial_state(setup, 1)
     target = st.engagement * 2.0
-    moved = rules.adjust_engagement(st, target, setup, np.zeros_like(st.engagement))
+    floor = np.zeros_like(st.engagement)
+    moved = rules.adjust_engagement(st, target, setup, np.zeros_like(st.engagement), floor)
     np.testing.assert_allclose(moved - st.engagement, setup.p.adjustment_rate * st.engagement)
 
 
@@ -253,3 +257,139 @@ def test_shock_effects_scale_with_severity(baseline_setup, change, amount, expec
     rules._apply_effect(st, CompiledEffect("tension", change, amount), np.array([0.0, 0.5]))
     assert st.tension[0] == pytest.approx(0.2)
     assert st.tension[1] == pytest.approx(expect)
+
+
+# --------------------------------------------------------------------------
+# Mechanisms that used to be inert (issue "The model, mechanism by mechanism")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _final(scenario, actor: str, measure: str, replicates: int = 40, **overrides) -> np.ndarray:
+    """(R,) values of one measure at the last month of `scenario` with `overrides` (same seed)."""
+    from balancesim import engine
+
+    setup = build_setup(load_scenario(ROOT / "scenarios" / scenario, overrides))
+    col = metrics.columns(setup).index(actor, measure)
+    out = engine.simulate(setup, 7, replicates, months=[setup.horizon], column_index=np.array([col]))
+    return out[0, :, 0]
+
+
+def test_bargaining_gain_changes_gains_and_hedging():
+    """C4: competition pays: without bargaining no gains; with it gains and a different spread."""
+    off = {"parameters.bargaining_gain": 0.0}
+    on = {"parameters.bargaining_gain": 2.0}
+    assert np.all(_final("baseline.yaml", "region", "gains", **off) == 0.0)
+    assert np.mean(_final("baseline.yaml", "region", "gains", **on)) > 0.05
+    h0 = _final("baseline.yaml", "region", "hedging_index", **off)
+    h2 = _final("baseline.yaml", "region", "hedging_index", **on)
+    assert abs(np.mean(h2 - h0)) > 0.005
+
+
+def test_only_the_competing_great_powers_pay_the_bonus(baseline_setup):
+    """C4: third parties' offers do not grow with tension; the great powers' do."""
+    setup = baseline_setup
+    st = initial_state(setup, 2)
+    st.tension[:] = [0.1, 0.6]
+    share, dshare = rules.shares(st.engagement), rules.domain_shares(st.engagement)
+    offer = rules.offers(st, setup, share, dshare, np.zeros_like(share))
+    tp, gp = setup.third_party_index, setup.great_power_index
+    np.testing.assert_allclose(offer[:, tp, :, 0], offer[:, tp, :, 1])
+    assert np.all(offer[:, gp, :, 1].sum(axis=(1, 2)) > offer[:, gp, :, 0].sum(axis=(1, 2)))
+
+
+def test_deference_changes_shares():
+    """C6: a coordinating power holding back where the other leads changes who holds what."""
+    off = _final("baseline.yaml", "kazakhstan", "share.china.security", **{"parameters.deference": 0.0})
+    on = _final("baseline.yaml", "kazakhstan", "share.china.security", **{"parameters.deference": 1.0})
+    assert np.mean(off - on) > 0.01
+
+
+def test_exit_changes_the_leavers_ties(baseline_setup):
+    """C10, C11: after exit, security ties with the former leader decay and third parties are courted."""
+    setup = baseline_setup
+    kz, ru, csto = S(setup, "kazakhstan"), M(setup, "russia"), setup.institution_ids.index("csto")
+    st = initial_state(setup, 2)
+    st.member[kz, csto, 1] = 0.0  # replicate 1: Kazakhstan has left
+    noise = zero_noise(setup, 2)
+    for _ in range(24):
+        st = rules.step(st, setup, noise)
+    assert st.ties[kz, ru, SECURITY, 1] < 0.8 * st.ties[kz, ru, SECURITY, 0]
+    tp = setup.third_party_index
+    assert st.engagement[kz, tp, SECURITY, 1].sum() > st.engagement[kz, tp, SECURITY, 0].sum()
+
+
+def test_approval_moves_alignment_more_where_the_grip_is_weak():
+    """C2, C7: the same fall in approval of Russia moves a weakly held state more."""
+    drop = {
+        "shocks": [
+            {
+                "id": "drop",
+                "name": "approval of Russia falls",
+                "month": 1,
+                "effects": [
+                    {"variable": "opinion", "actor": "kazakhstan", "partner": "russia", "amount": -0.4}
+                ],
+            }
+        ]
+    }
+    effects = {}
+    for control in (0.3, 0.9):
+        grip = {"actors.kazakhstan.elite_control": control}
+        calm = _final("baseline.yaml", "kazakhstan", "balance", **grip)
+        hit = _final("baseline.yaml", "kazakhstan", "balance", **(grip | drop))
+        effects[control] = np.mean(hit - calm)
+    assert effects[0.3] < effects[0.9] < 0.0
+
+
+def test_ties_are_not_a_permanent_anchor():
+    """C1, C12: a much stronger China and a distracted Russia end Russia's dominance in the long run."""
+    world = {
+        "horizon": 600,
+        "actors.china.capacity.security": 1.0,
+        "actors.china.capacity.economy": 3.0,
+        "actors.russia.attention": 0.21,
+    }
+    share = _final("baseline.yaml", "kazakhstan", "share.russia.security", replicates=8, **world)
+    assert np.mean(share) < 0.6
+
+
+def test_assets_hold_engagement_until_their_end(baseline_setup):
+    """C1, C12: a base keeps its owner's engagement up to its floor until its end month."""
+    from balancesim.ties import asset_floor
+
+    setup = baseline_setup
+    tj, ru = S(setup, "tajikistan"), M(setup, "russia")
+    k = list(setup.scenario.assets).index(next(a for a in setup.scenario.assets if a.id == "base_201"))
+    assert asset_floor(setup, 1)[tj, ru, SECURITY, 0] == setup.asset_floor[k, 0]
+    assert asset_floor(setup, int(setup.asset_end[k]))[tj, ru, SECURITY, 0] == 0.0
+
+
+def test_firm_grip_passes_fitting_offers_at_full_strength_or_more(baseline_setup):
+    """C2: the filter selects: a firm grip takes up what fits its agenda and screens out what does not."""
+    setup = baseline_setup
+    st = initial_state(setup, 1)
+    st.elite_control[:] = 1.0
+    offer = np.ones_like(st.engagement)
+    fits = np.zeros_like(st.engagement)  # dominance 0: only the agenda benefit counts
+    accepted = rules.domestic_filter(offer, st, setup, fits)
+    assert accepted.max() > 1.0
+    dominated = np.ones_like(st.engagement)  # full dominance: the sovereignty cost bites
+    assert rules.domestic_filter(offer, st, setup, dominated).min() < 1.0
+
+
+def test_exit_threat_is_weighed_against_the_concession_expected(baseline_setup):
+    """C11: with equal dissatisfaction, a leader unlikely to answer is threatened less often."""
+    setup = baseline_setup
+    st = initial_state(setup, 2)
+    kz, csto, ru = S(setup, "kazakhstan"), setup.institution_ids.index("csto"), M(setup, "russia")
+    st.satisfaction[kz, csto] = 0.0
+    st.attention[ru, 1] = 0.1 * st.attention[ru, 0]  # replicate 1: Russia barely attends to the region
+    noise = zero_noise(setup, 2)
+    probability = []
+    for u in np.linspace(0.0, 1.0, 101)[:-1]:
+        noise.threaten[:] = u
+        _, threat, *_ = rules.alliance_politics(st, setup, noise)
+        probability.append(threat[kz, csto])
+    attentive, distracted = np.mean(probability, axis=0)
+    assert attentive > distracted > 0.0

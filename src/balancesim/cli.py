@@ -233,6 +233,7 @@ def _print_outcomes(results, baseline) -> None:
         "balance": f"{names[a]}–{names[b]} balance",
         "tension": f"{names[a]}–{names[b]} tension",
         "coordination": f"{names[a]}–{names[b]} coordination",
+        "gains": "gains from competition",
     }
 
     def cell(v) -> str:
@@ -616,7 +617,7 @@ def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None,
     folder = Path(out_dir)
     _writable_folder(folder)
     scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
-    bar, advance = progress_bar(val.count_runs(val.CHECKS, replicates), "validate")
+    bar, advance = progress_bar(val.count_runs(val.CHECKS, replicates, val.MECHANISMS), "validate")
     try:
         with bar:
             result = val.run_validation(replicates, seed, scenarios, progress=advance)
@@ -665,6 +666,13 @@ def _print_validation(result) -> None:
     if weak:
         listed = ", ".join(weak)
         out.print(f"Knock-outs that leave their pattern in place (the check proves nothing there): {listed}.")
+    inert = [r.mechanism.name for r in result.influence if not r.moved]
+    if result.influence:
+        out.print(
+            f"Mechanism influence: {len(result.influence) - len(inert)} of {len(result.influence)} "
+            "mechanisms move a headline outcome beyond the noise band"
+            + (f"; inert: {', '.join(inert)}." if inert else ".")
+        )
 
 
 from .analysis.discover_command import discover  # noqa: E402

@@ -24,6 +24,9 @@ Definitions:
   (0: none, 1: a complete swap of partners).
 * third_party_share: the shares of all third parties together.
 * unmet_need: external threat not covered by trusted security engagement.
+* gains: what a state gains by balancing: the extra offers it accepted this
+  month because the great powers compete for it (the competition bonus part
+  of their accepted offers, engagement units; region: mean over states).
 * stance: position on a UN vote condemning the first of the balance pair:
   +1 for, 0 abstain (or absent), -1 against; a state takes a side only when
   that side holds a majority of its ties in every domain (see `stance`).
@@ -48,6 +51,7 @@ HEADLINE = (
     "third_party_share",
     "tension",
     "coordination",
+    "gains",
 )
 
 DOMAINS = ("security", "economy")
@@ -145,7 +149,7 @@ def _state_measure_names(setup: Setup) -> list[str]:
             f"opinion.{p}",
         ]
     names += ["hedging_index", "balance", "restructuring", "third_party_share"]
-    names += ["elite_control", "threat", "unmet_need", "stance"]
+    names += ["elite_control", "threat", "unmet_need", "stance", "gains"]
     for i in setup.institution_ids:
         names += [f"member.{i}", f"exit_threat.{i}", f"satisfaction.{i}", f"salience.{i}"]
     names += [f"invitation.{setup.partner_ids[q]}" for q in setup.third_party_index]
@@ -153,7 +157,7 @@ def _state_measure_names(setup: Setup) -> list[str]:
 
 
 def _region_measure_names(setup: Setup) -> list[str]:
-    names = ["tension", "coordination", "volatility", *HEADLINE[:4]]
+    names = ["tension", "coordination", "volatility", *HEADLINE[:4], "gains"]
     for i in setup.institution_ids:
         names += [f"members.{i}", f"exit_threats.{i}"]
     return names
@@ -261,9 +265,10 @@ def measure_columns(state: State, setup: Setup) -> np.ndarray:
             state.threat,
             unmet,
             stance(dshare, setup),
+            state.gains,
         ],
         axis=1,
-    )  # (S, 8, R)
+    )  # (S, 9, R)
     inst = np.stack([state.member, state.exit_threat, state.satisfaction, state.salience], axis=2).reshape(
         S, -1, R
     )
@@ -278,6 +283,7 @@ def measure_columns(state: State, setup: Setup) -> np.ndarray:
         balance(pooled[a], pooled[b]),
         scalars[:, 2].mean(axis=0),
         scalars[:, 3].mean(axis=0),
+        state.gains.mean(axis=0),
     ]
     for i in range(setup.n_institutions):
         region += [state.member[:, i].sum(axis=0), state.exit_threat[:, i].sum(axis=0)]

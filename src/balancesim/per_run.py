@@ -32,6 +32,8 @@ from .scenario import (
     DOMAINS,
     TOOLS,
     Agenda,
+    Asset,
+    DomainTrend,
     DomainValues,
     Effect,
     Institution,
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
 # Top-level settings that fix the shape of a run: never per replicate.
 FIXED = ("name", "description", "horizon", "start", "seed", "replicates", "balance", "outputs", "sweep")
 
-_SECTIONS = ["parameters", "actors", "relations", "institutions", "shocks"]
+_SECTIONS = ["parameters", "actors", "relations", "institutions", "assets", "shocks"]
 _INSTITUTION_KEYS = ["reliability", "satisfaction", "salience"]
 # Per-actor scalar fields: PATH key -> Setup field.
 _REGIONAL = {"elite_control": "elite_control0", "threat": "threat0", "fertility": "fertility"}
@@ -63,6 +65,7 @@ _PARTNER = {
     "regime_support": "regime_support",
     "threat_perception": "threat_perception",
     "attention_decay": "attention_decay0",
+    "attention_trend": "attention_trend",
 }
 
 
@@ -161,6 +164,11 @@ def resolve(scenario: Scenario, path: str) -> Target:
             field = f"{rest[1]}0"
             return Target(path, field, (members[str(rest[2])], j), *_dict_value(Institution, str(rest[1])))
         raise fail(f"not a per-run value ({did_you_mean(str(rest[-1]), _INSTITUTION_KEYS)})")
+    if head == "assets":
+        k = _pick(scenario.assets, rest[0], "an asset", path)
+        if rest[1:] == ["floor"]:
+            return Target(path, "asset_floor", (k,), *_field(Asset, "floor"))
+        raise fail(f"not a per-run value of asset {scenario.assets[k].id} (expected floor)")
     if head == "shocks":
         return _shock_target(scenario, path, rest, fail)
     raise fail(f"'{head}' holds no per-run values ({did_you_mean(head, _SECTIONS)})")
@@ -195,6 +203,9 @@ def _actor_target(scenario: Scenario, path: str, rest: list[Any], fail: Any) -> 
             return Target(path, _PARTNER[key], (m,), *_field(Partner, key))
         if len(rest) == 3 and key == "capacity" and rest[2] in DOMAINS:
             return Target(path, "capacity0", (m, DOMAINS.index(rest[2])), *_field(DomainValues, rest[2]))
+        if len(rest) == 3 and key == "capacity_trend" and rest[2] in DOMAINS:
+            index = (m, DOMAINS.index(rest[2]))
+            return Target(path, "capacity_trend", index, *_field(DomainTrend, rest[2]))
         if len(rest) == 3 and key == "tools" and rest[2] in TOOLS:
             return Target(path, "tools0", (m, TOOLS.index(rest[2])), *_field(ToolMix, rest[2]))
         third = isinstance(actor, ThirdParty)
@@ -204,7 +215,9 @@ def _actor_target(scenario: Scenario, path: str, rest: list[Any], fail: Any) -> 
         if third and len(rest) == 3 and key == "acceptability" and rest[2] in great:
             index = (m, partners.index(rest[2]))
             return Target(path, "acceptability", index, *_dict_value(ThirdParty, "acceptability"))
-        choices = [*_PARTNER, "capacity", "tools"] + (["responsiveness", "acceptability"] if third else [])
+        choices = [*_PARTNER, "capacity", "capacity_trend", "tools"] + (
+            ["responsiveness", "acceptability"] if third else []
+        )
     raise fail(f"not a per-run value of {actor.id} ({did_you_mean(str(rest[-1]), choices)})")
 
 
@@ -249,6 +262,7 @@ def paths(scenario: Scenario) -> list[str]:
         else:
             out += [f"{base}.{k}" for k in _PARTNER]
             out += [f"{base}.capacity.{d}" for d in DOMAINS] + [f"{base}.tools.{t}" for t in TOOLS]
+            out += [f"{base}.capacity_trend.{d}" for d in DOMAINS]
             if isinstance(a, ThirdParty):
                 out += [f"{base}.responsiveness"] + [f"{base}.acceptability.{g}" for g in a.acceptability]
     for inst in scenario.institutions:
@@ -256,6 +270,7 @@ def paths(scenario: Scenario) -> list[str]:
         out += [f"{base}.reliability"] + [
             f"{base}.{k}.{m}" for k in ("satisfaction", "salience") for m in getattr(inst, k)
         ]
+    out += [f"assets.{x.id}.floor" for x in scenario.assets]
     for shock in scenario.shocks:
         base = f"shocks.{shock.id}"
         out.append(f"{base}.month" if shock.month is not None else f"{base}.probability")

@@ -26,6 +26,7 @@ LABELS = {
     "third_party_share": ("Third-party share", "share of ties with third parties"),
     "tension": ("{a}–{b} tension", "0 = none, 1 = open rivalry"),
     "coordination": ("{a}–{b} coordination", "0 = none, 1 = full"),
+    "gains": ("Gains from competition", "extra offers taken up a month, mean over states"),
 }
 PARTNER_COLOURS = ["#c0392b", "#d4a017", "#2e86c1", "#8e44ad", "#27ae60", "#7f8c8d", "#e67e22", "#16a085"]
 
@@ -66,10 +67,13 @@ def _shock_note(results: Results) -> str:
 
 
 def _headline_grid(results: Results, panel, suptitle: str) -> Figure:
-    """A 2 x 3 grid, one panel per headline measure; `panel(ax, key, title, note)` draws one."""
+    """A grid of four columns, one panel per headline measure; `panel(ax, key, title, note)` draws one."""
     names = _names(results)
-    fig, axes = plt.subplots(2, 3, figsize=(14, 7.5), constrained_layout=True)
-    for ax, key in zip(axes.flat, LABELS, strict=True):
+    rows = -(-len(LABELS) // 4)
+    fig, axes = plt.subplots(rows, 4, figsize=(18, 3.75 * rows), constrained_layout=True)
+    for ax in axes.flat[len(LABELS) :]:
+        ax.set_visible(False)
+    for ax, key in zip(axes.flat, LABELS, strict=False):
         title, note = (t.format(**names) for t in LABELS[key])
         panel(ax, key, title, note)
         _time_axis(ax, results)

@@ -42,6 +42,7 @@ from .state import (
     Setup,
     State,
 )
+from .ties import asset_floor, left_alliances, trends, update_ties
 
 TINY = 1e-12
 
@@ -179,9 +180,10 @@ def offers(
     """What each outside power offers each state by domain: (S, M, D, R).
 
     - Base offer: the power's effort in the domain (capacity, attention, tool mix). (C14, C15)
-    - Bargaining: a non-aligned state under great-power competition is offered
-      more, in proportion to tension times how evenly it sits between the great
-      powers. (C4)
+    - Bargaining: the competing great powers offer a non-aligned state more,
+      in proportion to tension times how evenly it sits between them
+      (`competition_bonus`); third parties do not compete for it and pay no
+      such bonus. (C4)
     - Division of labour: a great power holds back where another great power
       leads the domain in that state, the more so the more they coordinate. (C5, C6)
     - Institutions: the leader of a security alliance offers its members extra
@@ -190,15 +192,16 @@ def offers(
     - Invitation: an invited third party offers security in proportion to the
       invitation and its readiness to answer. Its capacity is not counted
       again: it already decided who is invited (`invitations`). (C3)
+    - Outside options after exit: a state that has left a security alliance
+      courts the third parties, whose security offers weigh `exit_courting`
+      more per alliance left. (C10, C11)
     """
     p = setup.p
     gp = setup.great_power_index
     base = effort(state, tool_mix(state.attention, setup), setup)  # (M, D, R)
-
-    gp_share = share[:, gp]  # (S, G, R)
-    evenness = gp_share.min(axis=1) / np.maximum(gp_share.max(axis=1), TINY)  # (S, R)
-    bargain = 1.0 + p.bargaining_gain * state.tension * evenness  # (S, R)
-    offer = base[None] * bargain[:, None, None]  # (S, M, D, R)
+    S, R = share.shape[0], share.shape[-1]
+    offer = np.broadcast_to(base[None], (S, *base.shape[:-1], R)).copy()  # (S, M, D, R)
+    offer[:, gp] *= competition_bonus(state, setup, share)[:, None, None]
 
     # Largest share held in each domain by another great power.
     gshare = dshare[:, gp]  # (S, G, D, R)
@@ -218,7 +221,21 @@ def offers(
             offer[:, :, domain] *= 1.0 + p.membership_bonus * bonus
 
     offer[:, :, SECURITY] += p.invitation_gain * invited * setup.responsiveness[None]
+    tp = setup.third_party_index
+    gone = left_alliances(state, setup).sum(axis=1)  # (S, R)
+    offer[:, tp, SECURITY] *= (1.0 + p.exit_courting * gone)[:, None]
     return offer
+
+
+def competition_bonus(state: State, setup: Setup, share: np.ndarray) -> np.ndarray:
+    """How much more the competing great powers offer each state: (S, R), 1 = nothing more. (C4)
+
+    The bonus grows with great-power tension and with how evenly the state
+    sits between the great powers (a state aligned with one is not competed for).
+    """
+    gp_share = share[:, setup.great_power_index]  # (S, G, R)
+    evenness = gp_share.min(axis=1) / np.maximum(gp_share.max(axis=1), TINY)  # (S, R)
+    return 1.0 + setup.p.bargaining_gain * state.tension * evenness
 
 
 def agenda_fit(setup: Setup) -> tuple[np.ndarray, np.ndarray]:
@@ -241,47 +258,82 @@ def domestic_filter(offer: np.ndarray, state: State, setup: Setup, dshare: np.nd
     """The regime lets through what fits its agenda, the more selectively the firmer its grip. (C2)
 
     Fit is the agenda benefit of the offer (`agenda_fit`) less a sovereignty
-    cost in proportion to the partner's dominance of that domain. A weak elite
-    cannot screen offers out, so outside pressure passes through; a strong one
-    accepts only what fits. Returns the accepted part of each offer, (S, M, D, R).
-    """
-    benefit, sovereignty = agenda_fit(setup)
-    fit = np.clip(benefit - 2.0 * sovereignty[:, None, None] * dshare, 0.0, 1.0)
-    grip = setup.p.domestic_filter * state.elite_control[:, None, None]
-    return offer * (1.0 - grip * (1.0 - fit))
-
-
-def engagement_target(accepted: np.ndarray, state: State, setup: Setup) -> np.ndarray:
-    """Where each state would like its engagement to be: (S, M, D, R). (C1, C3, C7)
-
-    Value of a partner in a domain: historical ties (bases, pipelines, trade
-    routes, which outlast any month's offers) plus accepted offers scaled by
-    public opinion of the partner. The state spreads its engagement over
-    partners by value, flattened as great-power tension rises above the
-    scenario's reference level (hedging: concentration becomes risky) and
-    sharpened when it falls. Total engagement follows total value, so ties with
-    several partners can deepen at once.
+    cost, `sovereignty_weight` times the regime's sovereignty weight times the
+    partner's dominance of that domain. A weak elite cannot screen offers, so
+    they pass as they come; a firm one selects: an offer of fit f passes at
+    (1 - grip) + grip x `filter_selectivity` x f of its strength, so what fits
+    the agenda well is taken up at full strength or more (the regime uses it,
+    as with a law it wanted anyway) and what fits badly is screened out.
+    Returns the accepted part of each offer, (S, M, D, R).
     """
     p = setup.p
-    approval = 1.0 - p.opinion_weight * (1.0 - state.opinion)  # (S, M, R)
-    value = p.lock_in * setup.ties + accepted * approval[:, :, None]
+    benefit, sovereignty = agenda_fit(setup)
+    fit = np.clip(benefit - p.sovereignty_weight * sovereignty[:, None, None] * dshare, 0.0, 1.0)
+    grip = p.domestic_filter * state.elite_control[:, None, None]
+    return offer * (1.0 - grip + grip * p.filter_selectivity * fit)
+
+
+def engagement_target(
+    accepted: np.ndarray, state: State, setup: Setup, share: np.ndarray, tools: np.ndarray
+) -> np.ndarray:
+    """Where each state would like its engagement to be: (S, M, D, R). (C1, C2, C3, C4, C7, C15)
+
+    Value of a partner in a domain: historical ties (`state.ties`, which
+    depreciate and are rebuilt by engagement, see ties.py) plus accepted
+    offers, scaled by public approval of the partner and by its soft-power
+    networks in society:
+
+    - approval weighs in the less, the firmer the elite's grip: its weight is
+      `opinion_weight` x (1 - elite control) (C2, C7);
+    - soft power works through society (NGOs, media, movements) on the value
+      of engaging: `soft_presence` x the partner's soft effort x fertility (C15).
+
+    The state spreads its engagement over partners by value. As great-power
+    tension rises above the scenario's reference level it hedges: values are
+    flattened, each partner in proportion to how acceptable it is to the great
+    powers the state depends on (the great powers themselves fully, a partner
+    they object to hardly at all), so hedging favours partners that provoke
+    no one. At or below the reference level nothing changes. Total engagement
+    follows total value, so ties with several partners can deepen at once.
+    """
+    p = setup.p
+    weight = p.opinion_weight * (1.0 - state.elite_control)  # (S, R)
+    approval = np.maximum(1.0 - weight[:, None] * (1.0 - state.opinion), 0.0)  # (S, M, R)
+    presence = 1.0 + p.soft_presence * soft_effort(state, setup, tools)[None] * setup.fertility[:, None]
+    value = p.lock_in * state.ties + accepted * (approval * presence)[:, :, None]
     total = value.sum(axis=1, keepdims=True) / (1.0 + p.lock_in)
-    gamma = np.exp(-p.hedging_tension * (state.tension - setup.tension0))  # (R,)
-    flattened = (value / value.max(axis=1, keepdims=True)) ** gamma
+    excess = np.maximum(state.tension - setup.tension0, 0.0)  # (R,)
+    gamma = np.exp(-p.hedging_tension * excess * acceptability_to_patrons(share, setup))  # (S, M, R)
+    flattened = (value / value.max(axis=1, keepdims=True)) ** gamma[:, :, None]
     return total * flattened / flattened.sum(axis=1, keepdims=True)
 
 
-def adjust_engagement(state: State, target: np.ndarray, setup: Setup, noise: np.ndarray) -> np.ndarray:
+def soft_effort(state: State, setup: Setup, tools: np.ndarray) -> np.ndarray:
+    """Each power's soft-power effort in the region: (M, R). (C14, C15)
+
+    Its soft tools times their effectiveness, at the larger of its current and
+    initial attention: soft power is cheap to run from afar, so a power whose
+    attention fades keeps its soft effort at the earlier level while the soft
+    share of its tools grows.
+    """
+    reach = np.maximum(state.attention, setup.attention0)
+    return reach * tools[:, SOFT] * setup.soft_effectiveness
+
+
+def adjust_engagement(
+    state: State, target: np.ndarray, setup: Setup, noise: np.ndarray, floor: np.ndarray
+) -> np.ndarray:
     """Engagement moves slowly toward its target, with noise. (C1, C12, C13)
 
-    Only a fraction of the gap closes each month (treaties, leases, contracts
-    and habits change slowly). Noise is relative to the level and grows with
-    shock-induced volatility.
+    Only a fraction of the gap closes each month (treaties, contracts and
+    habits change slowly). Noise is relative to the level and grows with
+    shock-induced volatility. Bases, leases and pipelines (`floor`, from
+    `ties.asset_floor`) keep their owner's engagement up while they last.
     """
     p = setup.p
     sd = p.engagement_noise * (1.0 + state.volatility)
     moved = state.engagement + p.adjustment_rate * (target - state.engagement)
-    return np.maximum(moved * (1.0 + sd * noise), ENGAGEMENT_FLOOR)
+    return np.maximum(moved * (1.0 + sd * noise), np.maximum(floor, ENGAGEMENT_FLOOR))
 
 
 def alliance_politics(
@@ -293,6 +345,8 @@ def alliance_politics(
       alliance's reliability (scaled by the leader's attention). Failure cuts
       the elite's satisfaction and public opinion of the leader; success raises
       satisfaction. Either way the alliance becomes a public issue (salience). (C9)
+      The other members see a failure too and lose `failure_contagion` of the
+      same satisfaction: a leader that fails one ally is less reliable to all. (C8, C9)
     - Otherwise the elite's satisfaction drifts back toward its initial view
       of the alliance as the memory of a test fades: it follows the leader's
       record, not the public's mood (C2, C8). The public sees the alliance as
@@ -302,9 +356,11 @@ def alliance_politics(
       and the public's (salience times disapproval of the leader; weight: the
       rest). An external threat holds a member in, unless the alliance has lost
       credibility or a third party could replace the leader. (C2, C10)
-    - Above a threshold, members first threaten to leave; an attentive leader
-      may answer with concessions; an unanswered threat can turn into exit,
-      which is final within a run. (C11)
+    - Above a threshold, members first threaten to leave, the more readily the
+      likelier the leader is to answer (a threat is weighed against the
+      concession expected: `threat_leverage`); an attentive leader may answer
+      with concessions; an unanswered threat can turn into exit, which is
+      final within a run. (C11)
 
     Only security alliances have these dynamics (the source's case is the
     CSTO); economic and political bodies keep their members. Returns (member,
@@ -331,6 +387,9 @@ def alliance_politics(
     sat = state.satisfaction[:, alliances] + np.where(
         tested, np.where(defended, p.protection_reward, -p.failure_penalty) * attacked, 0.0
     )
+    # Every other member sees the failure too: the leader is less reliable for all (C8, C9)
+    lost = p.failure_penalty * failed * attacked  # (S, A, R)
+    sat = sat - p.failure_contagion * (lost.sum(axis=0) - lost) * inside
     sal = state.salience[:, alliances] * (1.0 - p.salience_decay) + attacked
     opinion_change = np.zeros_like(state.opinion)
     for k, m in enumerate(leaders):
@@ -349,11 +408,15 @@ def alliance_politics(
 
     # Threat, response, exit (C11)
     threatening = state.exit_threat[:, alliances] * inside
-    new_threat = (1.0 - threatening) * inside * (noise.threaten < p.exit_threat_rate * excess)
     # What the member asks for is a renewed commitment: a leader that seldom
     # defends its allies seldom renews it (C11).
     reliability = setup.reliability[alliances]
-    answered = threatening * (noise.respond < p.patron_response * reliability * leader_attention)
+    answer = reliability * leader_attention  # (A, R): the chance that a threat is answered, relative
+    # A threat is a bargaining move: the member weighs it against the concession
+    # it can expect, so a leader unlikely to answer is threatened less (C11).
+    worth = 1.0 - p.threat_leverage + p.threat_leverage * answer
+    new_threat = (1.0 - threatening) * inside * (noise.threaten < p.exit_threat_rate * excess * worth)
+    answered = threatening * (noise.respond < p.patron_response * answer)
     leaves = threatening * (1.0 - answered) * (noise.leave < p.exit_rate * excess)
     sat = sat + answered * p.concession
     still = threatening * (1.0 - answered) * (1.0 - leaves) * (excess > 0)
@@ -394,11 +457,7 @@ def public_opinion(
     the initial level; noise stands for news.
     """
     p = setup.p
-    # Soft power is cheap to run from afar: a power whose attention fades keeps
-    # its soft effort at its earlier level of attention while the soft share of
-    # its tools grows (C14, C15).
-    reach = np.maximum(state.attention, setup.attention0)
-    soft = (reach * tools[:, SOFT] * setup.soft_effectiveness)[None] * setup.fertility[:, None]
+    soft = soft_effort(state, setup, tools)[None] * setup.fertility[:, None]
     footprint = setup.threat_perception[None] * dshare[:, :, ECONOMY]
     op = state.opinion
     return (
@@ -455,9 +514,15 @@ def regional_attention(state: State, setup: Setup) -> np.ndarray:
 
 
 def domestic_recovery(state: State, setup: Setup) -> tuple[np.ndarray, np.ndarray]:
-    """Elite control re-consolidates and external threats recede after shocks. (C2, C12)"""
+    """Elite control re-consolidates and external threats recede after shocks. (C2, C5, C12)
+
+    Great-power coordination speeds the recovery of a shaken regime (joint
+    action against unrest, C5): the rate is `control_recovery` x (1 +
+    `control_support` x coordination).
+    """
     p = setup.p
-    control = state.elite_control + p.control_recovery * (setup.elite_control0 - state.elite_control)
+    rate = p.control_recovery * (1.0 + p.control_support * state.coordination)  # (R,)
+    control = state.elite_control + np.minimum(rate, 1.0) * (setup.elite_control0 - state.elite_control)
     threat = state.threat + p.threat_relaxation * (setup.threat0 - state.threat)
     return np.clip(control, 0.0, 1.0), np.clip(threat, 0.0, 1.0)
 
@@ -548,13 +613,16 @@ def step(state: State, setup: Setup, noise: MonthNoise) -> State:
     invited = invitations(x, setup, share)
     offer = offers(x, setup, share, dshare, invited)
     accepted = domestic_filter(offer, x, setup, dshare)
-    target = engagement_target(accepted, x, setup)
-    engagement = adjust_engagement(x, target, setup, noise.engagement)
+    target = engagement_target(accepted, x, setup, share, tools)
+    engagement = adjust_engagement(x, target, setup, noise.engagement, asset_floor(setup, month))
+    # What competition brought in: the bonus part of the great powers' accepted offers (C4).
+    bonus = competition_bonus(x, setup, share)  # (S, R)
+    gains = (accepted[:, setup.great_power_index] * (1.0 - 1.0 / bonus)[:, None, None]).sum(axis=(1, 2))
 
     member, exit_threat, satisfaction, salience, opinion_hit = alliance_politics(x, setup, noise)
     opinion = public_opinion(x, setup, tools, dshare, noise.opinion) + opinion_hit
     coordination, tension = great_power_relations(x, setup, dshare, invited, share)
-    attention = regional_attention(x, setup)
+    capacity, attention = trends(x, setup, regional_attention(x, setup))
     control, threat = domestic_recovery(x, setup)
 
     return State(
@@ -564,7 +632,7 @@ def step(state: State, setup: Setup, noise: MonthNoise) -> State:
         threat=threat,
         attention=attention,
         attention_decay=x.attention_decay,
-        capacity=x.capacity,
+        capacity=capacity,
         tension=tension,
         coordination=coordination,
         volatility=x.volatility * (1.0 - setup.p.volatility_decay),
@@ -575,5 +643,7 @@ def step(state: State, setup: Setup, noise: MonthNoise) -> State:
         attack=np.zeros_like(x.attack),  # this month's attacks have been answered
         shock_fired=x.shock_fired,
         invitation=invited,
+        ties=update_ties(x, setup, engagement),
+        gains=gains,
         month=month,
     )

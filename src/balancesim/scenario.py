@@ -54,13 +54,14 @@ class Parameters(Strict):
 
     # Engagement dynamics
     adjustment_rate: float = param(
-        0.04,
+        0.08,
         0,
         1,
         "1/month",
         "C1, C12",
         "Fraction of the gap between current and target engagement closed each month "
-        "(inertia: 0.04 gives a half-life of about 17 months)",
+        "(0.08 gives a half-life of about 8 months: contracts and supply move within a year; what "
+        "lasts longer is carried by historical ties and assets)",
     )
     engagement_noise: float = param(
         0.025,
@@ -79,6 +80,41 @@ class Parameters(Strict):
         "Weight of historical ties (bases, pipelines, trade routes: the calibrated initial "
         "engagement) against current offers in what a partner is worth",
     )
+    tie_depreciation: float = param(
+        0.03,
+        0,
+        1,
+        "1/month",
+        "C1, C12",
+        "Fraction of the gap between historical ties and current engagement closed each month: "
+        "ties depreciate and are rebuilt by engagement (0.03: a half-life of about 23 months)",
+    )
+    tie_rebuilding: float = param(
+        1.0,
+        0,
+        1,
+        "dimensionless",
+        "C1, C12",
+        "How far current engagement rebuilds historical ties (1: ties follow engagement; "
+        "0: they only depreciate)",
+    )
+    asset_strength: float = param(
+        1.0,
+        0,
+        1,
+        "dimensionless",
+        "C1, C6, C12",
+        "Scale of the floors that bases, leases and pipelines (scenario `assets`) put under their "
+        "owner's engagement until their end date (0: assets switched off)",
+    )
+    trend_scale: float = param(
+        1.0,
+        0,
+        2,
+        "dimensionless",
+        "C13, C14",
+        "Scale of the powers' capacity and attention trends set in the scenario (0: no trends)",
+    )
     hedging_tension: float = param(
         2.0,
         0,
@@ -86,7 +122,9 @@ class Parameters(Strict):
         "per unit tension",
         "C3, C4",
         "How strongly states flatten their engagement across partners as great-power tension "
-        "rises above the scenario's reference level (more tension, more hedging)",
+        "rises above the scenario's reference level, each partner in proportion to how acceptable "
+        "it is to the great powers the state depends on (more tension, more hedging; below the "
+        "reference level nothing changes)",
     )
     bargaining_gain: float = param(
         0.4,
@@ -94,7 +132,8 @@ class Parameters(Strict):
         5,
         "per unit leverage",
         "C4",
-        "How much more a non-aligned state is offered per unit of competition for it",
+        "How much more the competing great powers offer a non-aligned state per unit of "
+        "competition for it (tension x evenness); third parties pay no such bonus",
     )
     domestic_filter: float = param(
         1.0,
@@ -105,13 +144,42 @@ class Parameters(Strict):
         "Strength of the domestic filter: 1 lets elite control screen out offers that do not "
         "fit the regime agenda; 0 switches the filter off (every offer passes)",
     )
+    sovereignty_weight: float = param(
+        3.5,
+        0,
+        10,
+        "per unit share x sovereignty weight",
+        "C2",
+        "Sovereignty cost of an offer per unit of the partner's dominance of the domain, times the "
+        "regime's sovereignty weight, subtracted from the offer's fit with the agenda",
+    )
+    filter_selectivity: float = param(
+        1.6,
+        1,
+        4,
+        "dimensionless",
+        "C2",
+        "How a firm grip treats offers by fit: an offer of fit f passes at (1 - grip) + grip x "
+        "selectivity x f of its strength, so offers fitting better than 1/selectivity pass at "
+        "more than full strength and the rest are screened out",
+    )
     opinion_weight: float = param(
         0.5,
         0,
-        1,
+        3,
         "dimensionless",
-        "C7",
-        "How far public opinion of a partner scales the value of engaging with it",
+        "C2, C7",
+        "How far public opinion of a partner scales the value of engaging with it where the elite "
+        "has no grip; the weight falls in proportion to elite control",
+    )
+    soft_presence: float = param(
+        2.0,
+        0,
+        10,
+        "per unit soft effort",
+        "C15",
+        "Value of engaging added by a partner's soft-power networks (NGOs, media, movements) per "
+        "unit of its soft effort, on fully fertile ground (0: soft power acts on opinion only)",
     )
     # Great powers
     coordination_rate: float = param(
@@ -165,7 +233,7 @@ class Parameters(Strict):
         "(Russia in security, China in the economy); 0 spreads its mean capacity evenly over domains",
     )
     deference: float = param(
-        0.6,
+        1.0,
         0,
         1,
         "dimensionless",
@@ -173,8 +241,17 @@ class Parameters(Strict):
         "Division of labour: how far a coordinating great power holds back its offers where the "
         "other leads in that domain (scaled by coordination)",
     )
+    control_support: float = param(
+        2.0,
+        0,
+        10,
+        "per unit coordination",
+        "C5",
+        "How much great-power coordination speeds the recovery of a shaken regime's control "
+        "(joint action against unrest): recovery x (1 + control_support x coordination)",
+    )
     regime_stability_interest: float = param(
-        0.5,
+        1.5,
         0,
         5,
         "dimensionless",
@@ -227,7 +304,7 @@ class Parameters(Strict):
     )
     # Security needs and third parties
     cover_weight: float = param(
-        0.9,
+        0.85,
         0,
         5,
         "dimensionless",
@@ -252,7 +329,7 @@ class Parameters(Strict):
         "How sharply the invitation goes to the best-fitting third party (0: spread evenly)",
     )
     provocation: float = param(
-        0.05,
+        0.3,
         0,
         1,
         "tension per unit invitation",
@@ -333,6 +410,42 @@ class Parameters(Strict):
     concession: float = param(
         0.25, 0, 1, "satisfaction", "C11", "Satisfaction a member gains when its threat is answered"
     )
+    failure_contagion: float = param(
+        0.8,
+        0,
+        2,
+        "dimensionless",
+        "C8, C9",
+        "Share of the satisfaction a member loses when its leader fails it that every other member "
+        "of the alliance loses too (the leader is seen as unreliable by all)",
+    )
+    exit_tie_decay: float = param(
+        0.05,
+        0,
+        1,
+        "1/month",
+        "C10, C11",
+        "Monthly loss of a former member's security ties with the alliance's leader after exit",
+    )
+    exit_courting: float = param(
+        1.0,
+        0,
+        10,
+        "dimensionless",
+        "C10, C11",
+        "Extra weight a former member gives its outside options (third parties' security offers) "
+        "after leaving an alliance, per alliance left",
+    )
+    threat_leverage: float = param(
+        0.5,
+        0,
+        1,
+        "dimensionless",
+        "C11",
+        "How far a member weighs an exit threat against the concession it can expect: the chance "
+        "of a threat is scaled by (1 - leverage) + leverage x the leader's readiness to answer "
+        "(reliability x attention); 0: threats follow dissatisfaction alone",
+    )
     threat_deterrence: float = param(
         1.0,
         0,
@@ -378,6 +491,13 @@ class DomainValues(Strict):
 
     security: float = Field(0.0, ge=0, le=10)
     economy: float = Field(0.0, ge=0, le=10)
+
+
+class DomainTrend(Strict):
+    """A growth rate per year for each domain (-0.1: a tenth less each year)."""
+
+    security: float = Field(0.0, ge=-0.5, le=0.5)
+    economy: float = Field(0.0, ge=-0.5, le=0.5)
 
 
 class ToolMix(Strict):
@@ -456,6 +576,13 @@ class Partner(ActorBase):
     attention_decay: Annotated[float, Field(ge=0, le=1)] = Field(
         0.0, description="Monthly decay of regional attention, e.g. a pivot elsewhere (C14)"
     )
+    capacity_trend: DomainTrend = Field(
+        default_factory=DomainTrend,
+        description="Growth (or decline) of the power's capacity per year, by domain (C13, C14)",
+    )
+    attention_trend: float = Field(
+        0.0, ge=-0.5, le=0.5, description="Growth (or decline) of its regional attention per year (C14)"
+    )
 
 
 class GreatPower(Partner):
@@ -497,6 +624,26 @@ class Institution(Strict):
     salience: dict[Identifier, Unit] = Field(
         default_factory=dict, description="Initial public salience for members (default 0.1)"
     )
+
+
+class Asset(Strict):
+    """A base, lease or pipeline: a floor under its owner's engagement until its end date (C1, C6, C12).
+
+    While the asset lasts, the host's engagement with the owner in the asset's
+    domain does not fall below `floor` (in engagement units: a share of arms
+    and basing, or of trade). From `end` on it no longer holds anything.
+    """
+
+    id: Identifier
+    name: str = Field(min_length=1, max_length=80)
+    owner: Identifier = Field(description="The outside power that owns or leases it")
+    host: Identifier = Field(description="The regional state it is in")
+    domain: Literal["security", "economy"]
+    floor: Unit = Field(description="Engagement with the owner it keeps up, in the domain")
+    end: str | None = Field(
+        None, description="Calendar month YYYY-MM from which it no longer holds (none: open-ended)"
+    )
+    source: str = Field("", max_length=300, description="Where the figures come from")
 
 
 class Change(StrEnum):
@@ -613,6 +760,9 @@ class Scenario(Strict):
     replicates: int = Field(200, ge=1, le=MAX_REPLICATES)
     actors: list[Actor] = Field(min_length=3, max_length=MAX_ACTORS)
     institutions: list[Institution] = Field(default_factory=list)
+    assets: list[Asset] = Field(
+        default_factory=list, description="Bases, leases and pipelines with an end date (C1, C12)"
+    )
     relations: Relations = Field(default_factory=Relations)
     balance: list[Identifier] | None = Field(
         None,
@@ -760,12 +910,28 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
                     partners,
                     "an outside power",
                 )
+    asset_ids: set[str] = set()
+    for j, asset in enumerate(s.assets):
+        if asset.id in asset_ids:
+            bad(("assets", j, "id"), f"'{asset.id}' is used by two assets")
+        asset_ids.add(asset.id)
+        known(asset.owner, ("assets", j, "owner"), partners, "an outside power")
+        known(asset.host, ("assets", j, "host"), regional, "a regional state")
+        if asset.end is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", asset.end):
+            bad(("assets", j, "end"), f"'{asset.end}' is not a calendar month YYYY-MM")
     if s.balance is not None:
         for k, g in enumerate(s.balance):
             known(g, ("balance", k), great, "a great power")
         if s.balance[0] == s.balance[1]:
             bad(("balance",), "name two different great powers")
     return problems
+
+
+def months_between(start: str, end: str) -> int:
+    """Months from calendar month `start` to `end` (both YYYY-MM)."""
+    y0, m0 = (int(x) for x in start.split("-"))
+    y1, m1 = (int(x) for x in end.split("-"))
+    return (y1 - y0) * 12 + (m1 - m0)
 
 
 def did_you_mean(word: str, choices: set[str] | list[str]) -> str:

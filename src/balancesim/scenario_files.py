@@ -69,7 +69,7 @@ MAX_FILE_BYTES = 1 << 20  # scenario files are hand-written; anything bigger is 
 MAX_PROBLEMS = 50  # beyond this the list stops helping
 MAX_VALUES = 100_000  # values per file after alias expansion (stops "billion laughs")
 MAX_EXTENDS_DEPTH = 16
-ID_LISTS = ("actors", "institutions", "shocks")  # top-level lists merged by `id`
+ID_LISTS = ("actors", "institutions", "assets", "shocks")  # top-level lists merged by `id`
 COMMAND_LINE = "<command line>"  # the file name given to problems in `overrides`
 
 _CORE = "tag:yaml.org,2002:"

@@ -35,7 +35,16 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .scenario import AGENDA_ITEMS, DOMAINS, TOOLS, GreatPower, Scenario, SeverityRange, ThirdParty
+from .scenario import (
+    AGENDA_ITEMS,
+    DOMAINS,
+    TOOLS,
+    GreatPower,
+    Scenario,
+    SeverityRange,
+    ThirdParty,
+    months_between,
+)
 
 SECURITY, ECONOMY = 0, 1
 HARD, ECONOMIC, SOFT = 0, 1, 2
@@ -104,6 +113,15 @@ class Setup:
     severity_low: np.ndarray  # (K, R)
     severity_high: np.ndarray  # (K, R)
     shock_effects: tuple[tuple[CompiledEffect, ...], ...]
+    # Trends (C13, C14): growth per year, as in the scenario.
+    capacity_trend: np.ndarray  # (M, D, R)
+    attention_trend: np.ndarray  # (M, R)
+    # Assets (C1, C6, C12): bases, leases and pipelines.
+    asset_host: np.ndarray  # (N,) regional index
+    asset_owner: np.ndarray  # (N,) partner index
+    asset_domain: np.ndarray  # (N,) domain index
+    asset_end: np.ndarray  # (N,) first month at which the asset no longer holds
+    asset_floor: np.ndarray  # (N, R) engagement it keeps up
     p: SimpleNamespace  # the coefficients (Parameters): each a float or (R,)
 
     @property
@@ -163,6 +181,8 @@ class State:
     attack: np.ndarray  # (S, R) severity of an attack this month (0: none)
     shock_fired: np.ndarray  # (K, R) 1 once a shock has happened
     invitation: np.ndarray  # (S, M, R) how strongly each partner is invited (third parties)
+    ties: np.ndarray  # (S, M, D, R) historical ties: depreciate, rebuilt by engagement (C1, C12)
+    gains: np.ndarray  # (S, R) extra accepted offers obtained through competition this month (C4)
     month: int = 0
 
     @property
@@ -246,6 +266,13 @@ def build_setup(scenario: Scenario) -> Setup:
             )
         effects.append(tuple(compiled))
 
+    capacity_trend = np.array([[a.capacity_trend.security, a.capacity_trend.economy] for a in partners])
+    attention_trend = np.array([a.attention_trend for a in partners])
+    never = scenario.horizon + 1
+    asset_end = [
+        never if x.end is None else max(months_between(scenario.start, x.end), 0) for x in scenario.assets
+    ]
+
     a_id, b_id = scenario.balance_pair
     return Setup(
         scenario=scenario,
@@ -288,6 +315,13 @@ def build_setup(scenario: Scenario) -> Setup:
         severity_low=_per_run(np.array(sev_lo)),
         severity_high=_per_run(np.array(sev_hi)),
         shock_effects=tuple(effects),
+        capacity_trend=_per_run(capacity_trend),
+        attention_trend=_per_run(attention_trend),
+        asset_host=np.array([sidx[x.host] for x in scenario.assets], dtype=np.int64),
+        asset_owner=np.array([pidx[x.owner] for x in scenario.assets], dtype=np.int64),
+        asset_domain=np.array([DOMAINS.index(x.domain) for x in scenario.assets], dtype=np.int64),
+        asset_end=np.array(asset_end, dtype=np.int64),
+        asset_floor=_per_run(np.array([x.floor for x in scenario.assets])).reshape(len(scenario.assets), 1),
         p=SimpleNamespace(**scenario.parameters.model_dump()),
     )
 
@@ -325,5 +359,7 @@ def initial_state(setup: Setup, replicates: int) -> State:
         attack=np.zeros((S, R)),
         shock_fired=np.zeros((K, R)),
         invitation=np.zeros((S, M, R)),
+        ties=rep(setup.ties),
+        gains=np.zeros((S, R)),
         month=0,
     )

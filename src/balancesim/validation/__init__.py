@@ -20,6 +20,10 @@ checked here as a seeded experiment over many replicates:
   knock-out should make the check fail; if the check still passes, the check
   proves nothing about that rule, and the report says so ("uninformative").
 
+The mechanism influence table (`influence.py`) switches off, one at a time,
+every mechanism that cites a claim and reports the paired change of each
+headline outcome, so that a mechanism that does nothing shows as inert.
+
 A last check compares the baseline with observed behaviour: none of the five
 states voted for the UN General Assembly resolutions condemning Russia in
 2022-23 (the `stance` measure, see metrics.py).
@@ -55,6 +59,7 @@ from .core import (
     count_runs,
     run_checks,
 )
+from .influence import MECHANISMS, NOISE_BAND, Influence, Mechanism
 from .report import report_markdown, summary_json, table_rows, write_report
 
 __all__ = [
@@ -62,7 +67,9 @@ __all__ = [
     "DEFAULT_REPLICATES",
     "DEFAULT_SEED",
     "FAIL",
+    "MECHANISMS",
     "MIN_REPLICATES",
+    "NOISE_BAND",
     "PASS",
     "SCENARIO_DIR",
     "UNCLEAR",
@@ -70,7 +77,9 @@ __all__ = [
     "Check",
     "CheckResult",
     "Estimate",
+    "Influence",
     "KnockOut",
+    "Mechanism",
     "Stats",
     "Threshold",
     "Validation",
@@ -91,6 +100,7 @@ def run_validation(
     scenario_dir: str | Path = SCENARIO_DIR,
     checks: Sequence[Check] = CHECKS,
     progress: Callable[[int], None] | None = None,
+    mechanisms: Sequence[Mechanism] = MECHANISMS,
 ) -> Validation:
-    """Run `checks` (default: all) and their knock-outs; nothing is written."""
-    return run_checks(checks, replicates, seed, scenario_dir, progress)
+    """Run `checks` (default: all), their knock-outs and the mechanism influence table; nothing is written."""
+    return run_checks(checks, replicates, seed, scenario_dir, progress, mechanisms)

@@ -106,10 +106,17 @@ class Lab:
         self.progress = progress
         self._wanted: dict[Arm, set[tuple[str, str]]] = {}
         self._runs: dict[Arm, Run] = {}
+        self._named: dict[Arm, Arm] = {}  # the first labelled arm of each distinct run, for messages
         self.simulated = 0
 
+    @staticmethod
+    def _key(arm: Arm) -> Arm:
+        """Arms that differ only in their label are the same runs: run them once."""
+        return Arm("", arm.scenario, arm.overrides)
+
     def want(self, arm: Arm, columns: Sequence[tuple[str, str]]) -> None:
-        self._wanted.setdefault(arm, set()).update(columns)
+        self._wanted.setdefault(self._key(arm), set()).update(columns)
+        self._named.setdefault(self._key(arm), arm)
 
     @property
     def pending(self) -> int:
@@ -124,7 +131,7 @@ class Lab:
         try:
             return load_scenario(path, arm.override_dict)
         except ScenarioError as e:
-            raise ValidationError(f"arm '{arm.label}': {e}") from None
+            raise ValidationError(f"arm '{self._named.get(arm, arm).label}': {e}") from None
 
     def run_all(self) -> None:
         for arm, wanted in self._wanted.items():
@@ -136,7 +143,8 @@ class Lab:
             try:
                 idx = np.array([cols.index(a, m) for a, m in keys], dtype=np.int64)
             except KeyError as e:
-                raise ValidationError(f"arm '{arm.label}' ({arm.scenario}): {e.args[0]}") from None
+                label = self._named[arm].label
+                raise ValidationError(f"arm '{label}' ({arm.scenario}): {e.args[0]}") from None
             data = engine.simulate(
                 setup, self.seed, self.replicates, column_index=idx, progress=self.progress
             )
@@ -144,7 +152,8 @@ class Lab:
             self.simulated += self.replicates
 
     def get(self, arm: Arm) -> Run:
-        return self._runs[arm]
+        run = self._runs[self._key(arm)]
+        return Run(arm, run.setup, run.data, run.index)
 
 
 # --------------------------------------------------------------------------
@@ -340,6 +349,7 @@ class Validation:
     scenario_dir: Path
     seconds: float
     runs_simulated: int
+    influence: list = field(default_factory=list)  # influence.Influence rows, if run
 
     @property
     def passed(self) -> bool:
@@ -363,12 +373,14 @@ def plan(checks: Sequence[Check], lab: Lab) -> None:
                 lab.want(ko.apply(name, arm), check.columns)
 
 
-def count_runs(checks: Sequence[Check], replicates: int) -> int:
-    arms = set()
+def count_runs(checks: Sequence[Check], replicates: int, mechanisms: Sequence = ()) -> int:
+    from . import influence
+
+    arms = {Lab._key(a) for a in influence.arms(tuple(mechanisms))}
     for check in checks:
         for name, arm in check.arms.items():
-            arms.add(arm)
-            arms.update(ko.apply(name, arm) for ko in check.knockouts)
+            arms.add(Lab._key(arm))
+            arms.update(Lab._key(ko.apply(name, arm)) for ko in check.knockouts)
     return len(arms) * replicates
 
 
@@ -385,8 +397,11 @@ def run_checks(
     seed: int = DEFAULT_SEED,
     scenario_dir: str | Path = SCENARIO_DIR,
     progress: Callable[[int], None] | None = None,
+    mechanisms: Sequence = (),
 ) -> Validation:
-    """Run every check and its knock-outs; nothing is written."""
+    """Run every check and its knock-outs, and the influence table of `mechanisms`; nothing is written."""
+    from . import influence
+
     if replicates < MIN_REPLICATES:
         raise ValidationError(f"replicates must be at least {MIN_REPLICATES}, got {replicates}")
     scenario_dir = Path(scenario_dir)
@@ -395,6 +410,7 @@ def run_checks(
     started = time.perf_counter()
     lab = Lab(scenario_dir, replicates, seed, progress)
     plan(checks, lab)
+    influence.plan(lab, tuple(mechanisms))
     lab.run_all()
     stats = Stats(replicates, seed)
     results = []
@@ -407,4 +423,6 @@ def run_checks(
             kos.append(KnockOutResult(ko, _evaluate(check, kr, stats)))
             ko_runs.append((ko, kr))
         results.append(CheckResult(check, outcome, kos, runs, ko_runs))
-    return Validation(results, replicates, seed, scenario_dir, time.perf_counter() - started, lab.simulated)
+    rows = influence.measure(lab, stats, tuple(mechanisms))
+    seconds = time.perf_counter() - started
+    return Validation(results, replicates, seed, scenario_dir, seconds, lab.simulated, rows)

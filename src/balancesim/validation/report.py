@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..experiment import calendar_month
+from . import influence
 from .checks import VOTES
 from .core import Check, CheckResult, Estimate, Outcome, Threshold, Validation
 
@@ -54,6 +55,7 @@ def summary_json(v: Validation) -> dict[str, Any]:
         "seconds": round(v.seconds, 2),
         "runs": v.runs_simulated,
         "checks": [],
+        "influence": influence.summary(v.influence),
     }
     for r in v.results:
         c = r.check
@@ -230,6 +232,8 @@ def report_markdown(v: Validation, plots: dict[str, str], command: str = "balanc
             lines.append("")
         if c.notes:
             lines += [f"*Notes.* {c.notes}", ""]
+    if v.influence:
+        lines += influence.markdown(v.influence)
     lines += [
         "## Dates",
         "",
