@@ -383,3 +383,99 @@ def test_docs_example_is_valid(tmp_path: Path) -> None:
     example = text.split("## A small example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
     s = load_scenario(write(tmp_path, "example.yaml", example))
     assert [a.id for a in s.actors] == ["russia", "china", "kazakhstan"]
+
+
+# ----------------------------------------------------- what `extends:` may name
+
+
+def _extends(tmp_path: Path, target: str | Path) -> Path:
+    return write(tmp_path, "child.yaml", f"extends: '{target}'\nname: x\n")
+
+
+def test_extends_never_waits_on_a_fifo_a_device_or_stdin(tmp_path: Path) -> None:
+    """A FIFO without a writer, /dev/stdin or a device would block or stream: refused before opening."""
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    cases = {
+        str(fifo): "it is a named pipe (FIFO), not a scenario file",
+        "/dev/zero": "it is a device, not a scenario file",
+        str(tmp_path): "it is a directory, not a scenario file",
+    }
+    if Path("/dev/stdin").exists():
+        cases["/dev/stdin"] = "not a scenario file"
+    for target, reason in cases.items():
+        child = _extends(tmp_path, target)
+        (line,) = problems_of(child)
+        assert line.startswith(f"{child}:1: extends: cannot read '{target}': ") and reason in line
+
+
+def test_extends_through_a_symlink_loop_is_one_clean_problem(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    child = _extends(tmp_path, "a.yaml")
+    assert problems_of(child) == [
+        f"{child}:1: extends: cannot read 'a.yaml': too many levels of symbolic links (a symlink loop?)"
+    ]
+
+
+def test_errors_about_a_file_named_by_extends_quote_only_an_excerpt(tmp_path: Path) -> None:
+    """A base that is someone else's text (/etc/passwd, a log): the message shows 80 characters at most."""
+    secret = "\n".join(f"user{i}:x:{i}:{i}:secret-{i}:/home/user{i}:/bin/sh" for i in range(200))
+    base = write(tmp_path, "passwd", secret + "\n")
+    child = _extends(tmp_path, base)
+    (line,) = problems_of(child)
+    assert "user0:x:0:0" in line and "secret-2" not in line
+    assert len(line) < len(str(base)) + 200
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\x7fELF" + bytes(range(256)) * 10)
+    (line,) = problems_of(_extends(tmp_path, binary))
+    assert len(line) < 200 and "not UTF-8" in line
+    huge = write(tmp_path, "huge.yaml", "name: " + "a" * (2 << 20) + "\n")
+    (line,) = problems_of(_extends(tmp_path, huge))
+    assert line.endswith("the file is larger than 1 MiB, the limit for scenarios")
+    long_key = write(tmp_path, "keys.yaml", f"{'k' * 5000}: 1\n{'k' * 5000}: 2\n")
+    lines = problems_of(long_key)
+    assert all(len(x) < 400 for x in lines)
+
+
+# ------------------------------------------------------ text that is not text
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('"a\\ud800b"', "contains a lone surrogate U+D800"),
+        ('"\\udfff"', "contains a lone surrogate U+DFFF"),
+        ('"a\\x1b]8;;file:///etc/passwd\\x1b\\\\b"', "contains the control character U+001B"),
+        ('"bell\\a"', "contains the control character U+0007"),
+    ],
+)
+def test_lone_surrogates_and_control_characters_are_located_problems(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    path = write(tmp_path, "s.yaml", f"extends: {MINIMAL}\ndescription: ok\nname: {value}\n")
+    (line,) = problems_of(path)
+    assert line.startswith(f"{path}:3: name: {message}")
+    key = write(tmp_path, "k.yaml", f"extends: {MINIMAL}\nparameters:\n  {value}: 1\n")
+    (line,) = problems_of(key)
+    assert line.startswith(f"{key}:3: parameters: a key {message}")
+
+
+def test_surrogates_from_the_command_line_are_problems() -> None:
+    """A byte that is not UTF-8 on the command line arrives as a surrogate escape."""
+    with pytest.raises(ScenarioError) as info:
+        parse_overrides(["name=caf\udce9"])
+    assert "lone surrogate U+DCE9" in str(info.value)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(MINIMAL, {"name": "x\udce9"})
+    assert str(info.value).startswith(f"{COMMAND_LINE}: name: contains a lone surrogate U+DCE9")
+
+
+def test_invalid_utf8_anywhere_is_located(tmp_path: Path) -> None:
+    for i, bad in enumerate([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf4\x90\x80\x80"]):
+        path = tmp_path / f"b{i}.yaml"
+        path.write_bytes(b"name: x\nhorizon: 12\ndescription: a" + bad + b"b\n")
+        (line,) = problems_of(path)
+        assert line.startswith(f"{path}:3: not UTF-8 text (byte 0x")

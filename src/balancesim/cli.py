@@ -1,33 +1,28 @@
 """The `balancesim` command line.
 
 Exit status: 0 success, 1 failure while running (e.g. cannot write results),
-2 invalid input (bad scenario file, bad option), 130 interrupted.
+2 invalid input (bad scenario file, bad option), 130 interrupted; `exits.py`
+decides it for every command. Heavy libraries (numpy, pandas, mesa, scipy,
+matplotlib) and even rich are imported inside the commands, so that
+`balancesim --help` answers at once.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
-from .scenario_files import ScenarioError, load_scenario, parse_overrides
-
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
+from .console import err, out, print_files, print_outcomes, print_sweep, print_validation, stderr  # noqa: F401 - out is used by command modules
+from .exits import Group, InputError, RunError, describe_os_error, run_program
+from .outfolders import check_writable, folder_name
+from .wording import plural
 
 EPILOG_RUN = """\b
 Examples:
@@ -38,16 +33,9 @@ Examples:
 """
 
 
-class InputError(click.ClickException):
-    """Invalid input: the message is printed as is and the exit status is 2."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(self.format_message(), err=True)  # unwrapped: one problem per line
-
-
 def _load(path: str, overrides: dict[str, Any] | None = None):
+    from .scenario_files import ScenarioError, load_scenario
+
     try:
         return load_scenario(path, overrides)
     except ScenarioError as e:
@@ -55,6 +43,8 @@ def _load(path: str, overrides: dict[str, Any] | None = None):
 
 
 def _overrides(items: tuple[str, ...], replicates: int | None, seed: int | None) -> dict[str, Any]:
+    from .scenario_files import ScenarioError, parse_overrides
+
     try:
         values = parse_overrides(items)
     except ScenarioError as e:
@@ -66,32 +56,27 @@ def _overrides(items: tuple[str, ...], replicates: int | None, seed: int | None)
     return values
 
 
-def progress_bar(total: int, label: str) -> tuple[Progress, Callable[[int], None]]:
-    """A rich progress bar on stderr and the callback that advances it."""
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-    task = bar.add_task(label, total=total, rate="")
+def progress_bar(total: int, label: str) -> tuple[Any, Callable[[int], None]]:
+    """A live display on stderr with one bar of `total` runs, and the callback that advances it.
 
-    def advance(n: int) -> None:
-        bar.advance(task, n)
-        t = bar.tasks[task]
-        if t.elapsed:
-            bar.update(task, rate=f"{t.completed / t.elapsed:,.0f} runs/s")
+    For commands in other modules (`with bar: ... advance(n)`); a command with
+    several phases (set-up, simulation, writing) uses `progress.Phases` itself.
+    """
+    from .progress import Phases
 
-    return bar, advance
+    phases = Phases(stderr(), label)
+    return phases, phases.bar(total, "simulating", "runs")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _writable_out(folder: Path) -> None:
+    """RunError (exit 1) unless results can be written under `folder`."""
+    try:
+        check_writable(folder)
+    except OSError as e:
+        raise RunError(f"--out {folder}: cannot write there ({describe_os_error(e)})") from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="balancesim")
 def main() -> None:
     """Agent-based simulation of small states balancing between great powers.
@@ -161,102 +146,77 @@ def run(
     no_plots: bool,
 ) -> None:
     """Run SCENARIO many times and write data, a summary and plots."""
-    from . import experiment, plots, store
+    from .progress import Phases
 
-    overrides = _overrides(settings, replicates, seed)
-    spec = _load(scenario, overrides)
-    base = None
-    if baseline is not None:
-        # The baseline runs with the same seed and count: common random numbers.
-        base = _load(baseline, {**overrides, "replicates": spec.replicates, "seed": spec.seed})
-        if base.horizon != spec.horizon:
-            raise InputError(
-                f"{baseline}: horizon {base.horizon} differs from {scenario}'s {spec.horizon}; "
-                "a paired comparison needs the same horizon"
-            )
-    total = spec.replicates * (2 if base is not None else 1)
-    bar, advance = progress_bar(total, f"{Path(scenario).stem}")
-    options = {
-        "engine_name": engine_name,
-        "chunk_size": chunk_size,
-        "progress": advance,
-        "measures": measures,
-    }
-    try:
-        with bar:
+    name = folder_name(scenario)
+    with Phases(stderr(), name) as phases:
+        phases.setting_up("reading the scenario")
+        overrides = _overrides(settings, replicates, seed)
+        spec = _load(scenario, overrides)
+        base = None
+        if baseline is not None:
+            # The baseline runs with the same seed and count: common random numbers.
+            base = _load(baseline, {**overrides, "replicates": spec.replicates, "seed": spec.seed})
+            if base.horizon != spec.horizon:
+                raise InputError(
+                    f"{baseline}: horizon {base.horizon} differs from {scenario}'s {spec.horizon}; "
+                    "a paired comparison needs the same horizon"
+                )
+        _writable_out(Path(out_dir))  # before the work, not after it
+        phases.setting_up("loading the simulation libraries")
+        from . import experiment, plots, store
+
+        total = spec.replicates * (2 if base is not None else 1)
+        options = {
+            "engine_name": engine_name,
+            "chunk_size": chunk_size,
+            "progress": phases.bar(total, "simulating", "runs"),
+            "measures": measures,
+        }
+        try:
             results = experiment.run(spec, **options)
             base_results = None if base is None else experiment.run(base, **options)
-    except experiment.RunTooLarge as e:
-        raise InputError(f"{scenario}: {e}") from None
-    if base_results is not None and not experiment.common_random_numbers(results.setup, base_results.setup):
-        err.print(
-            f"note: {scenario} and {baseline} differ in their actors or alliances, so their runs do not "
-            "share random numbers; the effect is a difference of runs paired by seed, wider than a "
-            "common-random-numbers comparison"
-        )
-    folder = store.write_run(
-        results,
-        Path(out_dir),
-        Path(scenario).stem,
-        command=["balancesim", *sys.argv[1:]],
-        baseline=base_results,
-        baseline_file=baseline,
-        scenario_file=scenario,
-        plot=None if no_plots else plots.write_all,
-    )
-    _print_outcomes(results, base_results)
-    out.print(f"\nResults: [bold]{folder}[/bold]")
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            out.print(f"  {path.relative_to(folder)}")
+        except experiment.RunTooLarge as e:
+            raise InputError(f"{scenario}: {e}") from None
+        if base_results is not None and not experiment.common_random_numbers(
+            results.setup, base_results.setup
+        ):
+            err.print(
+                f"note: {scenario} and {baseline} differ in their actors or alliances, so their runs "
+                "do not share random numbers; the effect is a difference of runs paired by seed, wider "
+                "than a common-random-numbers comparison",
+                markup=False,
+            )
+        figures = [] if no_plots else plots.figure_names(results, base_results)
+        phases.bar(1 + len(figures), "writing the data", "files")
 
+        def plot(results, folder: Path, baseline) -> list[Path]:
+            phases.step("writing the plots")
+            return plots.write_all(results, folder, baseline, progress=lambda _: phases.step())
 
-def _print_outcomes(results, baseline) -> None:
-    from .experiment import calendar_month
-    from .metrics import HEADLINE, REGION
-
-    last = int(results.months[-1])
-    names = {a.id: a.name for a in results.scenario.actors}
-    a, b = results.scenario.balance_pair
-    table = Table(
-        title=f"{results.scenario.name}: {results.replicates} runs, seed {results.seed}, "
-        f"month {last} ({calendar_month(results.scenario.start, last)})",
-        title_justify="left",
-    )
-    table.add_column("regional outcome")
-    table.add_column("median [5%–95%]", justify="right")
-    if baseline is not None:
-        table.add_column("baseline", justify="right")
-        table.add_column("effect (paired)", justify="right")
-    labels = {f"members.{i.id}": f"{i.id.upper()} members" for i in results.scenario.institutions}
-    labels |= {
-        "balance": f"{names[a]}–{names[b]} balance",
-        "tension": f"{names[a]}–{names[b]} tension",
-        "coordination": f"{names[a]}–{names[b]} coordination",
-        "gains": "gains from competition",
-    }
-
-    def cell(v) -> str:
-        import numpy as np
-
-        q = np.quantile(v, [0.05, 0.5, 0.95])
-        return f"{q[1]:+.3f} [{q[0]:+.3f}, {q[2]:+.3f}]"
-
-    keys = list(HEADLINE) + [f"members.{i}" for i in results.setup.institution_ids]
-    for key in keys:
-        v = results.values(REGION, key)[last]
-        row = [labels.get(key, key.replace("_", " ")), cell(v)]
-        if baseline is not None:
-            bv = baseline.values(REGION, key)[last] if baseline.has(REGION, key) else None
-            row += ["—", "—"] if bv is None else [cell(bv), cell(v - bv)]
-        table.add_row(*row)
-    out.print(table)
+        try:
+            folder = store.write_run(
+                results,
+                Path(out_dir),
+                name,
+                command=["balancesim", *sys.argv[1:]],
+                baseline=base_results,
+                baseline_file=baseline,
+                scenario_file=scenario,
+                plot=None if no_plots else plot,
+            )
+        except OSError as e:
+            raise RunError(f"cannot write the results under {out_dir}: {describe_os_error(e)}") from None
+    print_outcomes(results, base_results)
+    print_files("Results", folder, sorted(p for p in folder.rglob("*") if p.is_file()))
 
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def check(files: tuple[str, ...]) -> None:
     """Validate scenario FILES without running them (exit 2 if any is invalid)."""
+    from .scenario_files import ScenarioError, load_scenario
+
     bad = 0
     for f in files:
         try:
@@ -266,8 +226,8 @@ def check(files: tuple[str, ...]) -> None:
             bad += 1
             continue
         click.echo(
-            f"{f}: ok ({spec.name}; {len(spec.actors)} actors, {spec.horizon} months, "
-            f"{len(spec.shocks)} shocks)",
+            f"{f}: ok ({spec.name}; {plural(len(spec.actors), 'actor')}, "
+            f"{plural(spec.horizon, 'month')}, {plural(len(spec.shocks), 'shock')})",
         )
     if bad:
         raise SystemExit(2)
@@ -284,9 +244,20 @@ def schema(out_file: str | None) -> None:
     text = json.dumps(json_schema(), indent=2) + "\n"
     if out_file is None:
         click.echo(text, nl=False)
-    else:
-        Path(out_file).write_text(text)
-        err.print(f"wrote {out_file}")
+        return
+    # Written under a hidden name and renamed: a full disk leaves no half-written schema.
+    path = Path(out_file)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"cannot write {out_file}: {describe_os_error(e)}") from None
+    click.echo(f"wrote {out_file}", err=True)
 
 
 EPILOG_SWEEP = """\b
@@ -385,56 +356,62 @@ def sweep(
     no_plots: bool,
 ) -> None:
     """Run SCENARIO over a design of parameter values, in resumable chunks."""
-    import re
+    from .progress import Phases
 
-    from . import sweep as sw
-    from .executors import ExecutorUnavailable
+    name = folder_name(scenario)
+    with Phases(stderr(), name) as phases:
+        phases.setting_up("planning the sweep")
+        from . import sweep as sw
+        from .executors import ExecutorUnavailable
+        from .scenario_files import ScenarioError
 
-    overrides = _overrides(settings, None, None)
-    try:
-        given = sw.SweepOptions(
-            params=tuple(sw.parse_param(p) for p in params),
-            design=design,
-            samples=samples,
-            replicates=replicates,
-            months=sw.parse_months(months) if months else None,
-            chunk_size=chunk_size,
-            executor=executor,
-            workers=workers,
-            scheduler=scheduler,
-            out=out_dir,
-        )
-        plan = sw.plan_sweep(scenario, given, overrides, seed=seed)
-    except (ScenarioError, sw.SweepError) as e:
-        raise InputError(str(e)) from None
-    opts = plan.options
-    executor = opts.executor or ("dask" if opts.scheduler else "process")
-    if opts.scheduler is not None:
-        if executor != "dask":
-            raise InputError(f"--scheduler {opts.scheduler}: needs --executor dask (not {executor})")
-        if not re.fullmatch(r"[a-z0-9+]+://\S+", opts.scheduler):
-            raise InputError(f"--scheduler {opts.scheduler}: expected an address like tcp://HOST:PORT")
-    folder = Path(opts.out or Path("results") / Path(scenario).stem / "sweep")
-    points = len(plan.design)
-    label = Path(scenario).stem
-    bar, advance = progress_bar(plan.runs, f"{label}: 0/{points} points")
-    task = bar.task_ids[0]
+        overrides = _overrides(settings, None, None)
+        try:
+            given = sw.SweepOptions(
+                params=tuple(sw.parse_param(p) for p in params),
+                design=design,
+                samples=samples,
+                replicates=replicates,
+                months=sw.parse_months(months) if months else None,
+                chunk_size=chunk_size,
+                executor=executor,
+                workers=workers,
+                scheduler=scheduler,
+                out=out_dir,
+            )
+            plan = sw.plan_sweep(scenario, given, overrides, seed=seed)
+        except (ScenarioError, sw.SweepError) as e:
+            raise InputError(str(e)) from None
+        opts = plan.options
+        executor = opts.executor or ("dask" if opts.scheduler else "process")
+        if opts.scheduler is not None:
+            if executor != "dask":
+                raise InputError(f"--scheduler {opts.scheduler}: needs --executor dask (not {executor})")
+            if not re.fullmatch(r"[a-z0-9+]+://\S+", opts.scheduler):
+                raise InputError(f"--scheduler {opts.scheduler}: expected an address like tcp://HOST:PORT")
+        folder = Path(opts.out or Path("results") / folder_name(scenario) / "sweep")
+        points = len(plan.design)
+        phases.setting_up(f"starting the {executor} executor")
+        advance = None
 
-    def started(pending: int, complete: int, description: str) -> None:
-        err.print(
-            f"{label}: {points} design points x {plan.replicates} runs, "
-            f"{pending:,} runs to do, executor {description}",
-            markup=False,
-            soft_wrap=True,
-        )
-        bar.update(task, total=pending, description=f"{label}: {complete}/{points} points")
+        def started(pending: int, complete: int, description: str) -> None:
+            nonlocal advance
+            err.print(
+                f"{name}: {plural(points, 'design point')} x {plural(plan.replicates, 'run')}, "
+                f"{plural(pending, 'run')} to do, executor {description}",
+                markup=False,
+                soft_wrap=True,
+            )
+            advance = phases.bar(pending, f"{complete}/{points} points", "runs")
 
-    def progress(runs: int, complete: int) -> None:
-        bar.update(task, description=f"{label}: {complete}/{points} points")
-        advance(runs)
+        def progress(runs: int, complete: int) -> None:
+            phases.describe(f"{complete}/{points} points")
+            if advance is not None:
+                advance(runs)
+            if complete == points:
+                phases.setting_up("writing the summary and plots")
 
-    try:
-        with bar:
+        try:
             outcome = sw.run_sweep(
                 plan,
                 folder,
@@ -447,42 +424,19 @@ def sweep(
                 command=["balancesim", *sys.argv[1:]],
                 on_start=started,
             )
-    except (sw.SweepError, ExecutorUnavailable) as e:
-        raise InputError(str(e)) from None
-    except KeyboardInterrupt:
-        err.print(f"interrupted: finished chunks are kept in {folder}; add --resume to continue")
-        raise SystemExit(130) from None
-    except OSError as e:
-        raise click.ClickException(f"cannot write the sweep to {folder}: {e}") from None
-    _print_sweep(outcome)
-
-
-def _print_sweep(outcome) -> None:
-    plan = outcome.plan
-    t = outcome.timings
-    out.print(
-        f"{len(plan.design)} design points x {plan.replicates} runs = {plan.runs:,} runs "
-        f"({outcome.chunks_run} chunks run, {outcome.chunks_skipped} already done) in "
-        f"{sum(t.values()):.1f} s",
-        markup=False,
-    )
-    if outcome.sobol is not None:
-        month = plan.months[-1]
-        table = Table(title=f"Sobol indices at month {month} (95% CI)", title_justify="left")
-        for name in ("measure", "parameter", "S1", "ST"):
-            table.add_column(name, justify="left" if name in ("measure", "parameter") else "right")
-        for row in outcome.sobol[outcome.sobol["month"] == month].itertuples():
-            table.add_row(
-                str(row.measure),
-                row.parameter,
-                f"{row.S1:+.3f} ± {row.S1_conf:.3f}",
-                f"{row.ST:+.3f} ± {row.ST_conf:.3f}",
+        except sw.SweepError as e:
+            raise InputError(str(e)) from None
+        except ExecutorUnavailable as e:
+            raise RunError(str(e)) from None
+        except KeyboardInterrupt:
+            phases.progress.stop()
+            err.print(
+                f"interrupted: finished chunks are kept in {folder}; add --resume to continue", markup=False
             )
-        out.print(table)
-    out.print(f"\nSweep: [bold]{outcome.folder}[/bold]")
-    for path in outcome.files:
-        out.print(f"  {path.relative_to(outcome.folder)}")
-    out.print("  chunks/ (every run's outcomes, one Parquet file per chunk)")
+            raise SystemExit(130) from None
+        except OSError as e:
+            raise RunError(f"cannot write the sweep to {folder}: {describe_os_error(e)}") from None
+    print_sweep(outcome)
 
 
 EPILOG_VIZ = """\b
@@ -521,16 +475,20 @@ def viz(scenario: str, port: int, host: str) -> None:
     spec = _load(scenario)
     problem = v.solara_missing()
     if problem is not None:
-        raise click.ClickException(problem)
+        raise RunError(problem)
     try:
         server = v.start(scenario, host, port, echo=lambda line: click.echo(line, err=True))
     except v.VizError as e:
-        raise (InputError if e.exit_code == 2 else click.ClickException)(str(e)) from None
+        raise (InputError if e.exit_code == 2 else RunError)(str(e)) from None
+
+    class Stopped(Exception):
+        """SIGTERM: a service manager stopping the server, a normal end (status 0)."""
 
     def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise Stopped
 
     previous = signal.signal(signal.SIGTERM, stop)
+    interrupted = False
     try:
         click.echo(f"{spec.name}: {server.url}")
         sys.stdout.flush()
@@ -538,14 +496,18 @@ def viz(scenario: str, port: int, host: str) -> None:
             err.print(f"Listening on all addresses: elsewhere, use this machine's name, port {server.port}.")
         err.print("Open the address in a browser; Ctrl-C stops the server.")
         status = server.wait()
-    except KeyboardInterrupt:
+    except Stopped:
         status = 0
-        err.print("stopped")
+    except KeyboardInterrupt:
+        status, interrupted = 0, True
     finally:
         server.stop()
         signal.signal(signal.SIGTERM, previous)
     if status != 0:
-        raise click.ClickException(f"the page server stopped with status {status}:\n{server.log()[-3000:]}")
+        raise RunError(f"the page server stopped with status {status}:\n{server.log()[-3000:]}")
+    err.print("stopped")
+    if interrupted:
+        raise click.exceptions.Exit(130)  # Ctrl-C, as for every command
 
 
 EPILOG_VALIDATE = """\b
@@ -557,17 +519,6 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
 --strict, also when a knock-out control leaves its pattern in place);
 2 invalid input.
 """
-
-
-def _writable_folder(folder: Path) -> None:
-    """Create `folder` and make sure a file can be written there, or raise InputError."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise InputError(f"--out {folder}: cannot write there ({e.strerror or e})") from None
 
 
 @main.command(epilog=EPILOG_VALIDATE)
@@ -612,67 +563,34 @@ def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None,
     (figure, 95% interval, threshold and why, verdict) and writes a report
     with one plot per pattern; docs/validation.md explains how to read it.
     """
-    from . import validation as val
+    from .progress import Phases
 
     folder = Path(out_dir)
-    _writable_folder(folder)
-    scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
-    bar, advance = progress_bar(val.count_runs(val.CHECKS, replicates, val.MECHANISMS), "validate")
-    try:
-        with bar:
+    with Phases(stderr(), "validate") as phases:
+        phases.setting_up("loading the simulation libraries")
+        _writable_out(folder)
+        from . import validation as val
+
+        scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
+        advance = phases.bar(val.count_runs(val.CHECKS, replicates, val.MECHANISMS), "simulating", "runs")
+        try:
             result = val.run_validation(replicates, seed, scenarios, progress=advance)
-    except val.ValidationError as e:
-        raise InputError(str(e)) from None
-    report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
-    _print_validation(result)
-    out.print(f"\nReport: [bold]{report}[/bold]")
+        except val.ValidationError as e:
+            raise InputError(str(e)) from None
+        phases.bar(1, "writing the report and plots")
+        try:
+            report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
+        except OSError as e:
+            raise RunError(f"cannot write the report to {folder}: {describe_os_error(e)}") from None
+    print_validation(result)
+    print_files("Report", report.parent, [report])
     if not result.passed or (strict and not result.controls_ok):
         raise SystemExit(1)
 
 
-def _print_validation(result) -> None:
-    from .validation import table_rows
-
-    table = Table(
-        title=f"Validation: {result.replicates} runs per arm, seed {result.seed}, "
-        f"{result.runs_simulated:,} runs in {result.seconds:.1f} s",
-        title_justify="left",
-        show_lines=True,
-    )
-    for name in ("check", "claims", "figure", "value [95%]", "threshold", "why", "verdict", "knock-out"):
-        table.add_column(name, overflow="fold")
-    style = {"PASS": "green", "FAIL": "bold red", "UNCLEAR": "yellow"}
-    for row in table_rows(result):
-        verdict = f"[{style[row['verdict']]}]{row['verdict']}[/]"
-        table.add_row(
-            row["check"],
-            row["claims"],
-            row["measure"],
-            row["figure"],
-            row["threshold"],
-            row["why"],
-            verdict,
-            row["knockout"],
-        )
-    out.print(table)
-    failed = [r.check.id for r in result.results if not r.passed]
-    weak = [
-        f"{r.check.id} ({k.knockout.switch})"
-        for r in result.results
-        for k in r.knockouts
-        if not k.informative
-    ]
-    out.print("All checks pass." if not failed else f"Not passing: {', '.join(failed)}.")
-    if weak:
-        listed = ", ".join(weak)
-        out.print(f"Knock-outs that leave their pattern in place (the check proves nothing there): {listed}.")
-    inert = [r.mechanism.name for r in result.influence if not r.moved]
-    if result.influence:
-        out.print(
-            f"Mechanism influence: {len(result.influence) - len(inert)} of {len(result.influence)} "
-            "mechanisms move a headline outcome beyond the noise band"
-            + (f"; inert: {', '.join(inert)}." if inert else ".")
-        )
+def program() -> None:
+    """The `balancesim` console script: `main` with the exit statuses kept (see exits.run_program)."""
+    run_program(main)
 
 
 from .analysis.discover_command import discover  # noqa: E402
@@ -682,4 +600,4 @@ main.add_command(discover)
 main.add_command(hindcast)
 
 if __name__ == "__main__":
-    main()
+    program()

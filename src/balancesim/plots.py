@@ -3,10 +3,16 @@
 Each function takes `Results` (and optionally a baseline) and returns a
 matplotlib Figure; `write_all` saves the standard set as PNG files. Envelopes
 show the median across replicates with the 50% and 90% bands.
+
+Every text that comes from a scenario (names of actors, institutions, shocks,
+the scenario itself) goes through `literal`, so that a `$` in a name is shown
+as a dollar sign, never read as mathtext (`$x^$` would stop the plotting).
 """
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +24,7 @@ from matplotlib.figure import Figure
 
 from .experiment import Results, calendar_month, common_random_numbers
 from .metrics import REGION
+from .wording import plural
 
 LABELS = {
     "hedging_index": ("Hedging index", "0 = all ties with one partner, 1 = perfectly even"),
@@ -31,10 +38,26 @@ LABELS = {
 PARTNER_COLOURS = ["#c0392b", "#d4a017", "#2e86c1", "#8e44ad", "#27ae60", "#7f8c8d", "#e67e22", "#16a085"]
 
 
+def literal(text: str) -> str:
+    """`text` as matplotlib shows it literally: each `$` escaped, so no mathtext is parsed."""
+    return text.replace("$", r"\$")
+
+
 def _names(results: Results) -> dict[str, str]:
-    names = {a.id: a.name for a in results.scenario.actors}
+    """Actor ids -> display names (escaped for matplotlib); 'a' and 'b' are the balance pair."""
+    names = {a.id: literal(a.name) for a in results.scenario.actors}
     a, b = results.scenario.balance_pair
     return {"a": names[a], "b": names[b], **names}
+
+
+def _title(results: Results) -> str:
+    return literal(results.scenario.name)
+
+
+def _wrap(text: str, width_inches: float, fontsize: float = 11) -> str:
+    """`text` broken into lines that fit a figure `width_inches` wide (each line kept apart)."""
+    chars = max(20, int(width_inches * 72 / (0.55 * fontsize)))  # ~0.55 em per character
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
 
 
 def envelope(
@@ -62,7 +85,9 @@ def _time_axis(ax, results: Results) -> None:
 
 
 def _shock_note(results: Results) -> str:
-    scheduled = [f"{s.name} (month {s.month})" for s in results.scenario.shocks if s.month is not None]
+    scheduled = [
+        f"{literal(s.name)} (month {s.month})" for s in results.scenario.shocks if s.month is not None
+    ]
     return ("Dashed line: " + "; ".join(scheduled) + ". ") if scheduled else ""
 
 
@@ -78,7 +103,7 @@ def _headline_grid(results: Results, panel, suptitle: str) -> Figure:
         panel(ax, key, title, note)
         _time_axis(ax, results)
         ax.grid(alpha=0.3)
-    fig.suptitle(suptitle, fontsize=11)
+    fig.suptitle(_wrap(suptitle, 14), fontsize=11)
     return fig
 
 
@@ -88,14 +113,14 @@ def headline(results: Results, baseline: Results | None = None) -> Figure:
     def panel(ax, key: str, title: str, note: str) -> None:
         if baseline is not None:
             envelope(ax, baseline.months, baseline.values(REGION, key), colour="#909497", label="baseline")
-        envelope(ax, results.months, results.values(REGION, key), label=results.scenario.name)
+        envelope(ax, results.months, results.values(REGION, key), label=_title(results))
         ax.set_title(title, fontsize=11)
         ax.set_ylabel(note, fontsize=8)
 
     fig = _headline_grid(
         results,
         panel,
-        f"{results.scenario.name}: regional outcomes across {results.replicates} runs\n"
+        f"{_title(results)}: regional outcomes across {plural(results.replicates, 'run')}\n"
         f"line = median, dark band = middle 50%, light band = 90% of runs. {_shock_note(results)}",
     )
     fig.axes[0].legend(fontsize=8, loc="best")
@@ -121,7 +146,7 @@ def effect(results: Results, baseline: Results) -> Figure:
     return _headline_grid(
         results,
         panel,
-        f"Effect of '{results.scenario.name}' against '{baseline.scenario.name}'\n"
+        f"Effect of '{_title(results)}' against '{_title(baseline)}'\n"
         f"{_pairing(results, baseline)}; median, 50% and 90% bands of the difference. {_shock_note(results)}",
     )
 
@@ -133,8 +158,9 @@ def engagement(results: Results) -> Figure:
     n = setup.n_regional
     cols = min(3, n)
     rows = int(np.ceil(n / cols))
+    width = max(5.0 * cols, 8.0)  # the title needs room even with one state
     fig, axes = plt.subplots(
-        rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False, constrained_layout=True
+        rows, cols, figsize=(width, 3.6 * rows + 0.6), squeeze=False, constrained_layout=True
     )
     for ax, s in zip(axes.flat, setup.regional_ids, strict=False):
         for k, p in enumerate(setup.partner_ids):
@@ -154,19 +180,33 @@ def engagement(results: Results) -> Figure:
         ax.axis("off")
     axes.flat[0].legend(fontsize=8, ncol=2, loc="upper right")
     fig.suptitle(
-        f"{results.scenario.name}: engagement of each state with each outside power "
-        f"(security and economy pooled; median and 50%/90% bands over {results.replicates} runs)",
+        _wrap(
+            f"{_title(results)}: engagement of each state with each outside power\n"
+            f"security and economy pooled; median and 50%/90% bands over "
+            f"{plural(results.replicates, 'run')}",
+            width,
+        ),
         fontsize=11,
     )
     return fig
 
 
+def _alliances(results: Results) -> list:
+    return [i for i in results.scenario.institutions if i.kind.value == "security"]
+
+
 def alliances(results: Results) -> Figure:
-    """Share of runs in which each member is still in, or threatening to leave, each security alliance."""
+    """Share of runs in which each member is still in, or threatening to leave, each security alliance.
+
+    Needs at least one security alliance (`write_all` skips this figure otherwise).
+    """
     names = _names(results)
-    insts = [i for i in results.scenario.institutions if i.kind.value == "security"]
-    n = max(len(insts), 1)
-    fig, axes = plt.subplots(1, n, figsize=(max(9.0, 5.2 * n), 4.6), squeeze=False, constrained_layout=True)
+    insts = _alliances(results)
+    if not insts:
+        raise ValueError(f"{results.scenario.name!r} has no security alliance to plot")
+    n = len(insts)
+    width = max(9.0, 5.2 * n)
+    fig, axes = plt.subplots(1, n, figsize=(width, 4.6), squeeze=False, constrained_layout=True)
     for ax, inst in zip(axes.flat, insts, strict=False):
         for k, s in enumerate(inst.members):
             c = PARTNER_COLOURS[k % len(PARTNER_COLOURS)]
@@ -185,18 +225,19 @@ def alliances(results: Results) -> Figure:
                 ls="--",
                 label=f"{names[s]}: threatening exit",
             )
-        ax.set_title(f"{inst.name} (led by {names[inst.leader]})", fontsize=10)
+        ax.set_title(_wrap(f"{literal(inst.name)} (led by {names[inst.leader]})", width / n, 10), fontsize=10)
         ax.set_ylabel("share of runs", fontsize=8)
         ax.set_ylim(-0.02, 1.02)
         _time_axis(ax, results)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="center left")
-    if not insts:
-        axes.flat[0].text(0.5, 0.5, "no security alliance in this scenario", ha="center")
-        axes.flat[0].axis("off")
     fig.suptitle(
-        f"{results.scenario.name}: alliance membership and exit threats\n"
-        f"share of {results.replicates} runs (solid: still a member; dashed: threatening to leave)",
+        _wrap(
+            f"{_title(results)}: alliance membership and exit threats\n"
+            f"share of {plural(results.replicates, 'run')} (solid: still a member; dashed: threatening "
+            "to leave)",
+            width,
+        ),
         fontsize=11,
     )
     return fig
@@ -217,24 +258,52 @@ def balance_by_state(results: Results) -> Figure:
     _time_axis(ax, results)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=3)
-    ax.set_title(f"{results.scenario.name}: where each state stands between {names['a']} and {names['b']}")
+    ax.set_title(
+        _wrap(f"{_title(results)}: where each state stands between {names['a']} and {names['b']}", 10, 12)
+    )
     return fig
 
 
-def write_all(results: Results, folder: Path, baseline: Results | None = None) -> list[Path]:
-    """Save the standard figures as PNG files in `folder`; returns their paths."""
-    figures = {
-        "headline.png": headline(results, baseline),
-        "engagement.png": engagement(results),
-        "balance_by_state.png": balance_by_state(results),
-        "alliances.png": alliances(results),
-    }
+def figure_names(results: Results, baseline: Results | None = None) -> list[str]:
+    """The PNG files `write_all` writes for these results, in order.
+
+    alliances.png only when the scenario has a security alliance; effect.png
+    only with a baseline.
+    """
+    names = ["headline.png", "engagement.png", "balance_by_state.png"]
+    if _alliances(results):
+        names.append("alliances.png")
     if baseline is not None:
-        figures["effect.png"] = effect(results, baseline)
+        names.append("effect.png")
+    return names
+
+
+def write_all(
+    results: Results,
+    folder: Path,
+    baseline: Results | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Save the standard figures (`figure_names`) as PNG files in `folder`; returns their paths.
+
+    `progress(name)` is called after each file is written.
+    """
+    draw: dict[str, Callable[[], Figure]] = {
+        "headline.png": lambda: headline(results, baseline),
+        "engagement.png": lambda: engagement(results),
+        "balance_by_state.png": lambda: balance_by_state(results),
+        "alliances.png": lambda: alliances(results),
+        "effect.png": lambda: effect(results, baseline),  # type: ignore[arg-type]
+    }
     paths = []
-    for name, fig in figures.items():
+    for name in figure_names(results, baseline):
+        fig = draw[name]()  # one figure in memory at a time
         path = folder / name
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        try:
+            fig.savefig(path, dpi=110)
+        finally:
+            plt.close(fig)
         paths.append(path)
+        if progress is not None:
+            progress(name)
     return paths

@@ -39,6 +39,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.nodes import Node as YamlNode
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.representer import SafeRepresenter
 
 from balancesim.paths import key_of, split_path
@@ -49,6 +50,14 @@ from balancesim.scenario import (
     did_you_mean,
     format_location,
     reference_problems,
+)
+from balancesim.scenario_text import (
+    MAX_FILE_BYTES,
+    excerpt,
+    key_problem,
+    os_reason,
+    read_capped,
+    text_problem,
 )
 
 __all__ = [
@@ -65,7 +74,6 @@ __all__ = [
     "update_parameters_doc",
 ]
 
-MAX_FILE_BYTES = 1 << 20  # scenario files are hand-written; anything bigger is a mistake
 MAX_PROBLEMS = 50  # beyond this the list stops helping
 MAX_VALUES = 100_000  # values per file after alias expansion (stops "billion laughs")
 MAX_EXTENDS_DEPTH = 16
@@ -166,8 +174,7 @@ def _describe(value: Any, raw: str | None = None) -> str:
     if value is None:
         return raw if raw not in (None, "") else "null"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"'{shown}'"
+        return f"'{excerpt(value, 40)}'"
     if isinstance(value, int | float):
         return raw if raw is not None else _number(value)
     if isinstance(value, dict):
@@ -218,19 +225,14 @@ class _Loader:
         if display not in self.files:
             self.files.append(display)
         try:
-            with open(real, "rb") as f:
-                data = f.read(MAX_FILE_BYTES + 1)
+            data = read_capped(real, regular_only=referrer is not None)
         except OSError as e:
-            reason = {
-                FileNotFoundError: "no such file",
-                IsADirectoryError: "it is a directory, not a file",
-                PermissionError: "permission denied",
-            }.get(type(e), (e.strerror or str(e)).lower())
+            reason = os_reason(e)
             if referrer is None:
                 self.add(_Src(display, None), "", f"cannot read the file: {reason}")
             else:
                 node, name = referrer
-                self.add(node.where, ("extends",), f"cannot read '{name}': {reason}")
+                self.add(node.where, ("extends",), f"cannot read '{excerpt(name)}': {reason}")
             return None
         if len(data) > MAX_FILE_BYTES:
             self.add(_Src(display, None), "", "the file is larger than 1 MiB, the limit for scenarios")
@@ -254,8 +256,15 @@ class _Loader:
                 message += f" ({e.context} on line {e.context_mark.line + 1})"
             self.add(_Src(display, mark.line + 1 if mark else None), "", message)
             return None
+        except ReaderError as e:  # a character YAML does not allow, e.g. a control character
+            line = text[: e.position].count("\n") + 1 if isinstance(e.position, int) else None
+            code = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or "?")
+            self.add(
+                _Src(display, line), "", f"the character U+{code:04X} is not allowed in YAML ({e.reason})"
+            )
+            return None
         except YAMLError as e:
-            self.add(_Src(display, None), "", f"syntax error: {e}")
+            self.add(_Src(display, None), "", f"syntax error: {excerpt(str(e))}")
             return None
         except RecursionError:
             self.add(_Src(display, None), "", "the YAML is nested too deeply")
@@ -297,7 +306,11 @@ class _Loader:
             try:
                 value = node.value if tag == f"{_CORE}str" else constructor.construct_object(node)
             except (YAMLError, ValueError, LookupError, TypeError):  # e.g. `!!int abc`
-                self.add(src, path, f"'{node.value}' is not a valid {tag.replace(_CORE, '!!')}")
+                self.add(src, path, f"'{excerpt(node.value)}' is not a valid {tag.replace(_CORE, '!!')}")
+                return _Node(None, src)
+            problem = text_problem(value) if isinstance(value, str) else None
+            if problem is not None:
+                self.add(src, path, problem)
                 return _Node(None, src)
             if isinstance(value, float) and not math.isfinite(value):
                 self.add(src, path, f"NaN/infinity is not allowed (got {node.value})")
@@ -353,12 +366,16 @@ class _Loader:
                 self.add(key_src, path, _tag_message(str(key_node.tag)))
                 continue
             key = key_node.value
+            problem = key_problem(key) if isinstance(key, str) else None
+            if problem is not None:
+                self.add(key_src, path, problem)
+                continue
             if key in entries:
                 first = entries[key].key_src
                 self.add(
                     key_src,
                     (*path, key),
-                    f"duplicate key '{key}' (first on line {first.line if first else '?'})",
+                    f"duplicate key '{excerpt(key)}' (first on line {first.line if first else '?'})",
                 )
                 continue
             child = self._convert(value_node, display, (*path, key), constructor, active)
@@ -387,7 +404,7 @@ class _Loader:
         if root is None:
             return None
         if not isinstance(root, MappingNode):
-            what = "a list" if isinstance(root, SequenceNode) else f"'{root.value}'"
+            what = "a list" if isinstance(root, SequenceNode) else f"'{excerpt(str(root.value))}'"
             self.add(
                 _Src(display, root.start_mark.line + 1),
                 "",
@@ -410,7 +427,7 @@ class _Loader:
         name = ext.value
         base_real = real.parent / name
         base_display = os.path.normpath(os.path.join(os.path.dirname(display), name))
-        resolved = base_real.resolve()
+        resolved = Path(os.path.realpath(base_real))  # never raises: a symlink loop fails on reading
         if any(resolved == seen for _, seen in chain):
             names = " -> ".join([*(d for d, _ in chain), base_display])
             self.add(ext.where, ("extends",), f"extends cycle: {names}")
@@ -455,7 +472,7 @@ class _Loader:
                 self.add(
                     item.where,
                     (path[0],),
-                    f"'{ident}' appears twice in this list (first on line {first})",
+                    f"'{excerpt(ident)}' appears twice in this list (first on line {first})",
                 )
                 continue
             seen[ident] = item
@@ -504,7 +521,8 @@ class _Loader:
             self.add(
                 item.where,
                 (path[0],),
-                f"cannot remove '{ident}': the base scenario has no such id ({did_you_mean(ident, known)})",
+                f"cannot remove '{excerpt(ident)}': the base scenario has no such id "
+                f"({did_you_mean(excerpt(ident), known)})",
             )
         else:
             items[position[ident]] = None
@@ -531,7 +549,8 @@ class _Loader:
                 self.add(
                     src,
                     format_location(path),
-                    f"'{part}' is neither an id nor an index in this list ({did_you_mean(str(part), ids)})",
+                    f"'{excerpt(str(part))}' is neither an id nor an index in this list "
+                    f"({did_you_mean(str(part), ids)})",
                 )
                 return
             if key is None:
@@ -582,6 +601,9 @@ class _Loader:
         if isinstance(value, float) and not math.isfinite(value):
             self.add(src, path, f"NaN/infinity is not allowed (got {value})")
             return None
+        if isinstance(value, str) and (problem := text_problem(value)) is not None:
+            self.add(src, path, problem)
+            return None
         if value is None or isinstance(value, str | int | float):
             return _Node(value, src)
         self.add(src, path, f"expected plain data, got a {type(value).__name__}")
@@ -613,7 +635,7 @@ class _TooMany(Exception):
 
 
 def _tag_message(tag: str) -> str:
-    shown = tag.replace(_CORE, "!!")
+    shown = excerpt(tag.replace(_CORE, "!!"))
     return f"YAML tag '{shown}' is not allowed: scenario files hold plain data only"
 
 
@@ -909,7 +931,11 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         dotted, sep, text = item.partition("=")
         dotted = dotted.strip()
         if not sep or not dotted:
-            loader.add(_Src(COMMAND_LINE, None), "", f"'{item}': expected PATH=VALUE")
+            loader.add(_Src(COMMAND_LINE, None), "", f"'{excerpt(item)}': expected PATH=VALUE")
+            continue
+        problem = text_problem(dotted, allowed="") or text_problem(text)
+        if problem is not None:
+            loader.add(_Src(COMMAND_LINE, None), excerpt(dotted), problem)
             continue
         if not text.strip():
             result[dotted] = None

@@ -301,3 +301,34 @@ def _manifest(
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
         "files": files,
     }
+
+
+class ManifestError(ValueError):
+    """A `manifest.json` that cannot be used: unreadable, not JSON, or not a JSON object.
+
+    Its message names the file and what was found, in one line; the command
+    line exits with status 2 for it (the folder given is not a valid one).
+    """
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest at `path` as a dict, or ManifestError saying why it is not one.
+
+    Every reader of a manifest (resume, baselines, the view) goes through here,
+    so a truncated, garbled or hand-edited file gives one clear line instead
+    of a traceback deep in the caller.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read(64 << 20)  # manifests are a few kB; more is not a manifest
+        value = json.loads(data.decode("utf-8"))
+    except OSError as e:
+        raise ManifestError(f"{path}: cannot read it ({(e.strerror or str(e)).lower()})") from None
+    except UnicodeDecodeError:
+        raise ManifestError(f"{path}: not a manifest (not UTF-8 text)") from None
+    except ValueError as e:  # json.JSONDecodeError
+        raise ManifestError(f"{path}: not a manifest (invalid JSON: {str(e)[:80]})") from None
+    if not isinstance(value, dict):
+        kind = type(value).__name__.replace("NoneType", "null").replace("dict", "object")
+        raise ManifestError(f"{path}: not a manifest (a JSON {kind}, expected an object)")
+    return value

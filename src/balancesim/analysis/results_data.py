@@ -22,7 +22,6 @@ vector aligned with the input rows.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,10 +80,12 @@ def open_results(folder: str | Path) -> ResultsData:
         raise ResultsError(f"{folder}: no such folder (expected a run or sweep folder)")
     if not manifest_path.is_file():
         raise ResultsError(f"{folder}: no manifest.json: not a run or sweep folder of balancesim")
+    from ..store import ManifestError, read_manifest
+
     try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError) as e:
-        raise ResultsError(f"{manifest_path}: cannot read it ({e})") from None
+        manifest = read_manifest(manifest_path)  # a JSON object, or a one-line reason
+    except ManifestError as e:
+        raise ResultsError(str(e)) from None
     if "balancesim_sweep" in manifest:
         return _open_sweep(folder, manifest)
     if "balancesim_run" in manifest:

@@ -12,11 +12,13 @@ from .plan import SweepPlan
 
 
 def _labels(plan: SweepPlan) -> dict[str, str]:
-    from ..plots import LABELS
+    from ..plots import LABELS, literal
 
-    names = {a.id: a.name for a in plan.base.actors}
+    names = {a.id: literal(a.name) for a in plan.base.actors}  # never mathtext
     a, b = plan.base.balance_pair
-    third = ", ".join(p.name for p in plan.base.partners if p.kind == "third_party") or "third parties"
+    third = (
+        ", ".join(literal(p.name) for p in plan.base.partners if p.kind == "third_party") or "third parties"
+    )
     return {
         m: LABELS[m][0].format(a=names[a], b=names[b], third=third) if m in LABELS else m
         for m in plan.measures
@@ -45,7 +47,12 @@ def sweep_figures(plan: SweepPlan, summary: pd.DataFrame, sobol: pd.DataFrame | 
     n = len(plan.measures)
     cols = 3
     rows = math.ceil(n / cols)
-    subtitle = f"{plan.base.name}: {plan.replicates} runs per point, seed {plan.seed}, {when}"
+    from ..plots import literal
+    from ..wording import plural
+
+    subtitle = (
+        f"{literal(plan.base.name)}: {plural(plan.replicates, 'run')} per point, seed {plan.seed}, {when}"
+    )
     if sobol is not None:
         fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)
         part = sobol[sobol["month"] == month]

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..store import write_json, write_table
+from ..store import ManifestError, read_manifest, write_json, write_table
 from .chunks import chunk_ok, chunk_table
 from .plan import FORMAT, SweepPlan
 from .specs import SweepError
@@ -67,9 +67,9 @@ def check_folder(folder: Path, plan: SweepPlan, resume: bool) -> tuple[set[str],
                 "or choose another --out"
             )
         try:
-            old = json.loads(manifest.read_text())
-        except (OSError, ValueError) as e:
-            raise SweepError(f"{manifest}: cannot read it ({e})") from None
+            old = read_manifest(manifest)
+        except ManifestError as e:
+            raise SweepError(str(e)) from None
         differ = _differences(old.get("identity"), plan.identity())
         if differ:
             shown = "; ".join(differ[:5]) + ("; ..." if len(differ) > 5 else "")

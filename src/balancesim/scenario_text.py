@@ -1,0 +1,119 @@
+"""Reading scenario text safely: bounded, non-blocking reads, checked text, short excerpts.
+
+A scenario file, or a file it names with `extends:`, may be anything: a FIFO
+that never delivers, a device that never ends, someone else's /etc/passwd,
+a binary. These helpers make reading it bounded (size and time) and make the
+messages about it short and inert:
+
+* `read_capped` reads at most MAX_FILE_BYTES + 1 bytes, and for `extends:`
+  refuses anything but a regular file before opening it;
+* `text_problem` / `key_problem` say why a string cannot be scenario text
+  (lone surrogates, control characters; keys are short one-line names);
+* `excerpt` quotes at most MAX_EXCERPT characters of one line, with control
+  characters escaped, so no message reproduces a file or drives the terminal.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import unicodedata
+from pathlib import Path
+
+MAX_FILE_BYTES = 1 << 20  # scenario files are hand-written; anything bigger is a mistake
+MAX_EXCERPT = 80  # characters of a file's text quoted in a message (never a whole file)
+
+
+def excerpt(text: str, limit: int = MAX_EXCERPT) -> str:
+    """At most `limit` characters of `text`'s first line, for quoting in a message.
+
+    A value may be a whole file (a plain scalar spanning every line of a file
+    named by `extends:`, say /etc/passwd): messages quote a short excerpt,
+    never the content. Control characters and lone surrogates are shown as
+    escapes, so a message cannot drive the terminal.
+    """
+    lines = text.strip().splitlines() or [""]
+    line = lines[0]
+    more = len(lines) > 1 or len(line) > limit
+    shown = "".join(repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Cs") else c for c in line[:limit])
+    return shown + ("..." if more else "")
+
+
+def text_problem(text: str, allowed: str = "\t\n\r") -> str | None:
+    """Why `text` cannot be a scenario string, or None if it can.
+
+    Lone surrogates (a YAML escape like "\\ud800", or a command-line byte that
+    is not UTF-8) cannot be written out as UTF-8, and control characters
+    (escape sequences) would act on the terminal when a name is printed.
+    """
+    for c in text:
+        category = unicodedata.category(c)
+        if category == "Cs":
+            return f"contains a lone surrogate U+{ord(c):04X}, which is not a character (expected UTF-8 text)"
+        if category == "Cc" and c not in allowed:
+            return f"contains the control character U+{ord(c):04X} (expected printable text)"
+    return None
+
+
+def key_problem(key: str) -> str | None:
+    """Why `key` cannot be a key of a scenario mapping (keys are short one-line names), or None."""
+    problem = text_problem(key, allowed="")
+    if problem is None and len(key) > MAX_EXCERPT:
+        problem = f"has {len(key):,} characters (keys are short names)"
+    return None if problem is None else f"a key {problem}: '{excerpt(key, 40)}'"
+
+
+def read_capped(path: Path, regular_only: bool) -> bytes:
+    """At most MAX_FILE_BYTES + 1 bytes of the file, without ever blocking.
+
+    With `regular_only` (a file named by `extends:`), anything but a regular
+    file is refused before it is opened: a FIFO or `/dev/stdin` would wait for
+    a writer forever, a device could stream without end. The file is opened
+    non-blocking and checked again by descriptor, in case it was swapped.
+    """
+    if regular_only:
+        _require_regular(os.stat(path).st_mode, path)
+    flags = os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | (os.O_NONBLOCK if regular_only else 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as f:
+        if regular_only:
+            _require_regular(os.fstat(fd).st_mode, path)
+        return f.read(MAX_FILE_BYTES + 1)
+
+
+def _require_regular(mode: int, path: Path) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = (
+        "a directory"
+        if stat.S_ISDIR(mode)
+        else "a named pipe (FIFO)"
+        if stat.S_ISFIFO(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
+    raise _NotRegular(f"it is {kind}, not a scenario file", str(path))
+
+
+class _NotRegular(OSError):
+    def __init__(self, reason: str, filename: str) -> None:
+        super().__init__(0, reason, filename)
+
+
+def os_reason(e: OSError) -> str:
+    """Why a file could not be read, in words (no errno numbers, no full paths)."""
+    if isinstance(e, _NotRegular):
+        return e.strerror
+    if isinstance(e, FileNotFoundError):
+        return "no such file"
+    if isinstance(e, IsADirectoryError):
+        return "it is a directory, not a file"
+    if isinstance(e, PermissionError):
+        return "permission denied"
+    if e.errno == errno.ELOOP:
+        return "too many levels of symbolic links (a symlink loop?)"
+    return (e.strerror or str(e)).lower()
