@@ -40,12 +40,6 @@ if TYPE_CHECKING:
 TINY = 1e-12
 
 
-def sanctions(setup: Setup) -> np.ndarray:
-    """Each outside power's `sanctions` level from the scenario: (M,)."""
-    by_id = {a.id: getattr(a, "sanctions", 0.0) for a in setup.scenario.actors}
-    return np.array([by_id[m] for m in setup.partner_ids])
-
-
 def rerouted_trade(state: State, setup: Setup, base: np.ndarray) -> np.ndarray:
     """Extra economic offers from re-routed trade under sanctions: (S, M, R). (C1, C13)
 
@@ -57,12 +51,12 @@ def rerouted_trade(state: State, setup: Setup, base: np.ndarray) -> np.ndarray:
     `transit_gain` x transit role x their effort share more trade. The
     sanctioned power gains nothing here: its volumes may grow, its share not.
     """
-    cut = sanctions(setup)  # (M,)
+    cut = setup.sanctions  # (M, R)
     out = np.zeros((setup.n_regional, setup.n_partners, state.replicates))
     if not cut.any():
         return out
-    route = (cut[None, :, None] * state.ties[:, :, ECONOMY]).sum(axis=1)  # (S, R)
-    free = np.where(cut > 0, 0.0, 1.0)[:, None] * base[:, ECONOMY]  # (M, R)
+    route = (cut[None] * state.ties[:, :, ECONOMY]).sum(axis=1)  # (S, R)
+    free = np.where(cut > 0, 0.0, 1.0) * base[:, ECONOMY]  # (M, R)
     origin = free / np.maximum(free.sum(axis=0, keepdims=True), TINY)  # (M, R)
     return np.asarray(setup.p.transit_gain) * route[:, None] * origin[None]
 
