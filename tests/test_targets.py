@@ -282,7 +282,7 @@ def test_hindcast_on_a_tiny_run(tmp_path):
         confidence: high
         source: records
       kz_approval:
-        description: a Kazakh approval of Russia in 2022 far above the baseline's (about 0.35 after the war's shock)
+        description: a Kazakh approval of Russia in 2022 far above the baseline's (about 0.35)
         measure: opinion.russia[kazakhstan]
         period: "2022"
         value: 0.9
