@@ -218,9 +218,16 @@ class VizCliServer:
 
 
 def start_viz_cli(
-    scenario: str | os.PathLike[str], *args: str, timeout: float = 90.0, cwd: Path = REPO_ROOT
+    scenario: str | os.PathLike[str],
+    *args: str,
+    timeout: float = 90.0,
+    cwd: Path = REPO_ROOT,
+    extra_env: dict[str, str] | None = None,
 ) -> VizCliServer:
-    """Run ``balancesim viz SCENARIO --port 0 ARGS`` and return once it prints the page's address."""
+    """Run ``balancesim viz SCENARIO --port 0 ARGS`` and return once it prints the page's address.
+
+    ``extra_env`` is added to its environment (e.g. ``TMPDIR``: where it makes its asset overlay).
+    """
     import queue
     import re
     import threading
@@ -228,6 +235,7 @@ def start_viz_cli(
     exe = Path(sys.executable).with_name("balancesim")
     cmd = [str(exe) if exe.exists() else "balancesim", "viz", str(scenario), "--port", "0", *args]
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+    env.update(extra_env or {})
     t0 = time.monotonic()
     process = subprocess.Popen(
         cmd,

@@ -33,7 +33,7 @@ def test_run_writes_data_summary_plots_and_manifest(tmp_path):
     assert r.exit_code == 0, r.output
     (manifest,) = run_folder(out)
     folder = manifest.parent
-    assert folder.parent.name == "taiwan_shock"
+    assert folder == out  # --out is the exact folder the run writes
     pngs = sorted(p.name for p in (folder / "plots").glob("*.png"))
     assert len(pngs) >= 4
     series = pq.read_table(folder / "series.parquet").to_pandas()
@@ -48,7 +48,7 @@ def test_run_writes_data_summary_plots_and_manifest(tmp_path):
     assert m["versions"]["mesa"].startswith("3.")
     assert "command" in m and m["files"]["series.parquet"]["bytes"] > 0
     assert str(folder) in r.output and "hedging index" in r.output
-    assert not list(out.rglob(".*.partial"))
+    assert not list(tmp_path.rglob(".*.partial"))
 
 
 def test_same_seed_same_data(tmp_path):

@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from balancesim import console, outfolders
+from balancesim import console, folders
 from balancesim.cli import main
 from balancesim.exits import Group
 
@@ -130,7 +130,7 @@ def test_run_on_a_real_read_only_or_full_filesystem(tmp_path, options, expected)
     wrap = _namespace_mount(mount, "64k", options)
     if wrap is None:
         pytest.skip("cannot mount a private tmpfs here (needs unshare and user namespaces)")
-    command = [sys.executable, "-m", "balancesim.cli", "run", TAIWAN, "-n", "50", "--out", str(mount)]
+    command = [sys.executable, "-m", "balancesim.cli", "run", TAIWAN, "-n", "50", "--out", str(mount / "run")]
     result = subprocess.run([*wrap, *command], capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
@@ -271,17 +271,23 @@ def test_a_manifest_that_is_not_an_object_is_bad_input(tmp_path, content):
 
 
 @pytest.mark.parametrize("name", ["...yaml", "..yaml", "a b;c.yaml", ".hidden.yaml"])
-def test_results_stay_inside_out_whatever_the_file_name(tmp_path, name):
+def test_results_stay_inside_out_whatever_the_file_name(tmp_path, name, monkeypatch):
     work = tmp_path / "deep" / "work"
     work.mkdir(parents=True)
     path = scenario(work, "replicates: 2\n", name)
     out = work / "out"
     r = invoke("run", path, "--no-plots", "--out", out)
     assert r.exit_code == 0, r.output
-    files = [p for p in tmp_path.rglob("*") if p.is_file() and p != path]
+    # Beside the folder only its lock file (`.out.lock`, kept outside so that it outlives a swap).
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p not in (path, work / ".out.lock")]
     assert files and all(out in p.parents for p in files)
-    (manifest,) = out.rglob("manifest.json")
-    assert manifest.parent.parent.parent == out
+    assert (out / "manifest.json").is_file()
+    # Without --out: a new folder under results/<safe name>/, never beside or above it.
+    monkeypatch.chdir(work)
+    r = invoke("run", path, "--no-plots")
+    assert r.exit_code == 0, r.output
+    (manifest,) = (work / "results").rglob("manifest.json")
+    assert manifest.parent.parent.parent == work / "results"
     assert not manifest.parent.parent.name.startswith(".")
 
 
@@ -295,10 +301,10 @@ def test_sweep_default_folder_stays_under_results(tmp_path, monkeypatch):
 
 
 def test_folder_names_are_safe():
-    assert outfolders.folder_name("x/...yaml") == "scenario"
-    assert outfolders.folder_name("taiwan_shock.yaml") == "taiwan_shock"
-    assert outfolders.folder_name("../a b/c d.v2.yaml") == "c_d.v2"
-    assert outfolders.folder_name("évian.yaml") == "vian"
+    assert folders.folder_name("x/...yaml") == "scenario"
+    assert folders.folder_name("taiwan_shock.yaml") == "taiwan_shock"
+    assert folders.folder_name("../a b/c d.v2.yaml") == "c_d.v2"
+    assert folders.folder_name("évian.yaml") == "vian"
 
 
 # ------------------------------------------------------------------- hostile names

@@ -385,6 +385,19 @@ def test_docs_example_is_valid(tmp_path: Path) -> None:
     assert [a.id for a in s.actors] == ["russia", "china", "kazakhstan"]
 
 
+def test_parsed_files_are_reused_without_sharing_changes(tmp_path: Path) -> None:
+    from balancesim import scenario_files
+
+    path = write(tmp_path, "s.yaml", f"extends: {MINIMAL.resolve()}\nparameters: {{lock_in: 2}}\n")
+    changed = load_scenario(path, {"parameters.hedging_tension": 1.0, "actors.china.attention": 0.3})
+    assert (str(path), path.read_text()) in scenario_files._PARSED  # the next load skips the parser
+    again = load_scenario(path)
+    assert changed.parameters.hedging_tension == 1.0 and again.parameters.hedging_tension == 2.5
+    assert again.actors[1].attention == 0.5 and again.parameters.lock_in == 2
+    path.write_text(f"extends: {MINIMAL.resolve()}\nparameters: {{lock_in: 4}}\n")
+    assert load_scenario(path).parameters.lock_in == 4
+
+
 # ----------------------------------------------------- what `extends:` may name
 
 

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -572,3 +574,268 @@ def test_missing_dask_gives_a_clear_message(monkeypatch, tmp_path):
     )
     assert r.exit_code == 1 and "optional extra" in r.output  # an installation problem, not bad input
     assert not (out / "manifest.json").exists()
+
+
+# ------------------------------------------------- where work runs and is written
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "option"),
+    [("scheduler", "tcp://10.0.0.5:8786", "--scheduler"), ("out", "/tmp/elsewhere", "--out")],
+)
+def test_a_scenario_file_cannot_say_where_work_runs_or_is_written(tmp_path, key, value, option):
+    path = tmp_path / "remote.yaml"
+    path.write_text(
+        f"extends: {MINIMAL}\nsweep:\n  params: {{parameters.lock_in: '1:2:2'}}\n  {key}: {value}\n"
+    )
+    for args in (["check", str(path)], ["sweep", str(path), "--out", str(tmp_path / "s")]):
+        r = invoke(*args)
+        assert r.exit_code == 2, r.output
+        assert r.output.strip() == (
+            f"{path}:4: sweep.{key}: not allowed in a scenario file: where a sweep runs and where it "
+            f"writes come from the command line only; use {option}"
+        )
+    assert not (tmp_path / "s").exists()
+
+
+INTRUDER = """
+import sys, distributed
+security = distributed.security.Security.temporary() if sys.argv[2] == "tls" else None
+try:
+    client = distributed.Client(sys.argv[1], timeout="5s", security=security)
+except BaseException as e:
+    print("refused:", type(e).__name__)
+    sys.exit(3)
+print("connected", client.submit(sum, [1, 2]).result())
+"""
+
+
+def test_local_dask_cluster_admits_only_its_own_client():
+    """Another local process (another user) cannot connect to a sweep's cluster, with or without TLS."""
+    pytest.importorskip("distributed")
+    runner = make_runner("dask", 1)
+    try:
+        address = runner.cluster.scheduler_address
+        assert address.startswith("tls://127.0.0.1:")
+        for target, credentials in (
+            (address, "none"),
+            (address, "tls"),
+            (address.replace("tls", "tcp"), "none"),
+        ):
+            r = subprocess.run(
+                [sys.executable, "-c", INTRUDER, target, credentials],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert r.returncode == 3 and r.stdout.startswith("refused"), (
+                target,
+                credentials,
+                r.stdout,
+                r.stderr,
+            )
+        # No dashboard, and the HTTP server Dask always starts answers nothing.
+        port = runner.cluster.scheduler.services["dashboard"].port
+        for page in ("/status", "/info/main/workers.html", "/json/identity.json", "/health", "/metrics"):
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{page}", timeout=5)
+        assert [r for _, r in runner.map_unordered(pow, 2, [3])] == [8]
+    finally:
+        runner.close()
+
+
+# ------------------------------------------------------------ one writer only
+
+
+SLOW = [
+    "-p",
+    "parameters.lock_in=1:5:5",
+    "-n",
+    "400",
+    "--chunk-size",
+    "20",
+    "--executor",
+    "serial",
+    "--no-plots",
+]
+
+
+def test_a_second_writer_of_a_sweep_folder_is_refused_with_exit_1(tmp_path):
+    """A sweep runs in another process; a second sweep and a --resume into its folder are refused."""
+    out = tmp_path / "s"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "balancesim.cli", "sweep", MINIMAL, *SLOW, "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(sw.iter_chunk_files(out)):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.02)
+        for extra in ([], ["--resume"]):
+            r = invoke("sweep", MINIMAL, *SLOW, "--out", str(out), *extra)
+            assert r.exit_code == 1, r.output
+            assert "another balancesim command is writing this folder" in r.output
+            assert len(r.output.strip().splitlines()) == 1
+        assert proc.poll() is None, "the first sweep must still be running (make SLOW slower)"
+    finally:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["chunks_skipped"] == 0
+    files = list(sw.iter_chunk_files(out))
+    assert len(files) == manifest["chunks"]
+    assert {pq.read_metadata(f).metadata[b"balancesim_sweep"].decode() for f in files} == {manifest["key"]}
+
+
+# --------------------------------------------------------------- damaged chunks
+
+
+def test_a_damaged_chunk_is_found_recomputed_and_reported(reference, tmp_path):
+    p, folder0, outcome0 = reference
+    folder = tmp_path / "s"
+    sw.run_sweep(p, folder, executor="serial", plots=False)
+    index = sw.ChecksumIndex(folder).load()
+    assert set(index.entries) == {c.name for c in p.chunks()}
+    victim = folder / "chunks" / p.chunks()[4].name  # one flipped bit in the middle of the file
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    victim.write_bytes(bytes(data))
+    # and one in a data page of another chunk, which Parquet's page checksums catch on reading
+    paged = folder / "chunks" / p.chunks()[9].name
+    column = pq.read_metadata(paged).row_group(0).column(3)
+    data = bytearray(paged.read_bytes())
+    data[column.data_page_offset + column.total_compressed_size // 2] ^= 0x40
+    paged.write_bytes(bytes(data))
+    with pytest.raises(OSError):
+        pq.read_table(paged, page_checksum_verification=True)
+    told = []
+    outcome = sw.run_sweep(p, folder, executor="serial", resume=True, plots=False, notify=told.append)
+    assert told == [
+        f"2 chunk file(s) damaged (checksum mismatch or unreadable): chunks/{victim.name}, "
+        f"chunks/{paged.name}; recomputing them"
+    ]
+    assert outcome.chunks_run == 2
+    pd.testing.assert_frame_equal(outcome.summary, outcome0.summary, check_exact=True)
+    assert (folder / "summary.csv").read_bytes() == (folder0 / "summary.csv").read_bytes()
+
+
+def test_a_chunk_without_a_recorded_checksum_is_checked_page_by_page(reference, tmp_path):
+    """A process killed between writing a chunk and recording its checksum: the chunk is still used."""
+    p, _, outcome0 = reference
+    folder = tmp_path / "s"
+    sw.run_sweep(p, folder, executor="serial", plots=False)
+    index = folder / "checksums.jsonl"
+    lines = index.read_text().splitlines()
+    index.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:20])  # two lost lines, one torn
+    outcome = sw.run_sweep(p, folder, executor="serial", resume=True, plots=False)
+    assert outcome.chunks_run == 0
+    pd.testing.assert_frame_equal(outcome.summary, outcome0.summary, check_exact=True)
+    assert len(sw.ChecksumIndex(folder).load().entries) == len(p.chunks())
+
+
+# ------------------------------------------------------------ broken executors
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_killed_worker_process_is_one_line_exit_1_and_resumable(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    args = ["-p", "parameters.lock_in=1:5:5", "-n", "400", "--chunk-size", "20", "--no-plots"]
+    out = tmp_path / "s"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "balancesim.cli",
+            "sweep",
+            MINIMAL,
+            *args,
+            "--executor",
+            "process",
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(sw.iter_chunk_files(out))) < 3:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.01)
+        client = psutil.Process(proc.pid)
+        workers = [c for c in client.children(recursive=True) if c.ppid() != proc.pid]  # the forkserver's
+        assert workers
+        workers[0].kill()
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, stderr.decode()
+    lines = [line for line in stderr.decode().splitlines() if line.strip()]
+    assert "Traceback" not in stderr.decode()
+    assert lines[-1].startswith("error: a worker process died") and "add --resume to continue" in lines[-1]
+    r = invoke("sweep", MINIMAL, *args, "--executor", "serial", "--out", str(out), "--resume")
+    assert r.exit_code == 0, r.output
+    whole = tmp_path / "whole"
+    assert invoke("sweep", MINIMAL, *args, "--executor", "serial", "--out", str(whole)).exit_code == 0
+    assert (out / "summary.csv").read_bytes() == (whole / "summary.csv").read_bytes()
+
+
+def _slow_square(shared: float, item: int) -> int:
+    time.sleep(shared)
+    return item * item
+
+
+def test_losing_every_dask_worker_fails_cleanly(tmp_path):
+    """Workers lost mid-sweep: ExecutorFailed, not a hang; a cluster without workers: exit 1, resumable."""
+    distributed = pytest.importorskip("distributed")
+    from balancesim.executors import DaskRunner, ExecutorFailed
+
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as c:
+        runner = DaskRunner(1, scheduler=c.scheduler_address, no_workers_s=1)
+        try:
+            with pytest.raises(ExecutorFailed, match=r"Dask workers were lost|every Dask worker is gone"):
+                for i, _ in enumerate(runner.map_unordered(_slow_square, 0.2, range(20))):
+                    if i == 1:
+                        c.scale(0)
+        finally:
+            runner.close()
+        out = tmp_path / "s"
+        args = ["-p", "parameters.lock_in=1:5:3", "-n", "8", "--no-plots", "--out", str(out)]
+        r = invoke("sweep", MINIMAL, *args, "--executor", "dask", "--scheduler", c.scheduler_address)
+    assert r.exit_code == 1, r.output
+    *_, last = r.output.strip().splitlines()
+    assert last.startswith("error: no Dask worker to run the sweep") and "add --resume" in last
+    assert "Traceback" not in r.output
+    assert invoke("sweep", MINIMAL, *args, "--executor", "serial", "--resume").exit_code == 0
+
+
+def test_an_unreachable_scheduler_exits_1(tmp_path):
+    pytest.importorskip("distributed")
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "s"
+    r = invoke(
+        "sweep",
+        MINIMAL,
+        "-p",
+        "parameters.lock_in=1:2:2",
+        "-n",
+        "2",
+        "--scheduler",
+        f"tcp://127.0.0.1:{port}",
+        "--out",
+        str(out),
+    )
+    assert r.exit_code == 1, r.output
+    assert f"cannot connect to the Dask scheduler at tcp://127.0.0.1:{port}" in r.output
+    assert not out.exists()

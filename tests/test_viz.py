@@ -183,7 +183,10 @@ def test_page_reports_a_bad_scenario(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     ("typed", "seed"),
-    [(None, None), ("", None), ("  ", None), ("42", 42), (" 7 ", 7), (12, 12), ("abc", None), ("-3", None)],
+    [
+        *((None, None), ("", None), ("  ", None), ("42", 42), (" 7 ", 7), (12, 12), ("abc", None)),
+        *(("-3", None), ("²", None), ("٤٢", None), (str(2**64 - 1), 2**64 - 1)),
+    ],
 )
 def test_parse_seed(typed, seed):
     got = app.parse_seed(typed)
@@ -191,6 +194,13 @@ def test_parse_seed(typed, seed):
         assert got == app.parse_seed(typed) and got >= 0
     else:
         assert got == seed
+
+
+def test_parse_seed_refuses_a_seed_above_64_bits():
+    with pytest.raises(ValueError, match="Seed 18446744073709551616 is too large"):
+        app.parse_seed(str(2**64))
+    with pytest.raises(ValueError, match=r"Seed 12345678901234567890… \(60 digits\) is too large"):
+        app.parse_seed("1234567890" * 6)
 
 
 # --------------------------------------------------------------------------- command line
@@ -265,6 +275,32 @@ def _wait_month_stable(page, quiet_ms: int = 800, timeout_s: float = 10.0) -> No
     raise AssertionError(f"the month kept changing for {timeout_s} s after pausing")
 
 
+class SentFrames:
+    """The WebSocket frames a page sends to the server (widget state, clicks), in order."""
+
+    def __init__(self, page) -> None:
+        self.frames: list[str] = []
+        page.on("websocket", lambda ws: ws.on("framesent", self._add))
+
+    def _add(self, payload) -> None:
+        self.frames.append(payload if isinstance(payload, str) else payload.decode("utf-8", "replace"))
+
+    def wait_for(self, page, pattern: str, timeout_s: float = 15.0) -> None:
+        """Wait until a frame matching ``pattern`` has been sent.
+
+        The browser holds back a widget's state while an earlier update of it awaits
+        the server's answer (ipywidgets' throttling), but sends clicks at once: a Step
+        clicked right after moving a slider can reach the server before the slider's
+        last value. Waiting for that value to be sent keeps them in order.
+        """
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout_s
+        while not any(regex.search(f) for f in self.frames):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no frame matching {pattern!r} was sent in {timeout_s} s")
+            page.wait_for_timeout(100)
+
+
 def _power(page, name: str) -> float:
     row = page.get_by_test_id("powers").locator("tr", has_text=name)
     return float(row.locator("td").nth(2).inner_text())
@@ -299,6 +335,7 @@ def test_balancesim_viz_serves_a_working_page_offline(viz_cli_server, watched_pa
     server = viz_cli_server(TAIWAN)
     assert re.search(r"^War over Taiwan \(2024\): http://127\.0\.0\.1:\d+/$", server.output(), re.M)
     page, watch = watched_page
+    sent = SentFrames(page)
     with keep_evidence(page, "viz-cli", server.output):
         page.set_viewport_size({"width": 1400, "height": 1400})  # the whole page in a screenshot
         page.goto(server.url)
@@ -327,6 +364,7 @@ def test_balancesim_viz_serves_a_working_page_offline(viz_cli_server, watched_pa
         for _ in range(11):
             interval.press("ArrowRight")
         assert interval.get_attribute("aria-valuenow") == "23"
+        sent.wait_for(page, r'"v_model":\s*23[,}]')
         step.click()
         _wait_month(page, "Month 24 (2024-03)")
 
@@ -344,9 +382,10 @@ def test_balancesim_viz_serves_a_working_page_offline(viz_cli_server, watched_pa
         for _ in range(11):  # back to one month per step, then play a few months
             interval.press("ArrowLeft")
         assert interval.get_attribute("aria-valuenow") == "1"
+        sent.wait_for(page, r'"v_model":\s*1[,}]')
         page.get_by_role("button", name="▶").click()
         page.wait_for_function(
-            "() => /Month 2[6-9] /.test(document.querySelector('[data-testid=month]').textContent)",
+            "() => /Month 2[6-9] /.test(document.querySelector('[data-testid=month]')?.textContent ?? '')",
             timeout=20_000,
         )
         page.get_by_role("button", name="❚❚").click()

@@ -21,7 +21,7 @@ import click
 
 from .console import err, out, print_files, print_outcomes, print_sweep, print_validation, stderr  # noqa: F401 - out is used by command modules
 from .exits import Group, InputError, RunError, describe_os_error, run_program
-from .outfolders import check_writable, folder_name
+from .folders import check_writable, folder_name
 from .wording import plural
 
 EPILOG_RUN = """\b
@@ -30,6 +30,7 @@ Examples:
   balancesim run scenarios/taiwan_shock.yaml --replicates 1000 --seed 7
   balancesim run scenarios/taiwan_shock.yaml --baseline scenarios/baseline.yaml
   balancesim run scenarios/baseline.yaml --set parameters.hedging_tension=0
+  balancesim run scenarios/taiwan_shock.yaml --uncertainty none
 """
 
 
@@ -94,9 +95,8 @@ def main() -> None:
     "--out",
     "out_dir",
     type=click.Path(file_okay=False),
-    default="results",
-    show_default=True,
-    help="Folder under which results/<scenario>/<run-id>/ is written.",
+    help="The exact folder the run writes (new, empty, or an earlier run, which is replaced) "
+    "[default: a new results/<scenario>/<run-id>/].",
 )
 @click.option(
     "--baseline",
@@ -132,17 +132,24 @@ def main() -> None:
     show_default=True,
     help="essential: keep only what the summary and plots need (for very large runs).",
 )
+@click.option(
+    "--uncertainty",
+    type=click.Choice(["prior", "none"]),
+    help="prior: each run draws its values from the scenario's `uncertainty:` priors; "
+    "none: the scenario's values only [default: prior if the scenario has priors].",
+)
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 def run(
     scenario: str,
     replicates: int | None,
     seed: int | None,
-    out_dir: str,
+    out_dir: str | None,
     baseline: str | None,
     engine_name: str,
     chunk_size: int,
     settings: tuple[str, ...],
     measures: str,
+    uncertainty: str | None,
     no_plots: bool,
 ) -> None:
     """Run SCENARIO many times and write data, a summary and plots."""
@@ -153,6 +160,8 @@ def run(
         phases.setting_up("reading the scenario")
         overrides = _overrides(settings, replicates, seed)
         spec = _load(scenario, overrides)
+        if uncertainty is None:
+            uncertainty = "prior" if spec.uncertainty else "none"
         base = None
         if baseline is not None:
             # The baseline runs with the same seed and count: common random numbers.
@@ -162,51 +171,75 @@ def run(
                     f"{baseline}: horizon {base.horizon} differs from {scenario}'s {spec.horizon}; "
                     "a paired comparison needs the same horizon"
                 )
-        _writable_out(Path(out_dir))  # before the work, not after it
+        target = None if out_dir is None else Path(out_dir)
+        shown = out_dir or f"results/{name}"
+        _writable_out(target or Path("results"))  # before the work, not after it
         phases.setting_up("loading the simulation libraries")
         from . import experiment, plots, store
+        from .folders import FolderBusy, FolderRefused
 
         total = spec.replicates * (2 if base is not None else 1)
-        options = {
-            "engine_name": engine_name,
-            "chunk_size": chunk_size,
-            "progress": phases.bar(total, "simulating", "runs"),
-            "measures": measures,
-        }
         try:
-            results = experiment.run(spec, **options)
-            base_results = None if base is None else experiment.run(base, **options)
-        except experiment.RunTooLarge as e:
-            raise InputError(f"{scenario}: {e}") from None
-        if base_results is not None and not experiment.common_random_numbers(
-            results.setup, base_results.setup
-        ):
-            err.print(
-                f"note: {scenario} and {baseline} differ in their actors or alliances, so their runs "
-                "do not share random numbers; the effect is a difference of runs paired by seed, wider "
-                "than a common-random-numbers comparison",
-                markup=False,
-            )
-        figures = [] if no_plots else plots.figure_names(results, base_results)
-        phases.bar(1 + len(figures), "writing the data", "files")
+            # The folder is prepared (checked, locked, a partial folder made) before any simulation.
+            with store.run_destination(target, Path("results"), name, spec.seed) as destination:
+                for note in destination.notes:
+                    err.print(note, markup=False, soft_wrap=True)
+                options = {
+                    "engine_name": engine_name,
+                    "chunk_size": chunk_size,
+                    "progress": phases.bar(total, "simulating", "runs"),
+                    "measures": measures,
+                }
+                from .per_run import ValuesError
 
-        def plot(results, folder: Path, baseline) -> list[Path]:
-            phases.step("writing the plots")
-            return plots.write_all(results, folder, baseline, progress=lambda _: phases.step())
+                try:
+                    results = experiment.run(spec, uncertainty=uncertainty, **options)  # type: ignore[arg-type]
+                    base_results = None
+                    if base is not None:
+                        # The baseline runs with the scenario's draws: paired in its values as in its noise.
+                        shared = experiment.shared_values(results, base)
+                        base_results = experiment.run(base, values=shared, **options)  # type: ignore[arg-type]
+                except experiment.RunTooLarge as e:
+                    raise InputError(f"{scenario}: {e}") from None
+                except ValuesError as e:  # a drawn value the scenario cannot take
+                    raise InputError(f"{scenario}: uncertainty: {e}") from None
+                if base_results is not None and len(base_results.drawn) < len(results.drawn):
+                    missing = sorted(set(results.drawn) - set(base_results.drawn))
+                    err.print(
+                        f"note: {baseline} has no {', '.join(missing)}: its runs keep their own values there",
+                        markup=False,
+                    )
+                if base_results is not None and not experiment.common_random_numbers(
+                    results.setup, base_results.setup
+                ):
+                    err.print(
+                        f"note: {scenario} and {baseline} differ in their actors or alliances, so their "
+                        "runs do not share random numbers; the effect is a difference of runs paired by "
+                        "seed, wider than a common-random-numbers comparison",
+                        markup=False,
+                    )
+                figures = [] if no_plots else plots.figure_names(results, base_results)
+                phases.bar(1 + len(figures), "writing the data", "files")
 
-        try:
-            folder = store.write_run(
-                results,
-                Path(out_dir),
-                name,
-                command=["balancesim", *sys.argv[1:]],
-                baseline=base_results,
-                baseline_file=baseline,
-                scenario_file=scenario,
-                plot=None if no_plots else plot,
-            )
+                def plot(results, folder: Path, baseline) -> list[Path]:
+                    phases.step("writing the plots")
+                    return plots.write_all(results, folder, baseline, progress=lambda _: phases.step())
+
+                folder = store.write_run(
+                    results,
+                    destination,
+                    command=["balancesim", *sys.argv[1:]],
+                    baseline=base_results,
+                    baseline_file=baseline,
+                    scenario_file=scenario,
+                    plot=None if no_plots else plot,
+                )
+        except FolderRefused as e:
+            raise InputError(str(e)) from None
+        except FolderBusy as e:
+            raise RunError(str(e)) from None
         except OSError as e:
-            raise RunError(f"cannot write the results under {out_dir}: {describe_os_error(e)}") from None
+            raise RunError(f"cannot write the results to {shown}: {describe_os_error(e)}") from None
     print_outcomes(results, base_results)
     print_files("Results", folder, sorted(p for p in folder.rglob("*") if p.is_file()))
 
@@ -267,7 +300,9 @@ parameters.hedging_tension, actors.china.attention, relations.tension,
 shocks.taiwan_war.severity, shocks.taiwan_war.month.
 Every design point runs the same replicate seeds (common random numbers).
 A `sweep:` section in the scenario file takes the same settings; options
-given here override it (any --param replaces its params). See docs/sweeps.md.
+given here override it (any --param replaces its params). Where the work runs
+(--scheduler) and where it is written (--out) come from the command line only.
+See docs/sweeps.md.
 
 \b
 Examples:
@@ -327,7 +362,8 @@ Examples:
     "--out",
     "out_dir",
     type=click.Path(file_okay=False),
-    help="The sweep folder [default: results/<scenario>/sweep].",
+    help="The exact folder the sweep writes (new, empty, or this sweep's for --resume) "
+    "[default: results/<scenario>/sweep].",
 )
 @click.option("--resume", is_flag=True, help="Continue the sweep in --out, skipping finished chunks.")
 @click.option(
@@ -362,7 +398,8 @@ def sweep(
     with Phases(stderr(), name) as phases:
         phases.setting_up("planning the sweep")
         from . import sweep as sw
-        from .executors import ExecutorUnavailable
+        from .executors import ExecutorFailed, ExecutorUnavailable
+        from .folders import FolderBusy, FolderRefused
         from .scenario_files import ScenarioError
 
         overrides = _overrides(settings, None, None)
@@ -376,20 +413,24 @@ def sweep(
                 chunk_size=chunk_size,
                 executor=executor,
                 workers=workers,
-                scheduler=scheduler,
-                out=out_dir,
             )
             plan = sw.plan_sweep(scenario, given, overrides, seed=seed)
         except (ScenarioError, sw.SweepError) as e:
             raise InputError(str(e)) from None
         opts = plan.options
-        executor = opts.executor or ("dask" if opts.scheduler else "process")
-        if opts.scheduler is not None:
+        executor = opts.executor or ("dask" if scheduler else "process")
+        if scheduler is not None:
             if executor != "dask":
-                raise InputError(f"--scheduler {opts.scheduler}: needs --executor dask (not {executor})")
-            if not re.fullmatch(r"[a-z0-9+]+://\S+", opts.scheduler):
-                raise InputError(f"--scheduler {opts.scheduler}: expected an address like tcp://HOST:PORT")
-        folder = Path(opts.out or Path("results") / folder_name(scenario) / "sweep")
+                raise InputError(f"--scheduler {scheduler}: needs --executor dask (not {executor})")
+            if not re.fullmatch(r"[a-z0-9+]+://\S+", scheduler):
+                raise InputError(f"--scheduler {scheduler}: expected an address like tcp://HOST:PORT")
+        folder = Path(out_dir or Path("results") / name / "sweep")
+        if executor == "dask":
+            import logging
+
+            # Dask logs each lost worker or connection with a traceback; the sweep reports
+            # what it means for the user in one line instead.
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
         points = len(plan.design)
         phases.setting_up(f"starting the {executor} executor")
         advance = None
@@ -417,16 +458,23 @@ def sweep(
                 folder,
                 executor=executor,
                 workers=opts.workers,
-                scheduler=opts.scheduler,
+                scheduler=scheduler,
                 resume=resume,
                 progress=progress,
                 plots=not no_plots,
                 command=["balancesim", *sys.argv[1:]],
                 on_start=started,
+                notify=lambda message: err.print(f"note: {message}", markup=False, soft_wrap=True),
             )
-        except sw.SweepError as e:
+        except (sw.SweepError, FolderRefused) as e:
             raise InputError(str(e)) from None
         except ExecutorUnavailable as e:
+            raise (InputError if e.input_fault else RunError)(str(e)) from None
+        except (ExecutorFailed, sw.SweepFailed) as e:
+            raise RunError(
+                f"{e}; the finished chunks are kept in {folder}: add --resume to continue"
+            ) from None
+        except FolderBusy as e:
             raise RunError(str(e)) from None
         except KeyboardInterrupt:
             phases.progress.stop()
@@ -476,6 +524,9 @@ def viz(scenario: str, port: int, host: str) -> None:
     problem = v.solara_missing()
     if problem is not None:
         raise RunError(problem)
+    warning = v.exposure_warning(host)
+    if warning:
+        click.echo(warning, err=True)
     try:
         server = v.start(scenario, host, port, echo=lambda line: click.echo(line, err=True))
     except v.VizError as e:
@@ -544,7 +595,8 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
     type=click.Path(file_okay=False),
     default="results/validation",
     show_default=True,
-    help="Folder for report.md, one PNG per pattern, summary.json and table.csv.",
+    help="The exact folder of the report (report.md, one PNG per pattern, summary.json, table.csv); "
+    "new, empty, or an earlier report, which is replaced.",
 )
 @click.option(
     "--scenarios",
@@ -570,16 +622,28 @@ def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None,
         phases.setting_up("loading the simulation libraries")
         _writable_out(folder)
         from . import validation as val
+        from .folders import FolderBusy, FolderRefused
 
         scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
-        advance = phases.bar(val.count_runs(val.CHECKS, replicates, val.MECHANISMS), "simulating", "runs")
         try:
-            result = val.run_validation(replicates, seed, scenarios, progress=advance)
-        except val.ValidationError as e:
+            # Checked and locked before the work: a folder that is not an earlier report is refused
+            # at once, and a second validation into the same folder cannot mix its files with ours.
+            with val.report_folder(folder) as notes:
+                for note in notes:
+                    err.print(note, markup=False, soft_wrap=True)
+                advance = phases.bar(
+                    val.count_runs(val.CHECKS, replicates, val.MECHANISMS), "simulating", "runs"
+                )
+                try:
+                    result = val.run_validation(replicates, seed, scenarios, progress=advance)
+                except val.ValidationError as e:
+                    raise InputError(str(e)) from None
+                phases.bar(1, "writing the report and plots")
+                report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
+        except FolderRefused as e:
             raise InputError(str(e)) from None
-        phases.bar(1, "writing the report and plots")
-        try:
-            report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
+        except FolderBusy as e:
+            raise RunError(str(e)) from None
         except OSError as e:
             raise RunError(f"cannot write the report to {folder}: {describe_os_error(e)}") from None
     print_validation(result)

@@ -103,6 +103,10 @@ def print_outcomes(results: Any, baseline: Any | None) -> None:
             row += ["—", "—"] if bv is None else [cell(bv), cell(v - bv)]
         table.add_row(*map(Text, row))
     out.print(table)
+    if results.drawn:
+        from .importance import table as importance_table
+
+        out.print(importance_table(results, baseline, keys, labels))
 
 
 def print_sweep(outcome: Any) -> None:

@@ -30,7 +30,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
 
 EXECUTORS = ("serial", "process", "dask")
@@ -39,7 +40,24 @@ Item = TypeVar("Item")
 
 
 class ExecutorUnavailable(RuntimeError):
-    """The requested executor cannot be used here (missing package, unreachable cluster)."""
+    """The requested executor cannot be used here (missing package, unreachable cluster).
+
+    `input_fault` says whether the user can fix it by changing the command
+    (exit status 2: a missing optional extra) or not (exit status 1: a
+    scheduler that does not answer).
+    """
+
+    def __init__(self, message: str, input_fault: bool = True) -> None:
+        super().__init__(message)
+        self.input_fault = input_fault
+
+
+class ExecutorFailed(RuntimeError):
+    """The executor broke while running (a worker process killed, every Dask worker lost).
+
+    Work already finished is unaffected: the sweep's written chunks stay and
+    `--resume` continues from them.
+    """
 
 
 class Runner(Protocol):
@@ -197,16 +215,20 @@ class ProcessRunner:
         source = iter(items)
         try:
             while True:
-                for item in source:
-                    running[pool.submit(_call_shared, fn, item)] = item
-                    if len(running) >= window:
+                try:
+                    for item in source:
+                        running[pool.submit(_call_shared, fn, item)] = item
+                        if len(running) >= window:
+                            break
+                    if not running:
                         break
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    item = running.pop(future)
-                    yield item, future.result()
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    finished = [(running.pop(future), future.result()) for future in done]
+                except BrokenProcessPool:  # from submit() or result(), whichever sees it first
+                    raise ExecutorFailed(
+                        "a worker process died (killed, or out of memory) and the process pool stopped"
+                    ) from None
+                yield from finished
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -220,9 +242,13 @@ def _import_distributed() -> Any:
     except ImportError:
         raise ExecutorUnavailable(
             "the dask executor needs Dask distributed, an optional extra: "
-            "pip install 'balancesim[dask]' (or use --executor process)"
+            "pip install 'balancesim[dask]' (or use --executor process)",
+            input_fault=False,
         ) from None
     return distributed
+
+
+LOST = "the Dask workers were lost and the work was cancelled"
 
 
 class DaskRunner:
@@ -230,72 +256,124 @@ class DaskRunner:
 
     The LocalCluster has `workers` worker processes with one thread each (the
     engine is numpy-bound and holds the GIL between calls, so threads would
-    not add speed). Tasks are submitted with `pure=False` and unique keys, so
-    Dask never merges two of them; `shared` is scattered to every worker once.
+    not add speed). It uses Dask's own security: temporary TLS credentials
+    made for this cluster, so only this process (which holds them) can
+    connect, submit work or read results; and no dashboard. Tasks are
+    submitted with `pure=False` and unique keys, so Dask never merges two of
+    them; `shared` is scattered to every worker once.
+
+    Failures while running raise `ExecutorFailed`: a task whose workers keep
+    dying (Dask's KilledWorker), a lost scheduler, or no worker at all for
+    `no_workers_s` seconds (tasks would otherwise wait forever).
     """
 
-    def __init__(self, workers: int, scheduler: str | None = None) -> None:
+    def __init__(self, workers: int, scheduler: str | None = None, no_workers_s: float = 60.0) -> None:
         distributed = _import_distributed()
         self.cluster = None
+        self.no_workers_s = no_workers_s
         if scheduler is not None:
             try:
                 self.client = distributed.Client(scheduler, timeout="10s")
             except (OSError, TimeoutError) as e:
                 raise ExecutorUnavailable(
-                    f"cannot connect to the Dask scheduler at {scheduler}: {e}"
+                    f"cannot connect to the Dask scheduler at {scheduler}: {e}", input_fault=False
                 ) from None
             n = sum(self.client.nthreads().values())
             self.description = f"dask (scheduler {scheduler}, {n} worker thread(s))"
         else:
+            try:
+                security = distributed.security.Security.temporary()
+            except ImportError:
+                raise ExecutorUnavailable(
+                    "the dask executor's local cluster needs the 'cryptography' package for its "
+                    "TLS credentials: pip install 'balancesim[dask]'",
+                    input_fault=False,
+                ) from None
+            import dask
+
             # Worker processes inherit an ignored SIGINT: Ctrl-C is the client's to handle
             # (it cancels the work and closes the cluster), not theirs to print tracebacks.
             main_thread = threading.current_thread() is threading.main_thread()
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+            # No dashboard and no HTTP routes at all (cluster state, Prometheus metrics): the
+            # HTTP server Dask always starts then answers nothing but 404.
+            quiet_http = {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
             try:
-                self.cluster = distributed.LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
+                with dask.config.set(quiet_http):
+                    self.cluster = distributed.LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        host="127.0.0.1",
+                        protocol="tls://",
+                        security=security,
+                        dashboard_address=None,
+                        silence_logs=logging.ERROR,
+                    )
             finally:
                 if main_thread:
                     signal.signal(signal.SIGINT, previous)
-            self.client = distributed.Client(self.cluster)
+            self.client = distributed.Client(self.cluster, security=security)
             self.description = f"dask (LocalCluster, {workers} worker process{'es' if workers > 1 else ''})"
         self.distributed = distributed
 
     def map_unordered(
         self, fn: Callable[[Any, Item], Any], shared: Any, items: Iterable[Item]
     ) -> Iterator[tuple[Item, Any]]:
+        distributed = self.distributed
         threads = max(1, sum(self.client.nthreads().values()))
         window = 3 * threads
-        shared_future = self.client.scatter(shared, broadcast=True, hash=False)
+        try:
+            shared_future = self.client.scatter(shared, broadcast=True, hash=False)
+        except (TimeoutError, OSError) as e:
+            raise ExecutorFailed(f"no Dask worker to run the sweep ({e})") from None
         prefix = f"balancesim-chunk-{uuid.uuid4().hex[:12]}"
         running: dict[Any, Item] = {}
-        finished = self.distributed.as_completed()
         source = iter(items)
         count = 0
-
-        def submit_more() -> None:
-            nonlocal count
-            for item in source:
-                future = self.client.submit(fn, shared_future, item, pure=False, key=f"{prefix}-{count}")
-                count += 1
-                running[future] = item
-                finished.add(future)
-                if len(running) >= window:
-                    break
-
+        no_workers_since: float | None = None
         try:
-            submit_more()
-            for future in finished:
-                item = running.pop(future)
-                result = future.result()
-                future.release()
-                submit_more()
-                yield item, result
+            while True:
+                for item in source:
+                    future = self.client.submit(fn, shared_future, item, pure=False, key=f"{prefix}-{count}")
+                    count += 1
+                    running[future] = item
+                    if len(running) >= window:
+                        break
+                if not running:
+                    break
+                try:
+                    done, _ = distributed.wait(list(running), timeout=2, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    done = set()
+                except CancelledError:  # the scheduler dropped the work: its workers are gone
+                    raise ExecutorFailed(LOST) from None
+                except OSError as e:  # the scheduler went away
+                    raise ExecutorFailed(f"lost the connection to the Dask scheduler ({e})") from None
+                if not done:
+                    if self.client.nthreads():
+                        no_workers_since = None
+                    elif no_workers_since is None:
+                        no_workers_since = time.monotonic()
+                    elif time.monotonic() - no_workers_since > self.no_workers_s:
+                        raise ExecutorFailed(
+                            f"every Dask worker is gone (none for {self.no_workers_s:.0f} s)"
+                        )
+                    continue
+                for future in done:
+                    item = running.pop(future)
+                    try:
+                        result = future.result()
+                    except distributed.KilledWorker:
+                        raise ExecutorFailed(
+                            "Dask workers kept dying while running a chunk (killed, or out of memory)"
+                        ) from None
+                    except CancelledError:
+                        raise ExecutorFailed(LOST) from None
+                    except OSError as e:
+                        raise ExecutorFailed(f"lost the connection to the Dask scheduler ({e})") from None
+                    future.release()
+                    yield item, result
         finally:
             for future in running:
                 future.cancel()

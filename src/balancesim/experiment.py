@@ -9,7 +9,7 @@ drawing them plots.py's.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -23,6 +23,7 @@ from .state import Setup, build_setup
 
 Engine = Literal["vectorised", "mesa"]
 Measures = Literal["all", "essential"]
+Uncertainty = Literal["prior", "none"]
 # A run keeps every value in memory and writes it as one long table; past this
 # many values that table no longer fits comfortably in memory.
 MAX_KEPT_VALUES = 150_000_000
@@ -44,6 +45,10 @@ class Results:
     months: np.ndarray  # (months,)
     engine: str = "vectorised"
     timings: dict[str, float] = field(default_factory=dict)
+    # Per-run values (PATH -> (R,) array): the draws from the priors, or those
+    # shared with the scenario this run is the baseline of. Empty: none.
+    drawn: dict[str, np.ndarray] = field(default_factory=dict)
+    uncertainty: str = "none"  # prior (drawn here), given (passed in) or none
 
     @property
     def replicates(self) -> int:
@@ -98,6 +103,8 @@ def run(
     chunk_size: int = engine.DEFAULT_CHUNK,
     progress: Callable[[int], None] | None = None,
     measures: Measures = "all",
+    uncertainty: Uncertainty = "none",
+    values: Mapping[str, np.ndarray] | None = None,
 ) -> Results:
     """Run a scenario: `replicates` replicates (default: the scenario's) from `seed`.
 
@@ -107,6 +114,11 @@ def run(
     `measures="essential"` keeps only what the summary and plots need
     (`metrics.essential_index`), for large runs. Raises ValueError when the
     series would not fit in memory (more than MAX_KEPT_VALUES values).
+
+    `uncertainty="prior"` draws each replicate's values from the scenario's
+    priors (`uncertainty.draw`: they depend on the seed, the PATH and the
+    replicate only). `values` gives per-run values instead (PATH -> one value
+    per replicate), e.g. a scenario's draws for its baseline.
     """
     if not isinstance(scenario, Scenario):
         from .scenario_files import load_scenario
@@ -127,14 +139,28 @@ def run(
             + (", or keep only the essential measures" if index is None else "")
             + ", or `balancesim sweep`, which streams end-of-run outcomes to disk"
         )
+    source = "given" if values else "none"
+    if values is None and uncertainty == "prior" and scenario.uncertainty:
+        from .uncertainty import draw
+
+        values, source = draw(scenario, seed, replicates), "prior"
+    elif uncertainty not in ("prior", "none"):
+        raise ValueError(f"unknown uncertainty {uncertainty!r} (prior or none)")
+    drawn = {p: np.asarray(v, dtype=float) for p, v in (values or {}).items()}
     started = time.perf_counter()
     if engine_name == "mesa":
-        data = _run_mesa(scenario, seed, replicates, progress)
+        data = _run_mesa(scenario, seed, replicates, progress, drawn)
         if index is not None:
             data = data[:, :, index]
     elif engine_name == "vectorised":
         data = engine.simulate(
-            setup, seed, replicates, chunk_size=chunk_size, progress=progress, column_index=index
+            setup,
+            seed,
+            replicates,
+            chunk_size=chunk_size,
+            progress=progress,
+            column_index=index,
+            values=drawn,
         )
     else:
         raise ValueError(f"unknown engine {engine_name!r} (vectorised or mesa)")
@@ -147,17 +173,23 @@ def run(
         months=np.arange(setup.horizon + 1),
         engine=engine_name,
         timings={"simulate_s": time.perf_counter() - started},
+        drawn=drawn,
+        uncertainty=source,
     )
 
 
 def _run_mesa(
-    scenario: Scenario, seed: int, replicates: int, progress: Callable[[int], None] | None
+    scenario: Scenario,
+    seed: int,
+    replicates: int,
+    progress: Callable[[int], None] | None,
+    drawn: Mapping[str, np.ndarray],
 ) -> np.ndarray:
     from .model import BalanceModel
 
     parts = []
-    for s in engine.replicate_seeds(seed, replicates):
-        model = BalanceModel(scenario, rng=int(s))
+    for k, s in enumerate(engine.replicate_seeds(seed, replicates)):
+        model = BalanceModel(scenario, rng=int(s), values={p: v[k] for p, v in drawn.items()})
         while model.running:
             model.step()
         parts.append(model.series())
@@ -245,3 +277,27 @@ def common_random_numbers(a: Setup, b: Setup) -> bool:
         b.horizon,
         len(b.security_index),
     )
+
+
+def shared_values(results: Results, baseline: Scenario) -> dict[str, np.ndarray]:
+    """The run's per-run values that `baseline` has too: its baseline draws the same.
+
+    A path the baseline lacks (e.g. a shock only the scenario has) is left out.
+    """
+    from .per_run import ValuesError, resolve
+
+    out = {}
+    for path, v in results.drawn.items():
+        try:
+            resolve(baseline, path)
+        except ValuesError:
+            continue
+        out[path] = v
+    return out
+
+
+def params_table(results: Results) -> pd.DataFrame:
+    """The per-run values as a table: replicate, then one column per PATH."""
+    table = {"replicate": np.arange(results.replicates, dtype=np.int32)}
+    table.update(results.drawn)
+    return pd.DataFrame(table)

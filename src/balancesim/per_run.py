@@ -114,18 +114,19 @@ def _dict_value(cls: Any, name: str) -> tuple[float, float]:
 
 
 def _pick(items: list[Any], part: str | int, what: str, path: str) -> int:
-    """The index of list item `part` (an id or an index)."""
-    ids = [getattr(x, "id", str(i)) for i, x in enumerate(items)]
-    if isinstance(part, int) and 0 <= part < len(items):
-        return part
-    if part in ids:
-        return ids.index(part)
-    raise ValuesError(f"{path}: '{part}' is not {what} ({did_you_mean(str(part), ids)})")
+    """The index of list item `part` (an id or an index), as paths.py addresses lists."""
+    from .paths import list_index
+
+    index = list_index(items, part, lambda x: getattr(x, "id", None))
+    if index is None:
+        ids = [getattr(x, "id", str(i)) for i, x in enumerate(items)]
+        raise ValuesError(f"{path}: '{part}' is not {what} ({did_you_mean(str(part), ids)})")
+    return index
 
 
 def resolve(scenario: Scenario, path: str) -> Target:
     """Where the value at PATH goes in the scenario's Setup; raises ValuesError if it has no such value."""
-    from .scenario_files import split_path
+    from .paths import split_path
 
     parts = split_path(path)
     if parts is None or len(parts) < 2:

@@ -142,12 +142,39 @@ def effect(results: Results, baseline: Results) -> Figure:
         ax.axhline(0, color="black", lw=0.8)
         ax.set_title(f"Effect: {title}", fontsize=11)
         ax.set_ylabel(f"difference ({note})", fontsize=8)
+        if baseline.drawn:
+            _drivers(ax, results, diff[-1])
 
+    drawn = ""
+    if baseline.drawn:
+        drawn = (
+            f"\nBands include parametric uncertainty: {len(baseline.drawn)} inputs drawn from their priors, "
+            "shared with the baseline. Box: the drawn inputs the effect at the horizon follows most "
+            "(Spearman ρ)."
+        )
     return _headline_grid(
         results,
         panel,
         f"Effect of '{_title(results)}' against '{_title(baseline)}'\n"
-        f"{_pairing(results, baseline)}; median, 50% and 90% bands of the difference. {_shock_note(results)}",
+        f"{_pairing(results, baseline)}; median, 50% and 90% bands of the difference. {_shock_note(results)}"
+        + drawn,
+    )
+
+
+def _drivers(ax, results: Results, outcome: np.ndarray) -> None:
+    """A box naming the drawn inputs this outcome follows most (importance.py)."""
+    from .importance import leading, short_name
+
+    pairs = leading(results.drawn, outcome)
+    lines = [f"{short_name(p)} {rho:+.2f}" for p, rho in pairs] or ["no drawn input above chance"]
+    ax.text(
+        0.02,
+        0.04,
+        "\n".join(lines),
+        transform=ax.transAxes,
+        fontsize=7,
+        va="bottom",
+        bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8, "lw": 0.5},
     )
 
 

@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from .distributions import Distribution
+
 MAX_HORIZON = 1200  # months: a century is already far past what the rules mean
 MAX_REPLICATES = 10_000_000
 MAX_ACTORS = 64
@@ -812,6 +814,11 @@ class Scenario(Strict):
     sweep: dict[str, Any] | None = Field(
         None, description="Default sweep design for `balancesim sweep` (see docs/sweeps.md)"
     )
+    uncertainty: dict[str, Distribution] = Field(
+        default_factory=dict,
+        description="Priors: PATH -> the distribution its value is drawn from, once per run "
+        "(see docs/scenarios.md, 'Uncertainty')",
+    )
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Scenario:
@@ -960,6 +967,18 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
             known(g, ("balance", k), great, "a great power")
         if s.balance[0] == s.balance[1]:
             bad(("balance",), "name two different great powers")
+    if isinstance(s.sweep, dict):
+        for key, option in COMMAND_LINE_ONLY.items():
+            if key in s.sweep:
+                bad(
+                    ("sweep", key),
+                    f"not allowed in a scenario file: where a sweep runs and where it writes come "
+                    f"from the command line only; use {option}",
+                )
+    if s.uncertainty and not problems:  # its paths are only meaningful in a sound scenario
+        from .uncertainty import problems as uncertainty_problems
+
+        problems += uncertainty_problems(s)
     return problems
 
 
@@ -968,6 +987,12 @@ def months_between(start: str, end: str) -> int:
     y0, m0 = (int(x) for x in start.split("-"))
     y1, m1 = (int(x) for x in end.split("-"))
     return (y1 - y0) * 12 + (m1 - m0)
+
+
+# Sweep settings a scenario file may not hold: scenario files are plain data that people share,
+# and one must not send work to (and take results from) a Dask scheduler of its author's
+# choosing, nor write outside the folder the user names.
+COMMAND_LINE_ONLY = {"scheduler": "--scheduler", "out": "--out"}
 
 
 def did_you_mean(word: str, choices: set[str] | list[str]) -> str:

@@ -27,7 +27,7 @@ import json
 import math
 import os
 import re
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -400,18 +400,7 @@ class _Loader:
         text = self.read(display, real, referrer)
         if text is None:
             return None
-        root = self.compose(display, text)
-        if root is None:
-            return None
-        if not isinstance(root, MappingNode):
-            what = "a list" if isinstance(root, SequenceNode) else f"'{excerpt(str(root.value))}'"
-            self.add(
-                _Src(display, root.start_mark.line + 1),
-                "",
-                f"the top level must be a mapping (name: ..., actors: ...), not {what}",
-            )
-            return None
-        tree = self.convert(root, display)
+        tree = self.parse(display, text)
         if tree is None:
             return None
         ext = tree.value.pop("extends", None)
@@ -442,8 +431,46 @@ class _Loader:
             return tree
         return self.merge(base, tree, ())
 
+    def parse(self, display: str, text: str) -> _Node | None:
+        """The located tree of one file's text (a fresh copy: callers change it).
+
+        Parsing is by far the slowest step of loading (a pure-Python YAML
+        parser), and programs load the same files many times (validation,
+        sweeps), so trees of files that parsed cleanly are kept by their
+        name and text.
+        """
+        key = (display, text)
+        cached = _PARSED.get(key)
+        if cached is not None:
+            _PARSED.move_to_end(key)
+            return _copy_tree(cached)
+        before = len(self.problems)
+        root = self.compose(display, text)
+        if root is None:
+            return None
+        if not isinstance(root, MappingNode):
+            what = "a list" if isinstance(root, SequenceNode) else f"'{excerpt(str(root.value))}'"
+            self.add(
+                _Src(display, root.start_mark.line + 1),
+                "",
+                f"the top level must be a mapping (name: ..., actors: ...), not {what}",
+            )
+            return None
+        tree = self.convert(root, display)
+        if tree is not None and len(self.problems) == before:
+            _PARSED[key] = _copy_tree(tree)
+            while len(_PARSED) > _PARSED_FILES:
+                _PARSED.popitem(last=False)
+        return tree
+
     def merge(self, base: _Node, over: _Node, path: Location) -> _Node:
-        """`over` deep-merged onto `base`: mappings by key, `ID_LISTS` by id, else replaced."""
+        """`over` deep-merged onto `base`: mappings by key, `ID_LISTS` by id, else replaced.
+
+        A prior in `uncertainty:` is replaced as a whole: a file that changes a
+        prior's distribution must not inherit the base's other fields.
+        """
+        if len(path) == 2 and path[0] == "uncertainty":
+            return over
         if isinstance(base.value, dict) and isinstance(over.value, dict):
             entries = dict(base.value)
             for key, child in over.value.items():
@@ -613,6 +640,10 @@ class _Loader:
 
     def validate(self, tree: _Node) -> Scenario:
         """The Scenario, or raise with every schema and reference problem located."""
+        priors = tree.value.get("uncertainty") if isinstance(tree.value, dict) else None
+        if priors is not None and isinstance(priors.value, dict):
+            # `PATH: null` removes a prior inherited through `extends:`.
+            priors.value = {k: v for k, v in priors.value.items() if v.value is not None}
         data = _plain(tree)
         try:
             scenario = Scenario.model_validate_json(
@@ -632,6 +663,20 @@ class _Loader:
 
 class _TooMany(Exception):
     pass
+
+
+_PARSED: OrderedDict[tuple[str, str], _Node] = OrderedDict()  # see `_Loader.parse`
+_PARSED_FILES = 64
+
+
+def _copy_tree(node: _Node) -> _Node:
+    """A copy of a located tree whose mappings and lists can be changed freely."""
+    value = node.value
+    if isinstance(value, dict):
+        value = {k: _copy_tree(v) for k, v in value.items()}
+    elif isinstance(value, list):
+        value = [_copy_tree(v) for v in value]
+    return _Node(value, node.src, node.key_src, node.raw)
 
 
 def _tag_message(tag: str) -> str:
@@ -732,9 +777,11 @@ def _branch(union: Any, tag: str) -> Any:
         if m is NoneType:
             continue
         if _is_model(m):
-            kind = m.model_fields.get("kind")
-            if kind is not None and tag in get_args(kind.annotation):
-                return m
+            # The discriminator ('kind' of actors, 'distribution' of priors) names the member.
+            for key in ("kind", "distribution"):
+                f = m.model_fields.get(key)
+                if f is not None and tag in get_args(f.annotation):
+                    return m
             if re.search(rf"\b{m.__name__}\b", tag):
                 return m
         else:
@@ -905,7 +952,8 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     `overrides` maps dotted paths to values, e.g. `{"replicates": 10,
     "parameters.hedging_tension": 0.0, "actors.china.attention": 0.3}`; they are
     applied after merging and checked like file values (problems name the file
-    `COMMAND_LINE`). Raises `ScenarioError` listing every problem found.
+    `COMMAND_LINE`). An override fixes its value: a prior of that PATH (in
+    `uncertainty:`) is dropped. Raises `ScenarioError` listing every problem found.
     """
     loader = _Loader()
     display = str(path)
@@ -915,8 +963,21 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     assert tree is not None  # no problems means a tree
     for dotted, value in (overrides or {}).items():
         loader.apply_override(tree, dotted, value)
+        _drop_priors(tree, dotted)
     loader.fail_if_any()
     return loader.validate(tree)
+
+
+def _drop_priors(tree: _Node, dotted: str) -> None:
+    """An override fixes its value: it removes the priors of that PATH and of the values under it."""
+    priors = tree.value.get("uncertainty") if isinstance(tree.value, dict) else None
+    parts = split_path(dotted)
+    if priors is None or not isinstance(priors.value, dict) or parts is None:
+        return
+    for key in list(priors.value):
+        prior_parts = split_path(key)
+        if prior_parts is not None and prior_parts[: len(parts)] == parts:
+            del priors.value[key]
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:

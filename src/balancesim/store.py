@@ -4,17 +4,22 @@ A run folder holds `manifest.json` (the resolved scenario, seeds, versions,
 git commit, timings, command line, files), `series.parquet` (tidy long form:
 scenario, replicate, step, actor, partner, domain, measure, value; a
 `--baseline` run holds both scenarios, told apart by `scenario`),
-`summary.csv` and PNG plots. `manifest.json`'s `balancesim_run` is the
+`summary.csv`, PNG plots and, for runs with drawn values, `params.parquet`
+(replicate and one column per drawn PATH). `manifest.json`'s `balancesim_run` is the
 layout's version (`FORMAT`); `read_series` reads every version. Everything
-is written into a hidden `.<run-id>.partial` folder first and renamed into place at the
-end, so a folder without that prefix is always complete. Single files (a
-sweep's chunks and manifest) go through `write_atomic`: a hidden temporary
-name, fsync, rename.
+is written into a hidden `.<run-id>.partial` folder first and renamed into
+place at the end, so a folder without that prefix is always complete
+(`folders.py` holds the locks, partial folders and the swap). Run ids cannot
+collide, even for concurrent runs. Single files (a sweep's chunks and
+manifest) go through `write_atomic`: a hidden temporary name, fsync, rename.
+Parquet files carry page checksums.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -22,7 +27,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -34,8 +40,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import experiment, metrics
-from .experiment import Results, common_random_numbers, summary
+from .experiment import Results, common_random_numbers, params_table, summary
+from .folders import check_target, clean_partials, fsync_dir, locked, make_partial, safe_name, swap_in
 
+# Every Parquet file gets page checksums, so a damaged page is an error on reading, not wrong numbers.
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_page_checksum": True}
 # Layout of a run folder. 1: measure names packed (`share.china.security`), the
 # baseline's series in baseline_series.parquet. 2: tidy columns, one table.
 FORMAT = 2
@@ -89,17 +98,6 @@ def source_revision() -> dict[str, Any]:
     return {"commit": commit, "modified": modified}
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: Path, write: Callable[[Any], None]) -> None:
     """Write a file so that it either exists complete or not at all.
 
@@ -118,7 +116,7 @@ def write_atomic(path: Path, write: Callable[[Any], None]) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -131,7 +129,7 @@ def write_table(path: Path, frame: pd.DataFrame | pa.Table, metadata: dict[str, 
     table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     if metadata:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-    write_atomic(path, lambda f: pq.write_table(table, f, compression="zstd"))
+    write_atomic(path, lambda f: pq.write_table(table, f, **PARQUET_OPTIONS))
 
 
 def write_series(path: Path, results: Results, baseline: Results | None = None) -> None:
@@ -152,7 +150,7 @@ def write_series(path: Path, results: Results, baseline: Results | None = None) 
                 frame.insert(0, "scenario", pd.Categorical.from_codes(np.zeros(len(frame), np.int8), [label]))
                 table = pa.Table.from_pandas(frame, preserve_index=False)
                 if writer is None:
-                    writer = pq.ParquetWriter(f, table.schema, compression="zstd")
+                    writer = pq.ParquetWriter(f, table.schema, **PARQUET_OPTIONS)
                 elif not table.schema.equals(writer.schema, check_metadata=False):
                     # e.g. a baseline with more actors, whose labels need wider dictionary codes
                     table = table.cast(writer.schema)
@@ -212,35 +210,119 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def new_run_folder(root: Path, scenario_name: str, seed: int) -> tuple[Path, Path]:
-    """(partial folder to write into, final folder) for a new run."""
+    """(partial folder to write into, final folder) for a new run under root/scenario_name/.
+
+    The run id is the time and the seed, with a suffix `-2`, `-3`, ... when
+    another run took it: the partial folder is created exclusively (mkdir
+    fails if it exists), so concurrent runs started in the same second with
+    the same seed never share or collide on a folder.
+    """
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = root / scenario_name
-    base.mkdir(parents=True, exist_ok=True)
-    run_id = f"{stamp}-seed{seed}"
-    n = 1
-    while (base / run_id).exists() or (base / f".{run_id}.partial").exists():
-        n += 1
-        run_id = f"{stamp}-seed{seed}-{n}"
-    partial = base / f".{run_id}.partial"
-    partial.mkdir()
-    return partial, base / run_id
+    base = root / safe_name(scenario_name)
+    for n in itertools.count(1):
+        run_id = f"{stamp}-seed{seed}" + (f"-{n}" if n > 1 else "")
+        if (base / run_id).exists():
+            continue
+        try:
+            partial = make_partial(base, run_id)
+        except FileExistsError:
+            continue
+        if (base / run_id).exists():  # finished by another run between the two checks
+            shutil.rmtree(partial, ignore_errors=True)
+            continue
+        return partial, base / run_id
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def is_earlier_run(folder: Path) -> bool:
+    """Does `folder` hold a run written by `balancesim run`, and nothing else?
+
+    Its manifest lists every file of the run; a folder holding any other
+    (visible) file is someone else's, and is not replaced.
+    """
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict) or "balancesim_run" not in manifest:
+        return False
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return False
+    present = {
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    }
+    return present <= {*files, "manifest.json"}
+
+
+@dataclass
+class Destination:
+    """Where a run is written: a hidden partial folder, swapped to `final` when complete."""
+
+    partial: Path
+    final: Path
+    notes: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def run_destination(out: Path | None, root: Path, name: str, seed: int) -> Iterator[Destination]:
+    """Prepare a run's folder before any simulation; remove the partial folder if the block fails.
+
+    `out` given: exactly that folder, which must be new, empty or an earlier
+    run (FolderRefused otherwise), locked for the whole block (FolderBusy if
+    another command writes it). Otherwise a new `root/name/<run-id>/`.
+    Partial folders left beside it by killed runs are removed first.
+    """
+    if out is not None:
+        with locked(out):
+            check_target(out, is_earlier_run, "run")
+            leftovers = clean_partials(out.parent)
+            partial = make_partial(out.parent, out.name)
+            with _discard_on_error(partial):
+                yield Destination(partial, out, leftovers.notes())
+        return
+    leftovers = clean_partials(root / safe_name(name))
+    partial, final = new_run_folder(root, name, seed)
+    with _discard_on_error(partial):
+        yield Destination(partial, final, leftovers.notes())
+
+
+@contextlib.contextmanager
+def _discard_on_error(partial: Path) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 def write_run(
     results: Results,
-    root: Path,
-    name: str,
-    command: list[str],
+    destination: Destination | Path,
+    name: str | None = None,
+    command: list[str] | None = None,
     baseline: Results | None = None,
     baseline_file: str | None = None,
     scenario_file: str | None = None,
     plot: Callable[[Results, Path, Results | None], list[Path]] | None = None,
 ) -> Path:
-    """Write a run's folder under root/name/ and return its final path."""
-    partial, final = new_run_folder(root, name, results.seed)
+    """Write a run and swap it into place; returns the final folder.
+
+    `destination` is one prepared by `run_destination` (the command line
+    prepares it before simulating), or a root folder under which a new
+    `root/name/<run-id>/` is made.
+    """
+    if not isinstance(destination, Destination):
+        with run_destination(None, Path(destination), str(name), results.seed) as prepared:
+            return write_run(results, prepared, None, command, baseline, baseline_file, scenario_file, plot)
+    partial, final = destination.partial, destination.final
     try:
         started = time.perf_counter()
         write_series(partial / "series.parquet", results, baseline)
+        if results.drawn:
+            write_table(partial / "params.parquet", params_table(results))
         summary(results, baseline=baseline).to_csv(partial / "summary.csv", index=False, float_format="%.6g")
         timings = dict(results.timings)
         if baseline is not None:
@@ -253,7 +335,7 @@ def write_run(
             timings["plots_s"] = time.perf_counter() - started
         manifest = _manifest(results, command, baseline, baseline_file, scenario_file, timings, partial)
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        os.replace(partial, final)
+        swap_in(partial, final)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -262,7 +344,7 @@ def write_run(
 
 def _manifest(
     results: Results,
-    command: list[str],
+    command: list[str] | None,
     baseline: Results | None,
     baseline_file: str | None,
     scenario_file: str | None,
@@ -271,7 +353,7 @@ def _manifest(
 ) -> dict[str, Any]:
     files = {}
     for path in sorted(folder.rglob("*")):
-        if path.is_file():
+        if path.is_file() and not path.name.startswith("."):
             files[str(path.relative_to(folder))] = {
                 "bytes": path.stat().st_size,
                 "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
@@ -280,7 +362,7 @@ def _manifest(
     return {
         "balancesim_run": FORMAT,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": command,
+        "command": command or [],
         "scenario_file": scenario_file,
         "scenario": results.scenario.model_dump(mode="json"),
         "baseline_file": baseline_file,
@@ -292,6 +374,7 @@ def _manifest(
         "replicates": results.replicates,
         "replicate_seeds": "numpy.random.SeedSequence(seed).generate_state(replicates, uint64)",
         "engine": results.engine,
+        "uncertainty": _uncertainty(results, baseline),
         "horizon": int(results.months[-1]),
         "start": results.scenario.start,
         "versions": versions(),
@@ -301,6 +384,26 @@ def _manifest(
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
         "files": files,
     }
+
+
+def _uncertainty(results: Results, baseline: Results | None) -> dict[str, Any]:
+    """How per-run values were chosen: the priors, the spread of the draws, what the baseline shared."""
+    from .uncertainty import summary as draws_summary
+
+    record: dict[str, Any] = {"mode": results.uncertainty}
+    if results.drawn:
+        spec = results.scenario.uncertainty
+        record["file"] = "params.parquet"
+        record["uniforms"] = (
+            "Philox(key=[seed, crc32('balancesim.uncertainty') << 32 | crc32(path)]), output k"
+        )
+        if results.uncertainty == "prior":
+            record["priors"] = draws_summary(spec, results.drawn)
+        else:
+            record["paths"] = sorted(results.drawn)
+        if baseline is not None:
+            record["baseline_shares"] = sorted(baseline.drawn)
+    return record
 
 
 class ManifestError(ValueError):

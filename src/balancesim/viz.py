@@ -8,7 +8,9 @@ asks for a few files under names solara-assets does not carry (see
 docs/viz.md, "Offline"). `build_asset_overlay` makes a cache that has them all;
 `offline_env` is the environment that points Solara at it and turns off
 everything that would reach the internet (telemetry, the development-mode
-install check). `serve` runs `solara run balancesim.app` with both.
+install check). `start` runs `solara run balancesim.app` with both, behind
+`balancesim.viz_guard.RequestGuard` (refuses other hosts, other sites, and CDN
+requests for anything but a file: docs/viz.md, "Security").
 
 Nothing here imports solara: its settings are read from the environment when
 it is first imported, so the server runs in a child process that starts with
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,6 +38,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from balancesim.viz_guard import GUARD_ENV, AllowedHosts
 
 #: The environment variable naming the scenario file the page shows.
 SCENARIO_ENV = "BALANCESIM_SCENARIO"
@@ -101,31 +107,47 @@ def solara_assets_dir() -> Path:
     )
 
 
+def _place(source: Path, path: Path) -> None:
+    """Put a file of its own at ``path`` with the content of ``source``: a hard link, else a copy.
+
+    Never a symbolic link. Solara's CDN route deletes (``shutil.rmtree``) any folder a
+    request names, and a folder reached through a link into the virtual environment
+    would be deleted there. Removing or replacing a hard link (the only changes Solara
+    makes to its cache: ``put_in_cache`` writes a new file and renames it) leaves the
+    installed file alone, and linking is 20 times faster than copying the 240 MB.
+    """
+    try:
+        os.link(source, path)
+    except OSError:  # another file system (a tmpfs /tmp), or links refused: copy
+        shutil.copyfile(source, path)
+
+
+def _place_tree(source: Path, dest: Path) -> None:
+    """``dest`` becomes a tree of real folders holding `_place`d files of ``source``'s tree."""
+    for root, _dirs, files in os.walk(source, followlinks=True):
+        target = dest / Path(root).relative_to(source)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            path = target / name
+            if not path.exists() and not path.is_symlink():
+                _place(Path(root, name), path)
+
+
 def build_asset_overlay(dest: Path) -> Path:
     """Make ``dest`` a complete offline CDN cache for Solara's ``/_solara/cdn`` proxy.
 
-    Symlinks every package of solara-assets, adds ``ASSET_ALIASES`` and the KaTeX
-    stand-in. Idempotent. Point ``SOLARA_ASSETS_PROXY_CACHE_DIR`` at the result.
+    A tree of real folders whose files are hard links to (or copies of) the files of
+    solara-assets, plus ``ASSET_ALIASES`` and the KaTeX stand-in. It holds no symbolic
+    link, so nothing done to it (Solara deletes folders that requests name) reaches the
+    installed files; `_place` says why. Idempotent. Point
+    ``SOLARA_ASSETS_PROXY_CACHE_DIR`` at the result.
     """
     source = solara_assets_dir()
     dest.mkdir(parents=True, exist_ok=True)
-
-    def link(target: Path, name: str) -> None:
-        path = dest / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_symlink() or path.exists():
-            return
-        path.symlink_to(target, target_is_directory=target.is_dir())
-
-    for entry in source.iterdir():
-        if entry.name.startswith("@"):  # scoped npm packages: @widgetti/...
-            for sub in entry.iterdir():
-                link(sub, f"{entry.name}/{sub.name}")
-        else:
-            link(entry, entry.name)
+    _place_tree(source, dest)
     for alias, real in ASSET_ALIASES.items():
         if (source / real).is_dir():
-            link(source / real, alias)
+            _place_tree(source / real, dest / alias)
     for rel, text in KATEX_STUBS.items():
         path = dest / KATEX_DIR / rel
         if not path.exists():
@@ -184,6 +206,26 @@ def url_for(host: str, port: int) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}/"
+
+
+def exposure_warning(host: str) -> str | None:
+    """The warning `balancesim viz` prints when other machines can reach the page, else None.
+
+    None for loopback addresses and names that resolve only to them (localhost), and
+    for a host that does not resolve (`check_port` reports that).
+    """
+    if host not in ("", "0.0.0.0", "::"):
+        try:
+            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError):
+            return None
+        if all(ipaddress.ip_address(str(i[4][0]).split("%")[0]).is_loopback for i in infos):
+            return None
+    return (
+        f"Warning: --host {host} makes the page reachable from other machines, and the page "
+        "has no login: anyone who can reach this machine's port can see the scenario and run "
+        "simulations here. Use it on a trusted network only."
+    )
 
 
 def check_port(host: str, port: int) -> int:
@@ -281,13 +323,18 @@ def start(
         workdir = Path(tmp.name)
     env = prepare_offline(workdir)
     env[SCENARIO_ENV] = str(Path(scenario).resolve())
+    # the server process puts viz_guard.RequestGuard in front of Solara (see its docstring)
+    env[GUARD_ENV] = AllowedHosts.for_server(host, port).to_json()
+    # Solara reads the app's name when the guard imports its server, before `solara run` sets it
+    env["SOLARA_APP"] = "balancesim.app"
     env["PYTHONUNBUFFERED"] = "1"
     env["SOLARA_THEME_SHOW_BANNER"] = "false"  # the "runs on Solara" badge covers the charts
     # Solara warns on every page load from an address other than "localhost" (127.0.0.1
     # included) that it sets its session cookie SameSite=lax: right for this page, not news
     quiet = "ignore:Cookies with samesite=none require https:UserWarning"
     env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), quiet]))
-    cmd = [sys.executable, "-m", "solara", "run", "balancesim.app", "--host", host, "--port", str(port)]
+    cmd = [sys.executable, "-c", "from balancesim.viz_guard import serve; serve()"]
+    cmd += ["run", "balancesim.app", "--host", host, "--port", str(port)]
     cmd += ["--no-open", "--log-level", "warning"]
     if production:
         cmd.append("--production")

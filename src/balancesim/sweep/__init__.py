@@ -22,11 +22,11 @@ plots.
 
 from __future__ import annotations
 
-from .chunks import chunk_table, iter_chunk_files, read_point
+from .chunks import ChecksumIndex, chunk_table, iter_chunk_files, read_point, write_chunk
 from .design import Design, check_paths, make_design, point_scenario, validate_design
 from .figures import sweep_figures
 from .plan import FORMAT, Chunk, SweepPlan, default_chunk_size, plan_sweep
-from .run import SweepOutcome, check_folder, run_sweep
+from .run import FolderState, SweepFailed, SweepOutcome, check_folder, run_sweep
 from .specs import (
     DESIGNS,
     ParamSpec,
@@ -44,11 +44,14 @@ __all__ = [
     "DESIGNS",
     "FORMAT",
     "QUANTILES",
+    "ChecksumIndex",
     "Chunk",
     "Design",
+    "FolderState",
     "Job",
     "ParamSpec",
     "SweepError",
+    "SweepFailed",
     "SweepOptions",
     "SweepOutcome",
     "SweepPlan",
@@ -74,5 +77,6 @@ __all__ = [
     "summarise",
     "sweep_figures",
     "validate_design",
+    "write_chunk",
     "write_outputs",
 ]

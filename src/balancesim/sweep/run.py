@@ -22,9 +22,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..store import ManifestError, read_manifest, write_json, write_table
-from .chunks import chunk_ok, chunk_table
-from .plan import FORMAT, SweepPlan
+from ..folders import locked
+from ..store import ManifestError, read_manifest, write_json
+from .chunks import ChecksumIndex, file_sha256, write_chunk
+from .plan import FORMAT, Chunk, SweepPlan
 from .specs import SweepError
 from .summary import sobol_indices, summarise, write_outputs
 from .worker import Job, Task, run_chunk
@@ -45,17 +46,30 @@ def _differences(a: Any, b: Any, path: str = "") -> list[str]:
     return []
 
 
-def check_folder(folder: Path, plan: SweepPlan, resume: bool) -> tuple[set[str], list[Path]]:
-    """Check the sweep folder without changing it: (finished chunk names, stale files).
+@dataclass
+class FolderState:
+    """What `check_folder` found: finished chunks, files to remove, damaged chunks, the checksums."""
+
+    done: set[str]
+    stale: list[Path]
+    damaged: list[str]
+    index: ChecksumIndex
+
+
+def check_folder(folder: Path, plan: SweepPlan, resume: bool) -> FolderState:
+    """Check the sweep folder without changing it.
 
     A fresh sweep needs a folder that is new or empty. With `resume`, a folder
     holding a sweep must hold *this* sweep (same identity); its chunk files
-    stamped with this sweep's key and holding the right number of rows are
-    finished. Stale files are hidden temporaries (from a killed write) and
-    chunk files that fail that check.
+    stamped with this sweep's key, holding the right number of rows and
+    matching their recorded sha256 (or, unrecorded, passing every page
+    checksum) are finished. Stale files are hidden temporaries (from a killed
+    write) and chunk files that fail that check; those that fail it are also
+    listed as damaged, so the user is told.
     """
     manifest = folder / "manifest.json"
     stale: list[Path] = []
+    index = ChecksumIndex(folder)
     if folder.exists():
         if not folder.is_dir():
             raise SweepError(f"--out {folder}: exists and is not a folder")
@@ -77,16 +91,20 @@ def check_folder(folder: Path, plan: SweepPlan, resume: bool) -> tuple[set[str],
                 f"cannot resume {folder}: this sweep differs from the one it holds ({shown}); "
                 "choose another --out for a new sweep"
             )
+        index.load()
         done: set[str] = set()
+        damaged: list[str] = []
         key = plan.key()
         for chunk in plan.chunks():
             path = folder / "chunks" / chunk.name
             if path.exists():
-                if chunk_ok(path, key, chunk.count * len(plan.months)):
+                if index.verify(path, key, chunk.count * len(plan.months)):
                     done.add(chunk.name)
                 else:
                     stale.append(path)
-        return done, stale
+                    damaged.append(chunk.name)
+        index.entries = {name: sha for name, sha in index.entries.items() if name in done}
+        return FolderState(done, stale, damaged, index)
     if folder.exists():
         visible = [p for p in folder.iterdir() if not p.name.startswith(".")]
         chunk_dir = folder / "chunks"
@@ -97,7 +115,7 @@ def check_folder(folder: Path, plan: SweepPlan, resume: bool) -> tuple[set[str],
                 f"--out {folder}: the folder exists and is not a sweep folder (no manifest.json); "
                 "choose another --out"
             )
-    return set(), stale
+    return FolderState(set(), stale, [], index)
 
 
 def _manifest(plan: SweepPlan, status: str, extra: dict[str, Any]) -> dict[str, Any]:
@@ -122,6 +140,10 @@ def _manifest(plan: SweepPlan, status: str, extra: dict[str, Any]) -> dict[str, 
 
 
 # ---------------------------------------------------------------------------- running
+
+
+class SweepFailed(RuntimeError):
+    """The sweep could not finish for a reason that is not the input's (exit status 1)."""
 
 
 @dataclass
@@ -152,57 +174,82 @@ def run_sweep(
     plots: bool = True,
     command: list[str] | None = None,
     on_start: Callable[[int, int, str], None] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> SweepOutcome:
     """Run (or resume) a sweep into `folder` and write its summary, design and plots.
 
-    `progress(runs, points_complete)` is called after each chunk is written;
-    `on_start(pending_runs, points_complete, executor_description)` once the
-    executor is up. Results are identical whatever the executor, the worker
-    count, the chunk size or the order of completion.
+    The folder is locked for the whole sweep (`folders.FolderBusy` if another
+    command writes it). `progress(runs, points_complete)` is called after each
+    chunk is written; `on_start(pending_runs, points_complete,
+    executor_description)` once the executor is up; `notify(message)` when a
+    damaged chunk is found and recomputed. Results are identical whatever
+    the executor, the worker count, the chunk size or the order of completion.
     """
+    folder = Path(folder)
+    with locked(folder):
+        return _run_locked(
+            plan, folder, executor, workers, scheduler, resume, progress, plots, command, on_start, notify
+        )
+
+
+def _run_locked(
+    plan: SweepPlan,
+    folder: Path,
+    executor: str,
+    workers: int | None,
+    scheduler: str | None,
+    resume: bool,
+    progress: Progress | None,
+    plots: bool,
+    command: list[str] | None,
+    on_start: Callable[[int, int, str], None] | None,
+    notify: Callable[[str], None] | None,
+) -> SweepOutcome:
     from ..executors import make_runner
 
-    folder = Path(folder)
+    tell = notify or (lambda message: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if resume:
         plan = plan.resuming(folder)
-    done, stale = check_folder(folder, plan, resume)
+    state = check_folder(folder, plan, resume)
+    if state.damaged:
+        tell(_damaged_message(state.damaged))
     chunks = plan.chunks()
-    pending = [c for c in chunks if c.name not in done]
+    pending = [c for c in chunks if c.name not in state.done]
     remaining = {p: len(plan.chunks_of(p)) for p in range(len(plan.design))}
     for c in chunks:
-        if c.name in done:
+        if c.name in state.done:
             remaining[c.point] -= 1
     complete = sum(1 for r in remaining.values() if r == 0)
-    key = plan.key()
-    job = Job(key, json.dumps(plan.base.model_dump(mode="json")), plan.seed, plan.months, plan.column_index)
-    tasks = (Task(c, tuple(plan.design.overrides(c.point).items())) for c in pending)
+    job = Job(
+        plan.key(), json.dumps(plan.base.model_dump(mode="json")), plan.seed, plan.months, plan.column_index
+    )
     timings["prepare_s"] = time.perf_counter() - started
     started = time.perf_counter()
     # Start the executor before writing anything: if it is unavailable, the folder stays as it was.
     runner = make_runner(executor, workers, scheduler) if pending else None
     timings["executor_start_s"] = time.perf_counter() - started
     extra = {"command": command, "executor": executor, "workers": workers, "scheduler": scheduler}
+    index = state.index
     try:
         (folder / "chunks").mkdir(parents=True, exist_ok=True)
-        for path in stale:
+        for path in state.stale:
             path.unlink(missing_ok=True)
         write_json(folder / "manifest.json", _manifest(plan, "running", extra))
+        index.rewrite()
     except BaseException:
         if runner is not None:
             runner.close()
         raise
-    started = time.perf_counter()
-    if runner is not None:
+
+    def run(todo: list[Chunk], runner: Any) -> None:
+        nonlocal complete
+        tasks = (Task(c, tuple(plan.design.overrides(c.point).items())) for c in todo)
         try:
-            if on_start is not None:
-                on_start(sum(c.count for c in pending), complete, runner.description)
             for task, data in runner.map_unordered(run_chunk, job, tasks):
                 chunk = task.chunk
-                write_table(
-                    folder / "chunks" / chunk.name, chunk_table(plan, chunk, data), {"balancesim_sweep": key}
-                )
+                index.add(chunk.name, write_chunk(folder, plan, chunk, data))
                 remaining[chunk.point] -= 1
                 if remaining[chunk.point] == 0:
                     complete += 1
@@ -210,6 +257,28 @@ def run_sweep(
                     progress(chunk.count, complete)
         finally:
             runner.close()
+
+    started = time.perf_counter()
+    if runner is not None:
+        if on_start is not None:
+            on_start(sum(c.count for c in pending), complete, runner.description)
+        run(pending, runner)
+    # Check every chunk against its checksum before using it: a chunk damaged
+    # on disk since it was written is recomputed (once), never summarised.
+    rerun = _damaged(folder, plan, index)
+    if rerun:
+        tell(_damaged_message([c.name for c in rerun]))
+        for c in rerun:
+            if remaining[c.point] == 0:
+                complete -= 1
+            remaining[c.point] += 1
+        run(rerun, make_runner(executor, workers, scheduler))
+        still = _damaged(folder, plan, index)
+        if still:
+            raise SweepFailed(
+                f"{folder}: {len(still)} chunk(s) are damaged again right after being rewritten "
+                f"(e.g. chunks/{still[0].name}); the disk may be failing"
+            )
     timings["simulate_s"] = time.perf_counter() - started
     started = time.perf_counter()
     summary = summarise(folder, plan)
@@ -225,6 +294,7 @@ def run_sweep(
                 **extra,
                 "chunks_run": len(pending),
                 "chunks_skipped": len(chunks) - len(pending),
+                "chunks_recomputed": len(state.damaged) + len(rerun),
                 "timings_s": {k: round(v, 4) for k, v in timings.items()},
                 "outputs": [str(p.relative_to(folder)) for p in files],
             },
@@ -233,3 +303,18 @@ def run_sweep(
     return SweepOutcome(
         folder, plan, summary, sobol, files, len(pending), len(chunks) - len(pending), timings
     )
+
+
+def _damaged(folder: Path, plan: SweepPlan, index: ChecksumIndex) -> list[Chunk]:
+    """The chunks whose file is missing or no longer matches its recorded sha256."""
+    bad = []
+    for chunk in plan.chunks():
+        expected = index.entries.get(chunk.name)
+        if expected is None or file_sha256(folder / "chunks" / chunk.name) != expected:
+            bad.append(chunk)
+    return bad
+
+
+def _damaged_message(names: list[str]) -> str:
+    shown = ", ".join(f"chunks/{n}" for n in names[:3]) + (", ..." if len(names) > 3 else "")
+    return f"{len(names)} chunk file(s) damaged (checksum mismatch or unreadable): {shown}; recomputing them"

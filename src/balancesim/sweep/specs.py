@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..scenario import did_you_mean
+from ..scenario import COMMAND_LINE_ONLY, did_you_mean
 
 DESIGNS = ("grid", "lhs", "sobol")
 MAX_POINTS = 1_000_000
@@ -30,8 +30,6 @@ SECTION_KEYS = (
     "chunk_size",
     "executor",
     "workers",
-    "scheduler",
-    "out",
 )
 
 
@@ -181,8 +179,6 @@ class SweepOptions:
     chunk_size: int | None = None
     executor: str | None = None
     workers: int | None = None
-    scheduler: str | None = None
-    out: str | None = None
 
     def over(self, base: SweepOptions) -> SweepOptions:
         """These options where given, `base`'s elsewhere; `params`, if any, replace base's."""
@@ -201,6 +197,11 @@ def section_options(section: dict[str, Any] | None, file: str) -> SweepOptions:
     if not isinstance(section, dict):
         raise SweepError(f"{where}: expected a mapping")
     for key in section:
+        if key in COMMAND_LINE_ONLY:
+            raise SweepError(
+                f"{where}.{key}: not allowed in a scenario file; use {COMMAND_LINE_ONLY[key]} "
+                "on the command line"
+            )
         if key not in SECTION_KEYS:
             raise SweepError(
                 f"{where}.{key}: unknown key '{key}' ({did_you_mean(str(key), list(SECTION_KEYS))})"
@@ -248,8 +249,6 @@ def section_options(section: dict[str, Any] | None, file: str) -> SweepOptions:
         chunk_size=whole("chunk_size", 1),
         executor=text("executor", EXECUTORS),
         workers=whole("workers", 1),
-        scheduler=text("scheduler"),
-        out=text("out"),
     )
 
 

@@ -61,7 +61,7 @@ from .core import (
 )
 from .influence import MECHANISMS as CORE_MECHANISMS
 from .influence import NOISE_BAND, Influence, Mechanism
-from .report import report_markdown, summary_json, table_rows, write_report
+from .report import is_earlier_report, report_folder, report_markdown, summary_json, table_rows, write_report
 from .world import WORLD_MECHANISMS
 
 # The core mechanisms and those of the world that happened (rules_world.py)
@@ -90,6 +90,8 @@ __all__ = [
     "Validation",
     "ValidationError",
     "count_runs",
+    "is_earlier_report",
+    "report_folder",
     "report_markdown",
     "run_checks",
     "run_validation",

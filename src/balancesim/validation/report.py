@@ -1,12 +1,23 @@
-"""The validation's outputs: the summary table, the Markdown report, plots, JSON and CSV."""
+"""The validation's outputs: the summary table, the Markdown report, plots, JSON and CSV.
+
+The report folder is written as a whole: into a hidden partial folder that
+replaces the folder named by `--out` only when complete, under a lock, and
+only over a folder that is empty or holds an earlier report.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..experiment import calendar_month
+from ..folders import check_target, clean_partials, locked, make_partial, swap_in
 from . import influence
 from .checks import VOTES
 from .core import Check, CheckResult, Estimate, Outcome, Threshold, Validation
@@ -247,19 +258,69 @@ def report_markdown(v: Validation, plots: dict[str, str], command: str = "balanc
     return "\n".join(lines)
 
 
+REPORT_FILES = ("report.md", "summary.json", "table.csv")
+
+
+def is_earlier_report(folder: Path) -> bool:
+    """Does `folder` hold a report written by `balancesim validate`, and nothing else?
+
+    It must have the report's files and no others but the PNGs that
+    report.md shows: a folder with any other file is the user's, and is not
+    replaced.
+    """
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        text = (folder / "report.md").read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return False
+    if not isinstance(summary, dict) or "checks" not in summary:
+        return False
+    shown = set(re.findall(r"\]\(([^)/]+\.png)\)", text))
+    return all(p.name in REPORT_FILES or p.name in shown for p in folder.iterdir())
+
+
+@contextlib.contextmanager
+def report_folder(folder: str | Path) -> Iterator[list[str]]:
+    """Hold `folder` for a validation: locked, and new, empty or an earlier report.
+
+    Raises `folders.FolderBusy` if another command writes it and
+    `folders.FolderRefused` if it holds anything else, before any work is
+    done. Partial folders of killed validations beside it are removed; the
+    block receives the notes about them.
+    """
+    folder = Path(folder)
+    with locked(folder):
+        check_target(folder, is_earlier_report, "validation report")
+        yield clean_partials(folder.parent).notes()
+
+
 def write_report(v: Validation, folder: str | Path, command: str = "balancesim validate") -> Path:
-    """Write report.md, one PNG per pattern, summary.json and table.csv into `folder`."""
+    """Write report.md, one PNG per pattern, summary.json and table.csv as the folder `folder`.
+
+    Everything is written into a hidden partial folder beside it, which
+    replaces `folder` only when complete: a killed or failed write (a full
+    disk) leaves the earlier report whole, never a mix or an empty file.
+    Call it inside `report_folder`, which checks and locks the folder.
+    """
     import csv
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    plots = write_plots(v, folder)
-    report = folder / "report.md"
-    report.write_text(report_markdown(v, plots, command), encoding="utf-8")
-    (folder / "summary.json").write_text(json.dumps(summary_json(v), indent=2) + "\n", encoding="utf-8")
-    rows = table_rows(v)
-    with open(folder / "table.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    return report
+    partial = make_partial(folder.parent, folder.name)
+    try:
+        plots = write_plots(v, partial)
+        (partial / "report.md").write_text(report_markdown(v, plots, command), encoding="utf-8")
+        (partial / "summary.json").write_text(json.dumps(summary_json(v), indent=2) + "\n", encoding="utf-8")
+        rows = table_rows(v)
+        with open(partial / "table.csv", "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        for path in partial.iterdir():  # durable before the swap
+            if path.is_file() and not path.name.startswith("."):
+                with open(path, "rb") as f:
+                    os.fsync(f.fileno())
+        swap_in(partial, folder)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return folder / "report.md"
