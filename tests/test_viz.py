@@ -98,11 +98,12 @@ def test_shock_button_fires_the_shock_now(taiwan):
     china = next(a for a in model.agents if a.actor_id == "china")
     attention, tension = china.attention, model.measure("region", "tension")
     _box, rc = solara.render(app.RunStatus(model), handle_error=False)
-    assert "Happened" not in html_with(rc, "shocks")
+    # the baseline's own war shocks have happened at month 1; the Taiwan war has not
+    assert "Happened: War over Taiwan" not in html_with(rc, "shocks")
     rc.find(v.Btn, children=["War over Taiwan"]).widget.click()
     assert model.fired == [(5, "taiwan_war")]
     assert china.attention < attention and model.measure("region", "tension") > tension
-    assert "Happened: War over Taiwan at month 5 (2022-08)" in html_with(rc, "shocks")
+    assert "War over Taiwan at month 5 (2022-08)" in html_with(rc, "shocks").split("Happened:")[-1]
     assert f"<b>{model.measure('region', 'tension'):.2f}</b>" in html_with(rc, "relations")
 
 
@@ -168,7 +169,7 @@ def test_network_shows_exit_threats_and_departures(taiwan):
 
 
 def test_scenario_without_shocks_says_so():
-    spec = app.load_scenario(BASELINE)
+    spec = app.load_scenario(BASELINE).model_copy(update={"shocks": []})  # the baseline has the war's
     _box, rc = solara.render(app.RunStatus(app.VizModel(spec)), handle_error=False)
     rc.find(v.Html, children=["This scenario has no shocks."]).assert_single()
     assert not rc.find(v.Btn)
