@@ -143,11 +143,11 @@ def test_sobol_points_are_salibs_in_order():
 @pytest.mark.parametrize(
     ("kind", "specs", "samples", "message"),
     [
-        ("grid", ["x=0:1"], None, "a range low:high needs --design lhs or sobol"),
+        ("grid", ["x=0:1"], None, "a range low:high needs --design lhs, sobol or morris"),
         ("lhs", ["x=0:1:3"], 8, "samples each parameter from a range low:high"),
         ("sobol", ["x=0:1"], None, "needs --samples N"),
         ("sobol", ["x=0:1"], 12, "a Sobol design needs a power of 2"),
-        ("grid", ["x=0:1:3"], 8, "--samples 8: applies to lhs and sobol"),
+        ("grid", ["x=0:1:3"], 8, "--samples 8: applies to lhs, sobol and morris"),
         ("grd", ["x=0:1:3"], None, "did you mean 'grid'"),
         ("grid", [], None, "nothing to sweep"),
     ],
@@ -346,7 +346,7 @@ def test_resume_after_losing_chunks_equals_an_uninterrupted_sweep(reference, tmp
     for f in files[::3]:
         f.unlink()
     (folder / "summary.csv").unlink()
-    (folder / "chunks" / ".p0-r0.parquet.123.tmp").write_bytes(b"half a file")
+    (folder / "chunks" / ".r0.parquet.123.tmp").write_bytes(b"half a file")
     with pytest.raises(sw.SweepError, match="already holds a sweep"):
         sw.run_sweep(p, folder, executor="serial")
     outcome = sw.run_sweep(p, folder, executor="serial", resume=True)
@@ -384,9 +384,9 @@ def test_resume_keeps_the_folders_chunk_size_unless_told_otherwise(tmp_path):
         out,
     ]
     assert invoke(*args, "--chunk-size", "5", "--no-plots").exit_code == 0
-    (tmp_path / "s" / "chunks" / "p1-r5.parquet").unlink()
+    (tmp_path / "s" / "chunks" / "r15.parquet").unlink()  # runs 15-19: points 1 and 2
     r = invoke(*args, "--resume", "--no-plots")
-    assert r.exit_code == 0 and "(1 chunk run, 8 already done)" in r.output
+    assert r.exit_code == 0 and "(1 chunk run, 7 already done)" in r.output
     r = invoke(*args, "--resume", "--chunk-size", "6")
     assert r.exit_code == 2 and "chunk_size: 5 in the folder, 6 now" in r.output
 
@@ -535,7 +535,7 @@ def test_cli_sweep_writes_the_folder(tmp_path):
     ("args", "message"),
     [
         (["-p", "parameters.lock_in=0:100:3"], "value 100: parameters.lock_in: 100 is above the maximum 50"),
-        (["-p", "parameters.lock_in=1:2"], "a range low:high needs --design lhs or sobol"),
+        (["-p", "parameters.lock_in=1:2"], "a range low:high needs --design lhs, sobol or morris"),
         (["-p", "parameters.lock_in=1:2:3", "--months", "12,99"], "--months: 99 is outside 0..36"),
         (["-p", "parameters.lock_in=1:2:3", "--months", "x"], "--months x: expected whole numbers"),
         (["-p", "parameters.lock_in=1:2:3", "--set", "parameters.nope=1"], "unknown key 'nope'"),
@@ -716,6 +716,32 @@ def test_a_damaged_chunk_is_found_recomputed_and_reported(reference, tmp_path):
         f"chunks/{paged.name}; recomputing them"
     ]
     assert outcome.chunks_run == 2
+    pd.testing.assert_frame_equal(outcome.summary, outcome0.summary, check_exact=True)
+    assert (folder / "summary.csv").read_bytes() == (folder0 / "summary.csv").read_bytes()
+
+
+def test_a_chunk_damaged_during_the_sweep_is_recomputed_before_summarising(reference, tmp_path):
+    """Every chunk is checked again before the summary: one damaged after it was written is rerun."""
+    p, folder0, outcome0 = reference
+    folder = tmp_path / "s"
+    first = folder / "chunks" / p.chunks()[0].name  # runs 0-6, all of point 0
+    damaged = []
+
+    def damage_first_chunk(runs: int, complete: int) -> None:
+        if not damaged:
+            data = bytearray(first.read_bytes())
+            data[len(data) // 2] ^= 0x40
+            first.write_bytes(bytes(data))
+            damaged.append(first.name)
+
+    told = []
+    outcome = sw.run_sweep(
+        p, folder, executor="serial", plots=False, progress=damage_first_chunk, notify=told.append
+    )
+    assert damaged and told == [
+        f"1 chunk file(s) damaged (checksum mismatch or unreadable): chunks/{first.name}; recomputing them"
+    ]
+    assert json.loads((folder / "manifest.json").read_text())["chunks_recomputed"] == 1
     pd.testing.assert_frame_equal(outcome.summary, outcome0.summary, check_exact=True)
     assert (folder / "summary.csv").read_bytes() == (folder0 / "summary.csv").read_bytes()
 

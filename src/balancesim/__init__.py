@@ -7,6 +7,9 @@ Notebook API::
     model = balancesim.BalanceModel(scenario, rng=7)      # one replicate, Mesa agents
     results = balancesim.run(scenario, replicates=500, seed=7)
     results.series                                          # pandas, long form
+    frame = balancesim.evaluate("scenarios/taiwan_shock.yaml",   # many design points at once
+                                [{"parameters.lock_in": 2.0}, {"parameters.lock_in": 4.0}],
+                                replicates=100, outcomes=["balance", "share.china[kazakhstan]"])
 
 The names are loaded on first use (module `__getattr__`, PEP 562), so that
 `import balancesim` and `balancesim --help` do not pay for mesa, scipy and
@@ -19,6 +22,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time see __getattr__
+    from .evaluate import evaluate
     from .experiment import Results, run, summary
     from .model import BalanceModel
     from .scenario import Scenario
@@ -27,6 +31,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time see __getattr__
 # public name -> module that defines it
 _LAZY = {
     "BalanceModel": ".model",
+    "evaluate": ".evaluate",
     "Results": ".experiment",
     "run": ".experiment",
     "summary": ".experiment",
@@ -35,7 +40,16 @@ _LAZY = {
     "load_scenario": ".scenario_files",
 }
 
-__all__ = ["BalanceModel", "Results", "Scenario", "ScenarioError", "load_scenario", "run", "summary"]
+__all__ = [
+    "BalanceModel",
+    "Results",
+    "Scenario",
+    "ScenarioError",
+    "evaluate",
+    "load_scenario",
+    "run",
+    "summary",
+]
 __version__ = "0.1.0"
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,17 @@ def _load(path: str, overrides: dict[str, Any] | None = None):
         return load_scenario(path, overrides)
     except ScenarioError as e:
         raise InputError(str(e)) from None
+
+
+def use_posterior(spec: Any, folder: str, fixed: Iterable[str] = ()) -> None:
+    """Attach `--posterior DIR` to a loaded scenario (less the `fixed` PATHs), or raise InputError."""
+    from .calibration.posterior import PosteriorError, read_posterior
+
+    try:
+        posterior = read_posterior(folder, spec, where="--posterior")
+    except PosteriorError as e:
+        raise InputError(str(e)) from None
+    spec.set_posterior(posterior.without(list(fixed)))
 
 
 def _overrides(items: tuple[str, ...], replicates: int | None, seed: int | None) -> dict[str, Any]:
@@ -138,6 +149,13 @@ def main() -> None:
     help="prior: each run draws its values from the scenario's `uncertainty:` priors; "
     "none: the scenario's values only [default: prior if the scenario has priors].",
 )
+@click.option(
+    "--posterior",
+    "posterior_dir",
+    type=click.Path(file_okay=False),
+    help="Draw the calibrated values from this `balancesim calibrate` folder (its posterior.parquet) "
+    "instead of their priors.",
+)
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 def run(
     scenario: str,
@@ -150,6 +168,7 @@ def run(
     settings: tuple[str, ...],
     measures: str,
     uncertainty: str | None,
+    posterior_dir: str | None,
     no_plots: bool,
 ) -> None:
     """Run SCENARIO many times and write data, a summary and plots."""
@@ -160,8 +179,10 @@ def run(
         phases.setting_up("reading the scenario")
         overrides = _overrides(settings, replicates, seed)
         spec = _load(scenario, overrides)
+        if posterior_dir is not None:
+            use_posterior(spec, posterior_dir, overrides)
         if uncertainty is None:
-            uncertainty = "prior" if spec.uncertainty else "none"
+            uncertainty = "prior" if spec.uncertain else "none"
         base = None
         if baseline is not None:
             # The baseline runs with the same seed and count: common random numbers.
@@ -294,7 +315,8 @@ def schema(out_file: str | None) -> None:
 
 
 EPILOG_SWEEP = """\b
-SPEC is start:stop:count (grid), a comma list (grid), or low:high (lhs, sobol).
+SPEC is start:stop:count (grid), a comma list (grid), or low:high (lhs, sobol, morris).
+--design-file takes the points from a CSV instead (one column per PATH).
 PATH is any numeric value of the scenario, as for --set, e.g.
 parameters.hedging_tension, actors.china.attention, relations.tension,
 shocks.taiwan_war.severity, shocks.taiwan_war.month.
@@ -313,6 +335,9 @@ Examples:
       -p parameters.lock_in=1:6 -p parameters.hedging_tension=0:4 -p actors.china.attention=0.3:0.8
   balancesim sweep scenarios/taiwan_shock.yaml -p relations.tension=0.1,0.25,0.4 --out results/t --resume
   balancesim sweep scenarios/taiwan_shock.yaml -p parameters.lock_in=1:5:5 --scheduler tcp://10.0.0.5:8786
+  balancesim sweep scenarios/taiwan_shock.yaml --design morris --samples 20 -n 20 \\
+      -p parameters.lock_in=1:6 -p relations.tension=0.1:0.5 --outcomes 'balance,share.china[kazakhstan]'
+  balancesim sweep scenarios/taiwan_shock.yaml --design-file points.csv -n 50
 """
 
 
@@ -328,12 +353,30 @@ Examples:
 )
 @click.option(
     "--design",
-    type=click.Choice(["grid", "lhs", "sobol"]),
-    help="grid: all combinations; lhs: Latin hypercube; sobol: Saltelli sample + Sobol indices "
-    "[default: grid].",
+    type=click.Choice(["grid", "lhs", "sobol", "morris"]),
+    help="grid: all combinations; lhs: Latin hypercube; sobol: Saltelli sample + Sobol indices; "
+    "morris: Morris trajectories + elementary effects [default: grid].",
 )
 @click.option(
-    "--samples", type=click.IntRange(1), help="lhs: number of points; sobol: base samples N (a power of 2)."
+    "--samples",
+    type=click.IntRange(1),
+    help="lhs: number of points; sobol: base samples N (a power of 2); morris: trajectories.",
+)
+@click.option(
+    "--second-order",
+    is_flag=True,
+    default=None,
+    help="sobol: also second-order indices (N x (2D + 2) points).",
+)
+@click.option(
+    "--design-file",
+    type=click.Path(dir_okay=False),
+    help="Design points from a CSV file: one column per PATH, one row per point (instead of --param).",
+)
+@click.option(
+    "--outcomes",
+    metavar="NAME,...",
+    help="Measures kept, e.g. balance,share.china.economy[kazakhstan] [default: the regional headline].",
 )
 @click.option(
     "--replicates", "-n", type=click.IntRange(1), help="Runs per design point (default: the scenario's)."
@@ -341,8 +384,9 @@ Examples:
 @click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), help="Run seed (default: the scenario's).")
 @click.option(
     "--months",
-    metavar="M,M,...",
-    help="Months summarised (default: the scenario's outputs.months and the horizon).",
+    metavar="M,M,...|all",
+    help="Months kept and summarised; 'all': every month, the monthly series "
+    "(default: the scenario's outputs.months and the horizon).",
 )
 @click.option(
     "--executor",
@@ -379,6 +423,9 @@ def sweep(
     params: tuple[str, ...],
     design: str | None,
     samples: int | None,
+    second_order: bool | None,
+    design_file: str | None,
+    outcomes: str | None,
     replicates: int | None,
     seed: int | None,
     months: str | None,
@@ -410,6 +457,9 @@ def sweep(
                 samples=samples,
                 replicates=replicates,
                 months=sw.parse_months(months) if months else None,
+                design_file=design_file,
+                outcomes=(outcomes,) if outcomes else None,
+                second_order=second_order or None,
                 chunk_size=chunk_size,
                 executor=executor,
                 workers=workers,
@@ -565,6 +615,8 @@ EPILOG_VALIDATE = """\b
 Examples:
   balancesim validate
   balancesim validate --replicates 200 --seed 7 --out results/validation-quick
+  balancesim validate --robust                  (50 draws from the prior x 200 runs per arm)
+  balancesim validate --robust --draws 10 -n 50 (a quick look)
 \b
 Exit status: 0 every check passes; 1 a check fails or is unclear (with
 --strict, also when a knock-out control leaves its pattern in place);
@@ -579,7 +631,7 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
     type=click.IntRange(20, 100_000),
     default=1000,
     show_default=True,
-    help="Runs per experiment arm.",
+    help="Runs per experiment arm (with --robust: per arm and draw, default 200).",
 )
 @click.option(
     "--seed",
@@ -607,7 +659,28 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
 @click.option(
     "--strict", is_flag=True, help="Also fail when a knock-out control does not remove its pattern."
 )
-def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None, strict: bool) -> None:
+@click.option(
+    "--robust",
+    is_flag=True,
+    help="Run every check and knock-out at draws from the baseline's prior (its uncertainty: section) "
+    "and report the share of draws in which each holds.",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(1, 100_000),
+    default=50,
+    show_default=True,
+    help="With --robust: draws from the prior.",
+)
+def validate(
+    replicates: int,
+    seed: int,
+    out_dir: str,
+    scenario_dir: str | None,
+    strict: bool,
+    robust: bool,
+    draws: int,
+) -> None:
     """Check the model against the patterns P1-P8 of the claims list.
 
     Each pattern runs as a seeded experiment over many replicates, with
@@ -618,6 +691,11 @@ def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None,
     from .progress import Phases
 
     folder = Path(out_dir)
+    if robust:
+        given = click.get_current_context().get_parameter_source("replicates")
+        runs = replicates if given != click.core.ParameterSource.DEFAULT else 200
+        _validate_robust(runs, draws, seed, scenario_dir, folder)
+        return
     with Phases(stderr(), "validate") as phases:
         phases.setting_up("loading the simulation libraries")
         _writable_out(folder)
@@ -652,6 +730,37 @@ def validate(replicates: int, seed: int, out_dir: str, scenario_dir: str | None,
         raise SystemExit(1)
 
 
+def _validate_robust(runs: int, draws: int, seed: int, scenario_dir: str | None, folder: Path) -> None:
+    """`validate --robust`: the share of prior draws in which each check and knock-out holds."""
+    from .console import print_robust
+    from .progress import Phases
+
+    with Phases(stderr(), "validate --robust") as phases:
+        phases.setting_up("loading the simulation libraries")
+        _writable_out(folder)
+        from . import validation as val
+        from .folders import FolderBusy, locked
+        from .validation.robust import count_robust_runs, run_robust, write_robust
+
+        scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
+        try:
+            # Locked before the work, as `validate` does: a second command writing the same
+            # folder is refused at once instead of mixing its files with ours.
+            with locked(folder):
+                advance = phases.bar(count_robust_runs(val.CHECKS, draws, runs), f"{draws} draws", "runs")
+                try:
+                    result = run_robust(draws, runs, seed, scenarios, progress=advance)
+                except val.ValidationError as e:
+                    raise InputError(str(e)) from None
+                files = write_robust(result, folder)
+        except FolderBusy as e:
+            raise RunError(str(e)) from None
+        except OSError as e:
+            raise RunError(f"cannot write to {folder}: {describe_os_error(e)}") from None
+    print_robust(result)
+    print_files("Robustness", folder, files)
+
+
 def program() -> None:
     """The `balancesim` console script: `main` with the exit statuses kept (see exits.run_program)."""
     run_program(main)
@@ -659,9 +768,11 @@ def program() -> None:
 
 from .analysis.discover_command import discover  # noqa: E402
 from .analysis.hindcast_command import hindcast  # noqa: E402
+from .calibration.command import calibrate  # noqa: E402
 
 main.add_command(discover)
 main.add_command(hindcast)
+main.add_command(calibrate)
 
 if __name__ == "__main__":
     program()

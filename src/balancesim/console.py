@@ -135,8 +135,52 @@ def print_sweep(outcome: Any) -> None:
                 f"{row.ST:+.3f} ± {row.ST_conf:.3f}",
             )
         out.print(table)
+    if getattr(outcome, "morris", None) is not None:
+        month = plan.months[-1]
+        table = Table(title=f"Morris elementary effects at month {month} (95% CI)", title_justify="left")
+        for name in ("measure", "parameter", "mu*", "sigma"):
+            table.add_column(name, justify="left" if name in ("measure", "parameter") else "right")
+        for row in outcome.morris[outcome.morris["month"] == month].itertuples():
+            table.add_row(
+                Text(str(row.measure)),
+                Text(str(row.parameter)),
+                f"{row.mu_star:.3f} ± {row.mu_star_conf:.3f}",
+                f"{row.sigma:.3f}",
+            )
+        out.print(table)
     print_files(
         "Sweep", outcome.folder, outcome.files, "chunks/ (every run's outcomes, one Parquet file per chunk)"
+    )
+
+
+def print_robust(result: Any) -> None:
+    """`validate --robust`: per check and knock-out, the share of prior draws that pass, fail, are unclear."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from .validation.robust import robust_rows
+
+    table = Table(
+        title=f"Robustness over the baseline's prior: {plural(result.draws, 'draw')} of "
+        f"{len(result.paths)} uncertain values, {result.runs} runs per arm and draw, seed {result.seed}, "
+        f"{result.runs_simulated:,} runs in {result.seconds:.0f} s",
+        title_justify="left",
+    )
+    for name in ("check", "title", "knock-out", "holds", "fails", "unclear"):
+        table.add_column(name, justify="right" if name in ("holds", "fails", "unclear") else "left")
+    for row in robust_rows(result):
+        table.add_row(
+            row["check"] if not row["knockout"] else "",
+            Text(row["title"]) if not row["knockout"] else "",
+            Text(row["knockout"] or "(none: the pattern)"),
+            f"{row['share_pass']:.0%}",
+            f"{row['share_fail']:.0%}",
+            f"{row['share_unclear']:.0%}",
+        )
+    out.print(table)
+    out.print(
+        "A pattern should hold in most draws; each knock-out should make it fail in most draws "
+        "(else the rule behind it is not what produces the pattern there)."
     )
 
 

@@ -140,7 +140,7 @@ def run(
             + ", or `balancesim sweep`, which streams end-of-run outcomes to disk"
         )
     source = "given" if values else "none"
-    if values is None and uncertainty == "prior" and scenario.uncertainty:
+    if values is None and uncertainty == "prior" and scenario.uncertain:
         from .uncertainty import draw
 
         values, source = draw(scenario, seed, replicates), "prior"

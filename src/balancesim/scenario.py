@@ -17,7 +17,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from .distributions import Distribution
 
@@ -819,6 +819,23 @@ class Scenario(Strict):
         description="Priors: PATH -> the distribution its value is drawn from, once per run "
         "(see docs/scenarios.md, 'Uncertainty')",
     )
+    # `uncertainty: {posterior: DIR}` or `--posterior DIR`: a calibration's weighted draws
+    # (calibration.posterior.Posterior), read and checked by the loader.
+    _posterior: Any = PrivateAttr(default=None)
+
+    @property
+    def posterior(self) -> Any:
+        """The calibration posterior the runs draw from (None: the priors only)."""
+        return self._posterior
+
+    def set_posterior(self, posterior: Any) -> None:
+        """Use a calibration posterior (checked against this scenario by its reader)."""
+        self._posterior = posterior
+
+    @property
+    def uncertain(self) -> bool:
+        """Whether runs draw per-run values: priors, or a posterior."""
+        return bool(self.uncertainty) or self._posterior is not None
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Scenario:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import numbers
 import os
 import re
 from collections import OrderedDict, defaultdict
@@ -625,6 +626,9 @@ class _Loader:
             if any(i is None for i in items):
                 return None
             return _Node(items, src)
+        if isinstance(value, numbers.Real) and type(value) not in (bool, int, float):
+            # numpy scalars (numpy.int64, numpy.float64), as exploratory-modelling tools pass them
+            value = int(value) if isinstance(value, numbers.Integral) else float(value)
         if isinstance(value, float) and not math.isfinite(value):
             self.add(src, path, f"NaN/infinity is not allowed (got {value})")
             return None
@@ -641,9 +645,12 @@ class _Loader:
     def validate(self, tree: _Node) -> Scenario:
         """The Scenario, or raise with every schema and reference problem located."""
         priors = tree.value.get("uncertainty") if isinstance(tree.value, dict) else None
+        posterior = None
         if priors is not None and isinstance(priors.value, dict):
             # `PATH: null` removes a prior inherited through `extends:`.
             priors.value = {k: v for k, v in priors.value.items() if v.value is not None}
+            # `posterior: DIR` is not a prior: a calibration's weighted draws (calibration/posterior.py).
+            posterior = priors.value.pop("posterior", None)
         data = _plain(tree)
         try:
             scenario = Scenario.model_validate_json(
@@ -658,7 +665,27 @@ class _Loader:
         for loc, message in reference_problems(scenario):
             self.add(_locate(tree, loc), loc, message)
         self.fail_if_any()
+        if posterior is not None:
+            self._attach_posterior(scenario, posterior)
         return scenario
+
+    def _attach_posterior(self, scenario: Scenario, node: _Node) -> None:
+        """Read `uncertainty: {posterior: DIR}` (DIR relative to the file that says it) and check it."""
+        from .calibration.posterior import PosteriorError, read_posterior
+
+        loc: Location = ("uncertainty", "posterior")
+        if not isinstance(node.value, str) or not node.value.strip():
+            self.add(node.src, loc, f"expected a folder (text), got {_describe(node.value, node.raw)}")
+            self.fail_if_any()
+        folder = Path(node.value)
+        if not folder.is_absolute():
+            folder = Path(node.src.file).parent / folder
+        try:
+            scenario.set_posterior(read_posterior(folder, scenario))
+        except PosteriorError as e:
+            for line in str(e).splitlines():
+                self.add(node.src, loc, line)
+            self.fail_if_any()
 
 
 class _TooMany(Exception):
@@ -965,7 +992,10 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         loader.apply_override(tree, dotted, value)
         _drop_priors(tree, dotted)
     loader.fail_if_any()
-    return loader.validate(tree)
+    scenario = loader.validate(tree)
+    if scenario.posterior is not None and overrides:  # an override fixes its value, as for priors
+        scenario.set_posterior(scenario.posterior.without(list(overrides)))
+    return scenario
 
 
 def _drop_priors(tree: _Node, dotted: str) -> None:

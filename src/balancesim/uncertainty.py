@@ -109,6 +109,9 @@ def draw(
     for path, dist in spec.items():
         limits = bounds(scenario, path) if scenario is not None and isinstance(dist, Normal) else None
         out[path] = transform(dist, uniforms(seed, path, replicates, first), limits)
+    posterior = getattr(scenario, "posterior", None)
+    if posterior is not None:  # a calibration's posterior replaces the priors of the PATHs it covers
+        out |= posterior.draw(seed, replicates, first)
     return out
 
 

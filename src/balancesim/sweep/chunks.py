@@ -1,7 +1,8 @@
 """Chunk files on disk: one Parquet file per finished chunk, and reading them back.
 
-A chunk file holds one row per (replicate, month) of one design point and
-one column per headline measure; its schema metadata carries the sweep's
+A chunk file holds one row per (run, month) of a range of runs (possibly of
+many design points: columns `point` and `replicate` say which) and one
+column per outcome kept; its schema metadata carries the sweep's
 key, so a resumed sweep recognises its own files. Its pages carry Parquet
 checksums and its sha256 is recorded in `checksums.jsonl` when it is
 written, so a damaged chunk is found (and recomputed) instead of summarised.
@@ -27,11 +28,12 @@ from .plan import Chunk, SweepPlan
 
 
 def chunk_table(plan: SweepPlan, chunk: Chunk, data: np.ndarray) -> pa.Table:
-    """A chunk's results as a table: one row per (replicate, month), one column per measure."""
+    """A chunk's results as a table: one row per (run, month), one column per outcome."""
     T, R, C = data.shape
+    point, replicate = chunk.runs(plan.replicates)
     columns: dict[str, Any] = {
-        "point": np.full(R * T, chunk.point, dtype=np.int32),
-        "replicate": np.repeat(np.arange(chunk.first, chunk.first + R, dtype=np.int32), T),
+        "point": np.repeat(point.astype(np.int32), T),
+        "replicate": np.repeat(replicate.astype(np.int32), T),
         "month": np.tile(np.asarray(plan.months, dtype=np.int16), R),
     }
     flat = data.transpose(1, 0, 2).reshape(R * T, C)
@@ -55,16 +57,19 @@ def write_chunk(folder: Path, plan: SweepPlan, chunk: Chunk, data: np.ndarray) -
     return hashlib.sha256(payload).hexdigest()
 
 
-def read_point(folder: Path, plan: SweepPlan, point: int) -> np.ndarray:
-    """(months, replicates, measures) of one design point, from its chunk files (page checksums verified)."""
-    parts = []
-    for chunk in plan.chunks_of(point):
-        table = pq.read_table(
-            folder / "chunks" / chunk.name, columns=list(plan.measures), page_checksum_verification=True
-        )
-        flat = np.column_stack([table.column(m).to_numpy() for m in plan.measures])
-        parts.append(flat.reshape(chunk.count, len(plan.months), len(plan.measures)))
-    return np.concatenate(parts, axis=0).transpose(1, 0, 2)
+def read_chunk(folder: Path, plan: SweepPlan, chunk: Chunk) -> np.ndarray:
+    """(runs, months, outcomes) of one chunk file (page checksums verified)."""
+    table = pq.read_table(
+        folder / "chunks" / chunk.name, columns=list(plan.measures), page_checksum_verification=True
+    )
+    flat = np.column_stack([table.column(m).to_numpy() for m in plan.measures])
+    return flat.reshape(chunk.count, len(plan.months), len(plan.measures))
+
+
+def iter_chunks(folder: Path, plan: SweepPlan) -> Iterator[np.ndarray]:
+    """Every chunk's (runs, months, outcomes), in run order."""
+    for chunk in plan.chunks():
+        yield read_chunk(folder, plan, chunk)
 
 
 def file_sha256(path: Path) -> str | None:

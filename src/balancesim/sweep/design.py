@@ -8,7 +8,11 @@ loader's message, naming the PATH and the spec it came from. Designs:
   parameter varying slowest;
 * `lhs`: a Latin hypercube of `samples` points over `low:high` ranges;
 * `sobol`: SALib's Saltelli/Sobol' sample (`samples` base samples, N x (D + 2)
-  points, first-order and total indices) over `low:high` ranges.
+  points, first-order and total indices; N x (2D + 2) with second-order
+  indices) over `low:high` ranges;
+* `morris`: SALib's Morris sample (`samples` trajectories, T x (D + 1)
+  points, elementary effects) over `low:high` ranges;
+* `file`: the rows of a CSV file (`--design-file`), from any sampler.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 from ..paths import assign, lookup, split_path
 from ..scenario import Scenario, did_you_mean, reference_problems
 from ..scenario_files import ScenarioError, load_scenario
+from .design_file import DesignFile, check_values
 from .specs import DESIGNS, MAX_POINTS, ParamSpec, SweepError, format_value
 
 FULL_CHECK_POINTS = 5_000  # designs up to this size are validated point by point up front
@@ -39,8 +44,24 @@ FIXED = {
 }
 
 
-def _loader_message(scenario_file: str, overrides: dict[str, Any]) -> str | None:
-    """What the scenario loader says about these overrides (None if it accepts them)."""
+def _loader_message(scenario_file: str, overrides: dict[str, Any], base: Scenario) -> str | None:
+    """What the scenario loader says about these overrides (None if it accepts them).
+
+    With no file (a Scenario given in memory, as to `evaluate`), the schema's
+    own messages about the overridden scenario.
+    """
+    if not scenario_file:
+        from pydantic import ValidationError
+
+        try:
+            point_scenario(base.model_dump(mode="json"), overrides)
+        except ValidationError as e:
+            return "; ".join(
+                f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in e.errors()
+            )
+        except ValueError as e:
+            return str(e)
+        return None
     try:
         load_scenario(scenario_file, overrides)
     except ScenarioError as e:
@@ -82,7 +103,7 @@ def check_paths(
         if not found or isinstance(value, dict):
             # Let the scenario loader say what is wrong with the path, if anything.
             first = spec.values[0] if spec.values else spec.low
-            message = _loader_message(scenario_file, {**base_overrides, spec.path: first})
+            message = _loader_message(scenario_file, {**base_overrides, spec.path: first}, base)
             if message is not None:
                 raise SweepError(f"{spec.label}: {message}")
     return frozenset(integer)
@@ -101,6 +122,8 @@ class Design:
     samples: int | None = None
     seed: int = 0
     integer: frozenset[str] = frozenset()
+    second_order: bool = False  # sobol: the sample also serves second-order indices
+    source: DesignFile | None = None  # file: where the points came from (lines, for messages)
 
     @property
     def paths(self) -> list[str]:
@@ -130,7 +153,9 @@ class Design:
         return {
             "kind": self.kind,
             "samples": self.samples,
-            "sample_seed": self.seed if self.kind != "grid" else None,
+            "sample_seed": self.seed if self.kind in ("lhs", "sobol", "morris") else None,
+            "second_order": self.second_order,
+            "file": self.source.file if self.source is not None else None,
             "params": [p.as_dict() for p in self.params],
             "integer_paths": sorted(self.integer),
             "points": self.points.tolist(),
@@ -143,14 +168,17 @@ def make_design(
     samples: int | None = None,
     seed: int = 0,
     integer: Iterable[str] = (),
+    second_order: bool = False,
 ) -> Design:
     """Build the design points; raises SweepError if a spec does not suit the design.
 
     Grid: the Cartesian product (first parameter slowest). lhs: SALib's Latin
-    hypercube. sobol: SALib's Sobol' sample without second-order terms
-    (N x (D + 2) points) in exactly the sampler's order, since the analysis
-    depends on it. Paths holding whole numbers (a shock's month) get whole
-    values: grid values must be whole; lhs and sobol values are rounded.
+    hypercube. sobol: SALib's Sobol' sample (N x (D + 2) points, or
+    N x (2D + 2) with `second_order`) and morris: SALib's Morris sample (N
+    trajectories, N x (D + 1) points), both in exactly the sampler's order,
+    since the analysis depends on it. Paths holding whole numbers (a shock's
+    month) get whole values: grid values must be whole; sampled values are
+    rounded.
     """
     integer = frozenset(integer)
     params = tuple(params)
@@ -162,15 +190,20 @@ def make_design(
         raise SweepError(
             "nothing to sweep: give --param PATH=SPEC (or a sweep: params: section in the scenario)"
         )
+    if kind == "file":
+        raise SweepError("a file design comes from --design-file (see file_design)")
+    if second_order and kind != "sobol":
+        raise SweepError(f"--second-order applies to sobol designs, not {kind}")
     if kind == "grid":
         if samples is not None:
             raise SweepError(
-                f"--samples {samples}: applies to lhs and sobol designs; a grid's size comes from its specs"
+                f"--samples {samples}: applies to lhs, sobol and morris designs; "
+                "a grid's size comes from its specs"
             )
         for p in params:
             if p.kind == "range":
                 raise SweepError(
-                    f"{p.label}: a range low:high needs --design lhs or sobol; "
+                    f"{p.label}: a range low:high needs --design lhs, sobol or morris; "
                     "a grid takes start:stop:count or a comma list"
                 )
             if p.path in integer:
@@ -200,6 +233,16 @@ def make_design(
         if samples > MAX_POINTS:
             raise SweepError(f"--samples {samples}: more than the maximum {MAX_POINTS:,} points")
         points = latin.sample(problem, samples, seed=seed)
+    elif kind == "morris":
+        from ..morris import sample
+
+        if samples < 2:
+            raise SweepError(f"--samples {samples}: a Morris design needs at least 2 trajectories")
+        if samples * (len(params) + 1) > MAX_POINTS:
+            raise SweepError(
+                f"--samples {samples}: {samples * (len(params) + 1):,} points, more than {MAX_POINTS:,}"
+            )
+        points = sample(problem, samples, seed)
     else:
         from SALib.sample import sobol
 
@@ -208,16 +251,35 @@ def make_design(
                 f"--samples {samples}: a Sobol design needs a power of 2 (e.g. 64, 256, 1024); "
                 "Sobol' sequences lose their balance otherwise"
             )
-        if samples * (len(params) + 2) > MAX_POINTS:
-            raise SweepError(
-                f"--samples {samples}: {samples * (len(params) + 2):,} points, more than {MAX_POINTS:,}"
-            )
-        points = sobol.sample(problem, samples, calc_second_order=False, seed=seed)
+        size = samples * (2 * len(params) + 2 if second_order else len(params) + 2)
+        if size > MAX_POINTS:
+            raise SweepError(f"--samples {samples}: {size:,} points, more than {MAX_POINTS:,}")
+        points = sobol.sample(problem, samples, calc_second_order=second_order, seed=seed)
     points = np.asarray(points, dtype=float)
     for d, p in enumerate(params):
         if p.path in integer:
             points[:, d] = np.rint(points[:, d])
-    return Design(kind, params, points, samples, seed, integer)
+    return Design(kind, params, points, samples, seed, integer, second_order)
+
+
+def file_design(source: DesignFile, integer: Iterable[str] = ()) -> Design:
+    """The design of a `--design-file`: its rows, in file order; each column's range from its values.
+
+    The ranges (smallest and largest value) only describe the design; the
+    points are the file's, checked by `validate_design` with file:line messages.
+    """
+    params = tuple(
+        ParamSpec(
+            path,
+            f"column {path}",
+            "file",
+            low=float(source.points[:, d].min()),
+            high=float(source.points[:, d].max()),
+            origin=source.file,
+        )
+        for d, path in enumerate(source.paths)
+    )
+    return Design("file", params, source.points, None, 0, frozenset(integer), source=source)
 
 
 # ------------------------------------------------------------- scenarios of points
@@ -248,33 +310,46 @@ def point_scenario(base: dict[str, Any] | str, overrides: dict[str, Any]) -> Sce
 def validate_design(
     design: Design, base: Scenario, scenario_file: str, base_overrides: dict[str, Any]
 ) -> None:
-    """Check every value, then every design point, against the schema; SweepError if any fails.
+    """Check every parameter's values, then every design point, against the schema; SweepError if any fails.
 
-    Values are checked one parameter at a time first (every grid value; a
-    range's extremes), so an out-of-range value is blamed on the spec it came
-    from. Then the points themselves
-    (combinations can fail where single values pass, e.g. a tool mix that no
-    longer sums to 1): all of them for designs up to FULL_CHECK_POINTS
-    points; beyond that, a point that fails stops the sweep when it is run.
+    Values are checked one parameter at a time first, its smallest and
+    largest value (what a value admits is an interval, so both ends passing
+    means every value does), so an out-of-range value is blamed on the spec
+    it came from. Then, with two parameters or more, the points themselves
+    (combinations can fail where single values pass, e.g. a severity range
+    whose low end passes its high end): all of them for designs up to
+    FULL_CHECK_POINTS points; beyond that, the engine checks every run's
+    values as it runs them (`per_run.with_values`), and a point that fails
+    stops the sweep, named with the loader's message.
     """
     data = json.dumps(base.model_dump(mode="json"))
+    if design.source is not None:
+
+        def check(overrides: dict[str, Any]) -> str | None:
+            try:
+                point_scenario(data, overrides)
+            except ValueError:
+                return _loader_message(scenario_file, {**base_overrides, **overrides}, base)
+            return None
+
+        check_values(design.source, design.integer, check, len(design) <= FULL_CHECK_POINTS, {})
+        return
     for d, spec in enumerate(design.params):
         column = design.points[:, d]
-        values = np.unique(column) if spec.kind != "range" else np.array([column.min(), column.max()])
-        for v in values:
+        for v in (column.min(), column.max()):
             value = int(v) if spec.path in design.integer else float(v)
             try:
                 point_scenario(data, {spec.path: value})
             except ValueError:
-                message = _loader_message(scenario_file, {**base_overrides, spec.path: value})
+                message = _loader_message(scenario_file, {**base_overrides, spec.path: value}, base)
                 raise SweepError(f"{spec.label}: value {format_value(float(v))}: {message}") from None
-    if len(design) > FULL_CHECK_POINTS:
+    if len(design) > FULL_CHECK_POINTS or len(design.params) < 2:
         return
     for p in range(len(design)):
         overrides = design.overrides(p)
         try:
             point_scenario(data, overrides)
         except ValueError:
-            message = _loader_message(scenario_file, {**base_overrides, **overrides})
+            message = _loader_message(scenario_file, {**base_overrides, **overrides}, base)
             shown = ", ".join(f"{k}={format_value(float(v))}" for k, v in overrides.items())
             raise SweepError(f"design point {p} ({shown}): {message}") from None

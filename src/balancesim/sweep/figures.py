@@ -1,4 +1,4 @@
-"""A sweep's figures: a response curve, heatmaps of a two-parameter grid, Sobol index bars."""
+"""A sweep's figures: a response curve, heatmaps of a two-parameter grid, Sobol index bars, Morris."""
 
 from __future__ import annotations
 
@@ -25,8 +25,13 @@ def _labels(plan: SweepPlan) -> dict[str, str]:
     }
 
 
-def sweep_figures(plan: SweepPlan, summary: pd.DataFrame, sobol: pd.DataFrame | None) -> dict[str, Any]:
-    """The sweep's figures: a response curve (one parameter), heatmaps (a grid of two), Sobol bars.
+def sweep_figures(
+    plan: SweepPlan, summary: pd.DataFrame, sobol: pd.DataFrame | None, morris: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """The sweep's figures: a response curve (one parameter), heatmaps (a grid of two), Sobol bars, Morris.
+
+    Morris: mu* (how much an input matters) against sigma (interactions and
+    non-linearity), one panel per measure, as Morris screening is usually read.
 
     All at the last chosen month. Designs of other shapes get no figure but
     the table (which plots easily with pandas).
@@ -74,6 +79,25 @@ def sweep_figures(plan: SweepPlan, summary: pd.DataFrame, sobol: pd.DataFrame | 
         fig.suptitle(f"Sobol indices with 95% confidence intervals\n{subtitle}", fontsize=11)
         fig.tight_layout()
         figures["sobol.png"] = fig
+    elif morris is not None:
+        fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
+        part = morris[morris["month"] == month]
+        for ax, measure in zip(axes.flat, plan.measures, strict=False):
+            s = part[part["measure"] == measure]
+            ax.errorbar(
+                s["mu_star"], s["sigma"], xerr=s["mu_star_conf"], fmt="o", color="#1f4e79", ms=4, capsize=2
+            )
+            for row in s.itertuples():
+                ax.annotate(str(row.parameter).split(".")[-1], (row.mu_star, row.sigma), fontsize=7)
+            ax.set_title(labels[measure], fontsize=10)
+            ax.set_xlabel("mu* (mean |elementary effect|)", fontsize=8)
+            ax.set_ylabel("sigma", fontsize=8)
+            ax.grid(alpha=0.3)
+        for ax in list(axes.flat)[n:]:
+            ax.set_visible(False)
+        fig.suptitle(f"Morris elementary effects\n{subtitle}", fontsize=11)
+        fig.tight_layout()
+        figures["morris.png"] = fig
     elif len(paths) == 1:
         fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)
         for ax, measure in zip(axes.flat, plan.measures, strict=False):

@@ -1,52 +1,72 @@
 """The plan of a sweep: everything that determines its numbers, cut into chunks.
 
 `plan_sweep` loads the scenario, merges its `sweep:` section under the
-command line's options, checks the design and fixes the seeds, the months
-and the chunking. A chunk is one design point and a range of replicates (one
-engine call, sized to take a fraction of a second). The plan's identity
-(scenario, design, seeds, months, chunking) is what a resumed sweep must
-share with its folder; its hash (the key) is stamped into every chunk file.
+command line's options, checks the design and fixes the seeds, the months,
+the outcomes kept and the chunking. The runs of a sweep are numbered point
+by point (`run = point * replicates + replicate`) and a chunk is a range of
+consecutive runs, whatever design points they belong to: one engine call in
+which every run carries its own point's values (`engine.run_replicates(...,
+values=...)`), sized to take a fraction of a second. So a design of many
+points and few runs per point runs as fast as one of few points and many
+runs. The plan's identity (scenario, design, seeds, months, outcomes,
+chunking) is what a resumed sweep must share with its folder; its hash (the
+key) is stamped into every chunk file.
 
 Randomness: every design point runs the same replicate seeds (common random
-numbers): replicate k of every point has seed `engine.replicate_seeds(seed,
-k + 1)[k]`. Differences between points are therefore the parameters' effect,
-not noise, and no number depends on the executor, the chunk size, the worker
-count or the order in which chunks finish.
+numbers): run (p, k) has seed `engine.replicate_seeds(seed, replicates)[k]`.
+Differences between points are therefore the parameters' effect, not noise,
+and since the engine's numbers for one run depend only on its seed and its
+values, no number depends on the executor, the chunk size, the worker count
+or the order in which chunks finish.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .. import engine, metrics
+import numpy as np
+
+from .. import engine
+from ..outcomes import OutcomeError, headline, parse_outcomes
+from ..outcomes import column_index as outcome_columns
 from ..scenario import Scenario
 from ..scenario_files import load_scenario
 from ..state import Setup, build_setup
-from .design import Design, check_paths, make_design, validate_design
-from .specs import SweepError, SweepOptions, section_options
+from .design import Design, check_paths, file_design, make_design, validate_design
+from .design_file import DesignFile, read_design_file
+from .specs import ALL_MONTHS, ParamSpec, SweepError, SweepOptions, section_options
 
-FORMAT = 1  # of the manifest and chunk files
+FORMAT = 2  # of the manifest and chunk files (2: chunks are ranges of runs over many points)
 
 # ------------------------------------------------------------------------------- plan
 
 
 @dataclass(frozen=True)
 class Chunk:
-    """One task: replicates first..first+count-1 of design point `point`."""
+    """One task: runs first..first+count-1 of the sweep, numbered point by point."""
 
-    point: int
     first: int
     count: int
 
     @property
     def name(self) -> str:
         """The chunk's file name: deterministic, so a resumed sweep finds it."""
-        return f"p{self.point}-r{self.first}.parquet"
+        return f"r{self.first}.parquet"
+
+    def runs(self, replicates: int) -> tuple[np.ndarray, np.ndarray]:
+        """(design point, replicate) of each run of the chunk."""
+        run = np.arange(self.first, self.first + self.count, dtype=np.int64)
+        return run // replicates, run % replicates
+
+    def points(self, replicates: int) -> range:
+        """The design points the chunk holds runs of."""
+        return range(self.first // replicates, (self.first + self.count - 1) // replicates + 1)
 
 
 @dataclass(frozen=True)
@@ -62,6 +82,7 @@ class SweepPlan:
     measures: tuple[str, ...]
     chunk_size: int
     column_index: tuple[int, ...]
+    per_run: bool = True  # the engine varies every swept PATH per run (else one call per point)
     base_overrides: dict[str, Any] = field(default_factory=dict)
     options: SweepOptions = field(default_factory=lambda: SweepOptions())  # merged; not identity
 
@@ -71,15 +92,8 @@ class SweepPlan:
         return len(self.design) * self.replicates
 
     def chunks(self) -> list[Chunk]:
-        """Every chunk, point by point, in replicate order."""
-        per_point = list(engine.chunks(self.replicates, self.chunk_size))
-        return [Chunk(p, first, count) for p in range(len(self.design)) for first, count in per_point]
-
-    def chunks_of(self, point: int) -> list[Chunk]:
-        """The chunks of one design point, in replicate order."""
-        return [
-            Chunk(point, first, count) for first, count in engine.chunks(self.replicates, self.chunk_size)
-        ]
+        """Every chunk, in run order."""
+        return [Chunk(first, count) for first, count in engine.chunks(self.runs, self.chunk_size)]
 
     def identity(self) -> dict[str, Any]:
         """What a resumed sweep must share with the folder's manifest (JSON data)."""
@@ -97,8 +111,9 @@ class SweepPlan:
                     "replicates": self.replicates,
                     "replicate_seeds": "numpy.random.SeedSequence(seed).generate_state(replicates, uint64), "
                     "the same for every design point",
+                    "runs": "run = point * replicates + replicate; a chunk is a range of runs",
                     "months": list(self.months),
-                    "measures": [f"{metrics.REGION}.{m}" for m in self.measures],
+                    "outcomes": list(self.measures),
                     "chunk_size": self.chunk_size,
                 }
             )
@@ -156,26 +171,94 @@ def plan_sweep(
     base_overrides = dict(overrides or {})
     base = load_scenario(file, base_overrides)
     options = options.over(section_options(base.sweep, file))
+    source = None
+    if options.design_file is not None:
+        _check_file_options(options)
+        source = read_design_file(options.design_file)
+    return _plan(file, base, base_overrides, options, seed, source)
+
+
+def plan_points(
+    scenario: str | Path | Scenario,
+    paths: Sequence[str],
+    rows: Sequence[Sequence[float]],
+    replicates: int | None = None,
+    outcomes: Sequence[str] | None = None,
+    seed: int | None = None,
+    months: Sequence[int] | None = None,
+) -> SweepPlan:
+    """The plan of running `scenario` at explicit design points (`rows[p][d]` is PATH d's value).
+
+    For `balancesim.evaluate`: the points are checked like a design file's
+    (messages name `design point P`), then planned exactly as a sweep, so
+    both give the same numbers.
+    """
+    if isinstance(scenario, Scenario):
+        file, base = "", scenario
+    else:
+        file = str(scenario)
+        base = load_scenario(file)
+    options = SweepOptions(
+        replicates=replicates,
+        months=tuple(months) if months is not None else None,
+        outcomes=tuple(outcomes) if outcomes is not None else None,
+    )
+    points = np.asarray(rows, dtype=float).reshape(len(rows), len(paths))
+    if not np.isfinite(points).all():
+        p = int(np.flatnonzero(~np.isfinite(points).all(axis=1))[0])
+        raise SweepError(f"design point {p}: NaN/infinity is not allowed")
+    source = DesignFile("", tuple(paths), points, tuple(range(len(rows))))
+    return _plan(file, base, {}, options, seed, source)
+
+
+def _plan(
+    file: str,
+    base: Scenario,
+    base_overrides: dict[str, Any],
+    options: SweepOptions,
+    seed: int | None,
+    source: DesignFile | None,
+) -> SweepPlan:
     replicates = options.replicates if options.replicates is not None else base.replicates
     run_seed = base.seed if seed is None else seed
     if seed is not None:
         base_overrides["seed"] = seed
     base = base.model_copy(update={"sweep": None, "seed": run_seed, "replicates": replicates})
     horizon = base.horizon
-    if options.months is not None:
+    if options.months == ALL_MONTHS:
+        months = tuple(range(horizon + 1))
+    elif options.months is not None:
         bad = [m for m in options.months if not 0 <= m <= horizon]
         if bad:
             raise SweepError(f"--months: {bad[0]} is outside 0..{horizon} (the scenario's horizon months)")
         months = tuple(sorted(set(options.months)))
     else:
         months = tuple(sorted({m for m in [*base.outputs.months, horizon] if 0 < m <= horizon}))
-    integer = check_paths(options.params, base, file, base_overrides)
-    design = make_design(options.design or "grid", options.params, options.samples, run_seed, integer)
+    if source is not None:
+        specs = [
+            ParamSpec(
+                path, f"column {path}", "file", low=float(source.points[:, d].min()), origin=source.file
+            )
+            for d, path in enumerate(source.paths)
+        ]
+        design = file_design(source, check_paths(specs, base, file, base_overrides))
+    else:
+        integer = check_paths(options.params, base, file, base_overrides)
+        design = make_design(
+            options.design or "grid",
+            options.params,
+            options.samples,
+            run_seed,
+            integer,
+            second_order=bool(options.second_order),
+        )
     validate_design(design, base, file, base_overrides)
     setup = build_setup(base)
-    columns = metrics.columns(setup)
-    measures = tuple(metrics.HEADLINE)
-    column_index = tuple(columns.index(metrics.REGION, m) for m in measures)
+    try:
+        chosen = parse_outcomes(options.outcomes) if options.outcomes else headline()
+        column_index = outcome_columns(setup, chosen)
+    except OutcomeError as e:
+        raise SweepError(f"--outcomes: {e}") from None
     return SweepPlan(
         scenario_file=file,
         base=base,
@@ -183,9 +266,33 @@ def plan_sweep(
         seed=run_seed,
         replicates=replicates,
         months=months,
-        measures=measures,
+        measures=tuple(o.name for o in chosen),
         chunk_size=options.chunk_size or default_chunk_size(setup),
         column_index=column_index,
+        per_run=engine_varies(base, design.paths),
         base_overrides=base_overrides,
         options=options,
     )
+
+
+def _check_file_options(options: SweepOptions) -> None:
+    """--design-file gives the points: built-in design options do not apply."""
+    where = f"--design-file {options.design_file}"
+    if options.params:
+        raise SweepError(f"{where}: the file gives the points; drop --param")
+    if options.design not in (None, "file"):
+        raise SweepError(f"{where}: the file is the design; drop --design {options.design}")
+    if options.samples is not None or options.second_order:
+        raise SweepError(f"{where}: --samples and --second-order apply to built-in designs")
+
+
+def engine_varies(base: Scenario, paths: list[str]) -> bool:
+    """Whether the engine can vary every PATH per run within one call (`per_run.resolve`)."""
+    from ..per_run import resolve
+
+    try:
+        for path in paths:
+            resolve(base, path)
+    except ValueError:
+        return False
+    return True

@@ -12,7 +12,6 @@ only once the summary is written.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..folders import locked
@@ -27,8 +27,8 @@ from ..store import ManifestError, read_manifest, write_json
 from .chunks import ChecksumIndex, file_sha256, write_chunk
 from .plan import FORMAT, Chunk, SweepPlan
 from .specs import SweepError
-from .summary import sobol_indices, summarise, write_outputs
-from .worker import Job, Task, run_chunk
+from .summary import morris_indices, sobol_indices, summarise, write_outputs
+from .worker import make_job, make_tasks, run_chunk, runs_per_point
 
 # ---------------------------------------------------------------------- the folder
 
@@ -132,8 +132,8 @@ def _manifest(plan: SweepPlan, status: str, extra: dict[str, Any]) -> dict[str, 
         "design_points": len(plan.design),
         "runs": plan.runs,
         "chunks": len(plan.chunks()),
-        "chunk_files": "chunks/p<point>-r<first replicate>.parquet: "
-        "point, replicate, month, one column per measure",
+        "chunk_files": "chunks/r<first run>.parquet (run = point * replicates + replicate): "
+        "point, replicate, month, one column per outcome",
         "versions": versions(),
         **extra,
     }
@@ -158,6 +158,7 @@ class SweepOutcome:
     chunks_run: int
     chunks_skipped: int
     timings: dict[str, float]
+    morris: pd.DataFrame | None = None
 
 
 Progress = Callable[[int, int], None]  # (runs just finished, design points complete)
@@ -217,14 +218,13 @@ def _run_locked(
         tell(_damaged_message(state.damaged))
     chunks = plan.chunks()
     pending = [c for c in chunks if c.name not in state.done]
-    remaining = {p: len(plan.chunks_of(p)) for p in range(len(plan.design))}
+    # runs still to do per design point, for the progress report
+    remaining = np.full(len(plan.design), plan.replicates, dtype=np.int64)
     for c in chunks:
         if c.name in state.done:
-            remaining[c.point] -= 1
-    complete = sum(1 for r in remaining.values() if r == 0)
-    job = Job(
-        plan.key(), json.dumps(plan.base.model_dump(mode="json")), plan.seed, plan.months, plan.column_index
-    )
+            remaining -= runs_per_point(c, plan)
+    complete = int((remaining == 0).sum())
+    job = make_job(plan)
     timings["prepare_s"] = time.perf_counter() - started
     started = time.perf_counter()
     # Start the executor before writing anything: if it is unavailable, the folder stays as it was.
@@ -245,14 +245,14 @@ def _run_locked(
 
     def run(todo: list[Chunk], runner: Any) -> None:
         nonlocal complete
-        tasks = (Task(c, tuple(plan.design.overrides(c.point).items())) for c in todo)
+        tasks = make_tasks(plan, todo)
         try:
             for task, data in runner.map_unordered(run_chunk, job, tasks):
                 chunk = task.chunk
                 index.add(chunk.name, write_chunk(folder, plan, chunk, data))
-                remaining[chunk.point] -= 1
-                if remaining[chunk.point] == 0:
-                    complete += 1
+                held = chunk.points(plan.replicates)
+                remaining[held.start : held.stop] -= runs_per_point(chunk, plan)[held.start : held.stop]
+                complete += int((remaining[held.start : held.stop] == 0).sum())
                 if progress is not None:
                     progress(chunk.count, complete)
         finally:
@@ -269,9 +269,8 @@ def _run_locked(
     if rerun:
         tell(_damaged_message([c.name for c in rerun]))
         for c in rerun:
-            if remaining[c.point] == 0:
-                complete -= 1
-            remaining[c.point] += 1
+            remaining += runs_per_point(c, plan)
+        complete = int((remaining == 0).sum())
         run(rerun, make_runner(executor, workers, scheduler))
         still = _damaged(folder, plan, index)
         if still:
@@ -283,7 +282,8 @@ def _run_locked(
     started = time.perf_counter()
     summary = summarise(folder, plan)
     sobol = sobol_indices(summary, plan) if plan.design.kind == "sobol" else None
-    files = write_outputs(folder, plan, summary, sobol, plots)
+    morris = morris_indices(summary, plan) if plan.design.kind == "morris" else None
+    files = write_outputs(folder, plan, summary, sobol, plots, morris)
     timings["summarise_s"] = time.perf_counter() - started
     write_json(
         folder / "manifest.json",
@@ -301,7 +301,7 @@ def _run_locked(
         ),
     )
     return SweepOutcome(
-        folder, plan, summary, sobol, files, len(pending), len(chunks) - len(pending), timings
+        folder, plan, summary, sobol, files, len(pending), len(chunks) - len(pending), timings, morris
     )
 
 

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..scenario import COMMAND_LINE_ONLY, did_you_mean
 
-DESIGNS = ("grid", "lhs", "sobol")
+DESIGNS = ("grid", "lhs", "sobol", "morris")
+ALL_MONTHS = (-1,)  # `--months all`: every month 0..horizon (monthly series)
 MAX_POINTS = 1_000_000
 MAX_GRID_COUNT = 100_000
 SECTION_KEYS = (
@@ -30,6 +31,9 @@ SECTION_KEYS = (
     "chunk_size",
     "executor",
     "workers",
+    "design_file",
+    "outcomes",
+    "second_order",
 )
 
 
@@ -60,12 +64,14 @@ class ParamSpec:
     @property
     def label(self) -> str:
         """How messages name this spec, e.g. `--param parameters.lock_in=1:5:9`."""
+        if self.kind == "file":
+            return f"{self.origin}: column {self.path}"
         return f"{self.origin} {self.path}={self.text}"
 
     def as_dict(self) -> dict[str, Any]:
         """The spec as JSON data, for the manifest."""
         out: dict[str, Any] = {"path": self.path, "spec": self.text, "kind": self.kind}
-        if self.kind == "range":
+        if self.kind in ("range", "file"):
             out |= {"low": self.low, "high": self.high}
         else:
             out["values"] = list(self.values)
@@ -179,6 +185,9 @@ class SweepOptions:
     chunk_size: int | None = None
     executor: str | None = None
     workers: int | None = None
+    design_file: str | None = None  # a CSV of design points (one column per PATH)
+    outcomes: tuple[str, ...] | None = None  # measures kept (default: the regional headline measures)
+    second_order: bool | None = None  # sobol: also the second-order indices (N x (2D + 2) points)
 
     def over(self, base: SweepOptions) -> SweepOptions:
         """These options where given, `base`'s elsewhere; `params`, if any, replace base's."""
@@ -234,12 +243,22 @@ def section_options(section: dict[str, Any] | None, file: str) -> SweepOptions:
         raise SweepError(f"{where}.params: expected a mapping of PATH: SPEC")
     params = tuple(parse_spec(p, s, origin=f"{where}.params:") for p, s in params_raw.items())
     months = section.get("months")
-    if months is not None:
+    if months == "all":
+        months = list(ALL_MONTHS)
+    elif months is not None:
         if not isinstance(months, list) or any(isinstance(m, bool) or not isinstance(m, int) for m in months):
             raise SweepError(f"{where}.months: expected a list of whole numbers, got {months!r}")
         months = tuple(months)
     from ..executors import EXECUTORS
 
+    outcomes = section.get("outcomes")
+    if outcomes is not None:
+        if not isinstance(outcomes, list) or not all(isinstance(o, str) for o in outcomes):
+            raise SweepError(f"{where}.outcomes: expected a list of measure names, got {outcomes!r}")
+        outcomes = tuple(outcomes)
+    second = section.get("second_order")
+    if second is not None and not isinstance(second, bool):
+        raise SweepError(f"{where}.second_order: expected true or false, got {second!r}")
     return SweepOptions(
         params=params,
         design=text("design", DESIGNS),
@@ -249,13 +268,20 @@ def section_options(section: dict[str, Any] | None, file: str) -> SweepOptions:
         chunk_size=whole("chunk_size", 1),
         executor=text("executor", EXECUTORS),
         workers=whole("workers", 1),
+        design_file=text("design_file"),
+        outcomes=outcomes,
+        second_order=second,
     )
 
 
 def parse_months(text: str) -> tuple[int, ...]:
-    """`"30,60"` -> (30, 60) (the `--months` option)."""
+    """`"30,60"` -> (30, 60); `"all"` -> ALL_MONTHS, every month (the `--months` option)."""
+    if text.strip() == "all":
+        return ALL_MONTHS
     try:
         months = tuple(int(t) for t in text.split(","))
     except ValueError:
-        raise SweepError(f"--months {text}: expected whole numbers separated by commas, e.g. 30,60") from None
+        raise SweepError(
+            f"--months {text}: expected whole numbers separated by commas, e.g. 30,60, or 'all'"
+        ) from None
     return months

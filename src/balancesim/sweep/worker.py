@@ -1,20 +1,32 @@
 """The worker side of a sweep: what runs one chunk, in whatever process the executor chose.
 
-A worker receives the sweep's shared `Job` once and a `Task` per chunk; it
-builds the design point's scenario from the base scenario and the point's
-overrides, and runs the engine on the chunk's replicate seeds.
+A worker receives the sweep's shared `Job` once and a `Task` per chunk: a
+range of runs and the values of the design points they belong to. The whole
+chunk is one engine call on the base scenario's Setup, each run carrying its
+own point's values as per-run arrays (`engine.run_replicates(..., values=...)`)
+and its replicate's seed. The engine's numbers for a run depend only on its
+seed and its values, so packing many points into one call changes nothing
+but the speed.
+
+Paths the engine cannot vary per run (`per_run.resolve` refuses them) fall
+back to one engine call per design point within the chunk, on that point's
+own scenario: the same numbers, at the old speed.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .. import engine
+from ..per_run import ValuesError
 from ..state import Setup, build_setup
 from .design import point_scenario
-from .plan import Chunk
+from .plan import Chunk, SweepPlan
 from .specs import SweepError
 
 # ------------------------------------------------------------------ the worker side
@@ -27,44 +39,123 @@ class Job:
     key: str
     base_json: str
     seed: int
+    replicates: int
     months: tuple[int, ...]
     column_index: tuple[int, ...]
+    paths: tuple[str, ...]
+    integer: frozenset[str]
+    per_run: bool  # the engine varies every path per run within one call
 
 
 @dataclass(frozen=True)
 class Task:
-    """One chunk and its design point's overrides (so workers need not hold the design)."""
+    """One chunk and the values of the design points it holds runs of."""
 
     chunk: Chunk
-    overrides: tuple[tuple[str, float | int], ...]
+    first_point: int
+    points: np.ndarray  # (points held, D): rows first_point.. of the design
+
+    def overrides(self, local: int, job: Job) -> dict[str, float | int]:
+        """The scenario overrides (PATH -> value) of the chunk's `local`-th point."""
+        return {
+            path: (round(v) if path in job.integer else float(v))
+            for path, v in zip(job.paths, self.points[local], strict=True)
+        }
 
 
-_SETUPS: dict[tuple[str, tuple], Setup] = {}
+def make_job(plan: SweepPlan) -> Job:
+    """The job every chunk of `plan` shares."""
+    return Job(
+        key=plan.key(),
+        base_json=json.dumps(plan.base.model_dump(mode="json")),
+        seed=plan.seed,
+        replicates=plan.replicates,
+        months=plan.months,
+        column_index=plan.column_index,
+        paths=tuple(plan.design.paths),
+        integer=plan.design.integer,
+        per_run=plan.per_run,
+    )
+
+
+def make_tasks(plan: SweepPlan, chunks: Iterable[Chunk]) -> Iterator[Task]:
+    """The task of each chunk, carrying the rows of the design it needs."""
+    for chunk in chunks:
+        held = chunk.points(plan.replicates)
+        yield Task(chunk, held.start, plan.design.points[held.start : held.stop])
+
+
+def runs_per_point(chunk: Chunk, plan: SweepPlan) -> np.ndarray:
+    """How many runs of each design point the chunk holds: (points,) counts."""
+    point, _ = chunk.runs(plan.replicates)
+    return np.bincount(point, minlength=len(plan.design))
+
+
+_SETUPS: dict[tuple[str, Any], Setup] = {}
+_SEEDS: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _cached_setup(key: tuple[str, Any], make: Any) -> Setup:
+    setup = _SETUPS.get(key)
+    if setup is None:
+        setup = make()
+        if len(_SETUPS) >= 8:
+            _SETUPS.pop(next(iter(_SETUPS)))
+        _SETUPS[key] = setup
+    return setup
+
+
+def replicate_seeds(seed: int, replicates: int) -> np.ndarray:
+    """Every replicate's seed, derived once per worker (each derivation computes all words up to the last)."""
+    seeds = _SEEDS.get((seed, replicates))
+    if seeds is None:
+        _SEEDS.clear()
+        seeds = _SEEDS[(seed, replicates)] = engine.replicate_seeds(seed, replicates)
+    return seeds
 
 
 def run_chunk(job: Job, task: Task) -> np.ndarray:
-    """Run one chunk: (months, count, measures) headline outcomes. Runs in a worker.
+    """Run one chunk: (months, runs, outcomes). Runs in a worker.
 
-    Seeds come from the job's run seed and the chunk's replicate range, so the
-    numbers depend on nothing else. The design point's Setup is cached: a
-    worker usually runs several chunks of the same point in a row.
+    Run r of the chunk is replicate r % replicates of point r // replicates;
+    its seed is that replicate's, whatever the point, so the numbers depend
+    on nothing but the job and the run.
     """
     from ..executors import relax_malloc_trimming
 
     relax_malloc_trimming()
-    cache_key = (job.key, task.overrides)
-    setup = _SETUPS.get(cache_key)
-    if setup is None:
+    point, replicate = task.chunk.runs(job.replicates)
+    seeds = replicate_seeds(job.seed, job.replicates)[replicate]
+    columns = np.asarray(job.column_index)
+    local = point - task.first_point
+
+    def scenario_of(k: int) -> Any:
+        overrides = task.overrides(k, job)
         try:
-            scenario = point_scenario(job.base_json, dict(task.overrides))
+            return point_scenario(job.base_json, overrides)
         except ValueError as e:  # only in designs too large to check every point up front
-            shown = ", ".join(f"{k}={v}" for k, v in task.overrides)
+            shown = ", ".join(f"{p}={v}" for p, v in overrides.items())
             raise SweepError(
-                f"design point {task.chunk.point} ({shown}) is not a valid scenario: {e}"
+                f"design point {task.first_point + k} ({shown}) is not a valid scenario: {e}"
             ) from None
-        setup = build_setup(scenario)
-        if len(_SETUPS) >= 8:
-            _SETUPS.pop(next(iter(_SETUPS)))
-        _SETUPS[cache_key] = setup
-    seeds = engine.replicate_seeds(job.seed, task.chunk.count, task.chunk.first)
-    return engine.run_replicates(setup, seeds, job.months, np.asarray(job.column_index))
+
+    if job.per_run:
+        # The engine checks every run's values against their bounds and against
+        # each other (`per_run.with_values`), all at once; if a point fails,
+        # the scenario loader names it.
+        base = _cached_setup((job.key, None), lambda: build_setup(point_scenario(job.base_json, {})))
+        values = {path: task.points[local, d] for d, path in enumerate(job.paths)}
+        try:
+            return engine.run_replicates(base, seeds, job.months, columns, values=values)
+        except ValuesError as e:  # only in designs too large to check every point up front
+            for k in range(len(task.points)):
+                scenario_of(k)
+            last = task.chunk.first + task.chunk.count - 1
+            raise SweepError(f"runs {task.chunk.first}..{last}: {e}") from None
+    # laid out as the engine's own results (month, measure, run), so its writes are contiguous
+    out = np.empty((len(job.months), len(columns), task.chunk.count)).transpose(0, 2, 1)
+    for k in range(len(task.points)):
+        rows = np.flatnonzero(local == k)
+        setup = _cached_setup((job.key, task.points[k].tobytes()), lambda k=k: build_setup(scenario_of(k)))
+        engine.run_replicates(setup, seeds[rows], job.months, columns, out=out[:, rows[0] : rows[-1] + 1])
+    return out

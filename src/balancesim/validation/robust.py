@@ -1,0 +1,266 @@
+"""Robustness of the patterns: in what share of the prior do P1-P8 (and their knock-outs) hold?
+
+`balancesim validate` checks the patterns at the calibrated values. Most of
+those values are assumptions, stated as ranges in the baseline's
+`uncertainty:` section. Here every check runs again at many *draws* from
+that prior: draw d fixes one value of every uncertain PATH (from
+`uncertainty.draw`, so the draws depend only on the seed), every arm of every
+check and knock-out runs `runs` replicates with those values, and the check's
+own measure and thresholds give a verdict for that draw. The report is, per
+check and per knock-out, the share of draws in which it passes, fails or is
+unclear.
+
+This is a layer over the checks: it calls each check's `measure` on runs
+made with per-draw values and changes nothing in the checks themselves.
+Runs of one draw share their replicate seeds across arms (common random
+numbers, as in the validation); different draws use different replicates.
+A value that an arm or knock-out sets itself (e.g. `hedging_tension = 0`)
+keeps the arm's value: the knock-out's switch is not drawn over. Draws are
+run a block at a time (about a thousand runs per arm), so memory stays that
+of an ordinary validation whatever the number of draws.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import engine
+from ..state import build_setup
+from .core import (
+    DEFAULT_SEED,
+    FAIL,
+    PASS,
+    SCENARIO_DIR,
+    UNCLEAR,
+    Arm,
+    Check,
+    Lab,
+    Run,
+    Stats,
+    ValidationError,
+    _evaluate,
+    plan,
+)
+
+DEFAULT_DRAWS = 50
+DEFAULT_RUNS = 200
+BLOCK_RUNS = 1000  # runs per arm held in memory at a time
+VERDICTS = (PASS, FAIL, UNCLEAR)
+
+
+@dataclass
+class Shares:
+    """How many draws gave each verdict."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(VERDICTS, 0))
+
+    def add(self, verdict: str) -> None:
+        self.counts[verdict] += 1
+
+    def share(self, verdict: str) -> float:
+        total = sum(self.counts.values())
+        return self.counts[verdict] / total if total else float("nan")
+
+
+@dataclass
+class RobustCheck:
+    """One check's verdicts over the draws, and each knock-out's."""
+
+    check: Check
+    shares: Shares
+    knockouts: list[tuple[str, Shares]]  # (switch, shares)
+
+
+@dataclass
+class Robustness:
+    """The result of `run_robust`."""
+
+    checks: list[RobustCheck]
+    draws: int
+    runs: int
+    seed: int
+    paths: list[str]  # the uncertain PATHs drawn
+    seconds: float
+    runs_simulated: int
+
+
+def count_robust_runs(checks: Sequence[Check], draws: int, runs: int) -> int:
+    """Runs `run_robust` simulates: every distinct arm, runs x draws each."""
+    from .core import count_runs
+
+    return count_runs(checks, runs) * draws
+
+
+class DrawLab(Lab):
+    """A Lab whose arms run a block of draws: runs x draws replicates, each draw with its own values."""
+
+    def __init__(
+        self,
+        scenario_dir: Path,
+        runs: int,
+        seed: int,
+        drawn: dict[str, np.ndarray],
+        first_draw: int,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        draws = len(next(iter(drawn.values())))
+        super().__init__(scenario_dir, runs * draws, seed, progress)
+        self.runs, self.draws, self.drawn, self.first_draw = runs, draws, drawn, first_draw
+
+    def values_for(self, arm: Arm, scenario: Any) -> dict[str, np.ndarray]:
+        """The drawn values that apply to this arm: not set by the arm itself, present in its scenario."""
+        from ..per_run import resolve
+
+        own = list(arm.override_dict)
+        out = {}
+        for path, values in self.drawn.items():
+            if any(path == k or path.startswith(k + ".") for k in own):
+                continue
+            try:
+                resolve(scenario, path)
+            except ValueError:
+                continue
+            out[path] = np.repeat(values, self.runs)  # draw d holds runs d*runs..(d+1)*runs-1
+        return out
+
+    def run_all(self) -> None:
+        from .. import metrics
+
+        first = self.first_draw * self.runs
+        seeds = engine.replicate_seeds(self.seed, self.replicates, first)
+        for arm, wanted in self._wanted.items():
+            if arm in self._runs:
+                continue
+            scenario = self.load(arm)
+            setup = build_setup(scenario)
+            cols = metrics.columns(setup)
+            keys = sorted(wanted)
+            try:
+                idx = np.array([cols.index(a, m) for a, m in keys], dtype=np.int64)
+            except KeyError as e:
+                label = self._named[arm].label
+                raise ValidationError(f"arm '{label}' ({arm.scenario}): {e.args[0]}") from None
+            values = self.values_for(arm, scenario)
+            data = np.empty((setup.horizon + 1, self.replicates, len(idx)))
+            for start, count in engine.chunks(self.replicates, engine.DEFAULT_CHUNK):
+                part = slice(start, start + count)
+                engine.run_replicates(
+                    setup,
+                    seeds[part],
+                    column_index=idx,
+                    out=data[:, part],
+                    values={p: v[part] for p, v in values.items()},
+                )
+                if self.progress is not None:
+                    self.progress(count)
+            self._runs[arm] = Run(arm, setup, data, {k: j for j, k in enumerate(keys)})
+            self.simulated += self.replicates
+
+    def draw(self, arm: Arm, d: int) -> Run:
+        """The runs of draw d (within this block) of one arm."""
+        run = self._runs[self._key(arm)]
+        return Run(arm, run.setup, run.data[:, d * self.runs : (d + 1) * self.runs], run.index)
+
+
+def run_robust(
+    draws: int = DEFAULT_DRAWS,
+    runs: int = DEFAULT_RUNS,
+    seed: int = DEFAULT_SEED,
+    scenario_dir: str | Path = SCENARIO_DIR,
+    checks: Sequence[Check] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Robustness:
+    """Every check and knock-out at `draws` draws from the baseline's prior, `runs` runs per arm each."""
+    from ..scenario_files import ScenarioError, load_scenario
+    from ..uncertainty import draw
+
+    if checks is None:
+        from .checks import CHECKS
+
+        checks = CHECKS
+    if draws < 1 or runs < 2:
+        raise ValidationError(f"--robust needs at least 1 draw and 2 runs per arm, got {draws} and {runs}")
+    scenario_dir = Path(scenario_dir)
+    baseline_file = scenario_dir / "baseline.yaml"
+    if not baseline_file.is_file():
+        raise ValidationError(f"{baseline_file}: scenario file not found (--scenarios names the folder)")
+    try:
+        baseline = load_scenario(baseline_file)
+    except ScenarioError as e:
+        raise ValidationError(str(e)) from None
+    if not getattr(baseline, "uncertainty", None):
+        raise ValidationError(f"{baseline_file}: no uncertainty: section, so no prior to draw from")
+    started = time.perf_counter()
+    drawn = draw(baseline, seed, draws)
+    stats = Stats(runs, seed)
+    results = [
+        RobustCheck(check, Shares(), [(ko.switch, Shares()) for ko in check.knockouts]) for check in checks
+    ]
+    simulated = 0
+    block = max(1, BLOCK_RUNS // runs)
+    for first in range(0, draws, block):
+        values = {p: v[first : first + block] for p, v in drawn.items()}
+        lab = DrawLab(scenario_dir, runs, seed, values, first, progress)
+        plan(checks, lab)
+        lab.run_all()
+        simulated += lab.simulated
+        for d in range(lab.draws):
+            for check, result in zip(checks, results, strict=True):
+                arms = {name: lab.draw(arm, d) for name, arm in check.arms.items()}
+                result.shares.add(_evaluate(check, arms, stats).verdict)
+                for ko, (_, shares) in zip(check.knockouts, result.knockouts, strict=True):
+                    ko_arms = {name: lab.draw(ko.apply(name, arm), d) for name, arm in check.arms.items()}
+                    shares.add(_evaluate(check, ko_arms, stats).verdict)
+    return Robustness(results, draws, runs, seed, sorted(drawn), time.perf_counter() - started, simulated)
+
+
+def robust_rows(result: Robustness) -> list[dict[str, Any]]:
+    """One row per check and per knock-out: the shares of draws that pass, fail and are unclear."""
+    rows = []
+    for r in result.checks:
+        rows.append(_row(r.check, "", r.shares))
+        rows += [_row(r.check, switch, shares) for switch, shares in r.knockouts]
+    return rows
+
+
+def _row(check: Check, knockout: str, shares: Shares) -> dict[str, Any]:
+    return {
+        "check": check.id,
+        "pattern": check.pattern,
+        "title": check.title,
+        "knockout": knockout,
+        **{f"share_{v}": shares.share(v) for v in VERDICTS},
+        "draws": sum(shares.counts.values()),
+    }
+
+
+def write_robust(result: Robustness, folder: str | Path) -> list[Path]:
+    """robust.csv (the rows) and robust.json (the rows and the settings), written atomically."""
+    import pandas as pd
+
+    from ..store import write_atomic, write_json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = robust_rows(result)
+    table = pd.DataFrame(rows).to_csv(index=False, float_format="%.4f")
+    write_atomic(folder / "robust.csv", lambda f: f.write(table.encode()))
+    write_json(
+        folder / "robust.json",
+        {
+            "draws": result.draws,
+            "runs_per_arm": result.runs,
+            "seed": result.seed,
+            "uncertain_paths": result.paths,
+            "runs_simulated": result.runs_simulated,
+            "seconds": round(result.seconds, 1),
+            "rows": rows,
+        },
+    )
+    return [folder / "robust.csv", folder / "robust.json"]

@@ -1,0 +1,281 @@
+"""`balancesim calibrate`: end to end on a tiny budget, recovery of known values, posterior folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from balancesim.analysis.targets import TargetFile, dump_targets, load_targets
+from balancesim.calibration.posterior import PosteriorError, read_posterior
+from balancesim.calibration.problem import build_problem
+from balancesim.calibration.smc import Budget, run_smc
+from balancesim.cli import main
+from balancesim.scenario_files import load_scenario
+
+from .conftest import ROOT
+
+pytest.importorskip("elfi")
+
+BASELINE = str(ROOT / "scenarios" / "baseline.yaml")
+TARGETS = str(ROOT / "targets" / "central_asia_2021_2023.yaml")
+
+
+def test_calibrate_tiny_budget_end_to_end(tmp_path):
+    out = tmp_path / "cal"
+    result = CliRunner().invoke(
+        main,
+        ["calibrate", BASELINE, "--targets", TARGETS, "--budget", "20", "--seed", "5", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in out.iterdir()}
+    assert {"posterior.parquet", "manifest.json", "report.md", "marginals.png", "predictive.png"} <= names
+    assert not list(tmp_path.glob(".*partial"))
+    manifest = json.loads((out / "manifest.json").read_text())
+    posterior = pd.read_parquet(out / "posterior.parquet")
+    assert list(posterior.columns) == [*manifest["parameters"], "weight"]
+    assert len(posterior) == 20 and np.isclose(posterior["weight"].sum(), 1.0)
+    assert manifest["seed"] == 5 and manifest["budget"]["particles"] == 20
+    assert manifest["versions"]["elfi"] == "0.8.8"
+    for pop in manifest["populations"]:
+        assert 0 < pop["acceptance"] <= 1 and 1 <= pop["ess"] <= 20
+    report = (out / "report.md").read_text()
+    assert "Effective sample size" in report and "informed" in report
+    for ident in load_targets(TARGETS).ids:  # every target in the posterior predictive
+        assert f"| {ident} |" in report
+    # The posterior folder is usable as is.
+    read_posterior(out, load_scenario(BASELINE))
+
+
+def test_calibrate_bad_input_exits_2(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(main, ["calibrate", BASELINE, "--targets", TARGETS, "--budget", "lots"])
+    assert r.exit_code == 2 and "--budget lots" in r.output
+    r = runner.invoke(main, ["calibrate", BASELINE, "--targets", TARGETS, "--param", "parameters.nope"])
+    assert r.exit_code == 2 and "--param parameters.nope: not one of the scenario's priors" in r.output
+    assert not (tmp_path / "results").exists()
+
+
+def _synthetic(tmp_path, truth_u: dict[str, float], ids: list[str], seed: int = 11):
+    """A scenario with only the given priors, and a target file made by the model at known values.
+
+    The targets are the project's `ids` (their measures and periods) with the
+    mean statistic of 400 runs at the known values as the observed value and
+    the run-to-run sd as its uncertainty.
+    """
+    from scipy.special import ndtri
+
+    base = load_scenario(BASELINE)
+    scenario = base.model_copy(update={"uncertainty": {p: base.uncertainty[p] for p in truth_u}})
+    project = load_targets(TARGETS)
+    problem = build_problem(scenario, project)
+    z = np.tile([ndtri(truth_u[p]) for p in problem.paths], (400, 1))
+    truth = {p: float(v[0]) for p, v in problem.values(z[:1]).items()}
+    stats = problem.simulate(z, seed)
+    targets = {}
+    for k, (ident, t) in enumerate(project):
+        if ident not in ids:
+            continue
+        fields = t.model_dump(
+            exclude_none=True, exclude={"direction", "tolerance", "range", "value", "uncertainty"}
+        )
+        fields |= {"value": float(stats[:, k].mean()), "uncertainty": max(float(stats[:, k].std()), 1e-3)}
+        targets[ident] = fields
+    spec = TargetFile.model_validate({"name": "synthetic", "targets": targets})
+    file = tmp_path / "synthetic.yaml"
+    file.write_text(dump_targets(spec))
+    return scenario, load_targets(file), truth
+
+
+def test_recovers_known_values_from_synthetic_targets(tmp_path):
+    truth_u = {
+        "actors.tajikistan.engagement.russia.security": 0.8,
+        "actors.turkmenistan.engagement.turkey.economy": 0.2,
+    }
+    # the targets these two respond to most (screening of the baseline's priors)
+    scenario, targets, truth = _synthetic(tmp_path, truth_u, ["tj_russia_arms", "tm_china_dominant_2022"])
+    problem = build_problem(scenario, targets)
+    budget = Budget("test", 300, (0.2, 0.5, 0.5, 0.5), 20_000, 300)
+    outcome = run_smc(problem, budget, seed=3)
+    post = outcome.posterior
+    values = problem.values(post.z)
+    from balancesim.calibration.report import parameter_table
+
+    table = parameter_table(problem, values, post.weights).set_index("path")
+    for path, true in truth.items():
+        row = table.loc[path]
+        assert row.posterior_p5 <= true <= row.posterior_p95, (path, true, row.to_dict())
+        # and the data did inform it: the band is well inside the prior's
+        assert row.sd_ratio < 0.8, (path, row.to_dict())
+    assert post.ess > 0.2 * len(post.weights)
+
+
+def test_same_seed_same_posterior(tmp_path):
+    truth_u = {"actors.tajikistan.engagement.russia.security": 0.5}
+    scenario, targets, _ = _synthetic(tmp_path, truth_u, ["tj_russia_arms"])
+    budget = Budget("test", 30, (0.3, 0.5), 2_000, 30)
+    a = run_smc(build_problem(scenario, targets), budget, seed=9).posterior
+    b = run_smc(build_problem(scenario, targets), budget, seed=9).posterior
+    np.testing.assert_array_equal(a.z, b.z)
+    np.testing.assert_array_equal(a.weights, b.weights)
+
+
+def _posterior_folder(tmp_path, frame: pd.DataFrame, name: str = "post"):
+    folder = tmp_path / name
+    folder.mkdir()
+    frame.to_parquet(folder / "posterior.parquet", index=False)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pd.DataFrame({"parameters.lock_in": [3.0]}), "no 'weight' column"),
+        (pd.DataFrame({"parameters.nope": [3.0], "weight": [1.0]}), "column 'parameters.nope'"),
+        (pd.DataFrame({"parameters.lock_in": [-3.0], "weight": [1.0]}), "outside the value's range"),
+        (pd.DataFrame({"parameters.lock_in": [3.0], "weight": [-1.0]}), "weights must be at least 0"),
+        (pd.DataFrame({"parameters.lock_in": [np.nan], "weight": [1.0]}), "missing or infinite"),
+    ],
+)
+def test_broken_posterior_folders(tmp_path, frame, message):
+    folder = _posterior_folder(tmp_path, frame)
+    with pytest.raises(PosteriorError, match=message):
+        read_posterior(folder, load_scenario(BASELINE))
+
+
+def test_missing_posterior_folder_or_file(tmp_path):
+    with pytest.raises(PosteriorError, match="no such folder"):
+        read_posterior(tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PosteriorError, match=r"posterior\.parquet: missing"):
+        read_posterior(tmp_path / "empty")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "posterior.parquet").write_text("not parquet")
+    with pytest.raises(PosteriorError, match="not a readable Parquet file"):
+        read_posterior(tmp_path / "bad")
+
+
+def test_posterior_draws_are_weighted_reproducible_and_chunk_independent(tmp_path):
+    frame = pd.DataFrame({"parameters.lock_in": [2.0, 3.0, 4.0], "weight": [0.0, 0.25, 0.75]})
+    post = read_posterior(_posterior_folder(tmp_path, frame), load_scenario(BASELINE))
+    whole = post.draw(7, 4000)["parameters.lock_in"]
+    parts = np.concatenate([post.draw(7, 1000, first=f)["parameters.lock_in"] for f in range(0, 4000, 1000)])
+    np.testing.assert_array_equal(whole, parts)
+    assert 2.0 not in whole  # weight 0 is never picked
+    assert abs(np.mean(whole == 4.0) - 0.75) < 0.03
+    assert not np.array_equal(whole, post.draw(8, 4000)["parameters.lock_in"])
+
+
+def test_interrupted_calibration_leaves_nothing(tmp_path):
+    out = tmp_path / "cal"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "balancesim.cli",
+            "calibrate",
+            BASELINE,
+            "--targets",
+            TARGETS,
+            "--budget",
+            "5000",
+            "--out",
+            str(out),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait until the calibration is under way
+        if "screening" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130, rest
+    assert "interrupted: nothing written" in rest
+    assert not out.exists()
+    assert not list(tmp_path.iterdir())
+
+
+def _scenario_with_posterior(tmp_path, folder_text: str) -> str:
+    file = tmp_path / "calibrated.yaml"
+    file.write_text(
+        f"extends: {BASELINE}\n"
+        "name: Calibrated baseline\n"
+        "replicates: 40\n"
+        "uncertainty:\n"
+        f"  posterior: {folder_text}\n"
+    )
+    return str(file)
+
+
+def test_scenario_posterior_is_drawn_from(tmp_path):
+    frame = pd.DataFrame({"parameters.lock_in": [2.5, 4.0], "weight": [0.5, 0.5]})
+    _posterior_folder(tmp_path, frame)
+    scenario = load_scenario(_scenario_with_posterior(tmp_path, "post"))  # relative to the file
+    assert scenario.posterior is not None
+    from balancesim.uncertainty import draw
+
+    values = draw(scenario, 3, 200)
+    assert set(values["parameters.lock_in"]) == {2.5, 4.0}
+    assert "parameters.hedging_tension" in values  # the other priors are still drawn
+    out = tmp_path / "res"
+    r = CliRunner().invoke(
+        main, ["run", _scenario_with_posterior(tmp_path, "post"), "--out", str(out), "--no-plots"]
+    )
+    assert r.exit_code == 0, r.output
+    params = pd.read_parquet(next(out.rglob("params.parquet")))
+    assert set(params["parameters.lock_in"]) <= {2.5, 4.0}
+
+
+def test_run_with_posterior_option(tmp_path):
+    frame = pd.DataFrame({"parameters.lock_in": [2.5, 4.0], "weight": [1.0, 0.0]})
+    folder = _posterior_folder(tmp_path, frame)
+    out = tmp_path / "res"
+    args = ["run", BASELINE, "-n", "30", "--out", str(out), "--no-plots", "--posterior", str(folder)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    params = pd.read_parquet(next(out.rglob("params.parquet")))
+    assert set(params["parameters.lock_in"]) == {2.5}
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (None, "no such folder"),
+        (pd.DataFrame({"parameters.nope": [3.0], "weight": [1.0]}), "column 'parameters.nope'"),
+        (pd.DataFrame({"parameters.lock_in": [99.0], "weight": [1.0]}), "outside the value's range"),
+        (pd.DataFrame({"parameters.lock_in": [3.0], "w": [1.0]}), "no 'weight' column"),
+    ],
+)
+def test_broken_posterior_gives_clean_errors(tmp_path, frame, message):
+    if frame is not None:
+        _posterior_folder(tmp_path, frame)
+    file = _scenario_with_posterior(tmp_path, "post")
+    r = CliRunner().invoke(main, ["check", file])
+    assert r.exit_code == 2
+    assert f"{file}:5: uncertainty.posterior: " in r.output and message in r.output
+    assert "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["run", BASELINE, "-n", "5", "--posterior", str(tmp_path / "post")])
+    assert r.exit_code == 2 and r.output.startswith("--posterior: ") and message in r.output
+
+
+def test_set_fixes_a_value_the_posterior_covers(tmp_path):
+    frame = pd.DataFrame({"parameters.lock_in": [2.5, 4.0], "weight": [0.5, 0.5]})
+    _posterior_folder(tmp_path, frame)
+    file = _scenario_with_posterior(tmp_path, "post")
+    from balancesim.uncertainty import draw
+
+    fixed = load_scenario(file, {"parameters.lock_in": 3.0})
+    assert "parameters.lock_in" not in draw(fixed, 3, 10)
+    assert set(draw(load_scenario(file), 3, 50)["parameters.lock_in"]) == {2.5, 4.0}

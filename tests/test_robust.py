@@ -1,0 +1,118 @@
+"""`validate --robust`: the share of prior draws in which a check and its knock-outs hold."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from balancesim.cli import main
+from balancesim.scenario_files import load_scenario
+from balancesim.uncertainty import draw
+from balancesim.validation import Arm, Check, KnockOut, Threshold
+from balancesim.validation.robust import run_robust
+
+from .conftest import ROOT
+
+MINIMAL = ROOT / "tests" / "data" / "minimal.yaml"
+PRIOR = """
+uncertainty:
+  relations.tension: {distribution: uniform, low: 0.05, high: 0.6}
+  parameters.lock_in: {distribution: uniform, low: 1, high: 4}
+"""
+
+
+@pytest.fixture
+def scenarios(tmp_path):
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "baseline.yaml").write_text(MINIMAL.read_text() + PRIOR)
+    return folder
+
+
+def tension_check() -> Check:
+    """Holds when the initial tension is at least 0.3: true in a known share of the prior."""
+
+    def measure(runs, stats):
+        return [stats.mean(runs["base"].values("region", "tension")[0])]
+
+    return Check(
+        id="T",
+        pattern="T",
+        claims="-",
+        title="Tension starts high",
+        statement="",
+        experiment="",
+        arms={"base": Arm.of("base", "baseline.yaml")},
+        columns=(("region", "tension"),),
+        thresholds=(Threshold("initial tension", ">=", 0.3, "by construction"),),
+        measure=measure,
+        knockouts=(KnockOut("tension = 0.1", "sets the tension itself", {"relations.tension": 0.1}),),
+        plot=lambda *a: None,
+    )
+
+
+def test_share_of_draws_is_the_share_of_the_prior_where_the_check_holds(scenarios):
+    result = run_robust(draws=40, runs=5, seed=3, scenario_dir=scenarios, checks=[tension_check()])
+    drawn = draw(load_scenario(scenarios / "baseline.yaml"), 3, 40)["relations.tension"]
+    r = result.checks[0]
+    assert r.shares.counts == {
+        "pass": int((drawn >= 0.3).sum()),
+        "fail": int((drawn < 0.3).sum()),
+        "unclear": 0,
+    }
+    assert 0 < r.shares.share("pass") < 1
+    # the knock-out sets the tension itself: it is not drawn over, and the check always fails
+    assert r.knockouts[0][0] == "tension = 0.1" and r.knockouts[0][1].share("fail") == 1.0
+    assert result.paths == ["parameters.lock_in", "relations.tension"]
+    assert result.runs_simulated == 2 * 40 * 5  # two arms
+
+
+def test_blocks_of_draws_do_not_change_the_verdicts(scenarios, monkeypatch):
+    from balancesim.validation import robust
+
+    one = run_robust(draws=7, runs=4, seed=3, scenario_dir=scenarios, checks=[tension_check()])
+    monkeypatch.setattr(robust, "BLOCK_RUNS", 8)  # two draws per block
+    blocks = run_robust(draws=7, runs=4, seed=3, scenario_dir=scenarios, checks=[tension_check()])
+    assert one.checks[0].shares.counts == blocks.checks[0].shares.counts
+
+
+def test_without_a_prior_validate_robust_exits_2(tmp_path):
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "baseline.yaml").write_text(MINIMAL.read_text())
+    r = CliRunner().invoke(
+        main, ["validate", "--robust", "--scenarios", str(folder), "--out", str(tmp_path / "v")]
+    )
+    assert r.exit_code == 2 and "no uncertainty: section" in r.output
+
+
+def test_cli_robust_writes_the_shares(tmp_path):
+    # The project's baseline and checks, at the smallest cost: one draw, 20 runs per arm.
+    r = CliRunner().invoke(
+        main, ["validate", "--robust", "--draws", "1", "-n", "20", "--out", str(tmp_path / "v")]
+    )
+    assert r.exit_code == 0, r.output
+    assert "Robustness over the baseline's prior: 1 draw of" in r.output
+    data = json.loads((tmp_path / "v" / "robust.json").read_text())
+    patterns = {row["pattern"] for row in data["rows"]}
+    assert {"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"} <= patterns
+    assert all(
+        np.isclose(row["share_pass"] + row["share_fail"] + row["share_unclear"], 1) for row in data["rows"]
+    )
+    assert (tmp_path / "v" / "robust.csv").exists()
+
+
+def test_robust_into_a_folder_another_command_writes_exits_1(tmp_path):
+    """The folder is locked as `validate` locks it: a second writer stops at once, writing nothing."""
+    from balancesim.folders import locked
+
+    out = tmp_path / "v"
+    with locked(out):  # exclusive within a process too
+        r = CliRunner().invoke(main, ["validate", "--robust", "--draws", "1", "-n", "20", "--out", str(out)])
+    assert r.exit_code == 1, r.output
+    assert "another balancesim command is writing this folder" in r.output
+    assert "Traceback" not in r.output
+    assert not (out / "robust.csv").exists() and not (out / "robust.json").exists()
