@@ -66,6 +66,7 @@ _PARTNER = {
     "threat_perception": "threat_perception",
     "attention_decay": "attention_decay0",
     "attention_trend": "attention_trend",
+    "sanctions": "sanctions",
 }
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .rules_world import neutral_alliances, neutral_fights, world_offers
 from .state import (
     DEVELOPMENT,
     ECONOMIC,
@@ -612,6 +613,8 @@ def step(state: State, setup: Setup, noise: MonthNoise) -> State:
 
     invited = invitations(x, setup, share)
     offer = offers(x, setup, share, dshare, invited)
+    # Re-routed trade under sanctions and grievance courting (rules_world.py)
+    offer = world_offers(offer, x, setup, effort(x, tools, setup))
     accepted = domestic_filter(offer, x, setup, dshare)
     target = engagement_target(accepted, x, setup, share, tools)
     engagement = adjust_engagement(x, target, setup, noise.engagement, asset_floor(setup, month))
@@ -619,7 +622,9 @@ def step(state: State, setup: Setup, noise: MonthNoise) -> State:
     bonus = competition_bonus(x, setup, share)  # (S, R)
     gains = (accepted[:, setup.great_power_index] * (1.0 - 1.0 / bonus)[:, None, None]).sum(axis=(1, 2))
 
-    member, exit_threat, satisfaction, salience, opinion_hit = alliance_politics(x, setup, noise)
+    alliance_noise = neutral_alliances(noise, x, setup)  # fights between members (rules_world.py)
+    member, exit_threat, satisfaction, salience, opinion_hit = alliance_politics(x, setup, alliance_noise)
+    satisfaction = neutral_fights(x, setup, alliance_noise, satisfaction)
     opinion = public_opinion(x, setup, tools, dshare, noise.opinion) + opinion_hit
     coordination, tension = great_power_relations(x, setup, dshare, invited, share)
     capacity, attention = trends(x, setup, regional_attention(x, setup))

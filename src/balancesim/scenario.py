@@ -486,6 +486,37 @@ class Parameters(Strict):
         "Share of a state's ties, in every domain, that one side of a UN vote must hold for the "
         "state to vote with that side rather than abstain (0.5: a majority in every domain)",
     )
+    # The world that happened (rules_world.py)
+    transit_gain: float = param(
+        1.5,
+        0,
+        5,
+        "offer per unit sanctions x ties",
+        "C1, C13",
+        "Re-routed trade: extra economic offer the unsanctioned partners make a state per unit of a "
+        "sanctioned power's `sanctions` times the state's economic ties with it (the state becomes a "
+        "route for goods the sanctioned power can no longer buy directly); 0: no re-routing",
+    )
+    grievance_courting: float = param(
+        2.0,
+        0,
+        10,
+        "per unit lost satisfaction",
+        "C9, C10",
+        "Extra weight a member gives third parties' security offers per unit of satisfaction with "
+        "its security alliance lost below its initial level (courting an outside option without "
+        "leaving); 0: only exit opens outside options",
+    )
+    member_neutrality: float = param(
+        1.0,
+        0,
+        1,
+        "probability",
+        "C9",
+        "Chance that a security alliance stays out of a fight between two of its members (its leader "
+        "does not defend the attacked member against the member posing its threat); 0: such attacks "
+        "are answered like any other",
+    )
 
 
 class DomainValues(Strict):
@@ -584,6 +615,11 @@ class Partner(ActorBase):
     )
     attention_trend: float = Field(
         0.0, ge=-0.5, le=0.5, description="Growth (or decline) of its regional attention per year (C14)"
+    )
+    sanctions: Unit = Field(
+        0.0,
+        description="How far the power's trade with the rest of the world is cut by sanctions (0..1); "
+        "its trade is re-routed through the regional states that trade with it (C1, C13)",
     )
 
 

@@ -116,6 +116,7 @@ class Setup:
     # Trends (C13, C14): growth per year, as in the scenario.
     capacity_trend: np.ndarray  # (M, D, R)
     attention_trend: np.ndarray  # (M, R)
+    sanctions: np.ndarray  # (M, R): how far each power's outside trade is cut (rules_world.py)
     # Assets (C1, C6, C12): bases, leases and pipelines.
     asset_host: np.ndarray  # (N,) regional index
     asset_owner: np.ndarray  # (N,) partner index
@@ -317,6 +318,7 @@ def build_setup(scenario: Scenario) -> Setup:
         shock_effects=tuple(effects),
         capacity_trend=_per_run(capacity_trend),
         attention_trend=_per_run(attention_trend),
+        sanctions=_per_run(np.array([a.sanctions for a in partners])),
         asset_host=np.array([sidx[x.host] for x in scenario.assets], dtype=np.int64),
         asset_owner=np.array([pidx[x.owner] for x in scenario.assets], dtype=np.int64),
         asset_domain=np.array([DOMAINS.index(x.domain) for x in scenario.assets], dtype=np.int64),

@@ -59,8 +59,13 @@ from .core import (
     count_runs,
     run_checks,
 )
-from .influence import MECHANISMS, NOISE_BAND, Influence, Mechanism
+from .influence import MECHANISMS as CORE_MECHANISMS
+from .influence import NOISE_BAND, Influence, Mechanism
 from .report import is_earlier_report, report_folder, report_markdown, summary_json, table_rows, write_report
+from .world import WORLD_MECHANISMS
+
+# The core mechanisms and those of the world that happened (rules_world.py)
+MECHANISMS = CORE_MECHANISMS + WORLD_MECHANISMS
 
 __all__ = [
     "CHECKS",
