@@ -312,3 +312,39 @@ def test_hindcast_on_a_tiny_run(tmp_path):
     assert summary["score"] == pytest.approx(summary["passed"] / 3)
     assert "Score:" in r.output and "kz_approval" in r.output
     assert not [p for p in tmp_path.glob(".hindcast*") if p.suffix != ".lock"]  # the lock file stays
+
+
+def test_hindcast_after_calibration_draws_from_the_posterior(tmp_path):
+    """`--posterior DIR`: the runs take the posterior's values (here one particle, so known exactly)."""
+    posterior = tmp_path / "calibrated"
+    posterior.mkdir()
+    pd.DataFrame({"actors.kazakhstan.opinion.russia": [0.95], "weight": [1.0]}).to_parquet(
+        posterior / "posterior.parquet"
+    )
+    path = write(
+        tmp_path,
+        """\
+    name: one
+    targets:
+      kz_approval:
+        description: Kazakh approval of Russia in 2022
+        measure: opinion.russia[kazakhstan]
+        period: "2022"
+        value: 0.3
+        uncertainty: 0.04
+        confidence: high
+        source: Gallup
+    """,
+    )
+    medians = {}
+    for label, extra in (("before", []), ("after", ["--posterior", str(posterior)])):
+        out = tmp_path / label
+        r = invoke(
+            "hindcast", BASELINE, "--targets", str(path), "-n", "8", "--seed", "3", "--out", str(out), *extra
+        )
+        assert r.exit_code == 0, r.output
+        medians[label] = pd.read_csv(out / "table.csv").set_index("target").loc["kz_approval", "median"]
+    # A starting approval of 0.95 instead of the baseline's 0.55 keeps 2022's mean far higher.
+    assert medians["after"] > medians["before"] + 0.2
+    r = invoke("hindcast", BASELINE, "--targets", str(path), "-n", "8", "--posterior", str(tmp_path / "none"))
+    assert r.exit_code == 2 and "no such folder" in r.output

@@ -35,8 +35,27 @@ writing, 2 invalid input (scenario, target file, options), 130 interrupted.
     type=click.Path(file_okay=False),
     help="Output folder (default: results/hindcast/<scenario>).",
 )
+@click.option(
+    "--uncertainty",
+    type=click.Choice(["prior", "none"]),
+    help="prior: each run draws its values from the scenario's priors (and the posterior, if any); "
+    "none: the scenario's values only [default: prior with --posterior, else none].",
+)
+@click.option(
+    "--posterior",
+    "posterior_dir",
+    type=click.Path(file_okay=False),
+    help="Draw the calibrated values from this `balancesim calibrate` folder (the hindcast after "
+    "calibration).",
+)
 def hindcast(
-    scenario: str, targets_file: str, replicates: int | None, seed: int | None, out_dir: str | None
+    scenario: str,
+    targets_file: str,
+    replicates: int | None,
+    seed: int | None,
+    out_dir: str | None,
+    uncertainty: str | None,
+    posterior_dir: str | None,
 ) -> None:
     """Run SCENARIO and put every target of FILE next to the modelled figure.
 
@@ -45,8 +64,8 @@ def hindcast(
     per target) to --out.
     """
     from .. import experiment, metrics
-    from ..cli import InputError, _load, _overrides, err, out, progress_bar
-    from ..folders import FolderBusy
+    from ..cli import InputError, _load, _overrides, err, out, progress_bar, use_posterior
+    from ..folders import FolderBusy, folder_name
     from ..state import build_setup
     from . import hindcast as hc
     from .targets import TargetFileError, check_against, load_targets
@@ -56,15 +75,19 @@ def hindcast(
     except TargetFileError as e:
         raise InputError(str(e)) from None
     spec = _load(scenario, _overrides((), replicates, seed))
+    if posterior_dir is not None:
+        use_posterior(spec, posterior_dir)
+    if uncertainty is None:
+        uncertainty = "prior" if posterior_dir is not None else "none"
     try:  # check before running: a wrong measure should not cost a run
         check_against(targets, metrics.columns(build_setup(spec)), spec.start, spec.horizon)
     except TargetFileError as e:
         raise InputError(str(e)) from None
-    folder = Path(out_dir) if out_dir else Path("results") / "hindcast" / Path(scenario).stem
+    folder = Path(out_dir) if out_dir else Path("results") / "hindcast" / folder_name(scenario)
     bar, advance = progress_bar(spec.replicates, f"hindcast {Path(scenario).stem}")
     try:
         with bar:
-            results = experiment.run(spec, progress=advance)
+            results = experiment.run(spec, progress=advance, uncertainty=uncertainty)  # type: ignore[arg-type]
     except experiment.RunTooLarge as e:
         raise InputError(f"{scenario}: {e}") from None
     except KeyboardInterrupt:
