@@ -54,6 +54,25 @@ def test_calibrate_tiny_budget_end_to_end(tmp_path):
     read_posterior(out, load_scenario(BASELINE))
 
 
+def test_calibrate_folder_is_locked_and_checked(tmp_path):
+    """As `validate --out`: a second writer exits 1 and a user's folder exits 2, before any run."""
+    from balancesim.folders import locked
+
+    out = tmp_path / "cal"
+    args = ["calibrate", BASELINE, "--targets", TARGETS, "--budget", "20", "--out", str(out)]
+    with locked(out):  # exclusive within a process too
+        r = CliRunner().invoke(main, args)
+    assert r.exit_code == 1, r.output
+    assert "another balancesim command is writing this folder" in r.output and "Traceback" not in r.output
+    assert not out.exists() and not list(tmp_path.glob(".*.partial"))
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2, r.output
+    assert "does not hold an earlier calibration" in r.output
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
 def test_calibrate_bad_input_exits_2(tmp_path):
     runner = CliRunner()
     r = runner.invoke(main, ["calibrate", BASELINE, "--targets", TARGETS, "--budget", "lots"])
@@ -204,7 +223,7 @@ def test_interrupted_calibration_leaves_nothing(tmp_path):
     assert proc.wait(timeout=120) == 130, rest
     assert "interrupted: nothing written" in rest
     assert not out.exists()
-    assert not list(tmp_path.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] in ([], [".cal.lock"])  # only the lock file may stay
 
 
 def _scenario_with_posterior(tmp_path, folder_text: str) -> str:

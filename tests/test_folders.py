@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from balancesim import store, validation
 from balancesim.cli import main
-from balancesim.folders import OWNER, FolderBusy, clean_partials, locked, make_partial
+from balancesim.folders import OWNER, FolderBusy, clean_partials, locked, make_partial, written_whole
 
 from .conftest import ROOT
 
@@ -280,3 +280,21 @@ def test_a_scenario_named_dots_writes_inside_results(tmp_path, monkeypatch):
     (manifest,) = (tmp_path / "results").rglob("manifest.json")
     assert manifest.parent.parent == tmp_path / "results" / "scenario"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["...yaml", "results"]
+
+
+def test_written_whole_swaps_in_complete_folders_only_and_refuses_a_second_writer(tmp_path):
+    """discover and hindcast write through `written_whole`: whole, locked, never a mix."""
+    out = tmp_path / "out"
+    with written_whole(out) as partial:
+        (partial / "a.txt").write_text("first")
+    assert (out / "a.txt").read_text() == "first" and not list(tmp_path.glob(".out.partial"))
+
+    with pytest.raises(RuntimeError, match="boom"), written_whole(out) as partial:
+        (partial / "a.txt").write_text("second")
+        raise RuntimeError("boom")
+    assert (out / "a.txt").read_text() == "first"  # the earlier output stays whole
+    assert not list(tmp_path.glob(".out*.partial"))
+
+    with locked(out), pytest.raises(FolderBusy), written_whole(out):
+        pass
+    assert (out / "a.txt").read_text() == "first"

@@ -865,3 +865,55 @@ def test_an_unreachable_scheduler_exits_1(tmp_path):
     assert r.exit_code == 1, r.output
     assert f"cannot connect to the Dask scheduler at tcp://127.0.0.1:{port}" in r.output
     assert not out.exists()
+
+
+# ------------------------------------------------------------ --posterior
+
+
+def test_posterior_draws_are_chunk_independent_and_keep_the_design(tmp_path):
+    """`sweep --posterior`: each run draws the posterior PATHs the design does not set, by run index."""
+    from balancesim.calibration.posterior import read_posterior
+
+    folder = tmp_path / "post"
+    folder.mkdir()
+    frame = pd.DataFrame(
+        {"parameters.lock_in": [1.0, 5.0], "parameters.opinion_weight": [0.1, 0.9], "weight": [0.5, 0.5]}
+    )
+    frame.to_parquet(folder / "posterior.parquet", index=False)
+    options = dict(params=(sw.parse_param("parameters.lock_in=2:4:2"),), design="grid", replicates=8)
+    frames = []
+    for size in (3, 8, 16):
+        p = sw.plan_sweep(MINIMAL, sw.SweepOptions(**options, chunk_size=size), posterior=folder)
+        assert p.posterior.paths == ["parameters.opinion_weight"]  # the design's PATH is not drawn
+        sw.run_sweep(p, tmp_path / f"s{size}", executor="serial", plots=False)
+        frames.append(chunk_frames(tmp_path / f"s{size}"))
+    for other in frames[1:]:
+        pd.testing.assert_frame_equal(other, frames[0], check_exact=True)
+    # Point 1 (lock_in 4 from the design) equals the engine run with the posterior's draws at runs 8..15.
+    scenario = load_scenario(MINIMAL)
+    drawn = read_posterior(folder, scenario).draw(scenario.seed, 8, first=8)
+    assert set(drawn["parameters.lock_in"]) == {1.0, 5.0}  # what the posterior would have given
+    values = {
+        "parameters.lock_in": np.full(8, 4.0),
+        "parameters.opinion_weight": drawn["parameters.opinion_weight"],
+    }
+    direct = engine.run_replicates(
+        build_setup(scenario),
+        engine.replicate_seeds(scenario.seed, 8),
+        p.months,
+        np.array(p.column_index),
+        values=values,
+    )
+    mine = frames[0][frames[0]["point"] == 1].sort_values(["replicate", "month"])
+    assert np.array_equal(
+        mine[list(p.measures)].to_numpy(), direct.transpose(1, 0, 2).reshape(-1, len(p.measures))
+    )
+    plain = sw.plan_sweep(MINIMAL, sw.SweepOptions(**options, chunk_size=8))
+    sw.run_sweep(plain, tmp_path / "plain", executor="serial", plots=False)
+    assert not chunk_frames(tmp_path / "plain").equals(frames[0])  # the posterior changed the runs
+    assert "posterior" in json.loads((tmp_path / "s8" / "manifest.json").read_text())["identity"]
+
+
+def test_sweep_bad_posterior_exits_2(tmp_path):
+    r = invoke("sweep", MINIMAL, "-p", "parameters.lock_in=2:4:2", "--posterior", str(tmp_path / "nope"))
+    assert r.exit_code == 2 and "--posterior: " in r.output and "no such folder" in r.output

@@ -242,6 +242,51 @@ def test_viz_bad_host_exits_2():
     assert "--host no-such-host.invalid" in r.output and "Traceback" not in r.output
 
 
+def _posterior(tmp_path):
+    import pandas as pd
+
+    folder = tmp_path / "post"
+    folder.mkdir()
+    frame = pd.DataFrame({"parameters.lock_in": [2.5, 4.0], "weight": [0.5, 0.5]})
+    frame.to_parquet(folder / "posterior.parquet", index=False)
+    return folder
+
+
+def test_view_replicate_k_is_run_replicate_k_with_posterior(monkeypatch, tmp_path):
+    """`viz --posterior DIR`: the page's replicate k has run's replicate k values and seed, and says so."""
+    from balancesim import experiment
+
+    folder = _posterior(tmp_path)
+    monkeypatch.setenv(viz.SCENARIO_ENV, str(BASELINE))
+    monkeypatch.setenv(viz.POSTERIOR_ENV, str(folder))
+    spec = app.scenario_from_env()
+    assert spec.posterior is not None
+    runs = experiment.run(spec, replicates=6, uncertainty="prior")
+    assert set(runs.drawn["parameters.lock_in"][[0, 5]]) == {2.5, 4.0}  # the two replicates differ
+    for k in (0, 5):
+        model = app.VizModel(spec, replicate=str(k))
+        assert model.replicate_seed == app.default_seed(spec, k)
+        assert model.values == {p: float(v[k]) for p, v in runs.drawn.items()}
+        while model.running:
+            model.step()
+        np.testing.assert_array_equal(model.series(), runs.data[:, k])
+    params = app.model_params(spec)
+    assert params["seed"]["value"] == "" and params["replicate"]["value"] == "0"
+    _box, rc = solara.render(app.Guide(app.VizModel(spec, replicate=2)), handle_error=False)
+    note = html_with(rc, "drawn")
+    assert "Replicate 2" in note and "drawn from the calibration posterior" in note
+    assert f"parameters.lock_in = {runs.drawn['parameters.lock_in'][2]:.4g}" in note
+
+
+def test_view_without_draws_has_no_replicate_box(taiwan):
+    assert "replicate" not in app.model_params(taiwan) and app.VizModel(taiwan).values == {}
+
+
+def test_viz_bad_posterior_exits_2(tmp_path):
+    r = CliRunner().invoke(main, ["viz", str(BASELINE), "--posterior", str(tmp_path / "nope")])
+    assert r.exit_code == 2 and r.output.startswith("--posterior: ") and "no such folder" in r.output
+
+
 def test_url_for():
     assert viz.url_for("127.0.0.1", 8765) == "http://127.0.0.1:8765/"
     assert viz.url_for("0.0.0.0", 80) == "http://127.0.0.1:80/"

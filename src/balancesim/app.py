@@ -44,6 +44,7 @@ from mesa.visualization.utils import force_update, update_counter
 
 from balancesim import engine
 from balancesim.agents import GreatPower, OutsidePower, RegionalState
+from balancesim.calibration.posterior import PosteriorError, read_posterior
 from balancesim.experiment import calendar_month
 from balancesim.metrics import REGION
 from balancesim.model import BalanceModel
@@ -57,7 +58,7 @@ from balancesim.view_figures import (
     shock_months,
     short_name,
 )
-from balancesim.viz import SCENARIO_ENV
+from balancesim.viz import POSTERIOR_ENV, SCENARIO_ENV
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "taiwan_shock.yaml"
 
@@ -114,9 +115,47 @@ def parse_seed(seed: int | str | None) -> int | None:
     return number
 
 
-def default_seed(spec: Scenario) -> int:
-    """Replicate 0 of the scenario's seed: the run `balancesim run` reports as replicate 0."""
-    return int(engine.replicate_seeds(spec.seed, 1)[0])
+def default_seed(spec: Scenario, replicate: int = 0) -> int:
+    """Replicate k of the scenario's seed: the run `balancesim run` reports as replicate k."""
+    return int(engine.replicate_seeds(spec.seed, replicate + 1)[replicate])
+
+
+def parse_replicate(replicate: int | str | None) -> int:
+    """The replicate index from what was typed: a whole number >= 0; blank is 0.
+
+    Raises ValueError, with a message for the page, for anything else.
+    """
+    if replicate is None or (isinstance(replicate, str) and not replicate.strip()):
+        return 0
+    text = str(replicate).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_SEED:
+        raise ValueError(f"Replicate {text[:40]!r} is not a whole number from 0 to {MAX_SEED}.")
+    return int(text)
+
+
+def draws(spec: Scenario) -> bool:
+    """Does the page draw per-replicate values? Only with a calibration posterior.
+
+    A scenario's priors alone are not drawn: the page then shows the
+    scenario's own values (what its sliders show), as it always has.
+    """
+    return spec.posterior is not None
+
+
+def drawn_values(spec: Scenario, replicate: int) -> dict[str, float]:
+    """Replicate k's values of the scenario's uncertain PATHs, as `balancesim run` draws them.
+
+    With a calibration posterior (`uncertainty: {posterior: DIR}` or
+    `--posterior`): the posterior for the PATHs it covers, the priors of the
+    `uncertainty:` section for the others; `uncertainty.draw` at `first=k`, so
+    the page's replicate k is the run that `balancesim run` reports as
+    replicate k (same seed, same values). Empty without a posterior (`draws`).
+    """
+    if not draws(spec):
+        return {}
+    from balancesim.uncertainty import draw
+
+    return {path: float(v[0]) for path, v in draw(spec, spec.seed, 1, first=replicate).items()}
 
 
 class VizModel(BalanceModel):
@@ -127,6 +166,11 @@ class VizModel(BalanceModel):
     own Scenario object), hence ``spec``. ``seed`` is what the seed box holds; a seed
     that cannot be used (`parse_seed`) must not stop the page: the run then uses the
     scenario's replicate 0 and ``seed_problem`` says so (the page shows it).
+
+    ``replicate`` (k, for a scenario with a calibration posterior, `draws`) picks
+    replicate k's drawn values (`drawn_values`) and, with a blank seed box,
+    replicate k's seed: the run `balancesim run` reports as replicate k. Drawn
+    values take precedence over the sliders for the same value, as in `run`.
     """
 
     def __init__(
@@ -139,6 +183,7 @@ class VizModel(BalanceModel):
         bargaining_gain: float | None = None,
         opinion_weight: float | None = None,
         lock_in: float | None = None,
+        replicate: int | str | None = None,
     ) -> None:
         given = {
             "hedging_tension": hedging_tension,
@@ -150,24 +195,42 @@ class VizModel(BalanceModel):
         }
         if not isinstance(spec, Scenario):
             spec = load_scenario(spec)
-        problem = None
+        problems = []
+        try:
+            k = parse_replicate(replicate)
+        except ValueError as e:
+            k = 0
+            problems.append(f"{e} This run uses replicate 0 instead.")
         try:
             rng = parse_seed(seed)
         except ValueError as e:
             rng = None
-            problem = f"{e} This run uses the scenario's seed {default_seed(spec)} instead."
-        if rng is None:  # a blank seed box is the scenario's replicate 0, not BalanceModel's fresh seed
-            rng = default_seed(spec)
-        super().__init__(spec, rng=rng, **{k: v for k, v in given.items() if v is not None})
-        self.seed_problem: str | None = problem
+            problems.append(f"{e} This run uses the scenario's seed {default_seed(spec, k)} instead.")
+        if rng is None:  # a blank seed box is the scenario's replicate k, not BalanceModel's fresh seed
+            rng = default_seed(spec, k)
+        values = drawn_values(spec, k)
+        super().__init__(spec, rng=rng, values=values, **{k: v for k, v in given.items() if v is not None})
+        self.replicate = k
+        self.seed_problem: str | None = " ".join(problems) or None
 
 
 def model_params(spec: Scenario) -> dict[str, Any]:
-    """SolaraViz ``model_params``: the scenario (fixed), a seed box and the sliders."""
+    """SolaraViz ``model_params``: the scenario (fixed), a seed box and the sliders.
+
+    A scenario with a calibration posterior (`draws`) also gets a replicate box,
+    and its seed box starts blank (the replicate's own seed), so that changing
+    the replicate shows that replicate of `balancesim run`.
+    """
     params: dict[str, Any] = {
         "spec": spec,
-        "seed": {"type": "InputText", "value": str(default_seed(spec)), "label": "Seed (applies on Reset)"},
+        "seed": {
+            "type": "InputText",
+            "value": "" if draws(spec) else str(default_seed(spec)),
+            "label": "Seed (applies on Reset)",
+        },
     }
+    if draws(spec):
+        params["replicate"] = {"type": "InputText", "value": "0", "label": "Replicate (applies on Reset)"}
     fields = Parameters.model_fields
     for name, (label, lo, hi, step) in SLIDERS.items():
         assert name in fields, name
@@ -184,9 +247,18 @@ def model_params(spec: Scenario) -> dict[str, Any]:
 
 
 def scenario_from_env() -> Scenario:
-    """The scenario named by $BALANCESIM_SCENARIO (default scenarios/taiwan_shock.yaml)."""
+    """The scenario named by $BALANCESIM_SCENARIO (default scenarios/taiwan_shock.yaml).
+
+    With $BALANCESIM_POSTERIOR (`balancesim viz --posterior DIR`), its values are
+    drawn from that calibration posterior, as `balancesim run --posterior DIR` does.
+    Raises PosteriorError (the page shows it) for a posterior that does not fit.
+    """
     default = DEFAULT_SCENARIO if DEFAULT_SCENARIO.exists() else Path("scenarios", "taiwan_shock.yaml")
-    return load_scenario(os.environ.get(SCENARIO_ENV) or default)
+    spec = load_scenario(os.environ.get(SCENARIO_ENV) or default)
+    folder = os.environ.get(POSTERIOR_ENV)
+    if folder:
+        spec.set_posterior(read_posterior(folder, spec, where="--posterior"))
+    return spec
 
 
 # --------------------------------------------------------------------------- helpers
@@ -406,6 +478,7 @@ def Guide(model: BalanceModel) -> None:
     )
     this_run = (
         f'<div data-testid="settings"><b>This run</b>: seed {model.replicate_seed}; {esc(settings)}.</div>'
+        + drawn_note(model)
     )
     with Cell():
         solara.HTML(
@@ -416,6 +489,39 @@ def Guide(model: BalanceModel) -> None:
             + "".join(f"<li>{item}</li>" for item in items)
             + "</ul><div class='bs-note'>More: docs/viz.md; the model: docs/ODD.md.</div>",
         )
+
+
+def drawn_note(model: BalanceModel) -> str:
+    """The page's note on drawn values: where they come from (posterior or priors) and what they are.
+
+    Empty when the run draws nothing. Says plainly when values come from a
+    calibration posterior, so a reader does not take them for the scenario's own.
+    """
+    if not model.values:
+        return ""
+    spec = model.spec
+    posterior = spec.posterior
+    covered = set(posterior.paths) if posterior is not None else set()
+    from_posterior = [p for p in model.values if p in covered]
+    from_prior = [p for p in model.values if p not in covered]
+    k = getattr(model, "replicate", 0)
+    parts = []
+    if from_posterior:
+        parts.append(
+            f"values drawn from the calibration posterior <code>{esc(str(posterior.folder))}</code>: "
+            + ", ".join(f"{esc(p)} = {model.values[p]:.4g}" for p in from_posterior)
+        )
+    if from_prior:
+        parts.append(
+            "values drawn from the scenario's priors: "
+            + ", ".join(f"{esc(p)} = {model.values[p]:.4g}" for p in from_prior)
+        )
+    return (
+        f'<div class="bs-problem" data-testid="drawn"><b>Replicate {k}</b>: '
+        + "; ".join(parts)
+        + f". With a blank seed box this is replicate {k} of <code>balancesim run</code>; "
+        "drawn values take precedence over the sliders.</div>"
+    )
 
 
 COMPONENTS = [RunStatus, ActorNetwork, StatesTable, AlignmentChart, PowersChart, Guide]
@@ -454,5 +560,5 @@ def Page() -> None:
 def _load_from_env() -> tuple[Scenario | None, str | None]:
     try:
         return scenario_from_env(), None
-    except (ScenarioError, OSError) as e:
+    except (ScenarioError, PosteriorError, OSError) as e:
         return None, str(e)

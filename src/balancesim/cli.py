@@ -417,6 +417,13 @@ Examples:
     metavar="PATH=VALUE",
     help="Override a base scenario value for every point (repeatable).",
 )
+@click.option(
+    "--posterior",
+    "posterior_dir",
+    type=click.Path(file_okay=False),
+    help="Each run draws the values of this `balancesim calibrate` folder that the design and --set "
+    "do not give.",
+)
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 def sweep(
     scenario: str,
@@ -436,6 +443,7 @@ def sweep(
     out_dir: str | None,
     resume: bool,
     settings: tuple[str, ...],
+    posterior_dir: str | None,
     no_plots: bool,
 ) -> None:
     """Run SCENARIO over a design of parameter values, in resumable chunks."""
@@ -464,7 +472,7 @@ def sweep(
                 executor=executor,
                 workers=workers,
             )
-            plan = sw.plan_sweep(scenario, given, overrides, seed=seed)
+            plan = sw.plan_sweep(scenario, given, overrides, seed=seed, posterior=posterior_dir)
         except (ScenarioError, sw.SweepError) as e:
             raise InputError(str(e)) from None
         opts = plan.options
@@ -542,6 +550,7 @@ Examples:
   balancesim viz scenarios/taiwan_shock.yaml
   balancesim viz scenarios/baseline.yaml --port 8800
   balancesim viz scenarios/taiwan_shock.yaml --host 0.0.0.0   (reachable from other machines)
+  balancesim viz scenarios/baseline.yaml --posterior results/calibration/baseline
 """
 
 
@@ -560,7 +569,14 @@ Examples:
     show_default=True,
     help="Address to listen on; 0.0.0.0 makes the page reachable from other machines.",
 )
-def viz(scenario: str, port: int, host: str) -> None:
+@click.option(
+    "--posterior",
+    "posterior_dir",
+    type=click.Path(file_okay=False),
+    help="Draw the calibrated values from this `balancesim calibrate` folder: the page's replicate k "
+    "is `run --posterior DIR` replicate k.",
+)
+def viz(scenario: str, port: int, host: str, posterior_dir: str | None) -> None:
     """Serve a page showing one run of SCENARIO, for the browser (no internet needed).
 
     Step, play and reset the run, change the main parameters and the seed, and make
@@ -571,6 +587,8 @@ def viz(scenario: str, port: int, host: str) -> None:
     from . import viz as v
 
     spec = _load(scenario)
+    if posterior_dir is not None:  # checked here, so a bad folder exits 2 before any server starts
+        use_posterior(spec, posterior_dir)
     problem = v.solara_missing()
     if problem is not None:
         raise RunError(problem)
@@ -578,7 +596,9 @@ def viz(scenario: str, port: int, host: str) -> None:
     if warning:
         click.echo(warning, err=True)
     try:
-        server = v.start(scenario, host, port, echo=lambda line: click.echo(line, err=True))
+        server = v.start(
+            scenario, host, port, echo=lambda line: click.echo(line, err=True), posterior=posterior_dir
+        )
     except v.VizError as e:
         raise (InputError if e.exit_code == 2 else RunError)(str(e)) from None
 

@@ -211,6 +211,26 @@ def swap_in(partial: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def written_whole(folder: str | Path) -> Iterator[Path]:
+    """Write an output folder whole: lock it, yield a fresh partial folder, swap it in at the end.
+
+    The block writes into the partial folder; when it ends without error the
+    partial folder replaces `folder` (an earlier output of the same name is
+    replaced only then), otherwise it is removed. A second writer of the same
+    folder gets `FolderBusy` at once.
+    """
+    folder = Path(folder)
+    with locked(folder):
+        partial = make_partial(folder.parent, folder.name)
+        try:
+            yield partial
+            swap_in(partial, folder)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+
+
 def fsync_dir(folder: Path) -> None:
     """Make a rename or a new file in `folder` durable (fsync the folder itself)."""
     try:

@@ -43,6 +43,8 @@ from balancesim.viz_guard import GUARD_ENV, AllowedHosts
 
 #: The environment variable naming the scenario file the page shows.
 SCENARIO_ENV = "BALANCESIM_SCENARIO"
+#: The environment variable naming a calibration folder to draw values from (`viz --posterior`).
+POSTERIOR_ENV = "BALANCESIM_POSTERIOR"
 
 # Solara (1.64) asks for these through its CDN proxy under names that solara-assets
 # (1.58.2) does not carry: the altair/vega-lite widget uses major-version urls, while
@@ -308,13 +310,16 @@ def start(
     workdir: Path | None = None,
     echo: Callable[[str], None] | None = None,
     timeout: float = 90.0,
+    posterior: str | os.PathLike[str] | None = None,
 ) -> VizServer:
     """Start the page for ``scenario`` on host:port, offline; return once it answers.
 
     The scenario file should have been checked already (`load_scenario`). The
     server's output lines go to ``echo`` (default: dropped) and are kept for
-    error messages. Raises `PortInUse` or `VizError` (with the server's output)
-    when it cannot start.
+    error messages. ``posterior`` (a checked calibration folder) makes the page
+    draw the values it covers from that posterior, as `run --posterior` does.
+    Raises `PortInUse` or `VizError` (with the server's output) when it cannot
+    start.
     """
     port = check_port(host, port)
     tmp = None
@@ -323,6 +328,10 @@ def start(
         workdir = Path(tmp.name)
     env = prepare_offline(workdir)
     env[SCENARIO_ENV] = str(Path(scenario).resolve())
+    if posterior is not None:
+        env[POSTERIOR_ENV] = str(Path(posterior).resolve())
+    else:  # not inherited from the caller's environment: only what this command asked for
+        env.pop(POSTERIOR_ENV, None)
     # the server process puts viz_guard.RequestGuard in front of Solara (see its docstring)
     env[GUARD_ENV] = AllowedHosts.for_server(host, port).to_json()
     # Solara reads the app's name when the guard imports its server, before `solara run` sets it

@@ -26,8 +26,6 @@ Both libraries are an optional extra: `pip install 'balancesim[discover]'`.
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -265,18 +263,17 @@ def summary(d: Discovery) -> dict[str, Any]:
 def write_outputs(d: Discovery, folder: Path) -> list[Path]:
     """Write summary.json, trajectory.csv, box.csv, tree.csv, tree.txt and plots/, atomically.
 
-    Everything goes into a hidden `.NAME.partial` sibling renamed into place at
-    the end; an older folder of the same name is replaced only then.
+    Everything goes into a hidden partial folder that replaces `folder` only
+    when complete (`folders.written_whole`, which also locks it).
     """
     import json
 
+    import matplotlib.pyplot as plt
+
+    from ..folders import written_whole
+
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    partial = folder.with_name(f".{folder.name}.partial")
-    old = folder.with_name(f".{folder.name}.old")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        partial.mkdir()
+    with written_whole(folder) as partial:
         (partial / "plots").mkdir()
         (partial / "summary.json").write_text(json.dumps(summary(d), indent=1) + "\n")
         d.trajectory.to_csv(partial / "trajectory.csv", index=False, float_format="%.6g")
@@ -285,17 +282,7 @@ def write_outputs(d: Discovery, folder: Path) -> list[Path]:
         (partial / "tree.txt").write_text(d.tree_text)
         for name, fig in figures(d).items():
             fig.savefig(partial / "plots" / name, dpi=120)
-            import matplotlib.pyplot as plt
-
             plt.close(fig)
-        if folder.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-        os.replace(partial, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return sorted(p for p in folder.rglob("*") if p.is_file())
 
 

@@ -88,6 +88,7 @@ def _discover(
     tree_depth: int,
 ) -> None:
     from ..cli import InputError, err, out
+    from ..folders import FolderBusy
     from . import discover as dc
     from .expressions import ExpressionError
     from .results_data import ResultsError, open_results
@@ -111,6 +112,9 @@ def _discover(
     folder = Path(out_dir) if out_dir else dc.default_folder(data, expression)
     try:
         files = dc.write_outputs(found, folder)
+    except FolderBusy as e:
+        err.print(str(e), markup=False)
+        raise SystemExit(1) from None
     except OSError as e:
         err.print(f"--out {folder}: cannot write there ({e.strerror or e})")
         raise SystemExit(1) from None

@@ -22,8 +22,6 @@ Zero is a perfect fit; about one per value target is a fit within the noise.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,31 +146,20 @@ def summary(h: Hindcast) -> dict[str, Any]:
 
 
 def write_outputs(h: Hindcast, folder: Path) -> list[Path]:
-    """table.csv, summary.json and hindcast.png in `folder`, written to a hidden partial folder first."""
+    """table.csv, summary.json and hindcast.png in `folder`, written whole (`folders.written_whole`)."""
     import json
 
+    import matplotlib.pyplot as plt
+
+    from ..folders import written_whole
+
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    partial = folder.with_name(f".{folder.name}.partial")
-    old = folder.with_name(f".{folder.name}.old")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        partial.mkdir()
+    with written_whole(folder) as partial:
         h.table.to_csv(partial / "table.csv", index=False, float_format="%.6g")
         (partial / "summary.json").write_text(json.dumps(summary(h), indent=1) + "\n")
-        import matplotlib.pyplot as plt
-
         fig = figure(h)
         fig.savefig(partial / "hindcast.png", dpi=110)
         plt.close(fig)
-        if folder.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-        os.replace(partial, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return sorted(p for p in folder.iterdir() if p.is_file())
 
 

@@ -46,6 +46,7 @@ def hindcast(
     """
     from .. import experiment, metrics
     from ..cli import InputError, _load, _overrides, err, out, progress_bar
+    from ..folders import FolderBusy
     from ..state import build_setup
     from . import hindcast as hc
     from .targets import TargetFileError, check_against, load_targets
@@ -75,6 +76,9 @@ def hindcast(
     except KeyboardInterrupt:
         err.print("interrupted: nothing written")
         raise SystemExit(130) from None
+    except FolderBusy as e:
+        err.print(str(e), markup=False)
+        raise SystemExit(1) from None
     except OSError as e:
         err.print(f"--out {folder}: cannot write there ({e.strerror or e})")
         raise SystemExit(1) from None

@@ -94,17 +94,31 @@ def calibrate(
         raise click.ClickException(
             "calibrate needs ELFI: pip install 'balancesim[calibrate]' (docs/calibration.md)"
         ) from None
+    from ..exits import RunError
+    from ..folders import FolderBusy, FolderRefused
+    from .report import calibration_folder
+
     try:
-        found = _calibrate(spec, targets, problem, plan, seed, bool(params), err)
-        found["manifest"] |= {
-            "scenario_file": scenario,
-            "targets_file": targets_file,
-            "command": ["balancesim", *sys.argv[1:]],
-        }
-        _write(folder, found, spec.name)
+        # Checked and locked before any simulation, as `validate --out` is: a folder holding
+        # anything but an earlier calibration is refused at once (exit 2), and a second
+        # calibration into the same folder stops (exit 1) instead of mixing its files with ours.
+        with calibration_folder(folder) as notes:
+            for note in notes:
+                err.print(note, markup=False, soft_wrap=True)
+            found = _calibrate(spec, targets, problem, plan, seed, bool(params), err)
+            found["manifest"] |= {
+                "scenario_file": scenario,
+                "targets_file": targets_file,
+                "command": ["balancesim", *sys.argv[1:]],
+            }
+            _write(folder, found, spec.name)
     except KeyboardInterrupt:
         err.print("interrupted: nothing written")
         raise SystemExit(130) from None
+    except FolderRefused as e:
+        raise InputError(str(e)) from None
+    except FolderBusy as e:
+        raise RunError(str(e)) from None
     except CalibrationError as e:
         raise click.ClickException(str(e)) from None
     except OSError as e:

@@ -1,9 +1,12 @@
 """A calibration's output folder: posterior.parquet, manifest.json, report.md and its figures.
 
-Everything is written to a hidden `.NAME.partial` folder next to the target
-and renamed into place only when complete (an older folder of the same
-name is replaced only then), so an interrupted calibration leaves nothing
-that looks finished.
+The folder is handled as every output folder is (`folders.py`, as
+`validate --out`): locked for the whole calibration (a second writer stops
+at once), refused when it holds anything but an earlier calibration, and
+written to a hidden `.NAME.partial` folder next to the target that is
+renamed into place only when complete (an older folder of the same name is
+replaced only then), so an interrupted calibration leaves nothing that
+looks finished.
 
 What the report shows, and the rule fixed before any result was seen:
 
@@ -21,16 +24,18 @@ What the report shows, and the rule fixed before any result was seen:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..folders import check_target, clean_partials, locked, make_partial, swap_in
 from .posterior import FILE, WEIGHT
 from .problem import Problem
 from .smc import Outcome
@@ -102,15 +107,40 @@ def population_table(outcome: Outcome) -> pd.DataFrame:
     )
 
 
-def write_folder(folder: Path, files: dict[str, Any]) -> None:
-    """Write `files` (name -> bytes, text, a DataFrame for Parquet, or a matplotlib figure) atomically."""
+def is_earlier_calibration(folder: Path) -> bool:
+    """Does `folder` hold an earlier calibration (posterior.parquet and manifest.json)?
+
+    Only such a folder, an empty one or a missing one is replaced: anything
+    else may be the user's files.
+    """
+    return (folder / FILE).is_file() and (folder / "manifest.json").is_file()
+
+
+@contextlib.contextmanager
+def calibration_folder(folder: str | Path) -> Iterator[list[str]]:
+    """Hold `folder` for a calibration: locked, and new, empty or an earlier calibration.
+
+    Raises `folders.FolderBusy` if another command writes it and
+    `folders.FolderRefused` if it holds anything else, before any
+    simulation. Partial folders of killed commands beside it are removed;
+    the block receives the notes about them. Same rules as `validate --out`.
+    """
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    partial = folder.with_name(f".{folder.name}.partial")
-    old = folder.with_name(f".{folder.name}.old")
-    shutil.rmtree(partial, ignore_errors=True)
+    with locked(folder):
+        check_target(folder, is_earlier_calibration, "calibration")
+        yield clean_partials(folder.parent).notes()
+
+
+def write_folder(folder: Path, files: dict[str, Any]) -> None:
+    """Write `files` (name -> bytes, text, a DataFrame for Parquet, or a matplotlib figure) atomically.
+
+    Written into a hidden partial folder beside `folder` that replaces it
+    only when complete (`folders.swap_in`). Call it inside
+    `calibration_folder`, which checks and locks the folder.
+    """
+    folder = Path(folder)
+    partial = make_partial(folder.parent, folder.name)
     try:
-        partial.mkdir()
         for name, content in files.items():
             target = partial / name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -122,11 +152,7 @@ def write_folder(folder: Path, files: dict[str, Any]) -> None:
                 target.write_text(content)
             else:  # a figure
                 content.savefig(target, dpi=110)
-        if folder.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-        os.replace(partial, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in(partial, folder)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -302,4 +328,11 @@ def posterior_frame(values: dict[str, np.ndarray], weights: np.ndarray) -> pd.Da
     return frame
 
 
-__all__ = ["FILE", "parameter_table", "population_table", "write_folder"]
+__all__ = [
+    "FILE",
+    "calibration_folder",
+    "is_earlier_calibration",
+    "parameter_table",
+    "population_table",
+    "write_folder",
+]

@@ -85,6 +85,9 @@ class SweepPlan:
     per_run: bool = True  # the engine varies every swept PATH per run (else one call per point)
     base_overrides: dict[str, Any] = field(default_factory=dict)
     options: SweepOptions = field(default_factory=lambda: SweepOptions())  # merged; not identity
+    # `--posterior DIR`: a calibration posterior (calibration.posterior.Posterior) less the PATHs
+    # the design or `--set` gives; each run draws the rest from it (worker.run_chunk).
+    posterior: Any = None
 
     @property
     def runs(self) -> int:
@@ -116,6 +119,7 @@ class SweepPlan:
                     "outcomes": list(self.measures),
                     "chunk_size": self.chunk_size,
                 }
+                | ({"posterior": posterior_identity(self.posterior)} if self.posterior is not None else {})
             )
         )
 
@@ -156,15 +160,48 @@ def default_chunk_size(setup: Setup) -> int:
     return int(min(5000, max(10, round(60 * 1000 * 31 / work))))
 
 
+def posterior_identity(posterior: Any) -> dict[str, Any]:
+    """What identifies a sweep's posterior: its PATHs and a hash of its particles and weights.
+
+    A resumed sweep must draw from the same particles; the folder's name alone
+    would not notice a calibration rerun into it.
+    """
+    digest = hashlib.sha256()
+    for path in posterior.paths:
+        digest.update(path.encode() + b"\0" + np.ascontiguousarray(posterior.values[path], float).tobytes())
+    digest.update(np.ascontiguousarray(posterior.weights, float).tobytes())
+    return {"paths": posterior.paths, "particles": len(posterior.weights), "sha256": digest.hexdigest()}
+
+
+def with_posterior(plan: SweepPlan, folder: str | Path) -> SweepPlan:
+    """`plan` whose runs draw, from the calibration posterior in `folder`, every PATH it covers
+    that neither the design nor `--set` gives (those keep their values, as `run --set` does).
+
+    Each run's draw depends on the seed and its run index only (`Posterior.draw` at
+    `first=run`), so the numbers do not depend on chunking. Raises SweepError for a
+    folder that cannot be used.
+    """
+    from ..calibration.posterior import PosteriorError, read_posterior
+
+    try:
+        posterior = read_posterior(folder, plan.base, where="--posterior")
+    except PosteriorError as e:
+        raise SweepError(str(e)) from None
+    fixed = [*plan.design.paths, *(p for p in plan.base_overrides if p not in ("seed", "replicates"))]
+    return replace(plan, posterior=posterior.without(fixed))
+
+
 def plan_sweep(
     scenario_file: str | Path,
     options: SweepOptions,
     overrides: dict[str, Any] | None = None,
     seed: int | None = None,
+    posterior: str | Path | None = None,
 ) -> SweepPlan:
     """Load the scenario, merge its `sweep:` section under `options`, and check everything.
 
-    `overrides` are `--set` values applied to the base scenario. Raises
+    `overrides` are `--set` values applied to the base scenario; `posterior` a
+    calibration folder the runs draw from (`with_posterior`). Raises
     ScenarioError for a bad scenario file and SweepError for a bad sweep.
     """
     file = str(scenario_file)
@@ -175,7 +212,8 @@ def plan_sweep(
     if options.design_file is not None:
         _check_file_options(options)
         source = read_design_file(options.design_file)
-    return _plan(file, base, base_overrides, options, seed, source)
+    plan = _plan(file, base, base_overrides, options, seed, source)
+    return plan if posterior is None else with_posterior(plan, posterior)
 
 
 def plan_points(

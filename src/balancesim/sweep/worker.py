@@ -45,6 +45,7 @@ class Job:
     paths: tuple[str, ...]
     integer: frozenset[str]
     per_run: bool  # the engine varies every path per run within one call
+    posterior: Any = None  # `--posterior`: the PATHs each run draws (plan.SweepPlan.posterior)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def make_job(plan: SweepPlan) -> Job:
         paths=tuple(plan.design.paths),
         integer=plan.design.integer,
         per_run=plan.per_run,
+        posterior=plan.posterior,
     )
 
 
@@ -119,7 +121,9 @@ def run_chunk(job: Job, task: Task) -> np.ndarray:
 
     Run r of the chunk is replicate r % replicates of point r // replicates;
     its seed is that replicate's, whatever the point, so the numbers depend
-    on nothing but the job and the run.
+    on nothing but the job and the run. With a posterior, run r also draws the
+    PATHs the posterior covers (and the design does not) at `first=r`: the
+    draw depends on the seed and the run index, not on the chunk.
     """
     from ..executors import relax_malloc_trimming
 
@@ -128,6 +132,7 @@ def run_chunk(job: Job, task: Task) -> np.ndarray:
     seeds = replicate_seeds(job.seed, job.replicates)[replicate]
     columns = np.asarray(job.column_index)
     local = point - task.first_point
+    drawn = {} if job.posterior is None else job.posterior.draw(job.seed, task.chunk.count, task.chunk.first)
 
     def scenario_of(k: int) -> Any:
         overrides = task.overrides(k, job)
@@ -144,7 +149,7 @@ def run_chunk(job: Job, task: Task) -> np.ndarray:
         # each other (`per_run.with_values`), all at once; if a point fails,
         # the scenario loader names it.
         base = _cached_setup((job.key, None), lambda: build_setup(point_scenario(job.base_json, {})))
-        values = {path: task.points[local, d] for d, path in enumerate(job.paths)}
+        values = {path: task.points[local, d] for d, path in enumerate(job.paths)} | drawn
         try:
             return engine.run_replicates(base, seeds, job.months, columns, values=values)
         except ValuesError as e:  # only in designs too large to check every point up front
@@ -157,5 +162,8 @@ def run_chunk(job: Job, task: Task) -> np.ndarray:
     for k in range(len(task.points)):
         rows = np.flatnonzero(local == k)
         setup = _cached_setup((job.key, task.points[k].tobytes()), lambda k=k: build_setup(scenario_of(k)))
-        engine.run_replicates(setup, seeds[rows], job.months, columns, out=out[:, rows[0] : rows[-1] + 1])
+        own = {path: v[rows] for path, v in drawn.items()}
+        engine.run_replicates(
+            setup, seeds[rows], job.months, columns, out=out[:, rows[0] : rows[-1] + 1], values=own
+        )
     return out
