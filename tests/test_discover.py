@@ -330,3 +330,43 @@ def test_ctrl_c_while_writing_exits_130_and_leaves_nothing(tmp_path, monkeypatch
         "design.csv",
         "manifest.json",
     }
+
+
+def test_discover_on_a_run_folder_drawn_from_priors(tmp_path):
+    """`run --uncertainty prior` writes the draws; discover finds the drawn input that decides the outcome.
+
+    China's attention is drawn and never changes in this scenario, so `attention[china]@12 > 0.6`
+    holds exactly when the draw exceeds 0.6: the box must be that limit on that input alone, not
+    on the border clash's drawn severity, which does not touch it.
+    """
+    minimal = (ROOT / "tests" / "data" / "minimal.yaml").resolve()
+    scenario = tmp_path / "drawn.yaml"
+    scenario.write_text(
+        f"extends: {minimal}\nhorizon: 12\nuncertainty:\n"
+        "  actors.china.attention: {distribution: uniform, low: 0.1, high: 0.9}\n"
+        "  shocks.border_clash.severity.low: {distribution: uniform, low: 0.1, high: 0.3}\n"
+    )
+    out = tmp_path / "runs"
+    r = invoke("run", str(scenario), "-n", "150", "--uncertainty", "prior", "--no-plots", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    (folder,) = [p.parent for p in out.rglob("params.parquet")]
+    drawn = pd.read_parquet(folder / "params.parquet")["actors.china.attention"]
+
+    r = invoke("discover", str(folder), "--where", "attention[china]@12 > 0.6")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(next(folder.glob("discover-*/summary.json")).read_text())
+    assert summary["runs"] == 150 and summary["cases"] == int((drawn > 0.6).sum())
+    limits = {row["input"]: row for row in summary["limits"]}
+    assert set(limits) == {"actors.china.attention"}
+    assert limits["actors.china.attention"]["low"] == pytest.approx(0.6, abs=0.03)
+    assert summary["density"] == 1.0 and summary["coverage"] >= 0.8
+
+    # A model outcome: more of China's attention pulls Kazakhstan's balance toward China.
+    cut = float(
+        pd.read_parquet(folder / "series.parquet")
+        .query("actor == 'kazakhstan' and measure == 'balance' and step == 12")["value"]
+        .quantile(0.3)
+    )
+    found = dc.discover(open_results(folder), f"balance[kazakhstan]@12 < {cut}")
+    lim = found.limits.set_index("input")
+    assert lim.loc["actors.china.attention", "low"] > lim.loc["actors.china.attention", "full_low"]
