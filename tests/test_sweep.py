@@ -581,7 +581,7 @@ def test_missing_dask_gives_a_clear_message(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     ("key", "value", "option"),
-    [("scheduler", "tcp://10.0.0.5:8786", "--scheduler"), ("out", "/tmp/elsewhere", "--out")],
+    [("scheduler", "tcp://scheduler.example:8786", "--scheduler"), ("out", "../elsewhere", "--out")],
 )
 def test_a_scenario_file_cannot_say_where_work_runs_or_is_written(tmp_path, key, value, option):
     path = tmp_path / "remote.yaml"
