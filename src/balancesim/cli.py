@@ -88,6 +88,18 @@ def _writable_out(folder: Path) -> None:
         raise RunError(f"--out {folder}: cannot write there ({describe_os_error(e)})") from None
 
 
+def write_or_fail(write: Callable[[], list[Path]], folder: Path) -> list[Path]:
+    """Call a command's `write()` of `folder`: another writer or a disk error is one line, exit 1."""
+    from .folders import FolderBusy
+
+    try:
+        return write()
+    except FolderBusy as e:
+        raise RunError(str(e)) from None
+    except OSError as e:
+        raise RunError(f"--out {folder}: cannot write there ({describe_os_error(e)})") from None
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="balancesim")
 def main() -> None:

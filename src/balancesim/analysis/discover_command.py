@@ -87,8 +87,7 @@ def _discover(
     peel_alpha: float,
     tree_depth: int,
 ) -> None:
-    from ..cli import InputError, err, out
-    from ..folders import FolderBusy
+    from ..cli import InputError, err, out, print_files, write_or_fail
     from . import discover as dc
     from .expressions import ExpressionError
     from .results_data import ResultsError, open_results
@@ -110,18 +109,9 @@ def _discover(
         err.print(str(e))
         raise SystemExit(1) from None
     folder = Path(out_dir) if out_dir else dc.default_folder(data, expression)
-    try:
-        files = dc.write_outputs(found, folder)
-    except FolderBusy as e:
-        err.print(str(e), markup=False)
-        raise SystemExit(1) from None
-    except OSError as e:
-        err.print(f"--out {folder}: cannot write there ({e.strerror or e})")
-        raise SystemExit(1) from None
+    files = write_or_fail(lambda: dc.write_outputs(found, folder), folder)
     _print(found, out)
-    out.print(f"\nWritten: [bold]{folder}[/bold]")
-    for path in files:
-        out.print(f"  {path.relative_to(folder)}")
+    print_files("Written", folder, files)
 
 
 def _print(found, out) -> None:

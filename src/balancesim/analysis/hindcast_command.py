@@ -64,8 +64,18 @@ def hindcast(
     per target) to --out.
     """
     from .. import experiment, metrics
-    from ..cli import InputError, _load, _overrides, err, out, progress_bar, use_posterior
-    from ..folders import FolderBusy, folder_name
+    from ..cli import (
+        InputError,
+        _load,
+        _overrides,
+        err,
+        out,
+        print_files,
+        progress_bar,
+        use_posterior,
+        write_or_fail,
+    )
+    from ..folders import folder_name
     from ..state import build_setup
     from . import hindcast as hc
     from .targets import TargetFileError, check_against, load_targets
@@ -95,20 +105,12 @@ def hindcast(
         raise SystemExit(130) from None
     found = hc.hindcast(results, targets, name=spec.name)
     try:
-        files = hc.write_outputs(found, folder)
+        files = write_or_fail(lambda: hc.write_outputs(found, folder), folder)
     except KeyboardInterrupt:
         err.print("interrupted: nothing written")
         raise SystemExit(130) from None
-    except FolderBusy as e:
-        err.print(str(e), markup=False)
-        raise SystemExit(1) from None
-    except OSError as e:
-        err.print(f"--out {folder}: cannot write there ({e.strerror or e})")
-        raise SystemExit(1) from None
     _print(found, out)
-    out.print(f"\nWritten: [bold]{folder}[/bold]")
-    for path in files:
-        out.print(f"  {path.name}")
+    print_files("Written", folder, files)
 
 
 def _print(found, out) -> None:
