@@ -110,10 +110,7 @@ def print_outcomes(results: Any, baseline: Any | None) -> None:
 
 
 def print_sweep(outcome: Any) -> None:
-    """The sweep's size and time, its Sobol table (if any) and the files written."""
-    from rich.table import Table
-    from rich.text import Text
-
+    """The sweep's size and time, its Sobol or Morris table (if any) and the files written."""
     plan = outcome.plan
     t = outcome.timings
     out.print(
@@ -122,32 +119,21 @@ def print_sweep(outcome: Any) -> None:
         f"{outcome.chunks_skipped:,} already done) in {sum(t.values()):.1f} s",
         markup=False,
     )
+    month = plan.months[-1]
     if outcome.sobol is not None:
-        month = plan.months[-1]
-        table = Table(title=f"Sobol indices at month {month} (95% CI)", title_justify="left")
-        for name in ("measure", "parameter", "S1", "ST"):
-            table.add_column(name, justify="left" if name in ("measure", "parameter") else "right")
-        for row in outcome.sobol[outcome.sobol["month"] == month].itertuples():
-            table.add_row(
-                Text(str(row.measure)),
-                Text(str(row.parameter)),
-                f"{row.S1:+.3f} ± {row.S1_conf:.3f}",
-                f"{row.ST:+.3f} ± {row.ST_conf:.3f}",
-            )
-        out.print(table)
+        _index_table(
+            f"Sobol indices at month {month} (95% CI)",
+            outcome.sobol[outcome.sobol["month"] == month],
+            ("S1", "ST"),
+            lambda row: (f"{row.S1:+.3f} ± {row.S1_conf:.3f}", f"{row.ST:+.3f} ± {row.ST_conf:.3f}"),
+        )
     if getattr(outcome, "morris", None) is not None:
-        month = plan.months[-1]
-        table = Table(title=f"Morris elementary effects at month {month} (95% CI)", title_justify="left")
-        for name in ("measure", "parameter", "mu*", "sigma"):
-            table.add_column(name, justify="left" if name in ("measure", "parameter") else "right")
-        for row in outcome.morris[outcome.morris["month"] == month].itertuples():
-            table.add_row(
-                Text(str(row.measure)),
-                Text(str(row.parameter)),
-                f"{row.mu_star:.3f} ± {row.mu_star_conf:.3f}",
-                f"{row.sigma:.3f}",
-            )
-        out.print(table)
+        _index_table(
+            f"Morris elementary effects at month {month} (95% CI)",
+            outcome.morris[outcome.morris["month"] == month],
+            ("mu*", "sigma"),
+            lambda row: (f"{row.mu_star:.3f} ± {row.mu_star_conf:.3f}", f"{row.sigma:.3f}"),
+        )
     print_files(
         "Sweep", outcome.folder, outcome.files, "chunks/ (every run's outcomes, one Parquet file per chunk)"
     )
@@ -182,6 +168,19 @@ def print_robust(result: Any) -> None:
         "A pattern should hold in most draws; each knock-out should make it fail in most draws "
         "(else the rule behind it is not what produces the pattern there)."
     )
+
+
+def _index_table(title: str, rows: Any, figures: tuple[str, ...], cells: Any) -> None:
+    """A sensitivity table: measure, parameter (as text, never markup), then `cells(row)` per row."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left")
+    for name in ("measure", "parameter", *figures):
+        table.add_column(name, justify="left" if name in ("measure", "parameter") else "right")
+    for row in rows.itertuples():
+        table.add_row(Text(str(row.measure)), Text(str(row.parameter)), *cells(row))
+    out.print(table)
 
 
 def print_validation(result: Any) -> None:
