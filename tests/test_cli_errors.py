@@ -203,7 +203,8 @@ def _wait_for_work(process: subprocess.Popen, module: str = "numpy", timeout: fl
 @pytest.mark.parametrize(
     "args",
     [
-        ["run", TAIWAN, "-n", "1000000", "--chunk-size", "20000"],
+        # Within the run-size limit (a larger one is refused at once, before any work).
+        ["run", TAIWAN, "-n", "20000", "--measures", "essential", "--chunk-size", "1000"],
         ["validate", "-n", "100000"],
         [
             "sweep",

@@ -188,6 +188,22 @@ def _call_shared(fn: Callable[[Any, Any], Any], item: Any) -> Any:
     return fn(_SHARED["value"], item)
 
 
+def _sigint_ignored(call: Callable[[], Any]) -> Any:
+    """`call()` with SIGINT ignored, so that the processes it starts inherit an ignored SIGINT.
+
+    Ctrl-C is the parent's to handle (it shuts the pool down and exits 130);
+    a worker or the forkserver interrupted during its own start-up would
+    print a traceback instead. The window is the few milliseconds of the call.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return call()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return call()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class ProcessRunner:
     """Local worker processes (concurrent.futures), started by a forkserver.
 
@@ -207,17 +223,25 @@ class ProcessRunner:
     ) -> Iterator[tuple[Item, Any]]:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["balancesim.sweep"])
-        pool = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_install_shared, initargs=(shared, os.getpid())
+        pool = _sigint_ignored(
+            lambda: ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_install_shared, initargs=(shared, os.getpid())
+            )
         )
         window = 3 * self.workers
         running: dict[Future, Item] = {}
         source = iter(items)
+        started = False
         try:
             while True:
                 try:
                     for item in source:
-                        running[pool.submit(_call_shared, fn, item)] = item
+                        if started:
+                            future = pool.submit(_call_shared, fn, item)
+                        else:  # the first submit starts the forkserver and the workers
+                            future = _sigint_ignored(lambda item=item: pool.submit(_call_shared, fn, item))
+                            started = True
+                        running[future] = item
                         if len(running) >= window:
                             break
                     if not running:
