@@ -148,6 +148,21 @@ class Setup:
         return with_values(self, values)
 
     @cached_property
+    def asset_shared(self) -> np.ndarray:
+        """(N,) the stake of each asset held by co-owners (the owner holds the rest). (C6)"""
+        return np.array([sum(x.co_owners.values()) for x in self.scenario.assets], dtype=float)
+
+    @cached_property
+    def asset_co_owners(self) -> tuple[tuple[int, int, float], ...]:
+        """(asset, partner index, stake) of every co-owning outside power. (C6)"""
+        return tuple(
+            (k, self.partner_ids.index(who), stake)
+            for k, x in enumerate(self.scenario.assets)
+            for who, stake in x.co_owners.items()
+            if who in self.partner_ids
+        )
+
+    @cached_property
     def security_index(self) -> np.ndarray:
         """Institutions that are security alliances (the only ones with exit dynamics)."""
         return np.flatnonzero(self.institution_security)
