@@ -123,6 +123,7 @@ class Setup:
     asset_domain: np.ndarray  # (N,) domain index
     asset_end: np.ndarray  # (N,) first month at which the asset no longer holds
     asset_floor: np.ndarray  # (N, R) engagement it keeps up
+    asset_stakes: np.ndarray  # (N, M + 1, R) co-owners' stakes: each outside power, then the host (C6)
     p: SimpleNamespace  # the coefficients (Parameters): each a float or (R,)
 
     @property
@@ -146,21 +147,6 @@ class Setup:
         from .per_run import with_values
 
         return with_values(self, values)
-
-    @cached_property
-    def asset_shared(self) -> np.ndarray:
-        """(N,) the stake of each asset held by co-owners (the owner holds the rest). (C6)"""
-        return np.array([sum(x.co_owners.values()) for x in self.scenario.assets], dtype=float)
-
-    @cached_property
-    def asset_co_owners(self) -> tuple[tuple[int, int, float], ...]:
-        """(asset, partner index, stake) of every co-owning outside power. (C6)"""
-        return tuple(
-            (k, self.partner_ids.index(who), stake)
-            for k, x in enumerate(self.scenario.assets)
-            for who, stake in x.co_owners.items()
-            if who in self.partner_ids
-        )
 
     @cached_property
     def security_index(self) -> np.ndarray:
@@ -289,6 +275,12 @@ def build_setup(scenario: Scenario) -> Setup:
         never if x.end is None else max(months_between(scenario.start, x.end), 0) for x in scenario.assets
     ]
 
+    # Co-owners' stakes in shared infrastructure (C6): outside powers by index, the host last.
+    asset_stakes = np.zeros((len(scenario.assets), len(partners) + 1))
+    for k, x in enumerate(scenario.assets):
+        for who, stake in x.co_owners.items():
+            asset_stakes[k, pidx[who] if who in pidx else len(partners)] = stake
+
     a_id, b_id = scenario.balance_pair
     return Setup(
         scenario=scenario,
@@ -339,6 +331,7 @@ def build_setup(scenario: Scenario) -> Setup:
         asset_domain=np.array([DOMAINS.index(x.domain) for x in scenario.assets], dtype=np.int64),
         asset_end=np.array(asset_end, dtype=np.int64),
         asset_floor=_per_run(np.array([x.floor for x in scenario.assets])).reshape(len(scenario.assets), 1),
+        asset_stakes=_per_run(asset_stakes),
         p=SimpleNamespace(**scenario.parameters.model_dump()),
     )
 

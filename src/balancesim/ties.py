@@ -58,18 +58,16 @@ def asset_floor(setup: Setup, month: int) -> np.ndarray:
     `co_ownership` 0 the owner controls the whole asset and co-owners hold
     nothing.
     """
-    width = np.broadcast_shapes(setup.asset_floor.shape[-1:], np.shape(setup.p.co_ownership))[-1]
-    floor = np.zeros((setup.n_regional, setup.n_partners, 2, width))
     share = np.asarray(setup.p.co_ownership)
-    live = setup.asset_end > month
-    for k in np.flatnonzero(live):
+    stakes = setup.asset_stakes  # (N, M + 1, R): outside powers, then the host
+    width = np.broadcast_shapes(setup.asset_floor.shape[-1:], stakes.shape[-1:], np.shape(share))[-1]
+    floor = np.zeros((setup.n_regional, setup.n_partners, 2, width))
+    for k in np.flatnonzero(setup.asset_end > month):
         h, o, d = setup.asset_host[k], setup.asset_owner[k], setup.asset_domain[k]
-        held = setup.asset_floor[k] * (1.0 - share * setup.asset_shared[k])
+        held = setup.asset_floor[k] * (1.0 - share * stakes[k].sum(axis=0))
         floor[h, o, d] = np.maximum(floor[h, o, d], held)
-    for k, q, stake in setup.asset_co_owners:
-        if live[k]:
-            h, d = setup.asset_host[k], setup.asset_domain[k]
-            floor[h, q, d] = np.maximum(floor[h, q, d], setup.asset_floor[k] * share * stake)
+        for q in np.flatnonzero(stakes[k, :-1].any(axis=-1)):  # co-owning outside powers
+            floor[h, q, d] = np.maximum(floor[h, q, d], setup.asset_floor[k] * share * stakes[k, q])
     return floor * np.asarray(setup.p.asset_strength)
 
 
