@@ -74,7 +74,7 @@ class Parameters(Strict):
         "Month-to-month noise of engagement, relative to its level (unmodelled events)",
     )
     installed_base: float = param(
-        0.6,
+        0.65,
         0,
         1,
         "dimensionless",
@@ -141,7 +141,7 @@ class Parameters(Strict):
         "reference level nothing changes)",
     )
     hedging_reach: float = param(
-        0.3,
+        0.2,
         0,
         1,
         "dimensionless",
