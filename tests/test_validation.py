@@ -32,8 +32,6 @@ KNOWN_FAILING: dict[str, str] = {
     "(docs/validation.md, 'conflicts with the data')",
 }
 KNOWN_UNINFORMATIVE: dict[str, str] = {
-    "P6": "at 200 runs the knock-out's spread ratios (1.23, 1.14 at 1000 runs, pattern lost there) are "
-    "unclear: with installed arms the baseline's spread is narrower (docs/validation.md, 'Known gaps')",
     "P2b": "with the war in the baseline the division of labour holds without specialisation too "
     "(docs/validation.md)",
 }
