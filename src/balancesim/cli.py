@@ -704,6 +704,13 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
     show_default=True,
     help="With --robust: draws from the prior.",
 )
+@click.option(
+    "--posterior",
+    "posterior_dir",
+    type=click.Path(),
+    help="With --robust: draw the calibrated values from this `balancesim calibrate` folder "
+    "(its posterior.parquet) instead of their priors; the other values from their priors.",
+)
 def validate(
     replicates: int,
     seed: int,
@@ -712,6 +719,7 @@ def validate(
     strict: bool,
     robust: bool,
     draws: int,
+    posterior_dir: str | None,
 ) -> None:
     """Check the model against the patterns P1-P8 of the claims list.
 
@@ -723,10 +731,16 @@ def validate(
     from .progress import Phases
 
     folder = Path(out_dir)
+    if posterior_dir is not None and not robust:
+        raise InputError(
+            "--posterior: only with --robust (the checks themselves run at the calibrated values)"
+        )
     if robust:
+        from .validation.robust import DEFAULT_RUNS
+
         given = click.get_current_context().get_parameter_source("replicates")
-        runs = replicates if given != click.core.ParameterSource.DEFAULT else 200
-        _validate_robust(runs, draws, seed, scenario_dir, folder)
+        runs = replicates if given != click.core.ParameterSource.DEFAULT else DEFAULT_RUNS
+        _validate_robust(runs, draws, seed, scenario_dir, folder, posterior_dir)
         return
     with Phases(stderr(), "validate") as phases:
         phases.setting_up("loading the simulation libraries")
@@ -762,8 +776,10 @@ def validate(
         raise SystemExit(1)
 
 
-def _validate_robust(runs: int, draws: int, seed: int, scenario_dir: str | None, folder: Path) -> None:
-    """`validate --robust`: the share of prior draws in which each check and knock-out holds."""
+def _validate_robust(
+    runs: int, draws: int, seed: int, scenario_dir: str | None, folder: Path, posterior: str | None
+) -> None:
+    """`validate --robust`: the share of prior (or posterior) draws in which each check holds."""
     from .console import print_robust
     from .progress import Phases
 
@@ -781,7 +797,7 @@ def _validate_robust(runs: int, draws: int, seed: int, scenario_dir: str | None,
             with locked(folder):
                 advance = phases.bar(count_robust_runs(val.CHECKS, draws, runs), f"{draws} draws", "runs")
                 try:
-                    result = run_robust(draws, runs, seed, scenarios, progress=advance)
+                    result = run_robust(draws, runs, seed, scenarios, progress=advance, posterior=posterior)
                 except val.ValidationError as e:
                     raise InputError(str(e)) from None
                 files = write_robust(result, folder)
