@@ -169,3 +169,11 @@ def test_cli_robust_over_a_posterior(tmp_path):
     assert "Robustness over the baseline's posterior" in r.output
     data = json.loads((out / "robust.json").read_text())
     assert data["posterior"] == str(folder) and "relations.tension" in data["uncertain_paths"]
+
+
+def test_cli_defaults_are_the_modules():
+    """`--draws` is written out in cli.py (importing robust.py would load numpy for --help)."""
+    from balancesim.validation import robust
+
+    params = {p.name: p for p in main.commands["validate"].params}
+    assert params["draws"].default == robust.DEFAULT_DRAWS

@@ -647,7 +647,7 @@ EPILOG_VALIDATE = """\b
 Examples:
   balancesim validate
   balancesim validate --replicates 200 --seed 7 --out results/validation-quick
-  balancesim validate --robust                  (50 draws from the prior x 200 runs per arm)
+  balancesim validate --robust                  (30 draws from the prior x 400 runs per arm)
   balancesim validate --robust --draws 10 -n 50 (a quick look)
 \b
 Exit status: 0 every check passes; 1 a check fails or is unclear (with
@@ -663,7 +663,7 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
     type=click.IntRange(20, 100_000),
     default=1000,
     show_default=True,
-    help="Runs per experiment arm (with --robust: per arm and draw, default 200).",
+    help="Runs per experiment arm (with --robust: per arm and draw, default 400).",
 )
 @click.option(
     "--seed",
@@ -700,9 +700,9 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
 @click.option(
     "--draws",
     type=click.IntRange(1, 100_000),
-    default=50,
+    default=30,  # validation.robust.DEFAULT_DRAWS (not imported here: it would load numpy for --help)
     show_default=True,
-    help="With --robust: draws from the prior.",
+    help="With --robust: draws from the prior (or the posterior).",
 )
 @click.option(
     "--posterior",
