@@ -30,8 +30,6 @@ SRC = Path(__file__).parents[1] / "src" / "balancesim"
 KNOWN_FAILING: dict[str, str] = {
     "P1": "conflict with the observed record: the war's consequences swing Kazakhstan's balance "
     "(docs/validation.md, 'conflicts with the data')",
-    "P4": "at its threshold (unclear); the record shows no Indian arms in Tajikistan "
-    "(docs/validation.md, 'conflicts with the data')",
 }
 KNOWN_UNINFORMATIVE: dict[str, str] = {
     "P2b": "with the war in the baseline the division of labour holds without specialisation too "
