@@ -56,7 +56,7 @@ from .core import (
 
 # 30 draws x 400 runs per arm: at 200 runs half of the draws of P5b (exit is rare when the
 # alliance protects, so its risk ratio is wide) and P6 (a ratio of standard deviations) were
-# "unclear"; at 400 about one in ten. 30 draws x 48 arms x 400 runs is about 580,000 runs,
+# "unclear"; at 400 one in five or fewer. 30 draws x 48 arms x 400 runs is about 580,000 runs,
 # about 4 minutes of one core's CPU time; the share of draws is then known to about +-9 points.
 DEFAULT_DRAWS = 30
 DEFAULT_RUNS = 400
