@@ -27,10 +27,7 @@ REDUCED = 200
 SRC = Path(__file__).parents[1] / "src" / "balancesim"
 
 # Gaps the report documents (see docs/validation.md, "Known gaps").
-KNOWN_FAILING: dict[str, str] = {
-    "P1": "conflict with the observed record: the war's consequences swing Kazakhstan's balance "
-    "(docs/validation.md, 'conflicts with the data')",
-}
+KNOWN_FAILING: dict[str, str] = {}
 KNOWN_UNINFORMATIVE: dict[str, str] = {}
 # Mechanisms inert at month 60 in the baseline with the war (docs/validation.md, "conflicts with the data")
 KNOWN_INERT: dict[str, str] = {

@@ -70,6 +70,15 @@ CSTO, PROTESTS = "csto_crisis.yaml", "colour_revolution.yaml"
 GAS_UNION = "gas_union.yaml"
 MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("gradual adjustment", "C1, C12", "adjust_engagement", {_p("adjustment_rate"): 1.0}),
+    Mechanism(
+        "installed arms systems",
+        "C1, C12",
+        "adjust_engagement",
+        {_p("installed_base"): 0.0},
+        PIVOT,
+        (("kazakhstan", "share.russia.security"), ("uzbekistan", "share.russia.security")),
+        "security ties fall when the supplier's attention fades",
+    ),
     Mechanism("ties rebuilt by engagement", "C1, C12", "update_ties", {_p("tie_rebuilding"): 0.0}),
     Mechanism(
         "assets (bases, leases, pipelines)",
@@ -89,6 +98,14 @@ MECHANISMS: tuple[Mechanism, ...] = (
         TAIWAN,
         why_here="hedging acts when tension rises above its reference level",
     ),
+    Mechanism(
+        "hedging spares the installed ties",
+        "C1, C3",
+        "engagement_target",
+        {_p("hedging_reach"): 1.0},
+        TAIWAN,
+        why_here="hedging acts when tension rises above its reference level",
+    ),
     Mechanism("bargaining", "C4", "offers", {_p("bargaining_gain"): 0.0}),
     Mechanism(
         "third-party invitations",
@@ -98,7 +115,15 @@ MECHANISMS: tuple[Mechanism, ...] = (
         focus=(("tajikistan", "third_party_share"), ("tajikistan", "share.india.security")),
     ),
     Mechanism("provocation by invitations", "C3, C6", "great_power_relations", {_p("provocation"): 0.0}),
-    Mechanism("domestic filter", "C2", "domestic_filter", {_p("domestic_filter"): 0.0}),
+    Mechanism(
+        "domestic filter",
+        "C2",
+        "domestic_filter",
+        {_p("domestic_filter"): 0.0},
+        # It screens each state's dominant partner (Russia's security in Kazakhstan, China's
+        # trade in Turkmenistan): opposite moves of the balance that the regional pool cancels.
+        focus=(("kazakhstan", "balance"), ("turkmenistan", "balance")),
+    ),
     Mechanism(
         "public approval",
         "C2, C7",
