@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rules_world import neutral_alliances, neutral_fights, world_offers
+from .rules_world import kept_close, neutral_alliances, neutral_failures, world_offers
 from .state import (
     DEVELOPMENT,
     ECONOMIC,
@@ -388,8 +388,10 @@ def alliance_politics(
     sat = state.satisfaction[:, alliances] + np.where(
         tested, np.where(defended, p.protection_reward, -p.failure_penalty) * attacked, 0.0
     )
-    # Every other member sees the failure too: the leader is less reliable for all (C8, C9)
-    lost = p.failure_penalty * failed * attacked  # (S, A, R)
+    # Every other member sees the failure too: the leader is less reliable for all (C8, C9).
+    # Staying out of a fight between two members says nothing about the leader's will
+    # to defend the others against outsiders: those failures are not seen (rules_world).
+    lost = p.failure_penalty * (failed & ~neutral_failures(noise)) * attacked  # (S, A, R)
     sat = sat - p.failure_contagion * (lost.sum(axis=0) - lost) * inside
     sal = state.salience[:, alliances] * (1.0 - p.salience_decay) + attacked
     opinion_change = np.zeros_like(state.opinion)
@@ -403,7 +405,15 @@ def alliance_politics(
     # Exit pressure (C2, C10)
     grip = p.domestic_filter * state.elite_control[:, None]
     pressure = grip * (1.0 - sat) + (1.0 - grip) * sal * (1.0 - leader_opinion)
-    held = p.threat_deterrence * state.threat[:, None] * (1.0 - replaceability(state, setup, leaders)) * sat
+    # What staying is worth against the threat: the elite's trust in the leader, or, where
+    # the threat is a fellow member, the alliance's neutrality between them (rules_world)
+    worth_staying = kept_close(state, setup, sat)
+    held = (
+        p.threat_deterrence
+        * state.threat[:, None]
+        * (1.0 - replaceability(state, setup, leaders))
+        * worth_staying
+    )
     drive = np.clip(pressure - held, 0.0, 1.0)
     excess = np.clip((drive - p.exit_threshold) / np.maximum(1.0 - p.exit_threshold, 1e-9), 0.0, 1.0)
 
@@ -624,7 +634,6 @@ def step(state: State, setup: Setup, noise: MonthNoise) -> State:
 
     alliance_noise = neutral_alliances(noise, x, setup)  # fights between members (rules_world.py)
     member, exit_threat, satisfaction, salience, opinion_hit = alliance_politics(x, setup, alliance_noise)
-    satisfaction = neutral_fights(x, setup, alliance_noise, satisfaction)
     opinion = public_opinion(x, setup, tools, dshare, noise.opinion) + opinion_hit
     coordination, tension = great_power_relations(x, setup, dshare, invited, share)
     capacity, attention = trends(x, setup, regional_attention(x, setup))

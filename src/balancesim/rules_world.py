@@ -116,24 +116,49 @@ def neutral_alliances(noise: MonthNoise, state: State, setup: Setup) -> MonthNoi
     return replace(noise, protect=protect)
 
 
-def neutral_fights(state: State, setup: Setup, noise: MonthNoise, satisfaction: np.ndarray) -> np.ndarray:
-    """Neutrality between members is not read as unreliability by the others: (S, I, R). (C8, C9)
+def adversary_inside(state: State, setup: Setup) -> np.ndarray:
+    """Whether each member's threat comes from a fellow member of each security alliance: (S, A, R).
 
-    `rules.alliance_politics` lets every member lose `failure_contagion` of
-    what an undefended member loses (a leader that fails one ally is less
-    reliable to all). When the alliance stayed out of a fight between two
-    members (`neutral_alliances`), the other members learn nothing about its
-    will to defend them against outsiders: their loss is given back. The
-    attacked member keeps its own loss (observed: Kyrgyzstan's grievance).
+    1 where state s and the actor it is threatened by (`threat_from`) both
+    belong to alliance a, else 0.
     """
-    neutral = noise.protect >= 1.0  # (S, A, R): set only by neutral_alliances
-    if not neutral.any():
-        return satisfaction
-    p = setup.p
     alliances = setup.security_index
-    inside = state.member[:, alliances]
-    lost = p.failure_penalty * neutral * state.attack[:, None] * inside  # (S, A, R)
-    back = p.failure_contagion * (lost.sum(axis=0) - lost) * inside
-    out = satisfaction.copy()
-    out[:, alliances] = np.clip(satisfaction[:, alliances] + back, 0.0, 1.0)
+    out = np.zeros((setup.n_regional, len(alliances), state.replicates))
+    if len(alliances) == 0:
+        return out
+    threat_from = {a.id: getattr(a, "threat_from", None) for a in setup.scenario.actors}
+    for s, sid in enumerate(setup.regional_ids):
+        other = threat_from.get(sid)
+        if other in setup.regional_ids:
+            o = setup.regional_ids.index(other)
+            out[s] = state.member[s, alliances] * state.member[o, alliances]
     return out
+
+
+def neutral_failures(noise: MonthNoise) -> np.ndarray:
+    """Which failures to protect were the alliance staying out of a fight between members: (S, A, R).
+
+    `neutral_alliances` marks them by setting the protection draw to 1.0
+    (a uniform draw is always below 1).
+    """
+    return noise.protect >= 1.0
+
+
+def kept_close(state: State, setup: Setup, satisfaction: np.ndarray) -> np.ndarray:
+    """What membership is worth to a member against its threat: (S, A, R). (C9, C10)
+
+    Against a threat from outside, membership is worth what the elite thinks
+    the leader will do for it: its satisfaction with the alliance
+    (`rules.alliance_politics` holds members in by threat x that worth). A
+    member whose threat comes from a fellow member (Kyrgyzstan, threatened by
+    Tajikistan) keeps something else by staying: the alliance's neutrality
+    between the two. Leaving would leave its adversary inside, with the
+    leader's bases and arms. So, however dissatisfied it is after the
+    alliance stayed out, the threat still holds it in with weight
+    `member_neutrality`: its grievance goes to outside protectors
+    (`grievance_courting`), not to exit (observed: Kyrgyzstan called its
+    membership "inviolable" after the 2022 border war and bought Turkish
+    drones). Knock-out: `member_neutrality = 0`.
+    """
+    neutrality = np.asarray(setup.p.member_neutrality) * adversary_inside(state, setup)
+    return np.maximum(satisfaction, neutrality)
