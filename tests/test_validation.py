@@ -37,12 +37,9 @@ KNOWN_UNINFORMATIVE: dict[str, str] = {
     "P2b": "with the war in the baseline the division of labour holds without specialisation too "
     "(docs/validation.md)",
 }
-# Mechanisms inert at month 60 in the baseline with the war (docs/validation.md, "conflicts with the data")
+# Mechanisms inert in the baseline with the war (docs/validation.md, "conflicts with the data")
 KNOWN_INERT: dict[str, str] = {
-    "world: grievance courting": "acts in 2022-23 (tests/test_rules_world.py), fades by month 60",
-    "world: alliances stay out of fights between members": "acts in 2022-23, fades by month 60",
     "overlap friction": "inert in the baseline with the war",
-    "exit threat weighed against the concession": "at the noise band in the baseline with the war",
 }
 
 

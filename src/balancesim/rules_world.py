@@ -109,11 +109,43 @@ def neutral_alliances(noise: MonthNoise, state: State, setup: Setup) -> MonthNoi
     if not pairs or len(alliances) == 0 or not state.attack.any():
         return noise
     protect = noise.protect.copy()
+    neutral = np.zeros(protect.shape, dtype=bool)
     stay_out = noise.protect < np.asarray(setup.p.member_neutrality)  # reuse the draw: no new randomness
     for s, other in pairs:
         both = (state.member[s, alliances] > 0) & (state.member[other, alliances] > 0)  # (A, R)
-        protect[s] = np.where(both & stay_out[s], 1.0, protect[s])
-    return replace(noise, protect=protect)
+        neutral[s] = both & stay_out[s] & (state.attack[s] > 0)
+        protect[s] = np.where(neutral[s], 1.0, protect[s])  # a uniform draw below 1 never reaches it
+    return replace(noise, protect=protect, neutral=neutral)
+
+
+def recorded_answers(noise: MonthNoise, state: State, setup: Setup, month: int) -> MonthNoise:
+    """The month's draws with the alliances' recorded answers to attacks that happened. (C9)
+
+    An attack effect of a scheduled shock may record whether the target's
+    security alliances defended it (`defended`): the observed event, an
+    input as the attack itself is. The draw that decides the answer is set
+    to always or never pass; the consequences (satisfaction, opinion of the
+    leader, what the other members see, exit) follow the rules as after any
+    drawn answer. Attacks without a record are answered by the draw.
+    """
+    recorded = [
+        (k, e)
+        for k, effects in enumerate(setup.shock_effects)
+        for e in effects
+        if e.variable == "attack" and e.defended is not None
+    ]
+    if not recorded:
+        return noise
+    protect = noise.protect
+    for k, e in recorded:
+        now = setup.shock_month[k] == month  # (R,) or (1,)
+        if not now.any():
+            continue
+        if protect is noise.protect:
+            protect = protect.copy()
+        answer = 0.0 if e.defended else 1.0  # 0 is below any reliability > 0; 1 never passes
+        protect[e.actor] = np.where(now, answer, protect[e.actor])
+    return noise if protect is noise.protect else replace(noise, protect=protect)
 
 
 def adversary_inside(state: State, setup: Setup) -> np.ndarray:
@@ -138,10 +170,9 @@ def adversary_inside(state: State, setup: Setup) -> np.ndarray:
 def neutral_failures(noise: MonthNoise) -> np.ndarray:
     """Which failures to protect were the alliance staying out of a fight between members: (S, A, R).
 
-    `neutral_alliances` marks them by setting the protection draw to 1.0
-    (a uniform draw is always below 1).
+    Marked by `neutral_alliances` (none when it marked nothing this month).
     """
-    return noise.protect >= 1.0
+    return np.zeros(noise.protect.shape, dtype=bool) if noise.neutral is None else noise.neutral
 
 
 def kept_close(state: State, setup: Setup, satisfaction: np.ndarray) -> np.ndarray:

@@ -108,7 +108,14 @@ MECHANISMS: tuple[Mechanism, ...] = (
         focus=(("tajikistan", "third_party_share"), ("tajikistan", "share.india.security")),
     ),
     Mechanism("provocation by invitations", "C3, C6", "great_power_relations", {_p("provocation"): 0.0}),
-    Mechanism("domestic filter", "C2", "domestic_filter", {_p("domestic_filter"): 0.0}),
+    Mechanism(
+        "domestic filter",
+        "C2",
+        "domestic_filter",
+        {_p("domestic_filter"): 0.0},
+        # where it acts most: Russia's security offer to sovereignty-minded Kazakhstan
+        focus=(("kazakhstan", "share.russia.security"), ("kazakhstan", "balance")),
+    ),
     Mechanism(
         "public approval",
         "C2, C7",
