@@ -227,7 +227,8 @@ def test_stance_takes_a_side_only_with_a_majority_in_every_domain():
     # state 3: China holds everything: China counts for neither side, so it abstains
     dshare[3, pid["china"], :, 0] = [1.0, 1.0]
     dshare[4, pid["india"], :, 0] = [1.0, 1.0]  # India is acceptable to Russia: abstains
-    assert metrics.stance(dshare, setup)[:, 0].tolist() == [0.0, -1.0, 1.0, 0.0, 0.0]
+    # state 5 (Armenia, outside the region): no ties at all: abstains
+    assert metrics.stance(dshare, setup)[:, 0].tolist() == [0.0, -1.0, 1.0, 0.0, 0.0, 0.0]
 
 
 # ------------------------------------------------------------------ the command line

@@ -17,7 +17,14 @@ mechanisms the article's core rules (rules.py) do not have:
   to 45%). Claims C9, C10 ("Turkey could replace Russia");
 * fights between members: an alliance does not defend one member against
   another (observed: the CSTO did not act in the Kyrgyz-Tajik border war;
-  C9: Kyrgyzstan felt Russia sided with Tajikistan).
+  C9: Kyrgyzstan felt Russia sided with Tajikistan); the other members do
+  not read it as unreliability toward them (C8), and the attacked member is
+  held in by its adversary's membership, not by trust in the leader (C10;
+  observed: Kyrgyzstan called its membership "inviolable").
+
+Attacks that happened may carry their recorded answer (`defended` on the
+attack effect: the CSTO did not defend Armenia in September 2022); the
+draw that decides the answer is then set to it (`recorded_answers`).
 
 Each has a coefficient in `Parameters` whose value 0 switches it off
 (`transit_gain`, `grievance_courting`, `member_neutrality`); `validate`

@@ -512,10 +512,11 @@ class Parameters(Strict):
         0,
         1,
         "probability",
-        "C9",
+        "C9, C10",
         "Chance that a security alliance stays out of a fight between two of its members (its leader "
-        "does not defend the attacked member against the member posing its threat); 0: such attacks "
-        "are answered like any other",
+        "does not defend the attacked member against the member posing its threat); also how much the "
+        "threat from a fellow member holds the attacked member in, whatever its satisfaction (staying "
+        "keeps the alliance neutral); 0: such attacks are answered like any other",
     )
 
 
