@@ -44,8 +44,8 @@ WORLD_MECHANISMS: tuple[Mechanism, ...] = (
     ),
     Mechanism(
         "world: alliances stay out of fights between members",
-        "C8, C9",
-        "rules_world.neutral_alliances",
+        "C8, C9, C10",
+        "rules_world.neutral_alliances, kept_close",
         {"parameters.member_neutrality": 0.0},
         focus=(
             ("region", "exit_threats.csto"),
