@@ -871,7 +871,7 @@ def test_an_unreachable_scheduler_exits_1(tmp_path):
 
 
 def test_posterior_draws_are_chunk_independent_and_keep_the_design(tmp_path):
-    """`sweep --posterior`: each run draws the posterior PATHs the design does not set, by run index."""
+    """`sweep --posterior`: each run draws the posterior PATHs the design does not set, by replicate."""
     from balancesim.calibration.posterior import read_posterior
 
     folder = tmp_path / "post"
@@ -889,9 +889,10 @@ def test_posterior_draws_are_chunk_independent_and_keep_the_design(tmp_path):
         frames.append(chunk_frames(tmp_path / f"s{size}"))
     for other in frames[1:]:
         pd.testing.assert_frame_equal(other, frames[0], check_exact=True)
-    # Point 1 (lock_in 4 from the design) equals the engine run with the posterior's draws at runs 8..15.
+    # Point 1 (lock_in 4 from the design) equals the engine run with the posterior's draws of
+    # replicates 0..7: the particles of point 0's replicates, and of `run --posterior`'s.
     scenario = load_scenario(MINIMAL)
-    drawn = read_posterior(folder, scenario).draw(scenario.seed, 8, first=8)
+    drawn = read_posterior(folder, scenario).draw(scenario.seed, 8, first=0)
     assert set(drawn["parameters.lock_in"]) == {1.0, 5.0}  # what the posterior would have given
     values = {
         "parameters.lock_in": np.full(8, 4.0),
@@ -912,6 +913,35 @@ def test_posterior_draws_are_chunk_independent_and_keep_the_design(tmp_path):
     sw.run_sweep(plain, tmp_path / "plain", executor="serial", plots=False)
     assert not chunk_frames(tmp_path / "plain").equals(frames[0])  # the posterior changed the runs
     assert "posterior" in json.loads((tmp_path / "s8" / "manifest.json").read_text())["identity"]
+
+
+def test_a_scenarios_own_posterior_is_drawn_and_paired_across_points(tmp_path):
+    """`uncertainty: {posterior: DIR}` in the scenario acts as `--posterior DIR` does, and
+    replicate k draws the same particle at every design point (paired differences)."""
+    folder = tmp_path / "post"
+    folder.mkdir()
+    pd.DataFrame({"parameters.opinion_weight": [0.05, 0.95], "weight": [0.5, 0.5]}).to_parquet(
+        folder / "posterior.parquet", index=False
+    )
+    own = tmp_path / "own.yaml"
+    own.write_text(f"extends: {MINIMAL}\nuncertainty:\n  posterior: post\n")
+    options = sw.SweepOptions(
+        params=(sw.parse_param("parameters.lock_in=2:4:2"),), design="grid", replicates=6, chunk_size=4
+    )
+    by_file = sw.plan_sweep(own, options)
+    by_flag = sw.plan_sweep(MINIMAL, options, posterior=folder)
+    assert by_file.posterior is not None and by_file.posterior.paths == ["parameters.opinion_weight"]
+    sw.run_sweep(by_file, tmp_path / "file", executor="serial", plots=False)
+    sw.run_sweep(by_flag, tmp_path / "flag", executor="serial", plots=False)
+    a, b = chunk_frames(tmp_path / "file"), chunk_frames(tmp_path / "flag")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    picked = by_file.posterior.draw(by_file.seed, 6)["parameters.opinion_weight"]
+    assert set(picked) == {0.05, 0.95}  # both particles occur, so pairing is visible
+    from balancesim.sweep.worker import posterior_values
+
+    replicate = np.array([0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5])  # points 0 and 1
+    values = posterior_values(by_file.posterior, by_file.seed, replicate)["parameters.opinion_weight"]
+    assert np.array_equal(values[:6], values[6:]) and np.array_equal(values[:6], picked)
 
 
 def test_sweep_bad_posterior_exits_2(tmp_path):

@@ -173,20 +173,27 @@ def posterior_identity(posterior: Any) -> dict[str, Any]:
     return {"paths": posterior.paths, "particles": len(posterior.weights), "sha256": digest.hexdigest()}
 
 
-def with_posterior(plan: SweepPlan, folder: str | Path) -> SweepPlan:
-    """`plan` whose runs draw, from the calibration posterior in `folder`, every PATH it covers
-    that neither the design nor `--set` gives (those keep their values, as `run --set` does).
+def with_posterior(plan: SweepPlan, folder: str | Path | None = None) -> SweepPlan:
+    """`plan` whose runs draw, from a calibration posterior, every PATH it covers that
+    neither the design nor `--set` gives (those keep their values, as `run --set` does).
 
-    Each run's draw depends on the seed and its run index only (`Posterior.draw` at
-    `first=run`), so the numbers do not depend on chunking. Raises SweepError for a
-    folder that cannot be used.
+    The posterior is the one in `folder` (`--posterior DIR`), else the base
+    scenario's own (`uncertainty: {posterior: DIR}`), else there is none and
+    `plan` is returned as it is. Replicate k draws the same particle at every
+    design point (`worker.posterior_values`), so the numbers do not depend on
+    chunking. Raises SweepError for a folder that cannot be used.
     """
     from ..calibration.posterior import PosteriorError, read_posterior
 
-    try:
-        posterior = read_posterior(folder, plan.base, where="--posterior")
-    except PosteriorError as e:
-        raise SweepError(str(e)) from None
+    if folder is None:
+        posterior = plan.base.posterior
+        if posterior is None:
+            return plan
+    else:
+        try:
+            posterior = read_posterior(folder, plan.base, where="--posterior")
+        except PosteriorError as e:
+            raise SweepError(str(e)) from None
     fixed = [*plan.design.paths, *(p for p in plan.base_overrides if p not in ("seed", "replicates"))]
     return replace(plan, posterior=posterior.without(fixed))
 
@@ -201,7 +208,8 @@ def plan_sweep(
     """Load the scenario, merge its `sweep:` section under `options`, and check everything.
 
     `overrides` are `--set` values applied to the base scenario; `posterior` a
-    calibration folder the runs draw from (`with_posterior`). Raises
+    calibration folder the runs draw from, in place of the scenario's own
+    `uncertainty: {posterior: DIR}` (`with_posterior`). Raises
     ScenarioError for a bad scenario file and SweepError for a bad sweep.
     """
     file = str(scenario_file)
@@ -213,7 +221,7 @@ def plan_sweep(
         _check_file_options(options)
         source = read_design_file(options.design_file)
     plan = _plan(file, base, base_overrides, options, seed, source)
-    return plan if posterior is None else with_posterior(plan, posterior)
+    return with_posterior(plan, posterior)
 
 
 def plan_points(

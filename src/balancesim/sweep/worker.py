@@ -116,14 +116,23 @@ def replicate_seeds(seed: int, replicates: int) -> np.ndarray:
     return seeds
 
 
+def posterior_values(posterior: Any, seed: int, replicate: np.ndarray) -> dict[str, np.ndarray]:
+    """Each run's values of the posterior's PATHs: those of the particle its replicate picks."""
+    first = int(replicate.min())
+    drawn = posterior.draw(seed, int(replicate.max()) - first + 1, first)
+    return {path: v[replicate - first] for path, v in drawn.items()}
+
+
 def run_chunk(job: Job, task: Task) -> np.ndarray:
     """Run one chunk: (months, runs, outcomes). Runs in a worker.
 
     Run r of the chunk is replicate r % replicates of point r // replicates;
     its seed is that replicate's, whatever the point, so the numbers depend
     on nothing but the job and the run. With a posterior, run r also draws the
-    PATHs the posterior covers (and the design does not) at `first=r`: the
-    draw depends on the seed and the run index, not on the chunk.
+    PATHs the posterior covers (and the design does not) as replicate
+    r % replicates: every design point's replicate k gets the same particle
+    (and the same noise), the particle of `run --posterior` replicate k, so
+    differences between points are paired and do not depend on the chunk.
     """
     from ..executors import relax_malloc_trimming
 
@@ -132,7 +141,7 @@ def run_chunk(job: Job, task: Task) -> np.ndarray:
     seeds = replicate_seeds(job.seed, job.replicates)[replicate]
     columns = np.asarray(job.column_index)
     local = point - task.first_point
-    drawn = {} if job.posterior is None else job.posterior.draw(job.seed, task.chunk.count, task.chunk.first)
+    drawn = {} if job.posterior is None else posterior_values(job.posterior, job.seed, replicate)
 
     def scenario_of(k: int) -> Any:
         overrides = task.overrides(k, job)
