@@ -42,13 +42,58 @@ def test_rerouted_trade_goes_to_unsanctioned_partners(baseline_setup):
     """C1, C13: sanctions on Russia raise the others' economic offers, not Russia's."""
     setup = baseline_setup
     state = initial_state(setup, 1)
-    base = rules.effort(state, rules.tool_mix(state.attention, setup), setup)
-    extra = rules_world.rerouted_trade(state, setup, base)
+    extra = rules_world.rerouted_trade(state, setup)
     russia, china = setup.partner_ids.index("russia"), setup.partner_ids.index("china")
     assert np.all(extra[:, russia] == 0.0)
     assert np.all(extra[:, china] > 0.0)
     none = build_setup(with_parameters(setup.scenario, {"transit_gain": 0.0}))
-    assert not rules_world.rerouted_trade(state, none, base).any()
+    assert not rules_world.rerouted_trade(state, none).any()
+
+
+def _extra(setup, state_id: str, **parameters) -> np.ndarray:
+    """Each partner's re-routed trade offered to a state at month 0: (M,)."""
+    if parameters:
+        setup = build_setup(with_parameters(setup.scenario, parameters))
+    state = initial_state(setup, 1)
+    return rules_world.rerouted_trade(state, setup)[setup.regional_ids.index(state_id), :, 0]
+
+
+def test_rerouted_trade_comes_from_each_states_own_suppliers(baseline_setup):
+    """C1, C13: a state re-exports what it imports: each unsanctioned partner's part of the
+    transit is its part of the state's own trade (the EU's is large in Kazakhstan, small in
+    Kyrgyzstan)."""
+    setup = baseline_setup
+    state = initial_state(setup, 1)
+    russia, eu = setup.partner_ids.index("russia"), setup.partner_ids.index("eu")
+    for state_id in ("kazakhstan", "kyrgyzstan", "uzbekistan"):
+        s = setup.regional_ids.index(state_id)
+        trade = state.engagement[s, :, ECONOMY, 0].copy()
+        trade[russia] = 0.0
+        extra = _extra(setup, state_id)
+        assert np.allclose(extra / extra.sum(), trade / trade.sum())
+    kz, kg = _extra(setup, "kazakhstan"), _extra(setup, "kyrgyzstan")
+    assert kz[eu] / kz.sum() > 3 * kg[eu] / kg.sum()
+
+
+def test_customs_union_members_carry_more_transit(baseline_setup):
+    """C1, C13: members of the economic union Russia leads (the EAEU) carry `1 + customs_route`
+    times the transit of a state with the same ties outside it; the others the same as without."""
+    k = 1.0 + baseline_setup.p.customs_route
+    assert np.all(baseline_setup.p.customs_route > 0)
+    for state_id, factor in (("kazakhstan", k), ("kyrgyzstan", k), ("uzbekistan", 1.0), ("tajikistan", 1.0)):
+        with_union = _extra(baseline_setup, state_id).sum()
+        without = _extra(baseline_setup, state_id, customs_route=0.0).sum()
+        assert np.isclose(with_union, factor * without)
+
+
+def test_customs_route_lowers_russias_share_of_kazakh_trade(baseline):
+    """R2 of the observed record: with the transit through the customs union, Russia's share of
+    Kazakhstan's trade in 2023 is lower than without it, paired run by run."""
+    setup, on = _run(short(baseline, 21))
+    _, off = _run(short(baseline, 21, customs_route=0.0))
+    with_rule = _share(setup, on, "kazakhstan", "russia", ECONOMY, range(10, 22))
+    without = _share(setup, off, "kazakhstan", "russia", ECONOMY, range(10, 22))
+    assert np.all(with_rule < without)
 
 
 def test_rerouted_trade_lowers_russias_trade_share(baseline):
@@ -85,7 +130,7 @@ def test_neutrality_between_members_spares_the_others(baseline):
 def test_world_mechanisms_have_knockouts_in_validate():
     """Every coefficient of rules_world has a row in the influence table that switches it off."""
     switches = {k for m in MECHANISMS for k in m.switch}
-    for name in ("transit_gain", "grievance_courting", "member_neutrality"):
+    for name in ("transit_gain", "customs_route", "grievance_courting", "member_neutrality"):
         assert f"parameters.{name}" in switches
 
 

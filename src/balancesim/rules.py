@@ -650,7 +650,7 @@ def step(state: State, setup: Setup, noise: MonthNoise) -> State:
     invited = invitations(x, setup, share)
     offer = offers(x, setup, share, dshare, invited)
     # Re-routed trade under sanctions and grievance courting (rules_world.py)
-    offer = world_offers(offer, x, setup, effort(x, tools, setup))
+    offer = world_offers(offer, x, setup)
     accepted = domestic_filter(offer, x, setup, dshare)
     target = engagement_target(accepted, x, setup, share, tools)
     engagement = adjust_engagement(x, target, setup, noise.engagement, asset_floor(setup, month))

@@ -8,8 +8,10 @@ mechanisms the article's core rules (rules.py) do not have:
   regional states what it can no longer buy directly, so their trade with the
   goods' origins (China, the EU, Turkey) grows while its own share does not
   (observed: China's share rose and the EU's held in Kazakhstan; Russia's
-  share stayed flat or fell while its volumes grew). Claims C1 (ties with
-  both widen, no restructuring), C13 (an exogenous event shifts options);
+  share stayed flat or fell while its volumes grew); the goods come from
+  each state's own suppliers, and members of the sanctioned power's customs
+  union carry more. Claims C1 (ties with both widen, no restructuring), C13
+  (an exogenous event shifts options);
 * grievance courting: a member that has lost confidence in its security
   alliance courts an outside protector without leaving (observed: Kyrgyzstan,
   after the CSTO's inaction in the 2022 border war, affirmed its membership
@@ -27,7 +29,7 @@ attack effect: the CSTO did not defend Armenia in September 2022); the
 draw that decides the answer is then set to it (`recorded_answers`).
 
 Each has a coefficient in `Parameters` whose value 0 switches it off
-(`transit_gain`, `grievance_courting`, `member_neutrality`); `validate`
+(`transit_gain`, `customs_route`, `grievance_courting`, `member_neutrality`); `validate`
 knocks each out (validation/world.py). `rules.step` calls these functions.
 Shapes as in rules.py; R (replicates) is always the last axis.
 """
@@ -47,25 +49,43 @@ if TYPE_CHECKING:
 TINY = 1e-12
 
 
-def rerouted_trade(state: State, setup: Setup, base: np.ndarray) -> np.ndarray:
+def rerouted_trade(state: State, setup: Setup) -> np.ndarray:
     """Extra economic offers from re-routed trade under sanctions: (S, M, R). (C1, C13)
 
-    A state's transit role is the sum over sanctioned powers of their
-    `sanctions` times its economic ties with them (a neighbour and customs
-    partner of Russia carries more). The goods come from the partners that
-    are not sanctioned, in proportion to their economic effort in the region
-    (`base`, the powers' effort by domain, (M, D, R)): they offer the state
-    `transit_gain` x transit role x their effort share more trade. The
-    sanctioned power gains nothing here: its volumes may grow, its share not.
+    Route: a state's transit role is the sum over sanctioned powers of their
+    `sanctions` times its economic ties with them, `customs_route` times more
+    again where it is a member of an economic union the sanctioned power
+    leads (a customs union has no customs border with it, so goods bought
+    there pass on unchecked: observed, Chinese customs count about 4x
+    Kyrgyzstan's own figure of their trade and 1.5x Kazakhstan's, the
+    difference being transit and re-export).
+
+    Origin: the goods come from the partners that are not sanctioned, in
+    proportion to what the state already buys from each (its current
+    economic engagement with them): a state re-exports what it imports
+    (Kyrgyzstan mostly China's goods, Kazakhstan China's and the EU's).
+    They offer the state `transit_gain` x transit role x their origin share
+    more trade. The sanctioned power gains nothing here: its volumes may
+    grow, its share not.
     """
     cut = setup.sanctions  # (M, R)
     out = np.zeros((setup.n_regional, setup.n_partners, state.replicates))
     if not cut.any():
         return out
-    route = (cut[None] * state.ties[:, :, ECONOMY]).sum(axis=1)  # (S, R)
-    free = np.where(cut > 0, 0.0, 1.0) * base[:, ECONOMY]  # (M, R)
-    origin = free / np.maximum(free.sum(axis=0, keepdims=True), TINY)  # (M, R)
-    return np.asarray(setup.p.transit_gain) * route[:, None] * origin[None]
+    through = 1.0 + np.asarray(setup.p.customs_route) * customs_union(state, setup)
+    route = (cut[None] * state.ties[:, :, ECONOMY] * through).sum(axis=1)  # (S, R)
+    supply = np.where(cut > 0, 0.0, 1.0)[None] * state.engagement[:, :, ECONOMY]  # (S, M, R)
+    origin = supply / np.maximum(supply.sum(axis=1, keepdims=True), TINY)  # (S, M, R)
+    return np.asarray(setup.p.transit_gain) * route[:, None] * origin
+
+
+def customs_union(state: State, setup: Setup) -> np.ndarray:
+    """1 where a state belongs to an economic union the partner leads, else 0: (S, M, R)."""
+    out = np.zeros((setup.n_regional, setup.n_partners, state.replicates))
+    for i in np.flatnonzero(setup.institution_economic):
+        m = setup.leader_index[i]
+        out[:, m] = np.maximum(out[:, m], state.member[:, i])
+    return out
 
 
 def grievance(state: State, setup: Setup) -> np.ndarray:
@@ -81,7 +101,7 @@ def grievance(state: State, setup: Setup) -> np.ndarray:
     return (drop * state.member[:, alliances]).sum(axis=1)
 
 
-def world_offers(offer: np.ndarray, state: State, setup: Setup, base: np.ndarray) -> np.ndarray:
+def world_offers(offer: np.ndarray, state: State, setup: Setup) -> np.ndarray:
     """Offers with re-routed trade and grievance courting added: (S, M, D, R). (C1, C9, C10, C13)
 
     Re-routed trade (`rerouted_trade`) adds to the economic offers. A member
@@ -90,7 +110,7 @@ def world_offers(offer: np.ndarray, state: State, setup: Setup, base: np.ndarray
     outside protector while it stays in (exit, in rules.py, courts them more).
     """
     offer = offer.copy()
-    offer[:, :, ECONOMY] += rerouted_trade(state, setup, base)
+    offer[:, :, ECONOMY] += rerouted_trade(state, setup)
     tp = setup.third_party_index
     courting = 1.0 + np.asarray(setup.p.grievance_courting) * grievance(state, setup)  # (S, R)
     offer[:, tp, SECURITY] *= courting[:, None]

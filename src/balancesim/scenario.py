@@ -497,6 +497,16 @@ class Parameters(Strict):
         "sanctioned power's `sanctions` times the state's economic ties with it (the state becomes a "
         "route for goods the sanctioned power can no longer buy directly); 0: no re-routing",
     )
+    customs_route: float = param(
+        1.0,
+        0,
+        5,
+        "x transit role",
+        "C1, C13",
+        "Re-routed trade: how much more a state carries for a sanctioned power when it is a member "
+        "of an economic union that power leads (no customs border between them); 0: membership "
+        "makes no difference to the route",
+    )
     grievance_courting: float = param(
         2.0,
         0,

@@ -33,6 +33,17 @@ WORLD_MECHANISMS: tuple[Mechanism, ...] = (
         why_here="Russia is under sanctions in the baseline",
     ),
     Mechanism(
+        "world: re-routed trade through a customs union",
+        "C1, C13",
+        "rules_world.rerouted_trade",
+        {"parameters.customs_route": 0.0},
+        focus=(
+            ("kyrgyzstan", "share.china.economy"),
+            ("kazakhstan", "share.russia.economy"),
+        ),
+        why_here="Kazakhstan and Kyrgyzstan are in the EAEU, which Russia leads",
+    ),
+    Mechanism(
         "world: grievance courting",
         "C9, C10",
         "rules_world.world_offers",
