@@ -394,3 +394,54 @@ def test_exit_threat_is_weighed_against_the_concession_expected(baseline_setup):
         probability.append(threat[kz, csto])
     attentive, distracted = np.mean(probability, axis=0)
     assert attentive > distracted > 0.0
+
+
+def test_overlap_at_the_status_quo_breeds_no_friction(baseline_setup, baseline):
+    """C6, C12: the overlap of the start is lived with; only encroachment beyond it raises tension."""
+    setup = baseline_setup
+    quiet = build_setup(with_parameters(baseline, {"tension_rate": 0.0}))
+    st = initial_state(setup, 2)
+    zero = np.zeros_like(st.opinion)
+    share, dshare = rules.shares(st.engagement), rules.domain_shares(st.engagement)
+    _, tension = rules.great_power_relations(st, setup, dshare, zero, share)
+    _, without = rules.great_power_relations(st, quiet, dshare, zero, share)
+    np.testing.assert_array_equal(tension, without)
+
+    ru, cn, kz = M(setup, "russia"), M(setup, "china"), S(setup, "kazakhstan")
+    st.engagement[kz, cn, SECURITY, 1] += 0.2  # China steps into Russia's domain in Kazakhstan
+    share, dshare = rules.shares(st.engagement), rules.domain_shares(st.engagement)
+    _, tension = rules.great_power_relations(st, setup, dshare, zero, share)
+    assert tension[1] > tension[0]
+    assert st.engagement[kz, ru, SECURITY, 1] == st.engagement[kz, ru, SECURITY, 0]
+
+
+def test_co_ownership_caps_the_owner_at_its_stake():
+    """C6: Russia's Gas Union cannot take over a network China half owns; without the cap it can."""
+    from balancesim.ties import asset_floor
+
+    def floors(**parameters):
+        scenario = load_scenario(ROOT / "scenarios" / "gas_union.yaml")
+        setup = build_setup(with_parameters(scenario, parameters))
+        return setup, asset_floor(setup, 1)
+
+    setup, capped = floors()
+    ru, cn = M(setup, "russia"), M(setup, "china")
+    for state in ("kazakhstan", "uzbekistan"):
+        s = S(setup, state)
+        assert capped[s, ru, ECONOMY, 0] == pytest.approx(0.15)  # Russia's half of 0.3
+        assert capped[s, cn, ECONOMY, 0] == pytest.approx(0.15)  # China keeps its half
+    _, whole = floors(co_ownership=0.0)
+    for state in ("kazakhstan", "uzbekistan"):
+        s = S(setup, state)
+        assert whole[s, ru, ECONOMY, 0] == pytest.approx(0.3)
+        assert whole[s, cn, ECONOMY, 0] == pytest.approx(0.2)  # its own section, uncapped
+
+
+def test_co_ownership_keeps_russia_from_the_gas_network_trade():
+    """C6: capped at its stake the Gas Union moves nothing; uncapped it raises Russia's Uzbek trade."""
+    key = ("gas_union.yaml", "uzbekistan", "share.russia.economy")
+    capped = _final(*key)
+    whole = _final(*key, **{"parameters.co_ownership": 0.0})
+    baseline = _final("baseline.yaml", *key[1:])
+    assert np.mean(whole - capped) > 0.01
+    assert np.mean(np.abs(capped - baseline)) < 0.002

@@ -33,14 +33,9 @@ KNOWN_FAILING: dict[str, str] = {
     "P4": "at its threshold (unclear); the record shows no Indian arms in Tajikistan "
     "(docs/validation.md, 'conflicts with the data')",
 }
-KNOWN_UNINFORMATIVE: dict[str, str] = {
-    "P2b": "with the war in the baseline the division of labour holds without specialisation too "
-    "(docs/validation.md)",
-}
+KNOWN_UNINFORMATIVE: dict[str, str] = {}
 # Mechanisms inert in the baseline with the war (docs/validation.md, "conflicts with the data")
-KNOWN_INERT: dict[str, str] = {
-    "overlap friction": "inert in the baseline with the war",
-}
+KNOWN_INERT: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

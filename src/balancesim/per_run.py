@@ -170,7 +170,15 @@ def resolve(scenario: Scenario, path: str) -> Target:
         k = _pick(scenario.assets, rest[0], "an asset", path)
         if rest[1:] == ["floor"]:
             return Target(path, "asset_floor", (k,), *_field(Asset, "floor"))
-        raise fail(f"not a per-run value of asset {scenario.assets[k].id} (expected floor)")
+        asset = scenario.assets[k]
+        if len(rest) == 3 and rest[1] == "co_owners":
+            if rest[2] not in asset.co_owners:
+                known = did_you_mean(str(rest[2]), list(asset.co_owners))
+                raise fail(f"'{rest[2]}' is not a co-owner of {asset.id} ({known})")
+            ids = [a.id for a in scenario.partners]
+            who = ids.index(str(rest[2])) if rest[2] in ids else len(ids)
+            return Target(path, "asset_stakes", (k, who), *_dict_value(Asset, "co_owners"))
+        raise fail(f"not a per-run value of asset {asset.id} (expected floor or co_owners.<id>)")
     if head == "shocks":
         return _shock_target(scenario, path, rest, fail)
     raise fail(f"'{head}' holds no per-run values ({did_you_mean(head, _SECTIONS)})")
@@ -273,6 +281,7 @@ def paths(scenario: Scenario) -> list[str]:
             f"{base}.{k}.{m}" for k in ("satisfaction", "salience") for m in getattr(inst, k)
         ]
     out += [f"assets.{x.id}.floor" for x in scenario.assets]
+    out += [f"assets.{x.id}.co_owners.{who}" for x in scenario.assets for who in x.co_owners]
     for shock in scenario.shocks:
         base = f"shocks.{shock.id}"
         out.append(f"{base}.month" if shock.month is not None else f"{base}.probability")

@@ -510,11 +510,13 @@ def great_power_relations(
 
     Coordination grows with their shared interest in regime stability (weak
     elite control anywhere in the region) and erodes with tension. Tension
-    grows where two great powers overlap in the same domain of the same state
-    beyond a tolerated level, and when a state invites a third party one of
-    them dislikes, or invites it more than last month (a standing arrangement
-    is absorbed: states "avoid making them compete", C3); coordination
-    dampens the overlap effect; tension relaxes
+    grows where one great power steps on the other's feet (C6): where their
+    overlap in a domain of a state (the product of their shares) grows beyond
+    the overlap of the scenario's start, the status quo both already live with
+    (C12), by more than `overlap_tolerance`. It also grows when a state
+    invites a third party one of them dislikes, or invites it more than last
+    month (a standing arrangement is absorbed: states "avoid making them
+    compete", C3); coordination dampens the overlap effect; tension relaxes
     toward the scenario's reference level. Only the states inside the region
     (`in_region`) count: the relations are those over this region.
     """
@@ -528,10 +530,10 @@ def great_power_relations(
         + p.coordination_rate * p.regime_stability_interest * insecurity * (1.0 - state.coordination)
         - p.coordination_decay * state.tension * state.coordination
     )
-    g = dshare[:, gp]  # (S, G, D, R)
-    # Sum over pairs of great powers of the product of their shares, per state and domain.
-    pair_overlap = (g.sum(axis=1) ** 2 - (g**2).sum(axis=1)) / 2.0  # (S, D, R)
-    friction = inside(np.maximum(pair_overlap - p.overlap_tolerance, 0.0)).mean(axis=(0, 1))
+    # Friction is encroachment: overlap beyond the status quo of the scenario's start,
+    # which both powers already live with ("coexistence is possible", C12).
+    encroachment = pair_overlap(dshare, gp) - pair_overlap(domain_shares(setup.ties), gp)  # (S, D, R)
+    friction = inside(np.maximum(encroachment - p.overlap_tolerance, 0.0)).mean(axis=(0, 1))
     disliked = 1.0 - acceptability_to_patrons(share, setup)  # (S, M, R)
     provoked = inside(np.maximum(invited - state.invitation, 0.0) * disliked).sum(axis=(0, 1))
     tension = (
@@ -541,6 +543,12 @@ def great_power_relations(
         - p.tension_relaxation * (state.tension - setup.tension0)
     )
     return np.clip(coordination, 0.0, 1.0), np.clip(tension, 0.0, 1.0)
+
+
+def pair_overlap(dshare: np.ndarray, gp: np.ndarray) -> np.ndarray:
+    """Sum over pairs of great powers of the product of their shares, per state and domain: (S, D, R). (C6)"""
+    g = dshare[:, gp]  # (S, G, D, R)
+    return (g.sum(axis=1) ** 2 - (g**2).sum(axis=1)) / 2.0
 
 
 def regional_attention(state: State, setup: Setup) -> np.ndarray:

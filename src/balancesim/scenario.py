@@ -207,7 +207,7 @@ class Parameters(Strict):
         "1/month",
         "C6",
         "Growth of tension per unit of great-power overlap in the same domain of the same state "
-        "beyond the tolerated level",
+        "beyond the overlap of the scenario's start (stepping on each other's feet)",
     )
     tension_relaxation: float = param(
         0.03,
@@ -218,12 +218,23 @@ class Parameters(Strict):
         "Fraction of the gap to the scenario's baseline tension closed each month",
     )
     overlap_tolerance: float = param(
-        0.12,
+        0.0,
         0,
         1,
         "share product",
         "C6",
-        "Overlap of two great powers in one domain of one state that causes no friction",
+        "Growth of the overlap of two great powers in one domain of one state, beyond the overlap "
+        "of the scenario's start (the status quo both live with), that causes no friction",
+    )
+    co_ownership: float = param(
+        1.0,
+        0,
+        1,
+        "dimensionless",
+        "C6",
+        "Co-ownership of shared infrastructure (scenario `assets`, `co_owners`): 1 caps the floor "
+        "an asset holds under its owner's engagement at the owner's stake and gives each "
+        "co-owning outside power its stake of it; 0 lets the owner control the whole asset",
     )
     specialisation: float = param(
         1.0,
@@ -699,6 +710,12 @@ class Asset(Strict):
     end: str | None = Field(
         None, description="Calendar month YYYY-MM from which it no longer holds (none: open-ended)"
     )
+    co_owners: dict[Identifier, Unit] = Field(
+        default_factory=dict,
+        description="Stakes held by others in shared infrastructure: outside powers or the host "
+        "(its national company); the owner holds the rest. The owner's floor is capped by its "
+        "stake and each co-owning outside power holds its stake of the floor (C6)",
+    )
     source: str = Field("", max_length=300, description="Where the figures come from")
 
 
@@ -1006,6 +1023,14 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
         known(asset.host, ("assets", j, "host"), regional, "a regional state")
         if asset.end is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", asset.end):
             bad(("assets", j, "end"), f"'{asset.end}' is not a calendar month YYYY-MM")
+        for who in asset.co_owners:
+            where = ("assets", j, "co_owners", who)
+            if who == asset.owner:
+                bad(where, f"'{who}' is the owner; list only the other stakeholders")
+            elif who != asset.host:
+                known(who, where, partners, "an outside power or the host")
+        if sum(asset.co_owners.values()) > 1.0 + 1e-9:
+            bad(("assets", j, "co_owners"), "stakes that add up to at most 1 (the owner holds the rest)")
     if s.balance is not None:
         for k, g in enumerate(s.balance):
             known(g, ("balance", k), great, "a great power")

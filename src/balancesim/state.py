@@ -125,6 +125,7 @@ class Setup:
     asset_domain: np.ndarray  # (N,) domain index
     asset_end: np.ndarray  # (N,) first month at which the asset no longer holds
     asset_floor: np.ndarray  # (N, R) engagement it keeps up
+    asset_stakes: np.ndarray  # (N, M + 1, R) co-owners' stakes: each outside power, then the host (C6)
     p: SimpleNamespace  # the coefficients (Parameters): each a float or (R,)
 
     @property
@@ -290,6 +291,12 @@ def build_setup(scenario: Scenario) -> Setup:
         never if x.end is None else max(months_between(scenario.start, x.end), 0) for x in scenario.assets
     ]
 
+    # Co-owners' stakes in shared infrastructure (C6): outside powers by index, the host last.
+    asset_stakes = np.zeros((len(scenario.assets), len(partners) + 1))
+    for k, x in enumerate(scenario.assets):
+        for who, stake in x.co_owners.items():
+            asset_stakes[k, pidx[who] if who in pidx else len(partners)] = stake
+
     a_id, b_id = scenario.balance_pair
     return Setup(
         scenario=scenario,
@@ -341,6 +348,7 @@ def build_setup(scenario: Scenario) -> Setup:
         asset_domain=np.array([DOMAINS.index(x.domain) for x in scenario.assets], dtype=np.int64),
         asset_end=np.array(asset_end, dtype=np.int64),
         asset_floor=_per_run(np.array([x.floor for x in scenario.assets])).reshape(len(scenario.assets), 1),
+        asset_stakes=_per_run(asset_stakes),
         p=SimpleNamespace(**scenario.parameters.model_dump()),
     )
 

@@ -49,13 +49,25 @@ def asset_floor(setup: Setup, month: int) -> np.ndarray:
 
     An asset holds its owner's engagement with the host, in its domain, at
     its floor (scaled by `asset_strength`) from the start of the run until its
-    end month; several assets of one owner in one place count by the largest.
+    end month; several assets of one power in one place count by the largest.
+
+    Shared infrastructure (C6: a power cannot take over a whole pipeline
+    network that another partly owns through joint ventures): where others
+    hold stakes (`co_owners`), the owner's floor is capped at its own stake,
+    and each co-owning outside power holds its stake of the floor. With
+    `co_ownership` 0 the owner controls the whole asset and co-owners hold
+    nothing.
     """
-    width = setup.asset_floor.shape[-1]
+    share = np.asarray(setup.p.co_ownership)
+    stakes = setup.asset_stakes  # (N, M + 1, R): outside powers, then the host
+    width = np.broadcast_shapes(setup.asset_floor.shape[-1:], stakes.shape[-1:], np.shape(share))[-1]
     floor = np.zeros((setup.n_regional, setup.n_partners, 2, width))
     for k in np.flatnonzero(setup.asset_end > month):
         h, o, d = setup.asset_host[k], setup.asset_owner[k], setup.asset_domain[k]
-        floor[h, o, d] = np.maximum(floor[h, o, d], setup.asset_floor[k])
+        held = setup.asset_floor[k] * (1.0 - share * stakes[k].sum(axis=0))
+        floor[h, o, d] = np.maximum(floor[h, o, d], held)
+        for q in np.flatnonzero(stakes[k, :-1].any(axis=-1)):  # co-owning outside powers
+            floor[h, q, d] = np.maximum(floor[h, q, d], setup.asset_floor[k] * share * stakes[k, q])
     return floor * np.asarray(setup.p.asset_strength)
 
 

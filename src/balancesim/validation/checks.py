@@ -187,15 +187,27 @@ def _division(run: Run, month: int) -> np.ndarray:
     return sec & eco
 
 
+# "Keep" over the five years: the division must hold at the end of every year,
+# not only be back at month 60 (changed after results: docs/validation.md).
+P2B_MONTHS = tuple(range(12, P2_MONTH + 1, 12))
+
+
+def _kept_every_year(run: Run) -> np.ndarray:
+    """(S, R): the division held at month 0 and at the end of every year."""
+    kept = _division(run, 0)
+    for month in P2B_MONTHS:
+        kept = kept & _division(run, month)
+    return kept
+
+
 def _p2b_kept(run: Run) -> np.ndarray:
-    had, now = _division(run, 0), _division(run, P2_MONTH)
-    return (had & now).sum(0) > had.sum(0) / 2
+    return _kept_every_year(run).sum(0) > _division(run, 0).sum(0) / 2
 
 
 def _p2b_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     run = runs["baseline"]
-    per_state = _division(run, P2_MONTH).mean(axis=1)
-    detail = "division of labour at month 60 in " + ", ".join(
+    per_state = _kept_every_year(run).mean(axis=1)
+    detail = "division of labour kept at the end of every year in " + ", ".join(
         f"{s} {_pct(p)}" for s, p in zip(run.regional, per_state, strict=True)
     )
     return [stats.proportion(_p2b_kept(run), detail)]
@@ -204,18 +216,18 @@ def _p2b_measure(runs: Runs, stats: Stats) -> list[Estimate]:
 def _p2b_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     run = runs["baseline"]
     x = np.arange(len(run.regional))
-    ax.bar(x - 0.2, _division(run, P2_MONTH).mean(1), 0.4, color=MODEL_C, label="model")
+    ax.bar(x - 0.2, _kept_every_year(run).mean(1), 0.4, color=MODEL_C, label="model")
     for ko, r in kos[:1]:
         ax.bar(
             x + 0.2,
-            _division(r["baseline"], P2_MONTH).mean(1),
+            _kept_every_year(r["baseline"]).mean(1),
             0.4,
             color=KO_C,
             label=f"knock-out: {ko.switch}",
         )
     ax.set_xticks(x, [_short(s) for s in run.regional])
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("share of runs: Russia leads security,\nChina the economy (month 60)")
+    ax.set_ylabel("share of runs: Russia leads security,\nChina the economy (every year)")
     ax.set_title("P2b division of labour")
 
 
@@ -266,8 +278,9 @@ P2B = Check(
     claims="C6, C12",
     title="Division of labour is kept",
     statement="Under the baseline, Russia leads in security and China in the economy in most states.",
-    experiment="The baseline scenario. A run keeps the division of labour if, at month 60, it holds "
-    "in more than half of the states where it held at month 0.",
+    experiment="The baseline scenario. A run keeps the division of labour if it holds at the end of "
+    "every year (months 12, 24, 36, 48 and 60) in more than half of the states where it held at "
+    "month 0.",
     arms=_P2_ARMS,
     columns=tuple(
         _state_columns(STATES, [f"share.{g}.{d}" for g in (RUSSIA, CHINA) for d in ("security", "economy")])
@@ -294,7 +307,11 @@ P2B = Check(
     "powers' specialisation: each offers by its capacity in each domain (Russia's in security, China's "
     "in the economy; `specialisation`), and holds back where the other leads (`deference`, scaled by "
     "coordination and by the other's lead). The knock-out removes specialisation alone; deference "
-    "changes shares (the influence table) but does not by itself decide who leads a domain.",
+    "changes shares (the influence table) but does not by itself decide who leads a domain. The "
+    "division must hold at the end of every year: without specialisation it breaks within the first "
+    "years in most states and partly returns by month 60, when China's growing economic reach and the "
+    "trade re-routed under sanctions give it the economy back; a division that broke and came back "
+    "was not kept (measure changed after results, docs/validation.md).",
 )
 
 

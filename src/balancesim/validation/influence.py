@@ -78,6 +78,7 @@ def _p(name: str) -> str:
 
 PIVOT, TAIWAN = "russia_pivot.yaml", "taiwan_shock.yaml"
 CSTO, PROTESTS = "csto_crisis.yaml", "colour_revolution.yaml"
+GAS_UNION = "gas_union.yaml"
 MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("gradual adjustment", "C1, C12", "adjust_engagement", {_p("adjustment_rate"): 1.0}),
     Mechanism("ties rebuilt by engagement", "C1, C12", "update_ties", {_p("tie_rebuilding"): 0.0}),
@@ -179,6 +180,15 @@ MECHANISMS: tuple[Mechanism, ...] = (
         focus=(("kazakhstan", "share.china.security"), ("uzbekistan", "share.china.security")),
     ),
     Mechanism("overlap friction", "C6", "great_power_relations", {_p("tension_rate"): 0.0}),
+    Mechanism(
+        "co-ownership of shared infrastructure",
+        "C6",
+        "asset_floor",
+        {_p("co_ownership"): 0.0},
+        GAS_UNION,
+        (("kazakhstan", "share.russia.economy"), ("uzbekistan", "share.russia.economy")),
+        "Russia bids for a gas network China partly owns (the Gas Union)",
+    ),
     Mechanism("membership bonus", "C8, C11", "offers", {_p("membership_bonus"): 0.0}),
     Mechanism(
         "failure to protect",
