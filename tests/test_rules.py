@@ -396,6 +396,45 @@ def test_exit_threat_is_weighed_against_the_concession_expected(baseline_setup):
     assert attentive > distracted > 0.0
 
 
+def test_installed_arms_hold_falling_security_ties(baseline):
+    """C1, C12: falling security ties close (1 - installed_base) of the adjustment, and shake as much less.
+
+    Rising security ties and all trade move at the full rate.
+    """
+    setup = build_setup(with_parameters(baseline, {"installed_base": 0.6}))
+    st = initial_state(setup, 1)
+    e, a = st.engagement, setup.p.adjustment_rate
+    some = e > 0.01  # above the engagement floor
+    still, floor = np.zeros_like(e), np.zeros_like(e)
+
+    down = rules.adjust_engagement(st, 0.5 * e, setup, still, floor)
+    np.testing.assert_allclose(
+        (down - e)[:, :, SECURITY][some[:, :, SECURITY]],
+        (-0.5 * a * 0.4 * e)[:, :, SECURITY][some[:, :, SECURITY]],
+    )
+    np.testing.assert_allclose(
+        (down - e)[:, :, ECONOMY][some[:, :, ECONOMY]], (-0.5 * a * e)[:, :, ECONOMY][some[:, :, ECONOMY]]
+    )
+    up = rules.adjust_engagement(st, 2.0 * e, setup, still, floor)
+    np.testing.assert_allclose((up - e)[some], (a * e)[some])
+
+    shaken = rules.adjust_engagement(st, e, setup, np.ones_like(e), floor) / np.where(some, e, 1.0) - 1.0
+    np.testing.assert_allclose(shaken[:, :, SECURITY][some[:, :, SECURITY]], 0.4 * setup.p.engagement_noise)
+    np.testing.assert_allclose(shaken[:, :, ECONOMY][some[:, :, ECONOMY]], setup.p.engagement_noise)
+
+
+def test_hedging_spares_the_installed_ties(baseline):
+    """C1, C3: tension redistributes current offers and only `hedging_reach` of the historical ties."""
+    moved = {}
+    for reach in (0.0, 0.3, 1.0):
+        setup = build_setup(with_parameters(baseline, {"hedging_reach": reach}))
+        calm, tense = initial_state(setup, 1), initial_state(setup, 1)
+        tense.tension[:] = setup.tension0 + 0.4
+        moved[reach] = target_hedging(setup, tense) - target_hedging(setup, calm)
+    assert np.all(moved[0.0] > 0.0)
+    assert np.all(moved[0.0] < moved[0.3]) and np.all(moved[0.3] < moved[1.0])
+
+
 def test_overlap_at_the_status_quo_breeds_no_friction(baseline_setup, baseline):
     """C6, C12: the overlap of the start is lived with; only encroachment beyond it raises tension."""
     setup = baseline_setup

@@ -28,8 +28,6 @@ SRC = Path(__file__).parents[1] / "src" / "balancesim"
 
 # Gaps the report documents (see docs/validation.md, "Known gaps").
 KNOWN_FAILING: dict[str, str] = {
-    "P1": "conflict with the observed record: the war's consequences swing Kazakhstan's balance "
-    "(docs/validation.md, 'conflicts with the data')",
     "P4": "at its threshold (unclear); the record shows no Indian arms in Tajikistan "
     "(docs/validation.md, 'conflicts with the data')",
 }

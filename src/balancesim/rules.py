@@ -297,19 +297,25 @@ def engagement_target(
     flattened, each partner in proportion to how acceptable it is to the great
     powers the state depends on (the great powers themselves fully, a partner
     they object to hardly at all), so hedging favours partners that provoke
-    no one. At or below the reference level nothing changes. Total engagement
-    follows total value, so ties with several partners can deepen at once.
+    no one. Hedging redistributes what is open to negotiation: the current
+    offers and `hedging_reach` of the historical ties; the rest of what past
+    engagement built (arms in service, routes, habits) stays with its partner,
+    so tension changes where new business goes more than it undoes old ties
+    (C1, C3). At or below the reference level nothing changes. Total
+    engagement follows total value, so ties with several partners can deepen
+    at once.
     """
     p = setup.p
     weight = p.opinion_weight * (1.0 - state.elite_control)  # (S, R)
     approval = np.maximum(1.0 - weight[:, None] * (1.0 - state.opinion), 0.0)  # (S, M, R)
     presence = 1.0 + p.soft_presence * soft_effort(state, setup, tools)[None] * setup.fertility[:, None]
-    value = p.lock_in * state.ties + accepted * (approval * presence)[:, :, None]
-    total = value.sum(axis=1, keepdims=True) / (1.0 + p.lock_in)
+    kept = (1.0 - p.hedging_reach) * p.lock_in * state.ties  # (S, M, D, R): out of hedging's reach
+    open_ = p.hedging_reach * p.lock_in * state.ties + accepted * (approval * presence)[:, :, None]
     excess = np.maximum(state.tension - setup.tension0, 0.0)  # (R,)
     gamma = np.exp(-p.hedging_tension * excess * acceptability_to_patrons(share, setup))  # (S, M, R)
-    flattened = (value / value.max(axis=1, keepdims=True)) ** gamma[:, :, None]
-    return total * flattened / flattened.sum(axis=1, keepdims=True)
+    flattened = (open_ / open_.max(axis=1, keepdims=True)) ** gamma[:, :, None]
+    hedged = open_.sum(axis=1, keepdims=True) * flattened / flattened.sum(axis=1, keepdims=True)
+    return (kept + hedged) / (1.0 + p.lock_in)
 
 
 def soft_effort(state: State, setup: Setup, tools: np.ndarray) -> np.ndarray:
@@ -333,11 +339,26 @@ def adjust_engagement(
     habits change slowly). Noise is relative to the level and grows with
     shock-induced volatility. Bases, leases and pipelines (`floor`, from
     `ties.asset_floor`) keep their owner's engagement up while they last.
+
+    Installed arms systems hold security ties further (C1, C12): the arms a
+    state has bought stay in service for decades, and their spares,
+    ammunition and training keep it with their supplier, so security
+    engagement falls toward a lower target at only (1 - `installed_base`) of
+    the adjustment rate; and as a stock of systems in service, which changes
+    through deliveries and retirements rather than with the news, its
+    month-to-month noise is (1 - `installed_base`) of trade's. New security
+    ties (an invited partner, a new supplier's drones) and all trade move at
+    the full rate.
     """
     p = setup.p
-    sd = p.engagement_noise * (1.0 + state.volatility)
-    moved = state.engagement + p.adjustment_rate * (target - state.engagement)
-    return np.maximum(moved * (1.0 + sd * noise), np.maximum(floor, ENGAGEMENT_FLOOR))
+    lock = 1.0 - np.asarray(p.installed_base)  # (R,) or scalar
+    gap = target - state.engagement
+    held = np.ones_like(gap)
+    held[:, :, SECURITY] = np.where(gap[:, :, SECURITY] < 0.0, lock, 1.0)
+    moved = state.engagement + p.adjustment_rate * held * gap
+    shake = p.engagement_noise * (1.0 + state.volatility) * noise
+    shake[:, :, SECURITY] *= lock
+    return np.maximum(moved * (1.0 + shake), np.maximum(floor, ENGAGEMENT_FLOOR))
 
 
 def alliance_politics(

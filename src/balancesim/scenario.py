@@ -73,6 +73,18 @@ class Parameters(Strict):
         "C12, C13",
         "Month-to-month noise of engagement, relative to its level (unmodelled events)",
     )
+    installed_base: float = param(
+        0.65,
+        0,
+        1,
+        "dimensionless",
+        "C1, C12",
+        "How far installed arms systems hold a state's security ties: security engagement falls "
+        "toward its target at (1 - installed_base) of the adjustment rate, and its month-to-month "
+        "noise is (1 - installed_base) of trade's (arms in service change through deliveries and "
+        "retirements, not with the news); new security ties and all trade move at the full rate "
+        "(0: security adjusts like trade)",
+    )
     lock_in: float = param(
         3.0,
         0,
@@ -127,6 +139,16 @@ class Parameters(Strict):
         "rises above the scenario's reference level, each partner in proportion to how acceptable "
         "it is to the great powers the state depends on (more tension, more hedging; below the "
         "reference level nothing changes)",
+    )
+    hedging_reach: float = param(
+        0.2,
+        0,
+        1,
+        "dimensionless",
+        "C1, C3",
+        "Share of the historical ties that hedging under tension can redistribute: hedging "
+        "flattens current offers and this part of the ties, the rest of what past engagement "
+        "built stays with its partner (1: hedging reaches all ties)",
     )
     bargaining_gain: float = param(
         0.4,

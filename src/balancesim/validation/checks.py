@@ -130,14 +130,20 @@ P1 = Check(
     knockouts=(
         KnockOut(
             "adjustment_rate = 1",
-            "no adjustment costs: engagement jumps to its target each month (ties and assets stay)",
+            "no gradual adjustment: engagement jumps to its target each month (ties, assets and the "
+            "installed arms systems that hold falling security ties stay)",
             {"parameters.adjustment_rate": 1.0},
         ),
         KnockOut(
-            "asset_strength = 0, tie_rebuilding = 0",
-            "no bases, leases or pipelines hold engagement up, and engagement no longer rebuilds the "
-            "historical ties, which depreciate (gradual adjustment stays)",
-            {"parameters.asset_strength": 0.0, "parameters.tie_rebuilding": 0.0},
+            "installed_base = 0",
+            "no installed arms systems: security ties fall, and fluctuate, like trade",
+            {"parameters.installed_base": 0.0},
+        ),
+        KnockOut(
+            "lock_in = 0, asset_strength = 0",
+            "no historical ties or assets: a partner is worth its current offers alone, and no bases, "
+            "leases or pipelines hold engagement up (gradual adjustment and installed arms stay)",
+            {"parameters.lock_in": 0.0, "parameters.asset_strength": 0.0},
         ),
     ),
     plot=_p1_plot,
@@ -1047,9 +1053,10 @@ def _p8_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
         ax.errorbar(
             P8_CONTROL,
             m,
+            # The mean can lie outside the quartiles of a skewed effect: no negative bar then.
             yerr=[
-                [mi - qi[0] for mi, qi in zip(m, q, strict=True)],
-                [qi[1] - mi for mi, qi in zip(m, q, strict=True)],
+                [max(mi - qi[0], 0.0) for mi, qi in zip(m, q, strict=True)],
+                [max(qi[1] - mi, 0.0) for mi, qi in zip(m, q, strict=True)],
             ],
             color=colour,
             marker="o",

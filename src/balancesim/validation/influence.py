@@ -81,6 +81,15 @@ CSTO, PROTESTS = "csto_crisis.yaml", "colour_revolution.yaml"
 GAS_UNION = "gas_union.yaml"
 MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism("gradual adjustment", "C1, C12", "adjust_engagement", {_p("adjustment_rate"): 1.0}),
+    Mechanism(
+        "installed arms systems",
+        "C1, C12",
+        "adjust_engagement",
+        {_p("installed_base"): 0.0},
+        PIVOT,
+        (("kazakhstan", "share.russia.security"), ("uzbekistan", "share.russia.security")),
+        "security ties fall when the supplier's attention fades",
+    ),
     Mechanism("ties rebuilt by engagement", "C1, C12", "update_ties", {_p("tie_rebuilding"): 0.0}),
     Mechanism(
         "assets (bases, leases, pipelines)",
@@ -100,6 +109,14 @@ MECHANISMS: tuple[Mechanism, ...] = (
         TAIWAN,
         why_here="hedging acts when tension rises above its reference level",
     ),
+    Mechanism(
+        "hedging spares the installed ties",
+        "C1, C3",
+        "engagement_target",
+        {_p("hedging_reach"): 1.0},
+        TAIWAN,
+        why_here="hedging acts when tension rises above its reference level",
+    ),
     Mechanism("bargaining", "C4", "offers", {_p("bargaining_gain"): 0.0}),
     Mechanism(
         "third-party invitations",
@@ -114,8 +131,9 @@ MECHANISMS: tuple[Mechanism, ...] = (
         "C2",
         "domestic_filter",
         {_p("domestic_filter"): 0.0},
-        # where it acts most: Russia's security offer to sovereignty-minded Kazakhstan
-        focus=(("kazakhstan", "share.russia.security"), ("kazakhstan", "balance")),
+        # It screens each state's dominant partner (Russia's security in Kazakhstan, China's
+        # trade in Turkmenistan): opposite moves of the balance that the regional pool cancels.
+        focus=(("kazakhstan", "balance"), ("turkmenistan", "balance")),
     ),
     Mechanism(
         "public approval",
