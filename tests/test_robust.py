@@ -116,3 +116,64 @@ def test_robust_into_a_folder_another_command_writes_exits_1(tmp_path):
     assert "another balancesim command is writing this folder" in r.output
     assert "Traceback" not in r.output
     assert not (out / "robust.csv").exists() and not (out / "robust.json").exists()
+
+
+def _posterior(tmp_path, tension: list[float], weight: list[float]):
+    import pandas as pd
+
+    folder = tmp_path / "calibration"
+    folder.mkdir()
+    frame = pd.DataFrame({"relations.tension": tension, "weight": weight})
+    frame.to_parquet(folder / "posterior.parquet", index=False)
+    return folder
+
+
+def test_posterior_draws_replace_the_prior_of_the_paths_it_covers(scenarios, tmp_path):
+    """Over the prior the check holds in part of the draws; a posterior that puts all its weight
+    on a tension above the threshold makes it hold in every draw, and the other prior is still drawn."""
+    prior = run_robust(draws=30, runs=4, seed=3, scenario_dir=scenarios, checks=[tension_check()])
+    assert 0 < prior.checks[0].shares.share("pass") < 1 and prior.posterior is None
+    folder = _posterior(tmp_path, [0.1, 0.5], [0.0, 1.0])
+    post = run_robust(
+        draws=30, runs=4, seed=3, scenario_dir=scenarios, checks=[tension_check()], posterior=folder
+    )
+    assert post.checks[0].shares.counts == {"pass": 30, "fail": 0, "unclear": 0}
+    assert post.posterior == str(folder)
+    assert post.paths == ["parameters.lock_in", "relations.tension"]
+    # the knock-out still sets the tension itself, over the posterior as over the prior
+    assert post.checks[0].knockouts[0][1].share("fail") == 1.0
+    (tmp_path / "low").mkdir()
+    low = _posterior(tmp_path / "low", [0.1, 0.5], [1.0, 0.0])
+    fails = run_robust(
+        draws=30, runs=4, seed=3, scenario_dir=scenarios, checks=[tension_check()], posterior=low
+    )
+    assert fails.checks[0].shares.counts["fail"] == 30
+
+
+def test_validate_posterior_errors_exit_2(tmp_path):
+    r = CliRunner().invoke(main, ["validate", "--posterior", str(tmp_path), "--out", str(tmp_path / "v")])
+    assert r.exit_code == 2 and "--posterior: only with --robust" in r.output
+    args = ["validate", "--robust", "--draws", "1", "-n", "20", "--out", str(tmp_path / "v")]
+    r = CliRunner().invoke(main, [*args, "--posterior", str(tmp_path / "nope")])
+    assert r.exit_code == 2 and r.output.startswith("--posterior: ") and "no such folder" in r.output
+    assert "Traceback" not in r.output
+    assert not (tmp_path / "v" / "robust.json").exists()
+
+
+def test_cli_robust_over_a_posterior(tmp_path):
+    folder = _posterior(tmp_path, [0.15, 0.25], [0.5, 0.5])
+    out = tmp_path / "v"
+    args = ["validate", "--robust", "--draws", "2", "-n", "20", "--out", str(out), "--posterior", str(folder)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "Robustness over the baseline's posterior" in r.output
+    data = json.loads((out / "robust.json").read_text())
+    assert data["posterior"] == str(folder) and "relations.tension" in data["uncertain_paths"]
+
+
+def test_cli_defaults_are_the_modules():
+    """`--draws` is written out in cli.py (importing robust.py would load numpy for --help)."""
+    from balancesim.validation import robust
+
+    params = {p.name: p for p in main.commands["validate"].params}
+    assert params["draws"].default == robust.DEFAULT_DRAWS

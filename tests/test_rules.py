@@ -39,7 +39,7 @@ def zero_noise(setup, R=1):
 def target_hedging(setup, state):
     share = rules.shares(state.engagement)
     dshare = rules.domain_shares(state.engagement)
-    invited = rules.invitations(state, setup, share)
+    invited = rules.invitations(state, setup, dshare)
     offer = rules.offers(state, setup, share, dshare, invited)
     accepted = rules.domestic_filter(offer, state, setup, dshare)
     tools = rules.tool_mix(state.attention, setup)
@@ -115,7 +115,7 @@ def test_unmet_security_need_invites_best_third_party(baseline_setup):
     tj = S(setup, "tajikistan")
     st.threat[tj, 0] = 0.0
     st.threat[tj, 1] = 1.0
-    invited = rules.invitations(st, setup, rules.shares(st.engagement))
+    invited = rules.invitations(st, setup, rules.domain_shares(st.engagement))
     assert invited[tj, :, 0].sum() == 0.0
     assert invited[tj, :, 1].sum() > 0.0
     assert np.all(invited[tj, setup.great_power_index, 1] == 0.0)

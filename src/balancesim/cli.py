@@ -647,7 +647,7 @@ EPILOG_VALIDATE = """\b
 Examples:
   balancesim validate
   balancesim validate --replicates 200 --seed 7 --out results/validation-quick
-  balancesim validate --robust                  (50 draws from the prior x 200 runs per arm)
+  balancesim validate --robust                  (30 draws from the prior x 400 runs per arm)
   balancesim validate --robust --draws 10 -n 50 (a quick look)
 \b
 Exit status: 0 every check passes; 1 a check fails or is unclear (with
@@ -663,7 +663,7 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
     type=click.IntRange(20, 100_000),
     default=1000,
     show_default=True,
-    help="Runs per experiment arm (with --robust: per arm and draw, default 200).",
+    help="Runs per experiment arm (with --robust: per arm and draw, default 400).",
 )
 @click.option(
     "--seed",
@@ -700,9 +700,16 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
 @click.option(
     "--draws",
     type=click.IntRange(1, 100_000),
-    default=50,
+    default=30,  # validation.robust.DEFAULT_DRAWS (not imported here: it would load numpy for --help)
     show_default=True,
-    help="With --robust: draws from the prior.",
+    help="With --robust: draws from the prior (or the posterior).",
+)
+@click.option(
+    "--posterior",
+    "posterior_dir",
+    type=click.Path(),
+    help="With --robust: draw the calibrated values from this `balancesim calibrate` folder "
+    "(its posterior.parquet) instead of their priors; the other values from their priors.",
 )
 def validate(
     replicates: int,
@@ -712,6 +719,7 @@ def validate(
     strict: bool,
     robust: bool,
     draws: int,
+    posterior_dir: str | None,
 ) -> None:
     """Check the model against the patterns P1-P8 of the claims list.
 
@@ -723,10 +731,16 @@ def validate(
     from .progress import Phases
 
     folder = Path(out_dir)
+    if posterior_dir is not None and not robust:
+        raise InputError(
+            "--posterior: only with --robust (the checks themselves run at the calibrated values)"
+        )
     if robust:
+        from .validation.robust import DEFAULT_RUNS
+
         given = click.get_current_context().get_parameter_source("replicates")
-        runs = replicates if given != click.core.ParameterSource.DEFAULT else 200
-        _validate_robust(runs, draws, seed, scenario_dir, folder)
+        runs = replicates if given != click.core.ParameterSource.DEFAULT else DEFAULT_RUNS
+        _validate_robust(runs, draws, seed, scenario_dir, folder, posterior_dir)
         return
     with Phases(stderr(), "validate") as phases:
         phases.setting_up("loading the simulation libraries")
@@ -762,8 +776,10 @@ def validate(
         raise SystemExit(1)
 
 
-def _validate_robust(runs: int, draws: int, seed: int, scenario_dir: str | None, folder: Path) -> None:
-    """`validate --robust`: the share of prior draws in which each check and knock-out holds."""
+def _validate_robust(
+    runs: int, draws: int, seed: int, scenario_dir: str | None, folder: Path, posterior: str | None
+) -> None:
+    """`validate --robust`: the share of prior (or posterior) draws in which each check holds."""
     from .console import print_robust
     from .progress import Phases
 
@@ -781,7 +797,7 @@ def _validate_robust(runs: int, draws: int, seed: int, scenario_dir: str | None,
             with locked(folder):
                 advance = phases.bar(count_robust_runs(val.CHECKS, draws, runs), f"{draws} draws", "runs")
                 try:
-                    result = run_robust(draws, runs, seed, scenarios, progress=advance)
+                    result = run_robust(draws, runs, seed, scenarios, progress=advance, posterior=posterior)
                 except val.ValidationError as e:
                     raise InputError(str(e)) from None
                 files = write_robust(result, folder)

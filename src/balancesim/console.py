@@ -146,8 +146,9 @@ def print_robust(result: Any) -> None:
 
     from .validation.robust import robust_rows
 
+    over = "prior" if result.posterior is None else f"posterior ({result.posterior}) and prior"
     table = Table(
-        title=f"Robustness over the baseline's prior: {plural(result.draws, 'draw')} of "
+        title=f"Robustness over the baseline's {over}: {plural(result.draws, 'draw')} of "
         f"{len(result.paths)} uncertain values, {result.runs} runs per arm and draw, seed {result.seed}, "
         f"{result.runs_simulated:,} runs in {result.seconds:.0f} s",
         title_justify="left",

@@ -152,22 +152,25 @@ def acceptability_to_patrons(share: np.ndarray, setup: Setup) -> np.ndarray:
 # Rules
 
 
-def invitations(state: State, setup: Setup, share: np.ndarray) -> np.ndarray:
+def invitations(state: State, setup: Setup, dshare: np.ndarray) -> np.ndarray:
     """Unmet security needs draw in the third party that fits best. (C3, C10)
 
     Unmet need is the external threat not covered by trusted security
     engagement. It is directed at third parties by fit: security capacity,
     responsiveness, public opinion of them, and how acceptable they are to the
-    great powers the state depends on (so as to provoke neither). A sharp
+    great powers the state depends on for its security (so as to provoke
+    neither): the invitation is for security, so each great power's objection
+    counts by its share of the state's security ties, not of all its ties (a
+    guest on the border works beside the power that guards it, C3). A sharp
     exponent makes the best fit take most of it. Returns (S, M, R), zero for
     great powers.
     """
     tp = setup.third_party_index
-    invited = np.zeros_like(share)
+    invited = np.zeros_like(dshare[:, :, SECURITY])
     if len(tp) == 0:
         return invited
     unmet = np.maximum(state.threat - security_cover(state, setup), 0.0)  # (S, R)
-    tolerance = acceptability_to_patrons(share, setup)[:, tp]  # (S, Q, R)
+    tolerance = acceptability_to_patrons(dshare[:, :, SECURITY], setup)[:, tp]  # (S, Q, R)
     fit = (
         state.capacity[tp, SECURITY][None] * setup.responsiveness[tp][None] * state.opinion[:, tp] * tolerance
     )
@@ -676,7 +679,7 @@ def step(state: State, setup: Setup, noise: MonthNoise) -> State:
     dshare = domain_shares(x.engagement)
     tools = tool_mix(x.attention, setup)
 
-    invited = invitations(x, setup, share)
+    invited = invitations(x, setup, dshare)
     offer = offers(x, setup, share, dshare, invited)
     # Re-routed trade under sanctions and grievance courting (rules_world.py)
     offer = world_offers(offer, x, setup)
