@@ -204,7 +204,7 @@ def _wait_for_work(process: subprocess.Popen, module: str = "numpy", timeout: fl
     "args",
     [
         # Within the run-size limit (a larger one is refused at once, before any work).
-        ["run", TAIWAN, "-n", "20000", "--measures", "essential", "--chunk-size", "1000"],
+        ["run", TAIWAN, "-n", "18000", "--measures", "essential", "--chunk-size", "1000"],
         ["validate", "-n", "100000"],
         [
             "sweep",

@@ -222,7 +222,8 @@ def test_model_agents_are_views_of_the_state(baseline):
 
     model = BalanceModel(short(baseline, 6), rng=3)
     states = model.agents_by_type[RegionalState]
-    assert len(states) == 5 and len(model.agents_by_type[GreatPower]) == 2
+    assert len(states) == 6 and len(model.agents_by_type[GreatPower]) == 2  # five and Armenia
+    assert model.setup.region_ids == ("kazakhstan", "kyrgyzstan", "tajikistan", "uzbekistan", "turkmenistan")
     assert len(model.agents_by_type[ThirdParty]) == 4
     kz = next(a for a in states if a.actor_id == "kazakhstan")
     before = kz.engagement_shares

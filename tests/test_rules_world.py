@@ -8,6 +8,7 @@ without its input.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from balancesim import rules, rules_world
 from balancesim.engine import draw_noise, replicate_seeds, widen
@@ -131,3 +132,69 @@ def test_world_mechanisms_have_knockouts_in_validate():
     switches = {k for m in MECHANISMS for k in m.switch}
     for name in ("transit_gain", "customs_route", "grievance_courting", "member_neutrality"):
         assert f"parameters.{name}" in switches
+
+
+def _ever(setup, states, state_id, measure, months):
+    """Per replicate: did the measure (exit_threat or member, CSTO) exceed 0 in any of the months?"""
+    s, csto = setup.regional_ids.index(state_id), setup.institution_ids.index("csto")
+    return np.any([getattr(states[t], measure)[s, csto] > 0 for t in months], axis=0)
+
+
+def test_a_fellow_members_threat_keeps_the_attacked_member_in(baseline):
+    """Observed item 5 (C9, C10): after the border war Kyrgyzstan never threatens to leave the CSTO;
+    without member neutrality (the knock-out) it does in some runs."""
+    setup, on = _run(short(baseline, 21))
+    _, off = _run(short(baseline, 21, member_neutrality=0.0))
+    assert not _ever(setup, on, "kyrgyzstan", "exit_threat", range(22)).any()
+    assert _ever(setup, off, "kyrgyzstan", "exit_threat", range(22)).any()
+
+
+def test_kept_close_only_where_the_threat_is_a_fellow_member(baseline_setup):
+    """C10: the neutrality term replaces satisfaction only for Kyrgyzstan (threatened by Tajikistan)."""
+    setup = baseline_setup
+    state = initial_state(setup, 2)
+    sat = np.zeros((setup.n_regional, len(setup.security_index), 2))
+    kept = rules_world.kept_close(state, setup, sat)
+    kg = setup.regional_ids.index("kyrgyzstan")
+    assert np.all(kept[kg] == 1.0)
+    assert not np.delete(kept, kg, axis=0).any()
+
+
+def test_recorded_answer_fails_armenia_in_every_run(baseline):
+    """Observed item 6 (C9): the CSTO did not defend Armenia in September 2022 (`defended: false`);
+    Armenia's elite loses satisfaction with it in every run. Drawn, some runs are defended."""
+    setup, on = _run(short(baseline, 8), months=8)
+    am, csto = setup.regional_ids.index("armenia"), setup.institution_ids.index("csto")
+    assert np.all(on[6].satisfaction[am, csto] < on[5].satisfaction[am, csto])
+    drawn = baseline.model_copy(deep=True)
+    attack = next(s for s in drawn.shocks if s.id == "az_attacks_armenia")
+    attack.effects[0].defended = None
+    _, free = _run(short(drawn, 8), months=8)
+    assert np.any(free[6].satisfaction[am, csto] > free[5].satisfaction[am, csto])
+
+
+def test_failures_outside_the_region_are_not_seen_inside(baseline_setup):
+    """C8: members learn from failures in their own theatre: Armenia's loss is not seen by Kazakhstan."""
+    setup = baseline_setup
+    am, kz = setup.regional_ids.index("armenia"), setup.regional_ids.index("kazakhstan")
+    lost = np.zeros((setup.n_regional, len(setup.security_index), 1))
+    lost[am] = 0.3
+    assert rules.seen_by_others(lost, setup)[kz].sum() == 0.0
+    lost[setup.regional_ids.index("kyrgyzstan")] = 0.2
+    assert rules.seen_by_others(lost, setup)[kz].sum() == pytest.approx(0.2)
+    assert rules.seen_by_others(lost, setup)[am].sum() == 0.0
+
+
+def test_region_measures_leave_out_states_outside_the_region(baseline_setup):
+    """Armenia (in_region: false) is simulated but not counted in the regional measures."""
+    from balancesim import metrics
+
+    setup = baseline_setup
+    assert "armenia" in setup.regional_ids and "armenia" not in setup.region_ids
+    state = initial_state(setup, 2)
+    cols = metrics.columns(setup)
+    values = metrics.measure_columns(state, setup)
+    assert values[cols.index("armenia", "member.csto")][0] == 1.0
+    assert values[cols.index("region", "members.csto")][0] == 3.0
+    five = np.mean([values[cols.index(s, "hedging_index")] for s in setup.region_ids], axis=0)
+    assert values[cols.index("region", "hedging_index")] == pytest.approx(five)

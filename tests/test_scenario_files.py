@@ -492,3 +492,38 @@ def test_invalid_utf8_anywhere_is_located(tmp_path: Path) -> None:
         path.write_bytes(b"name: x\nhorizon: 12\ndescription: a" + bad + b"b\n")
         (line,) = problems_of(path)
         assert line.startswith(f"{path}:3: not UTF-8 text (byte 0x")
+
+
+def test_defended_is_for_attacks_that_happened(tmp_path: Path) -> None:
+    """An attack's recorded answer (`defended`) needs an attack of a scheduled shock: one line each."""
+    write(tmp_path, "base.yaml", MINIMAL.read_text(encoding="utf-8"))
+    random = write(
+        tmp_path,
+        "random.yaml",
+        """\
+        extends: base.yaml
+        shocks:
+          - id: raid
+            name: Raid
+            probability: 0.1
+            effects: [{variable: attack, actor: kyrgyzstan, amount: 0.3, defended: false}]
+        """,
+    )
+    (problem,) = problems_of(random)
+    assert "random.yaml:3: shocks[1]" in problem and "needs a scheduled shock" in problem
+    threat = write(
+        tmp_path,
+        "threat.yaml",
+        """\
+        extends: base.yaml
+        shocks:
+          - id: raid
+            name: Raid
+            month: 3
+            effects: [{variable: threat, actor: kyrgyzstan, amount: 0.3, defended: false}]
+        """,
+    )
+    (problem,) = problems_of(threat)
+    assert "threat.yaml:" in problem and "'defended' is for an attack only" in problem
+    ok = write(tmp_path, "ok.yaml", threat.read_text().replace("variable: threat", "variable: attack"))
+    assert load_scenario(ok).shocks[-1].effects[0].defended is False

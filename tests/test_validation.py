@@ -34,13 +34,11 @@ KNOWN_FAILING: dict[str, str] = {
 KNOWN_UNINFORMATIVE: dict[str, str] = {
     "P2b": "with 2021-22 ties the division of labour holds at month 0 only in Turkmenistan, where it "
     "holds without specialisation too (docs/validation.md, 'Initial ties from 2021-22 figures')",
+    "P6": "without the Kyrgyz exits of 2022-23 the baseline's spread is narrower, and the Taiwan "
+    "war's own effects widen it by about a quarter without volatility: unclear (docs/validation.md)",
 }
-# Mechanisms inert at month 60 in the baseline with the war (docs/validation.md, "conflicts with the data")
-KNOWN_INERT: dict[str, str] = {
-    "world: grievance courting": "acts in 2022-23 (tests/test_rules_world.py), fades by month 60",
-    "world: alliances stay out of fights between members": "acts in 2022-23, fades by month 60",
-    "exit threat weighed against the concession": "at the noise band in the baseline with the war",
-}
+# Mechanisms inert in the baseline with the war (docs/validation.md, "conflicts with the data")
+KNOWN_INERT: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +225,8 @@ def test_stance_takes_a_side_only_with_a_majority_in_every_domain():
     # state 3: China holds everything: China counts for neither side, so it abstains
     dshare[3, pid["china"], :, 0] = [1.0, 1.0]
     dshare[4, pid["india"], :, 0] = [1.0, 1.0]  # India is acceptable to Russia: abstains
-    assert metrics.stance(dshare, setup)[:, 0].tolist() == [0.0, -1.0, 1.0, 0.0, 0.0]
+    # state 5 (Armenia, outside the region): no ties at all: abstains
+    assert metrics.stance(dshare, setup)[:, 0].tolist() == [0.0, -1.0, 1.0, 0.0, 0.0, 0.0]
 
 
 # ------------------------------------------------------------------ the command line

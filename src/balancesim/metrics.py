@@ -20,6 +20,10 @@ Definitions:
 * balance: (share of a - share of b) / (share of a + share of b) for the
   scenario's balance pair (a, b), e.g. Russia and China: +1 all with a, -1 all
   with b. For the region, computed on the pooled engagement of all states.
+
+The region's measures (actor "region": means, pooled balance, member and
+exit-threat counts) and a power's `regional_share` count only the states
+inside the region (`in_region`, true unless the scenario says otherwise).
 * restructuring: half the sum of absolute changes in shares since step 0
   (0: none, 1: a complete swap of partners).
 * third_party_share: the shares of all third parties together.
@@ -274,24 +278,30 @@ def measure_columns(state: State, setup: Setup) -> np.ndarray:
     )
     per_state = np.concatenate([per_partner, scalars, inst, state.invitation[:, third]], axis=1)
 
-    pooled = level.sum(axis=0)  # (M, R)
+    # The region's measures count only the states inside it (`in_region`): a fellow
+    # alliance member elsewhere is simulated but reported under its own name only.
+    inside = setup.in_region_only
+    pooled = inside(level).sum(axis=0)  # (M, R)
+    region_scalars = inside(scalars)
+    member, exit_threat = inside(state.member), inside(state.exit_threat)
     region = [
         state.tension,
         state.coordination,
         state.volatility,
-        scalars[:, 0].mean(axis=0),
+        region_scalars[:, 0].mean(axis=0),
         balance(pooled[a], pooled[b]),
-        scalars[:, 2].mean(axis=0),
-        scalars[:, 3].mean(axis=0),
-        state.gains.mean(axis=0),
+        region_scalars[:, 2].mean(axis=0),
+        region_scalars[:, 3].mean(axis=0),
+        inside(state.gains).mean(axis=0),
     ]
     for i in range(setup.n_institutions):
-        region += [state.member[:, i].sum(axis=0), state.exit_threat[:, i].sum(axis=0)]
+        region += [member[:, i].sum(axis=0), exit_threat[:, i].sum(axis=0)]
 
     tools = tool_mix(state.attention, setup)
     work = effort(state, tools, setup)  # (M, D, R)
     power = np.stack(
-        [state.attention, tools[:, SOFT], work[:, SECURITY], work[:, ECONOMY], share.mean(axis=0)], axis=1
+        [state.attention, tools[:, SOFT], work[:, SECURITY], work[:, ECONOMY], inside(share).mean(axis=0)],
+        axis=1,
     )  # (M, 5, R)
     return np.concatenate([per_state.reshape(-1, R), np.stack(region), power.reshape(-1, R)], axis=0)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rules_world import neutral_alliances, neutral_fights, world_offers
+from .rules_world import kept_close, neutral_alliances, neutral_failures, recorded_answers, world_offers
 from .state import (
     DEVELOPMENT,
     ECONOMIC,
@@ -60,6 +60,9 @@ class MonthNoise:
     respond: np.ndarray  # (S, A, R) uniform: does the leader answer the threat?
     shock: np.ndarray  # (K, R) uniform: does a random shock happen this month?
     severity: np.ndarray  # (K, R) uniform: the severity draw of each shock (per run)
+    # (S, A, R) bool, set by rules_world.neutral_alliances: failures that were the
+    # alliance staying out of a fight between members (None: none this month)
+    neutral: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------
@@ -371,7 +374,8 @@ def alliance_politics(
       the elite's satisfaction and public opinion of the leader; success raises
       satisfaction. Either way the alliance becomes a public issue (salience). (C9)
       The other members see a failure too and lose `failure_contagion` of the
-      same satisfaction: a leader that fails one ally is less reliable to all. (C8, C9)
+      same satisfaction: a leader that fails one ally is less reliable to all
+      (in the same theatre: `seen_by_others`). (C8, C9)
     - Otherwise the elite's satisfaction drifts back toward its initial view
       of the alliance as the memory of a test fades: it follows the leader's
       record, not the public's mood (C2, C8). The public sees the alliance as
@@ -412,9 +416,11 @@ def alliance_politics(
     sat = state.satisfaction[:, alliances] + np.where(
         tested, np.where(defended, p.protection_reward, -p.failure_penalty) * attacked, 0.0
     )
-    # Every other member sees the failure too: the leader is less reliable for all (C8, C9)
-    lost = p.failure_penalty * failed * attacked  # (S, A, R)
-    sat = sat - p.failure_contagion * (lost.sum(axis=0) - lost) * inside
+    # Every other member sees the failure too: the leader is less reliable for all (C8, C9).
+    # Staying out of a fight between two members says nothing about the leader's will
+    # to defend the others against outsiders: those failures are not seen (rules_world).
+    lost = p.failure_penalty * (failed & ~neutral_failures(noise)) * attacked  # (S, A, R)
+    sat = sat - p.failure_contagion * seen_by_others(lost, setup) * inside
     sal = state.salience[:, alliances] * (1.0 - p.salience_decay) + attacked
     opinion_change = np.zeros_like(state.opinion)
     for k, m in enumerate(leaders):
@@ -427,7 +433,15 @@ def alliance_politics(
     # Exit pressure (C2, C10)
     grip = p.domestic_filter * state.elite_control[:, None]
     pressure = grip * (1.0 - sat) + (1.0 - grip) * sal * (1.0 - leader_opinion)
-    held = p.threat_deterrence * state.threat[:, None] * (1.0 - replaceability(state, setup, leaders)) * sat
+    # What staying is worth against the threat: the elite's trust in the leader, or, where
+    # the threat is a fellow member, the alliance's neutrality between them (rules_world)
+    worth_staying = kept_close(state, setup, sat)
+    held = (
+        p.threat_deterrence
+        * state.threat[:, None]
+        * (1.0 - replaceability(state, setup, leaders))
+        * worth_staying
+    )
     drive = np.clip(pressure - held, 0.0, 1.0)
     excess = np.clip((drive - p.exit_threshold) / np.maximum(1.0 - p.exit_threshold, 1e-9), 0.0, 1.0)
 
@@ -452,6 +466,25 @@ def alliance_politics(
     satisfaction[:, alliances] = np.clip(sat, 0.0, 1.0)
     salience[:, alliances] = np.clip(sal, 0.0, 1.0)
     return member, exit_threat, satisfaction, salience, opinion_change
+
+
+def seen_by_others(lost: np.ndarray, setup: Setup) -> np.ndarray:
+    """What each member learns from the failures to protect its fellow members: (S, A, R). (C8, C9)
+
+    The sum of the other members' losses, over the members of its own theatre:
+    the states inside the region learn from each other, and a state outside it
+    (`in_region` false, e.g. Armenia in a Central Asian scenario) from the
+    others outside. A failure in another theatre, against another kind of
+    threat, says little about the leader's will to defend the observer (the
+    record: no Central Asian member questioned the CSTO after its inaction in
+    the Armenian war of September 2022).
+    """
+    if setup.in_region.all() or not setup.in_region.any():
+        return lost.sum(axis=0) - lost
+    out = np.empty_like(lost)
+    for group in (setup.in_region, ~setup.in_region):
+        out[group] = lost[group].sum(axis=0) - lost[group]
+    return out
 
 
 def replaceability(state: State, setup: Setup, leaders: np.ndarray) -> np.ndarray:
@@ -508,11 +541,14 @@ def great_power_relations(
     invites a third party one of them dislikes, or invites it more than last
     month (a standing arrangement is absorbed: states "avoid making them
     compete", C3); coordination dampens the overlap effect; tension relaxes
-    toward the scenario's reference level.
+    toward the scenario's reference level. Only the states inside the region
+    (`in_region`) count: the relations are those over this region.
     """
     p = setup.p
     gp = setup.great_power_index
-    insecurity = (1.0 - state.elite_control).mean(axis=0)
+    # Relations over the region: states outside it (`in_region` false) do not count
+    inside = setup.in_region_only
+    insecurity = inside(1.0 - state.elite_control).mean(axis=0)
     coordination = (
         state.coordination
         + p.coordination_rate * p.regime_stability_interest * insecurity * (1.0 - state.coordination)
@@ -521,9 +557,9 @@ def great_power_relations(
     # Friction is encroachment: overlap beyond the status quo of the scenario's start,
     # which both powers already live with ("coexistence is possible", C12).
     encroachment = pair_overlap(dshare, gp) - pair_overlap(domain_shares(setup.ties), gp)  # (S, D, R)
-    friction = np.maximum(encroachment - p.overlap_tolerance, 0.0).mean(axis=(0, 1))
+    friction = inside(np.maximum(encroachment - p.overlap_tolerance, 0.0)).mean(axis=(0, 1))
     disliked = 1.0 - acceptability_to_patrons(share, setup)  # (S, M, R)
-    provoked = (np.maximum(invited - state.invitation, 0.0) * disliked).sum(axis=(0, 1))
+    provoked = inside(np.maximum(invited - state.invitation, 0.0) * disliked).sum(axis=(0, 1))
     tension = (
         state.tension
         + p.tension_rate * friction * (1.0 - state.coordination)
@@ -654,9 +690,9 @@ def step(state: State, setup: Setup, noise: MonthNoise) -> State:
     bonus = competition_bonus(x, setup, share)  # (S, R)
     gains = (accepted[:, setup.great_power_index] * (1.0 - 1.0 / bonus)[:, None, None]).sum(axis=(1, 2))
 
-    alliance_noise = neutral_alliances(noise, x, setup)  # fights between members (rules_world.py)
+    # Attacks answered as recorded, and fights between members (rules_world.py)
+    alliance_noise = neutral_alliances(recorded_answers(noise, x, setup, month), x, setup)
     member, exit_threat, satisfaction, salience, opinion_hit = alliance_politics(x, setup, alliance_noise)
-    satisfaction = neutral_fights(x, setup, alliance_noise, satisfaction)
     opinion = public_opinion(x, setup, tools, dshare, noise.opinion) + opinion_hit
     coordination, tension = great_power_relations(x, setup, dshare, invited, share)
     capacity, attention = trends(x, setup, regional_attention(x, setup))

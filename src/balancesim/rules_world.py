@@ -19,7 +19,14 @@ mechanisms the article's core rules (rules.py) do not have:
   to 45%). Claims C9, C10 ("Turkey could replace Russia");
 * fights between members: an alliance does not defend one member against
   another (observed: the CSTO did not act in the Kyrgyz-Tajik border war;
-  C9: Kyrgyzstan felt Russia sided with Tajikistan).
+  C9: Kyrgyzstan felt Russia sided with Tajikistan); the other members do
+  not read it as unreliability toward them (C8), and the attacked member is
+  held in by its adversary's membership, not by trust in the leader (C10;
+  observed: Kyrgyzstan called its membership "inviolable").
+
+Attacks that happened may carry their recorded answer (`defended` on the
+attack effect: the CSTO did not defend Armenia in September 2022); the
+draw that decides the answer is then set to it (`recorded_answers`).
 
 Each has a coefficient in `Parameters` whose value 0 switches it off
 (`transit_gain`, `customs_route`, `grievance_courting`, `member_neutrality`); `validate`
@@ -129,31 +136,87 @@ def neutral_alliances(noise: MonthNoise, state: State, setup: Setup) -> MonthNoi
     if not pairs or len(alliances) == 0 or not state.attack.any():
         return noise
     protect = noise.protect.copy()
+    neutral = np.zeros(protect.shape, dtype=bool)
     stay_out = noise.protect < np.asarray(setup.p.member_neutrality)  # reuse the draw: no new randomness
     for s, other in pairs:
         both = (state.member[s, alliances] > 0) & (state.member[other, alliances] > 0)  # (A, R)
-        protect[s] = np.where(both & stay_out[s], 1.0, protect[s])
-    return replace(noise, protect=protect)
+        neutral[s] = both & stay_out[s] & (state.attack[s] > 0)
+        protect[s] = np.where(neutral[s], 1.0, protect[s])  # a uniform draw below 1 never reaches it
+    return replace(noise, protect=protect, neutral=neutral)
 
 
-def neutral_fights(state: State, setup: Setup, noise: MonthNoise, satisfaction: np.ndarray) -> np.ndarray:
-    """Neutrality between members is not read as unreliability by the others: (S, I, R). (C8, C9)
+def recorded_answers(noise: MonthNoise, state: State, setup: Setup, month: int) -> MonthNoise:
+    """The month's draws with the alliances' recorded answers to attacks that happened. (C9)
 
-    `rules.alliance_politics` lets every member lose `failure_contagion` of
-    what an undefended member loses (a leader that fails one ally is less
-    reliable to all). When the alliance stayed out of a fight between two
-    members (`neutral_alliances`), the other members learn nothing about its
-    will to defend them against outsiders: their loss is given back. The
-    attacked member keeps its own loss (observed: Kyrgyzstan's grievance).
+    An attack effect of a scheduled shock may record whether the target's
+    security alliances defended it (`defended`): the observed event, an
+    input as the attack itself is. The draw that decides the answer is set
+    to always or never pass; the consequences (satisfaction, opinion of the
+    leader, what the other members see, exit) follow the rules as after any
+    drawn answer. Attacks without a record are answered by the draw.
     """
-    neutral = noise.protect >= 1.0  # (S, A, R): set only by neutral_alliances
-    if not neutral.any():
-        return satisfaction
-    p = setup.p
+    recorded = [
+        (k, e)
+        for k, effects in enumerate(setup.shock_effects)
+        for e in effects
+        if e.variable == "attack" and e.defended is not None
+    ]
+    if not recorded:
+        return noise
+    protect = noise.protect
+    for k, e in recorded:
+        now = setup.shock_month[k] == month  # (R,) or (1,)
+        if not now.any():
+            continue
+        if protect is noise.protect:
+            protect = protect.copy()
+        answer = 0.0 if e.defended else 1.0  # 0 is below any reliability > 0; 1 never passes
+        protect[e.actor] = np.where(now, answer, protect[e.actor])
+    return noise if protect is noise.protect else replace(noise, protect=protect)
+
+
+def adversary_inside(state: State, setup: Setup) -> np.ndarray:
+    """Whether each member's threat comes from a fellow member of each security alliance: (S, A, R).
+
+    1 where state s and the actor it is threatened by (`threat_from`) both
+    belong to alliance a, else 0.
+    """
     alliances = setup.security_index
-    inside = state.member[:, alliances]
-    lost = p.failure_penalty * neutral * state.attack[:, None] * inside  # (S, A, R)
-    back = p.failure_contagion * (lost.sum(axis=0) - lost) * inside
-    out = satisfaction.copy()
-    out[:, alliances] = np.clip(satisfaction[:, alliances] + back, 0.0, 1.0)
+    out = np.zeros((setup.n_regional, len(alliances), state.replicates))
+    if len(alliances) == 0:
+        return out
+    threat_from = {a.id: getattr(a, "threat_from", None) for a in setup.scenario.actors}
+    for s, sid in enumerate(setup.regional_ids):
+        other = threat_from.get(sid)
+        if other in setup.regional_ids:
+            o = setup.regional_ids.index(other)
+            out[s] = state.member[s, alliances] * state.member[o, alliances]
     return out
+
+
+def neutral_failures(noise: MonthNoise) -> np.ndarray:
+    """Which failures to protect were the alliance staying out of a fight between members: (S, A, R).
+
+    Marked by `neutral_alliances` (none when it marked nothing this month).
+    """
+    return np.zeros(noise.protect.shape, dtype=bool) if noise.neutral is None else noise.neutral
+
+
+def kept_close(state: State, setup: Setup, satisfaction: np.ndarray) -> np.ndarray:
+    """What membership is worth to a member against its threat: (S, A, R). (C9, C10)
+
+    Against a threat from outside, membership is worth what the elite thinks
+    the leader will do for it: its satisfaction with the alliance
+    (`rules.alliance_politics` holds members in by threat x that worth). A
+    member whose threat comes from a fellow member (Kyrgyzstan, threatened by
+    Tajikistan) keeps something else by staying: the alliance's neutrality
+    between the two. Leaving would leave its adversary inside, with the
+    leader's bases and arms. So, however dissatisfied it is after the
+    alliance stayed out, the threat still holds it in with weight
+    `member_neutrality`: its grievance goes to outside protectors
+    (`grievance_courting`), not to exit (observed: Kyrgyzstan called its
+    membership "inviolable" after the 2022 border war and bought Turkish
+    drones). Knock-out: `member_neutrality = 0`.
+    """
+    neutrality = np.asarray(setup.p.member_neutrality) * adversary_inside(state, setup)
+    return np.maximum(satisfaction, neutrality)

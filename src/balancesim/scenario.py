@@ -555,10 +555,11 @@ class Parameters(Strict):
         0,
         1,
         "probability",
-        "C9",
+        "C9, C10",
         "Chance that a security alliance stays out of a fight between two of its members (its leader "
-        "does not defend the attacked member against the member posing its threat); 0: such attacks "
-        "are answered like any other",
+        "does not defend the attacked member against the member posing its threat); also how much the "
+        "threat from a fellow member holds the attacked member in, whatever its satisfaction (staying "
+        "keeps the alliance neutral); 0: such attacks are answered like any other",
     )
 
 
@@ -632,6 +633,13 @@ class RegionalState(ActorBase):
     )
     threat_from: Identifier | None = Field(None, description="Actor posing the threat, if modelled")
     fertility: Unit = Field(0.5, description="Receptiveness of society to outside soft power (C15)")
+    in_region: bool = Field(
+        True,
+        description="Part of the region the scenario is about: counted in the regional measures "
+        "(actor 'region') and in the great powers' relations over the region. false: a state "
+        "outside it that shares its institutions (e.g. a fellow alliance member elsewhere), "
+        "simulated with the same rules but reported only under its own name",
+    )
 
 
 class Partner(ActorBase):
@@ -773,6 +781,11 @@ class Effect(Strict):
     domain: Literal["security", "economy"] | None = Field(None, description="For capacity")
     change: Change = Change.add
     amount: float = Field(ge=-10, le=10)
+    defended: bool | None = Field(
+        None,
+        description="For an attack that happened (a scheduled shock): whether the target's security "
+        "alliances defended it, as recorded; unset: drawn with the alliance's reliability",
+    )
 
     @model_validator(mode="after")
     def _targets(self) -> Effect:
@@ -787,6 +800,8 @@ class Effect(Strict):
             raise ValueError("variable 'capacity' needs a 'domain' (security or economy)")
         if self.variable is ShockVariable.attack and self.change is not Change.add:
             raise ValueError("an attack is always added: its amount raises the target's threat")
+        if self.defended is not None and self.variable is not ShockVariable.attack:
+            raise ValueError("'defended' is for an attack only (whether the alliance defended the target)")
         return self
 
 
@@ -819,6 +834,8 @@ class Shock(Strict):
     def _timing(self) -> Shock:
         if (self.month is None) == (self.probability is None):
             raise ValueError("give exactly one of 'month' (scheduled) or 'probability' (random)")
+        if self.month is None and any(e.defended is not None for e in self.effects):
+            raise ValueError("'defended' records what happened: it needs a scheduled shock ('month')")
         return self
 
 

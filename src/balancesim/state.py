@@ -68,6 +68,7 @@ class CompiledEffect:
     actor: int = -1  # index among regional states or outside powers, by variable
     partner: int = -1
     domain: int = -1
+    defended: bool | None = None  # an attack's recorded answer (None: drawn)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Setup:
     institution_ids: tuple[str, ...]
     # Structure: the same in every replicate, no replicate axis.
     is_great_power: np.ndarray  # (M,) bool
+    in_region: np.ndarray  # (S,) bool: counted in the regional measures and relations
     balance_pair: tuple[int, int]  # partner indices of the reported balance
     institution_security: np.ndarray  # (I,) bool: a security alliance
     institution_economic: np.ndarray  # (I,) bool: an economic union
@@ -129,6 +131,19 @@ class Setup:
     @property
     def n_regional(self) -> int:
         return len(self.regional_ids)
+
+    @property
+    def region_ids(self) -> tuple[str, ...]:
+        """The regional states inside the region (`in_region`): those the regional measures count."""
+        return tuple(s for s, inside in zip(self.regional_ids, self.in_region, strict=True) if inside)
+
+    def in_region_only(self, x: np.ndarray) -> np.ndarray:
+        """`x` (states on the first axis) restricted to the states inside the region.
+
+        The array itself when every state is inside (the same object: sums and means
+        over it keep their exact rounding).
+        """
+        return x if self.in_region.all() else x[self.in_region]
 
     @property
     def n_partners(self) -> int:
@@ -264,6 +279,7 @@ def build_setup(scenario: Scenario) -> Setup:
                     actor=actor,
                     partner=pidx[e.partner] if e.partner is not None else -1,
                     domain=DOMAINS.index(e.domain) if e.domain is not None else -1,
+                    defended=e.defended,
                 )
             )
         effects.append(tuple(compiled))
@@ -289,6 +305,7 @@ def build_setup(scenario: Scenario) -> Setup:
         partner_ids=m_ids,
         institution_ids=tuple(i.id for i in scenario.institutions),
         is_great_power=np.array([isinstance(a, GreatPower) for a in partners]),
+        in_region=np.array([a.in_region for a in regional], dtype=bool),
         balance_pair=(pidx[a_id], pidx[b_id]),
         agenda=_per_run(agenda),
         fertility=_per_run(np.array([a.fertility for a in regional])),

@@ -835,7 +835,7 @@ def _p7_soft(runs: Runs, stats: Stats) -> list[Estimate]:
 
 
 def _fertility(run: Run) -> dict[str, float]:
-    return {a.id: a.fertility for a in run.setup.scenario.regional}
+    return {a.id: a.fertility for a in run.setup.scenario.regional if a.in_region}
 
 
 def _opinion_effects(runs: Runs) -> dict[str, np.ndarray]:

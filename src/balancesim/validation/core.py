@@ -75,7 +75,8 @@ class Run:
 
     @property
     def regional(self) -> tuple[str, ...]:
-        return self.setup.regional_ids
+        """The states the checks are about: those inside the region (`in_region`)."""
+        return self.setup.region_ids
 
     @property
     def pair(self) -> tuple[str, str]:

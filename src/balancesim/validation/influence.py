@@ -47,6 +47,17 @@ class Mechanism:
     scenario: str = BASELINE  # where it can act
     focus: tuple[tuple[str, str], ...] = ()  # extra (actor, measure) outcomes
     why_here: str = ""  # why this scenario
+    # When it acts: outcomes are their mean over months FIRST..LAST (inclusive) instead
+    # of the value at the last month, for a mechanism that acts only in a window
+    # (the world rules of 2022-2023: measured where the observed record is).
+    months: tuple[int, int] | None = None
+
+    @property
+    def when(self) -> str:
+        if self.months is None:
+            return "last month"
+        first, last = self.months
+        return f"months {first}–{last}"
 
     @property
     def switch_text(self) -> str:
@@ -277,13 +288,18 @@ def arms(mechanisms: tuple[Mechanism, ...] = MECHANISMS) -> set[Arm]:
 
 
 def measure(lab: Lab, stats: Stats, mechanisms: tuple[Mechanism, ...] = MECHANISMS) -> list[Influence]:
-    """Each mechanism's paired effect (with minus without) on each outcome at the last month."""
+    """Each mechanism's paired effect (with minus without) on each outcome.
+
+    At the last month, or, for a mechanism with `months`, on the outcome's mean
+    over that window.
+    """
     out = []
     for m in mechanisms:
         on, off = (lab.get(a) for a in m.arms())
         row = Influence(m)
+        window = slice(-1, None) if m.months is None else slice(m.months[0], m.months[1] + 1)
         for actor, name in m.outcomes():
-            d = on.values(actor, name)[-1] - off.values(actor, name)[-1]
+            d = on.values(actor, name)[window].mean(axis=0) - off.values(actor, name)[window].mean(axis=0)
             row.effects.append(((actor, name), stats.mean(np.asarray(d))))
         out.append(row)
     return out
@@ -300,12 +316,14 @@ def markdown(rows: list[Influence]) -> list[str]:
         "",
         "Each mechanism that cites a claim, switched off alone in the scenario where it can act; "
         "the paired change of each outcome at the last month (with the mechanism minus without), "
+        "or, for a mechanism that acts only in a window of months (column *when*), of the outcome's "
+        "mean over that window; "
         f"mean and 95% interval. A mechanism *moves* an outcome when the whole interval lies beyond "
         f"±{NOISE_BAND:g} (one point on the 0–1 scales: the noise band, fixed before any result); "
         "a mechanism that moves nothing is *INERT*.",
         "",
-        "| mechanism | claims | switched off | scenario | largest effects | verdict |",
-        "|---|---|---|---|---|---|",
+        "| mechanism | claims | switched off | scenario | when | largest effects | verdict |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         m = r.mechanism
@@ -315,7 +333,7 @@ def markdown(rows: list[Influence]) -> list[str]:
             for k, e in ranked
         )
         lines.append(
-            f"| {m.name} (`{m.rule}`) | {m.claims} | `{m.switch_text}` | {m.scenario} | {shown} | "
+            f"| {m.name} (`{m.rule}`) | {m.claims} | `{m.switch_text}` | {m.scenario} | {m.when} | {shown} | "
             f"{r.verdict} |"
         )
     inert = [r.mechanism.name for r in rows if not r.moved]
@@ -337,6 +355,7 @@ def summary(rows: list[Influence]) -> list[dict[str, Any]]:
             "rule": r.mechanism.rule,
             "switch": r.mechanism.switch,
             "scenario": r.mechanism.scenario,
+            "months": list(r.mechanism.months) if r.mechanism.months else None,
             "verdict": r.verdict,
             "effects": [
                 {"actor": a, "measure": n, "value": e.value, "low": e.low, "high": e.high}
