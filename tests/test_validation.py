@@ -28,10 +28,7 @@ SRC = Path(__file__).parents[1] / "src" / "balancesim"
 
 # Gaps the report documents (see docs/validation.md, "Known gaps").
 KNOWN_FAILING: dict[str, str] = {}
-KNOWN_UNINFORMATIVE: dict[str, str] = {
-    "P6": "without the Kyrgyz exits of 2022-23 the baseline's spread is narrower, and the Taiwan "
-    "war's own effects widen it by about a quarter without volatility: unclear (docs/validation.md)",
-}
+KNOWN_UNINFORMATIVE: dict[str, str] = {}
 # Mechanisms inert in the baseline with the war (docs/validation.md, "conflicts with the data")
 KNOWN_INERT: dict[str, str] = {}
 
