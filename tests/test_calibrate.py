@@ -122,20 +122,22 @@ def test_recovers_known_values_from_synthetic_targets(tmp_path):
     scenario, targets, truth = _synthetic(tmp_path, truth_u, ["tj_russia_arms", "tm_china_dominant_2022"])
     problem = build_problem(scenario, targets)
     budget = Budget("test", 300, (0.2, 0.5, 0.5, 0.5), 20_000, 300)
-    # seed 3 gave an sd ratio of 0.85 for Turkmenistan's Turkish trade once the prior gained
-    # grievance_courting (one more dimension, other draws); seeds 1, 2 and 4 recover both
-    outcome = run_smc(problem, budget, seed=1)
-    post = outcome.posterior
-    values = problem.values(post.z)
     from balancesim.calibration.report import parameter_table
 
-    table = parameter_table(problem, values, post.weights).set_index("path")
-    for path, true in truth.items():
-        row = table.loc[path]
-        assert row.posterior_p5 <= true <= row.posterior_p95, (path, true, row.to_dict())
-        # and the data did inform it: the band is well inside the prior's
-        assert row.sd_ratio < 0.8, (path, row.to_dict())
-    assert post.ess > 0.2 * len(post.weights)
+    # Four independent calibrations: every 90% band must hold the true value, and the data
+    # must narrow the band (posterior sd under 0.8 of the prior's) in at least three of the
+    # four for each value. One seed alone is luck either way (seed 3 once gave 0.85).
+    informed = dict.fromkeys(truth, 0)
+    for seed in (1, 2, 3, 4):
+        outcome = run_smc(problem, budget, seed=seed)
+        post = outcome.posterior
+        table = parameter_table(problem, problem.values(post.z), post.weights).set_index("path")
+        for path, true in truth.items():
+            row = table.loc[path]
+            assert row.posterior_p5 <= true <= row.posterior_p95, (seed, path, true, row.to_dict())
+            informed[path] += bool(row.sd_ratio < 0.8)
+        assert post.ess > 0.2 * len(post.weights)
+    assert all(n >= 3 for n in informed.values()), informed
 
 
 def test_same_seed_same_posterior(tmp_path):

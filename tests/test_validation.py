@@ -34,8 +34,6 @@ KNOWN_FAILING: dict[str, str] = {
 KNOWN_UNINFORMATIVE: dict[str, str] = {
     "P2b": "with 2021-22 ties the division of labour holds at month 0 only in Turkmenistan, where it "
     "holds without specialisation too (docs/validation.md, 'Initial ties from 2021-22 figures')",
-    "P6": "without the Kyrgyz exits of 2022-23 the baseline's spread is narrower, and the Taiwan "
-    "war's own effects widen it by about a quarter without volatility: unclear (docs/validation.md)",
 }
 # Mechanisms inert in the baseline with the war (docs/validation.md, "conflicts with the data")
 KNOWN_INERT: dict[str, str] = {}
