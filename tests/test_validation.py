@@ -28,8 +28,9 @@ SRC = Path(__file__).parents[1] / "src" / "balancesim"
 
 # Gaps the report documents (see docs/validation.md, "Known gaps").
 KNOWN_FAILING: dict[str, str] = {
-    "P1": "Kyrgyzstan's ties swing from their 2022 start (Russia first in trade), as the record shows "
-    "(docs/validation.md, 'Initial ties from 2021-22 figures')",
+    "P1": "Kyrgyzstan's ties swing as the record shows (a conflict the check carries) and Kazakhstan's "
+    "balance moves four times the record's (a model problem; docs/validation.md, 'P1's conflict with the "
+    "record, by state')",
 }
 KNOWN_UNINFORMATIVE: dict[str, str] = {
     "P2b": "with 2021-22 ties the division of labour holds at month 0 only in Turkmenistan, where it "
@@ -114,6 +115,29 @@ def test_report_reads_on_its_own(reduced, tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["replicates"] == REDUCED and len(summary["checks"]) == len(CHECK_IDS)
     assert (tmp_path / "table.csv").read_text().startswith("check,claims,measure")
+
+
+def test_a_failing_check_reports_its_conflict_with_the_record(reduced, tmp_path):
+    """Issue 11: where a pattern conflicts with the data the report says which and why, beside the
+    verdict, and the extra figure is labelled as not the verdict."""
+    r = _result(reduced, "P1")
+    conflict = r.check.conflict
+    assert not r.passed and conflict is not None
+    text = validation.write_report(reduced, tmp_path).read_text()
+    section = text[text.index("### P1:") : text.index("## P2")]
+    assert "Conflict with the observed record" in section and conflict.summary in section
+    assert "8% to 45%" in section and "SIPRI" in section  # the observed figures and their source
+    assert f"*Extra figure (not the verdict).* {conflict.figure}" in section
+    # Leaving out the states whose record crosses the limits can only raise the share, never lower it.
+    assert r.extra is not None and r.extra.value >= r.outcome.estimates[0].value
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    p1 = next(c for c in summary["checks"] if c["id"] == "P1")
+    assert p1["verdict"] == r.outcome.verdict and p1["conflict"]["extra"]["value"] == r.extra.value
+
+
+def test_p1_by_state_detail_names_the_swinging_states(reduced):
+    detail = _result(reduced, "P1").outcome.estimates[0].detail
+    assert "runs in which each state swings: " in detail and "KGZ" in detail
 
 
 def test_same_seed_same_figures(reduced):
@@ -242,6 +266,8 @@ def test_cli_validate_writes_the_report(tmp_path):
     r = CliRunner().invoke(main, ["validate", "--replicates", "20", "--seed", "3", "--out", str(out)])
     assert r.exit_code in (0, 1), r.output
     assert "P5b" in r.output and "knock-out" in r.output
+    # P1 cannot pass at 20 runs (20 of 20 has a Wilson lower bound below 0.9): its conflict is printed.
+    assert "P1 — conflicts with the record: Kyrgyzstan" in " ".join(r.output.split())
     assert (out / "report.md").exists() and (out / "p1.png").exists()
     summary = json.loads((out / "summary.json").read_text())
     assert r.exit_code == (0 if summary["passed"] else 1)

@@ -187,8 +187,9 @@ def _index_table(title: str, rows: Any, figures: tuple[str, ...], cells: Any) ->
 def print_validation(result: Any) -> None:
     """The validation table (one row per check) and which checks or knock-outs fail."""
     from rich.table import Table
+    from rich.text import Text
 
-    from .validation import table_rows
+    from .validation import conflict_line, table_rows
 
     table = Table(
         title=f"Validation: {result.replicates} runs per arm, seed {result.seed}, "
@@ -220,6 +221,10 @@ def print_validation(result: Any) -> None:
         if not k.informative
     ]
     out.print("All checks pass." if not failed else f"Not passing: {', '.join(failed)}.")
+    for r in result.results:
+        # A documented conflict with the record is printed with the verdict, never instead of it.
+        if not r.passed and r.check.conflict is not None:
+            out.print(Text(conflict_line(r)))
     if weak:
         listed = ", ".join(weak)
         out.print(f"Knock-outs that leave their pattern in place (the check proves nothing there): {listed}.")

@@ -50,6 +50,7 @@ from .core import (
     Arm,
     Check,
     CheckResult,
+    Conflict,
     Estimate,
     KnockOut,
     Stats,
@@ -61,7 +62,15 @@ from .core import (
 )
 from .influence import MECHANISMS as CORE_MECHANISMS
 from .influence import NOISE_BAND, Influence, Mechanism
-from .report import is_earlier_report, report_folder, report_markdown, summary_json, table_rows, write_report
+from .report import (
+    conflict_line,
+    is_earlier_report,
+    report_folder,
+    report_markdown,
+    summary_json,
+    table_rows,
+    write_report,
+)
 from .world import WORLD_MECHANISMS
 
 # The core mechanisms and those of the world that happened (rules_world.py)
@@ -81,6 +90,7 @@ __all__ = [
     "Arm",
     "Check",
     "CheckResult",
+    "Conflict",
     "Estimate",
     "Influence",
     "KnockOut",
@@ -89,6 +99,7 @@ __all__ = [
     "Threshold",
     "Validation",
     "ValidationError",
+    "conflict_line",
     "count_runs",
     "is_earlier_report",
     "report_folder",

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import metrics
 from ..plots import envelope
-from .core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
+from .core import Arm, Check, Conflict, Estimate, KnockOut, Run, Runs, Stats, Threshold
 
 # --------------------------------------------------------------------------
 # Helpers shared by the checks
@@ -68,7 +68,8 @@ P1_ROLE = 0.10  # a power "had a role" with at least this share of the state's t
 P1_KEEP = 0.5  # ... and keeps a substantial role with at least half of it
 
 
-def _p1_inert(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _p1_swings(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per state and run (states, R): swung at all, and by restructuring, balance or a lost role."""
     t = P1_MONTH
     restr = _stack(run, "restructuring", t)
     dbal = np.abs(_stack(run, "balance", t) - _stack(run, "balance", 0))
@@ -76,18 +77,66 @@ def _p1_inert(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     for g in run.pair:
         sh0, sh = _stack(run, f"share.{g}", 0), _stack(run, f"share.{g}", t)
         kept.append((sh0 < P1_ROLE) | (sh >= P1_KEEP * sh0))
-    keep = np.logical_and(*kept)
-    ok = (restr <= P1_RESTRUCTURING).all(0) & (dbal <= P1_BALANCE).all(0) & keep.all(0)
-    return ok, restr.max(0), dbal.max(0), keep.all(0)
+    lost = ~np.logical_and(*kept)
+    moved, shifted = restr > P1_RESTRUCTURING, dbal > P1_BALANCE
+    return moved | shifted | lost, moved, shifted, lost
+
+
+def _p1_by_state(run: Run) -> str:
+    swung, moved, shifted, lost = _p1_swings(run)
+    parts = [
+        f"{_short(s)} {_pct(swung[i].mean())} (restructuring {_pct(moved[i].mean())}, balance "
+        f"{_pct(shifted[i].mean())}, role {_pct(lost[i].mean())})"
+        for i, s in enumerate(run.regional)
+        if swung[i].any()
+    ]
+    return "; ".join(parts) if parts else "none"
 
 
 def _p1_measure(runs: Runs, stats: Stats) -> list[Estimate]:
-    ok, restr, dbal, keep = _p1_inert(runs["baseline"])
+    run = runs["baseline"]
+    swung, _, _, lost = _p1_swings(run)
+    restr = _stack(run, "restructuring", P1_MONTH).max(0)
+    dbal = np.abs(_stack(run, "balance", P1_MONTH) - _stack(run, "balance", 0)).max(0)
+    keep = ~lost.any(0)
     detail = (
         f"largest restructuring of any state: median {np.median(restr):.3f}; largest balance "
-        f"shift: median {np.median(dbal):.3f}; both powers keep their role in {_pct(keep.mean())} of runs"
+        f"shift: median {np.median(dbal):.3f}; both powers keep their role in {_pct(keep.mean())} of runs; "
+        f"runs in which each state swings: {_p1_by_state(run)}"
     )
-    return [stats.proportion(ok, detail)]
+    return [stats.proportion(~swung.any(0), detail)]
+
+
+# States whose observed record to the end of 2023 itself crosses P1's limits (see P1_CONFLICT).
+P1_RECORD_SWINGS = ("kyrgyzstan",)
+
+
+def _p1_without_record_swings(runs: Runs, stats: Stats) -> Estimate:
+    run = runs["baseline"]
+    swung, *_ = _p1_swings(run)
+    others = [i for i, s in enumerate(run.regional) if s not in P1_RECORD_SWINGS]
+    return stats.proportion(~swung[others].any(0), f"left out: {', '.join(P1_RECORD_SWINGS)}")
+
+
+P1_CONFLICT = Conflict(
+    summary="Kyrgyzstan swings in the record itself: Turkey's share of its arms imports went from 8% to "
+    "45% (Russia 92% -> 55%, SIPRI 2017-21 -> 2019-23) and China overtook Russia in its trade in 2023",
+    record="Observed (SIPRI trade register; Kyrgyz national statistics; docs/targets.md): the arms "
+    "shift alone restructures 0.37 of Kyrgyzstan's security ties; at the model's weight of security in "
+    "Kyrgyz ties (0.65 at month 0) that is 0.24 of all its ties, and Russia's trade fell 20% in value in "
+    "2023 while China became the first partner (about 8 points of the modelled partners' trade at weight "
+    "0.35), adding about 0.03: 0.27 by the end of 2023 (0.15 if arms imports were only half of Russia's "
+    "security tie, the Kant base being the rest), at or above P1's limit of 0.15 before month 30. The "
+    "model's Kyrgyz swing is therefore what happened, not a defect. Kazakhstan is not in conflict: its "
+    "record moves the Russia-China balance by about 0.04 to the end of 2023 (arms Russia 93% -> 94%; trade "
+    "China +3 points, Russia flat), the model by 0.18 (median, month 21), more than half of it through "
+    "Russia's security share falling from 0.91 to 0.85: a model problem, so Kazakhstan's swings count "
+    "against P1 in both figures. Tajikistan's few swings also come from a model gap (its Russian trade "
+    "share falls; the record has it flat).",
+    figure="share of runs in which no state swings, with the states whose observed record crosses the "
+    "limits (Kyrgyzstan) left out",
+    measure=_p1_without_record_swings,
+)
 
 
 def _p1_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
@@ -127,6 +176,7 @@ P1 = Check(
         ),
     ),
     measure=_p1_measure,
+    conflict=P1_CONFLICT,
     knockouts=(
         KnockOut(
             "adjustment_rate = 1",

@@ -281,6 +281,24 @@ Plot = Callable[[Any, Runs, list[tuple[KnockOut, Runs]]], None]
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """A documented conflict between a check's pattern and the observed record.
+
+    Issue 11 asks that where a pattern conflicts with the data the report says
+    which and why, instead of the check being loosened. The threshold and the
+    verdict stay as they are; the conflict is printed beside the verdict, and an
+    optional extra figure (for example the same share with the states whose
+    observed record itself crosses the limits left out) is reported next to it,
+    clearly labelled, never in place of it.
+    """
+
+    summary: str  # one line: which states conflict, and the observed figure
+    record: str  # the observed figures with their source, and what the model does there
+    figure: str = ""  # what the extra figure is, in words
+    measure: Callable[[Runs, Stats], Estimate] | None = None  # the extra figure, if any
+
+
+@dataclass(frozen=True)
 class Check:
     id: str  # "P1", "P2a", ...
     pattern: str  # "P1"
@@ -295,6 +313,7 @@ class Check:
     knockouts: tuple[KnockOut, ...]
     plot: Plot
     notes: str = ""
+    conflict: Conflict | None = None  # a documented conflict with the observed record
 
 
 @dataclass
@@ -332,6 +351,7 @@ class CheckResult:
     knockouts: list[KnockOutResult]
     runs: Runs
     ko_runs: list[tuple[KnockOut, Runs]]
+    extra: Estimate | None = None  # the conflict's extra figure (not the verdict)
 
     @property
     def passed(self) -> bool:
@@ -423,7 +443,8 @@ def run_checks(
             kr = {name: lab.get(ko.apply(name, arm)) for name, arm in check.arms.items()}
             kos.append(KnockOutResult(ko, _evaluate(check, kr, stats)))
             ko_runs.append((ko, kr))
-        results.append(CheckResult(check, outcome, kos, runs, ko_runs))
+        extra = check.conflict.measure(runs, stats) if check.conflict and check.conflict.measure else None
+        results.append(CheckResult(check, outcome, kos, runs, ko_runs, extra))
     rows = influence.measure(lab, stats, tuple(mechanisms))
     seconds = time.perf_counter() - started
     return Validation(results, replicates, seed, scenario_dir, seconds, lab.simulated, rows)

@@ -95,6 +95,7 @@ def summary_json(v: Validation) -> dict[str, Any]:
                 "title": c.title,
                 "verdict": r.outcome.verdict,
                 "criteria": crit(r.outcome),
+                "conflict": _conflict_json(r),
                 "arms": {
                     n: {"scenario": a.scenario, "overrides": a.override_dict} for n, a in c.arms.items()
                 },
@@ -111,6 +112,16 @@ def summary_json(v: Validation) -> dict[str, Any]:
                 ],
             }
         )
+    return out
+
+
+def _conflict_json(r: CheckResult) -> dict[str, Any] | None:
+    c = r.check.conflict
+    if c is None:
+        return None
+    out: dict[str, Any] = {"summary": c.summary, "record": c.record}
+    if r.extra is not None:
+        out["extra"] = {"figure": c.figure, "value": r.extra.value, "low": r.extra.low, "high": r.extra.high}
     return out
 
 
@@ -153,6 +164,34 @@ def _shown(path) -> str:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def conflict_line(r: CheckResult) -> str:
+    """One line for a check with a documented conflict with the record: what conflicts, and the
+    extra figure beside (never instead of) the verdict."""
+    c = r.check.conflict
+    if c is None:
+        return ""
+    line = f"{r.check.id} — conflicts with the record: {c.summary}."
+    if r.extra is not None:
+        e = r.extra
+        line += f" Extra figure, not the verdict: {c.figure}: {e.value:.3f} [{e.low:.3f}, {e.high:.3f}]."
+    return line
+
+
+def _conflict_lines(r: CheckResult) -> list[str]:
+    c = r.check.conflict
+    if c is None:
+        return []
+    lines = [f"*Conflict with the observed record* (the verdict above stands): {c.summary}. {c.record}", ""]
+    if r.extra is not None:
+        e = r.extra
+        lines += [
+            f"*Extra figure (not the verdict).* {c.figure}: {e.value:.3f} [{e.low:.3f}, {e.high:.3f}] "
+            f"(the threshold {r.check.thresholds[0].text()} applies to the figure above, not to this one).",
+            "",
+        ]
+    return lines
 
 
 def report_markdown(v: Validation, plots: dict[str, str], command: str = "balancesim validate") -> str:
@@ -241,6 +280,7 @@ def report_markdown(v: Validation, plots: dict[str, str], command: str = "balanc
             )
             lines.append(f"*Knock-out* `{k.knockout.switch}` ({k.knockout.what}): **{k.label}**. {figs}.")
             lines.append("")
+        lines += _conflict_lines(r)
         if c.notes:
             lines += [f"*Notes.* {c.notes}", ""]
     if v.influence:
