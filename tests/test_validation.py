@@ -32,10 +32,7 @@ KNOWN_FAILING: dict[str, str] = {
     "balance moves four times the record's (a model problem; docs/validation.md, 'P1's conflict with the "
     "record, by state')",
 }
-KNOWN_UNINFORMATIVE: dict[str, str] = {
-    "P2b": "with 2021-22 ties the division of labour holds at month 0 only in Turkmenistan, where it "
-    "holds without specialisation too (docs/validation.md, 'Initial ties from 2021-22 figures')",
-}
+KNOWN_UNINFORMATIVE: dict[str, str] = {}
 # Mechanisms inert in the baseline with the war (docs/validation.md, "conflicts with the data")
 KNOWN_INERT: dict[str, str] = {}
 
@@ -227,6 +224,31 @@ def test_verdict_needs_the_whole_interval(op, low, high, expected):
 
 
 # ------------------------------------------------------------------ the stance measure
+
+
+def test_p2b_counts_most_of_the_five_states_not_those_of_month_0():
+    """P2b asks for the division in more than half of the states at every year end.
+
+    A run whose division holds at month 0 in one state only and forms in three
+    by month 12 keeps it; a run that keeps it in that one state alone does
+    not (it did under the measure counted against month 0).
+    """
+    from balancesim.validation import checks
+
+    setup = build_setup(load_scenario(validation.SCENARIO_DIR / "baseline.yaml"))
+    keys = sorted(checks.P2B.columns)
+    index = {k: j for j, k in enumerate(keys)}
+    data = np.zeros((61, 2, len(keys)))
+    states = setup.region_ids
+    for r, formed in enumerate((states[:3], ())):
+        for s in states:
+            holds = s == states[-1] or s in formed
+            months = slice(None) if s == states[-1] else slice(12, None)
+            lead, other = ("russia", "china") if holds else ("china", "russia")
+            data[months, r, index[(s, f"share.{lead}.security")]] = 0.6
+            data[months, r, index[(s, f"share.{other}.economy")]] = 0.6
+    run = checks.Run(checks.P2B.arms["baseline"], setup, data, index)
+    assert checks._p2b_kept(run).tolist() == [True, False]
 
 
 def test_stance_takes_a_side_only_with_a_majority_in_every_domain():

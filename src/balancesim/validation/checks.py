@@ -249,15 +249,25 @@ P2B_MONTHS = tuple(range(12, P2_MONTH + 1, 12))
 
 
 def _kept_every_year(run: Run) -> np.ndarray:
-    """(S, R): the division held at month 0 and at the end of every year."""
-    kept = _division(run, 0)
-    for month in P2B_MONTHS:
+    """(S, R): the division held in the state at the end of every year (months 12-60)."""
+    kept = _division(run, P2B_MONTHS[0])
+    for month in P2B_MONTHS[1:]:
         kept = kept & _division(run, month)
     return kept
 
 
 def _p2b_kept(run: Run) -> np.ndarray:
-    return _kept_every_year(run).sum(0) > _division(run, 0).sum(0) / 2
+    """(R,): the division held in most states (more than half) at the end of every year.
+
+    Not "in most of the states where it held at month 0": the 2022 start has
+    Russia level with or ahead of China in trade in three states (China
+    overtook it during 2023), so that count rested on one state (changed
+    after results: docs/validation.md).
+    """
+    most = np.ones(run.data.shape[1], dtype=bool)
+    for month in P2B_MONTHS:
+        most &= _division(run, month).sum(0) > len(run.regional) / 2
+    return most
 
 
 def _p2b_measure(runs: Runs, stats: Stats) -> list[Estimate]:
@@ -334,9 +344,9 @@ P2B = Check(
     claims="C6, C12",
     title="Division of labour is kept",
     statement="Under the baseline, Russia leads in security and China in the economy in most states.",
-    experiment="The baseline scenario. A run keeps the division of labour if it holds at the end of "
-    "every year (months 12, 24, 36, 48 and 60) in more than half of the states where it held at "
-    "month 0.",
+    experiment="The baseline scenario. A run keeps the division of labour if, at the end of every "
+    "year (months 12, 24, 36, 48 and 60), it holds in more than half of the five states (three or "
+    "more), whether or not it held there at month 0.",
     arms=_P2_ARMS,
     columns=tuple(
         _state_columns(STATES, [f"share.{g}.{d}" for g in (RUSSIA, CHINA) for d in ("security", "economy")])
@@ -359,15 +369,15 @@ P2B = Check(
         ),
     ),
     plot=_p2b_plot,
-    notes="The division of labour starts in every state (calibrated shares) and is carried by the "
-    "powers' specialisation: each offers by its capacity in each domain (Russia's in security, China's "
-    "in the economy; `specialisation`), and holds back where the other leads (`deference`, scaled by "
-    "coordination and by the other's lead). The knock-out removes specialisation alone; deference "
-    "changes shares (the influence table) but does not by itself decide who leads a domain. The "
-    "division must hold at the end of every year: without specialisation it breaks within the first "
-    "years in most states and partly returns by month 60, when China's growing economic reach and the "
-    "trade re-routed under sanctions give it the economy back; a division that broke and came back "
-    "was not kept (measure changed after results, docs/validation.md).",
+    notes="The division of labour is not in the start: with 2021-22 figures it holds at month 0 only in "
+    "Turkmenistan (Russia is level with or ahead of China in the trade of the others; China overtook it "
+    "during 2023), and it forms within the first year. What forms it is the powers' capacities by "
+    "domain, inputs (Russia's in security, China's in the economy), reaching their offers through "
+    "`specialisation`: with it off the division holds in most states at every year end in about one run "
+    "in twenty. The hold-back rule (`deference`), China's capacity trend and re-routed trade barely move "
+    "it (each off: still about every run), so the model reproduces the division from its inputs rather "
+    "than from a rule of coordination (C6 is 'partly' in docs/ODD.md). A division that broke and came "
+    "back was not kept (measures changed after results, docs/validation.md).",
 )
 
 
