@@ -247,6 +247,39 @@ def test_ctrl_c_exits_130_without_traceback(tmp_path, args):
         assert not [p for p in out.rglob("*") if p.is_file()]
 
 
+CTRL_C_WHILE_WORKERS_START = """
+import os, signal, subprocess, sys
+from balancesim.executors import _sigint_ignored
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as under an interactive shell
+CHILD = "import signal; print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)"
+
+
+def start_a_worker_and_press_ctrl_c():
+    shown = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True).stdout
+    print("worker ignores SIGINT:", shown.strip(), flush=True)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+try:
+    _sigint_ignored(start_a_worker_and_press_ctrl_c)
+    print("Ctrl-C lost")
+except KeyboardInterrupt:
+    print("Ctrl-C reached the parent")
+"""
+
+
+def test_a_ctrl_c_while_workers_start_is_not_lost():
+    """Workers start with SIGINT ignored; a Ctrl-C that comes meanwhile reaches the parent after.
+
+    Starting a forkserver takes up to a second. A SIGINT in that window used to be
+    discarded, and the sweep ran on as if nothing had been pressed. (In its own
+    process: one thread, whose signal mask is the one that counts.)
+    """
+    r = subprocess.run([sys.executable, "-c", CTRL_C_WHILE_WORKERS_START], capture_output=True, text=True)
+    assert r.stdout.splitlines() == ["worker ignores SIGINT: True", "Ctrl-C reached the parent"], r
+
+
 # ------------------------------------------------------------------------ manifests
 
 

@@ -21,6 +21,7 @@ without it installed raises `ExecutorUnavailable` with that advice.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -188,20 +189,34 @@ def _call_shared(fn: Callable[[Any, Any], Any], item: Any) -> Any:
     return fn(_SHARED["value"], item)
 
 
-def _sigint_ignored(call: Callable[[], Any]) -> Any:
-    """`call()` with SIGINT ignored, so that the processes it starts inherit an ignored SIGINT.
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Processes started inside this block inherit an ignored (and blocked) SIGINT.
 
-    Ctrl-C is the parent's to handle (it shuts the pool down and exits 130);
-    a worker or the forkserver interrupted during its own start-up would
-    print a traceback instead. The window is the few milliseconds of the call.
+    Ctrl-C is the parent's to handle (it shuts the workers down and exits 130);
+    a worker or the forkserver interrupted during its own start-up would print
+    a traceback instead. The parent must not lose a Ctrl-C that comes while
+    the block runs (starting a forkserver takes up to a second): SIGINT is
+    blocked first, so the kernel keeps it pending even while it is ignored, and
+    it is delivered to the parent's own handler when the block ends. Children
+    inherit both the ignored disposition (kept across exec) and the mask.
     """
     if threading.current_thread() is not threading.main_thread():
-        return call()
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return call()
+        yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a pending Ctrl-C lands here
+
+
+def _sigint_ignored(call: Callable[[], Any]) -> Any:
+    """`call()` inside `_children_ignore_sigint`: the processes it starts leave Ctrl-C to the parent."""
+    with _children_ignore_sigint():
+        return call()
 
 
 class ProcessRunner:
@@ -317,26 +332,20 @@ class DaskRunner:
 
             # Worker processes inherit an ignored SIGINT: Ctrl-C is the client's to handle
             # (it cancels the work and closes the cluster), not theirs to print tracebacks.
-            main_thread = threading.current_thread() is threading.main_thread()
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
             # No dashboard and no HTTP routes at all (cluster state, Prometheus metrics): the
             # HTTP server Dask always starts then answers nothing but 404.
             quiet_http = {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
-            try:
-                with dask.config.set(quiet_http):
-                    self.cluster = distributed.LocalCluster(
-                        n_workers=workers,
-                        threads_per_worker=1,
-                        processes=True,
-                        host="127.0.0.1",
-                        protocol="tls://",
-                        security=security,
-                        dashboard_address=None,
-                        silence_logs=logging.ERROR,
-                    )
-            finally:
-                if main_thread:
-                    signal.signal(signal.SIGINT, previous)
+            with _children_ignore_sigint(), dask.config.set(quiet_http):
+                self.cluster = distributed.LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    protocol="tls://",
+                    security=security,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
             self.client = distributed.Client(self.cluster, security=security)
             self.description = f"dask (LocalCluster, {workers} worker process{'es' if workers > 1 else ''})"
         self.distributed = distributed
