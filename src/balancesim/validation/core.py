@@ -134,18 +134,22 @@ class Lab:
         except ScenarioError as e:
             raise ValidationError(f"arm '{self._named.get(arm, arm).label}': {e}") from None
 
+    def column_index(self, arm: Arm, setup: Setup, keys: list[tuple[str, str]]) -> np.ndarray:
+        """The engine's column of each (actor, measure) in `keys`, or ValidationError naming the arm."""
+        cols = metrics.columns(setup)
+        try:
+            return np.array([cols.index(a, m) for a, m in keys], dtype=np.int64)
+        except KeyError as e:
+            label = self._named[arm].label
+            raise ValidationError(f"arm '{label}' ({arm.scenario}): {e.args[0]}") from None
+
     def run_all(self) -> None:
         for arm, wanted in self._wanted.items():
             if arm in self._runs:
                 continue
             setup = build_setup(self.load(arm))
-            cols = metrics.columns(setup)
             keys = sorted(wanted)
-            try:
-                idx = np.array([cols.index(a, m) for a, m in keys], dtype=np.int64)
-            except KeyError as e:
-                label = self._named[arm].label
-                raise ValidationError(f"arm '{label}' ({arm.scenario}): {e.args[0]}") from None
+            idx = self.column_index(arm, setup, keys)
             data = engine.simulate(
                 setup, self.seed, self.replicates, column_index=idx, progress=self.progress
             )

@@ -141,7 +141,6 @@ class DrawLab(Lab):
         return out
 
     def run_all(self) -> None:
-        from .. import metrics
 
         first = self.first_draw * self.runs
         seeds = engine.replicate_seeds(self.seed, self.replicates, first)
@@ -150,13 +149,8 @@ class DrawLab(Lab):
                 continue
             scenario = self.load(arm)
             setup = build_setup(scenario)
-            cols = metrics.columns(setup)
             keys = sorted(wanted)
-            try:
-                idx = np.array([cols.index(a, m) for a, m in keys], dtype=np.int64)
-            except KeyError as e:
-                label = self._named[arm].label
-                raise ValidationError(f"arm '{label}' ({arm.scenario}): {e.args[0]}") from None
+            idx = self.column_index(arm, setup, keys)
             values = self.values_for(arm, scenario)
             data = np.empty((setup.horizon + 1, self.replicates, len(idx)))
             for start, count in engine.chunks(self.replicates, engine.DEFAULT_CHUNK):
