@@ -339,7 +339,7 @@ def test_docs_parameters_table_is_current() -> None:
     text = DOCS.read_text(encoding="utf-8")
     assert replace_parameters_table(text) == text, (
         "docs/scenarios.md is out of date; regenerate it with: .venv/bin/python -c "
-        '"from balancesim.scenario_files import update_parameters_doc; update_parameters_doc()"'
+        '"from balancesim.parameters_doc import update_parameters_doc; update_parameters_doc()"'
     )
     assert parameters_table_markdown() in text
     for name, f in schema.Parameters.model_fields.items():
@@ -386,11 +386,11 @@ def test_docs_example_is_valid(tmp_path: Path) -> None:
 
 
 def test_parsed_files_are_reused_without_sharing_changes(tmp_path: Path) -> None:
-    from balancesim import scenario_files
+    from balancesim import scenario_yaml
 
     path = write(tmp_path, "s.yaml", f"extends: {MINIMAL.resolve()}\nparameters: {{lock_in: 2}}\n")
     changed = load_scenario(path, {"parameters.hedging_tension": 1.0, "actors.china.attention": 0.3})
-    assert (str(path), path.read_text()) in scenario_files._PARSED  # the next load skips the parser
+    assert (str(path), path.read_text()) in scenario_yaml._PARSED  # the next load skips the parser
     again = load_scenario(path)
     assert changed.parameters.hedging_tension == 1.0 and again.parameters.hedging_tension == 2.5
     assert again.actors[1].attention == 0.5 and again.parameters.lock_in == 2

@@ -48,7 +48,8 @@ from balancesim.calibration.posterior import PosteriorError, read_posterior
 from balancesim.experiment import calendar_month
 from balancesim.metrics import REGION
 from balancesim.model import BalanceModel
-from balancesim.scenario import Parameters, Scenario
+from balancesim.parameters import Parameters
+from balancesim.scenario import Scenario
 from balancesim.scenario_files import ScenarioError, load_scenario
 from balancesim.view_figures import (
     alignment_figure,

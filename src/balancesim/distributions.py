@@ -21,15 +21,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import Field, PositiveFloat, model_validator
+
+from .schema_base import Strict
 
 MAX_CHOICES = 1000
-
-
-class Strict(BaseModel):
-    """As scenario.Strict (which this module cannot import: scenario.py imports it)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
 
 
 class Prior(Strict):

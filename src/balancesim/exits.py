@@ -35,7 +35,7 @@ OK, FAILURE, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
 # looked up in sys.modules, so checking for them imports nothing: an exception
 # from a module that was never imported cannot be raised.
 _INPUT_ERRORS = (
-    ("balancesim.scenario_files", "ScenarioError"),
+    ("balancesim.located", "ScenarioError"),
     ("balancesim.sweep", "SweepError"),
     ("balancesim.experiment", "RunTooLarge"),
     ("balancesim.validation.core", "ValidationError"),

@@ -84,7 +84,7 @@ def with_parameters(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
     """A copy of the scenario with some parameters replaced (validated)."""
     if not overrides:
         return scenario
-    from .scenario import Parameters
+    from .parameters import Parameters
 
     params = Parameters.model_validate({**scenario.parameters.model_dump(), **overrides})
     return scenario.model_copy(update={"parameters": params})

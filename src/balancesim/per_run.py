@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 import numpy as np
 
+from .parameters import Parameters
 from .scenario import (
     AGENDA_ITEMS,
     DOMAINS,
@@ -37,7 +38,6 @@ from .scenario import (
     DomainValues,
     Effect,
     Institution,
-    Parameters,
     Partner,
     RegionalState,
     Relations,

@@ -10,7 +10,8 @@ messages about it short and inert:
 * `text_problem` / `key_problem` say why a string cannot be scenario text
   (lone surrogates, control characters; keys are short one-line names);
 * `excerpt` quotes at most MAX_EXCERPT characters of one line, with control
-  characters escaped, so no message reproduces a file or drives the terminal.
+  characters escaped, so no message reproduces a file or drives the terminal;
+  `describe_value` and `format_number` quote values as people wrote them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import stat
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 MAX_FILE_BYTES = 1 << 20  # scenario files are hand-written; anything bigger is a mistake
 MAX_EXCERPT = 80  # characters of a file's text quoted in a message (never a whole file)
@@ -117,3 +119,29 @@ def os_reason(e: OSError) -> str:
     if e.errno == errno.ELOOP:
         return "too many levels of symbolic links (a symlink loop?)"
     return (e.strerror or str(e)).lower()
+
+
+def describe_value(value: Any, raw: str | None = None) -> str:
+    """How a value is quoted in messages: 'text', 0.3, true (a boolean), a mapping."""
+    if isinstance(value, bool):
+        return f"{raw or str(value).lower()} (a boolean)"
+    if value is None:
+        return raw if raw not in (None, "") else "null"
+    if isinstance(value, str):
+        return f"'{excerpt(value, 40)}'"
+    if isinstance(value, int | float):
+        return raw if raw is not None else format_number(value)
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def format_number(x: float) -> str:
+    """A limit or value as people write it: 1 not 1.0, 0.25, 10000000."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return str(x)
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return str(x) if isinstance(x, int) else repr(x)

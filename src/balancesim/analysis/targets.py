@@ -26,7 +26,7 @@ Periods are calendar months; month 0 is the scenario's `start`, and a
 period reaching before it (2022 with a start of 2022-03) is cut to the
 months the model has.
 
-Files are read with the scenario loader's located YAML (`scenario_files`):
+Files are read with the scenario loader's located YAML (`scenario_yaml`):
 the same file:line messages, the same limits (size, aliases, tags), and
 `extends:` merges targets by id. Validation is pydantic (strict), then the
 measures and periods are checked against a scenario's measure names.
@@ -229,25 +229,26 @@ class Targets:
 
 def load_targets(path: str | Path) -> Targets:
     """Read and validate a target file; TargetFileError with file:line messages otherwise."""
-    from .. import scenario_files as sf
+    from ..located import ScenarioError, locate, plain
+    from ..scenario_yaml import Loader
 
-    loader = sf._Loader()
+    loader = Loader()
     display = str(path)
     real = Path(path)
     tree = loader.load_tree(display, real, [(display, real.resolve())])
     try:
         loader.fail_if_any()
-    except sf.ScenarioError as e:
+    except ScenarioError as e:
         raise TargetFileError(
             str(e).replace("expected a scenario mapping", "expected a target mapping")
         ) from None
     assert tree is not None
-    data = sf._plain(tree)
+    data = plain(tree)
     try:
         spec = TargetFile.model_validate_json(json.dumps(data, allow_nan=False), strict=True)
     except ValidationError as e:
         for loc, message in _messages(e, tree):
-            loader.add(sf._locate(tree, loc), loc, message)
+            loader.add(locate(tree, loc), loc, message)
         raise TargetFileError(str(loader.error())) from None
     lines: dict[str, dict[str, tuple[str, int | None]]] = {}
     for ident, node in tree.value["targets"].value.items():
@@ -260,8 +261,8 @@ def load_targets(path: str | Path) -> Targets:
 
 def _messages(error: ValidationError, tree: Any) -> list[tuple[tuple, str]]:
     """pydantic errors -> (location, message), worded as the scenario loader words them."""
-    from .. import scenario_files as sf
     from ..scenario import did_you_mean
+    from ..schema_messages import ErrorInfo, explain_one
 
     out = []
     for e in error.errors(include_url=False):
@@ -275,7 +276,7 @@ def _messages(error: ValidationError, tree: Any) -> list[tuple[tuple, str]]:
         if e["type"] == "string_pattern_mismatch" and loc[-1] == "[key]":
             out.append((path, f"'{path[-1]}' is not a valid target id (lowercase letters, digits and _)"))
             continue
-        out.append(sf._explain_one(sf._Err(e["type"], path, [], loc, e), tree))
+        out.append(explain_one(ErrorInfo(e["type"], path, [], loc, e), tree))
     return out
 
 
