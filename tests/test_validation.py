@@ -242,10 +242,11 @@ def test_p2b_counts_most_of_the_five_states_not_those_of_month_0():
     by month 12 keeps it; a run that keeps it in that one state alone does
     not (it did under the measure counted against month 0).
     """
-    from balancesim.validation import checks
+    from balancesim.validation.checks import stability
+    from balancesim.validation.core import Run
 
     setup = build_setup(load_scenario(validation.SCENARIO_DIR / "baseline.yaml"))
-    keys = sorted(checks.P2B.columns)
+    keys = sorted(stability.P2B.columns)
     index = {k: j for j, k in enumerate(keys)}
     data = np.zeros((61, 2, len(keys)))
     states = setup.region_ids
@@ -256,8 +257,8 @@ def test_p2b_counts_most_of_the_five_states_not_those_of_month_0():
             lead, other = ("russia", "china") if holds else ("china", "russia")
             data[months, r, index[(s, f"share.{lead}.security")]] = 0.6
             data[months, r, index[(s, f"share.{other}.economy")]] = 0.6
-    run = checks.Run(checks.P2B.arms["baseline"], setup, data, index)
-    assert checks._p2b_kept(run).tolist() == [True, False]
+    run = Run(stability.P2B.arms["baseline"], setup, data, index)
+    assert stability._p2b_kept(run).tolist() == [True, False]
 
 
 def test_stance_takes_a_side_only_with_a_majority_in_every_domain():

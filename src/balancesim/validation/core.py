@@ -1,7 +1,7 @@
 """The machinery of the validation: arms, runs, statistics, checks and their verdicts.
 
-Nothing here knows a pattern; `checks.py` defines them and `report.py` writes
-what they found.
+Nothing here knows a pattern; the `checks` package defines them and `report.py`
+writes what they found.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Any
 from ..experiment import calendar_month
 from ..folders import check_target, clean_partials, locked, make_partial, swap_in
 from . import influence
-from .checks import VOTES
+from .checks.un_votes import VOTES
 from .core import Check, CheckResult, Estimate, Outcome, Threshold, Validation
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,60 @@
+"""What the pattern checks share: the actors the patterns name, the smallest
+meaningful effect, the figures' colours, and readers of the model's outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ... import metrics
+from ...plots import envelope
+from ..core import Run
+
+
+def stack(run: Run, measure: str, month: int | slice, actors: Sequence[str] | None = None) -> np.ndarray:
+    """(actors, R) or (actors, T, R) values of one measure for several actors."""
+    return np.stack([run.values(a, measure)[month] for a in (actors or run.regional)])
+
+
+def state_columns(states: Sequence[str], measures: Sequence[str]) -> list[tuple[str, str]]:
+    """The (actor, measure) columns a check reads: every measure for every state."""
+    return [(s, m) for s in states for m in measures]
+
+
+def pct(x: float) -> str:
+    """A share as a percentage with one decimal."""
+    return f"{100 * x:.1f}%"
+
+
+def fan(ax, values: np.ndarray, colour: str, label: str, months: np.ndarray | None = None) -> None:
+    """Median with 50% and 90% bands of (months, R) values."""
+    envelope(ax, np.arange(values.shape[0]) if months is None else months, values, colour=colour, label=label)
+
+
+MODEL_C, KO_C, OTHER_C = "#1f4e79", "#c0392b", "#7f8c8d"
+REGION = metrics.REGION
+SHORT = {
+    "kazakhstan": "KAZ",
+    "kyrgyzstan": "KGZ",
+    "tajikistan": "TJK",
+    "uzbekistan": "UZB",
+    "turkmenistan": "TKM",
+}
+
+
+def short(state: str) -> str:
+    """A state's three-letter label in the figures and details."""
+    return SHORT.get(state, state[:3].upper())
+
+
+# The calibrated baseline's actors named by the patterns themselves.
+RUSSIA, CHINA = "russia", "china"
+STATES = ("kazakhstan", "kyrgyzstan", "tajikistan", "uzbekistan", "turkmenistan")
+CSTO_MEMBERS = ("kazakhstan", "kyrgyzstan", "tajikistan")
+THIRD_PARTIES = ("india", "turkey", "eu", "us")
+BASELINE = "baseline.yaml"
+
+# The smallest effect that counts where a claim says "more" or "less" without a size.
+MIN_INDEX_EFFECT = 0.01  # one point on a 0-1 scale: the precision of the calibrating shares
