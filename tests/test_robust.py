@@ -172,7 +172,7 @@ def test_cli_robust_over_a_posterior(tmp_path):
 
 
 def test_cli_defaults_are_the_modules():
-    """`--draws` is written out in cli.py (importing robust.py would load numpy for --help)."""
+    """`--draws` is written out in validate_command.py (importing robust.py would load numpy for --help)."""
     from balancesim.validation import robust
 
     params = {p.name: p for p in main.commands["validate"].params}

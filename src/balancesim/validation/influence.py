@@ -42,7 +42,7 @@ class Mechanism:
 
     name: str
     claims: str
-    rule: str  # where it lives in rules.py
+    rule: str  # the rule that carries it (rules.py and the modules it calls)
     switch: dict[str, Any]  # overrides that switch it off
     scenario: str = BASELINE  # where it can act
     focus: tuple[tuple[str, str], ...] = ()  # extra (actor, measure) outcomes
