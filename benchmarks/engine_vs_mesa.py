@@ -36,7 +36,8 @@ REPEATS = 3  # best of: the first touch of fresh memory is slow on a VM, and oth
 
 
 def mesa_loop(scenario, seed: int, n: int) -> float:
-    from balancesim import BalanceModel, engine
+    from balancesim import BalanceModel
+    from balancesim.model import engine
 
     def once() -> float:
         started = time.perf_counter()
@@ -50,7 +51,7 @@ def mesa_loop(scenario, seed: int, n: int) -> float:
 
 
 def engine_rate(setup, seed: int, n: int, **kwargs) -> float:
-    from balancesim import engine
+    from balancesim.model import engine
 
     def once() -> float:
         started = time.perf_counter()
@@ -62,8 +63,9 @@ def engine_rate(setup, seed: int, n: int, **kwargs) -> float:
 
 def memory_case(replicates: int, keep: str) -> None:
     """Run one large case (in a child process) and print its peak resident memory."""
-    from balancesim import engine, load_scenario, metrics
-    from balancesim.state import build_setup
+    from balancesim import load_scenario
+    from balancesim.model import engine, metrics
+    from balancesim.model.state import build_setup
 
     setup = build_setup(load_scenario(SCENARIO))
     cols = metrics.columns(setup)
@@ -97,8 +99,8 @@ def main() -> None:
         return
 
     from balancesim import load_scenario
-    from balancesim.metrics import HEADLINE, REGION, columns
-    from balancesim.state import build_setup
+    from balancesim.model.metrics import HEADLINE, REGION, columns
+    from balancesim.model.state import build_setup
 
     scenario = load_scenario(SCENARIO)
     setup = build_setup(scenario)
@@ -125,7 +127,7 @@ def main() -> None:
     )
 
     if args.profile:
-        from balancesim import engine
+        from balancesim.model import engine
 
         seeds = engine.replicate_seeds(args.seed, 1000)
         profile = cProfile.Profile()

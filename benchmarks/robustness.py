@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from balancesim.scenario import Parameters
+from balancesim.scenario.schema import Parameters
 from balancesim.validation import CHECKS, PASS, run_validation
 
 

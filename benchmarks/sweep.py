@@ -52,7 +52,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "taiwan_shock.yaml"
-CLI = [sys.executable, "-m", "balancesim.cli", "sweep", str(SCENARIO)]
+CLI = [sys.executable, "-m", "balancesim.cli.main", "sweep", str(SCENARIO)]
 GRID = ["-p", "parameters.hedging_tension=0:4:11", "-p", "parameters.lock_in=1:6:11"]
 
 
@@ -104,7 +104,8 @@ def batch_run_rate(processes: int, seeds: int) -> tuple[float, int]:
 
     import mesa
 
-    from balancesim import BalanceModel, engine, load_scenario
+    from balancesim import BalanceModel, load_scenario
+    from balancesim.model import engine
 
     scenario = load_scenario(SCENARIO)
     tension, lock_in = grid_values()

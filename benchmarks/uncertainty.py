@@ -38,8 +38,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2000, help="replicates for the engine comparison")
     args = parser.parse_args()
 
-    from balancesim import engine, load_scenario, uncertainty
-    from balancesim.state import build_setup
+    from balancesim import load_scenario
+    from balancesim.model import engine
+    from balancesim.model.state import build_setup
+    from balancesim.scenario import uncertainty
 
     scenario = load_scenario(SCENARIO)
     n, priors = args.replicates, len(scenario.uncertainty)

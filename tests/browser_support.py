@@ -7,7 +7,7 @@ A plain module, imported by browser tests::
 What it takes care of (see docs/viz.md, "Offline" and "Tests", for why each piece is needed):
 
 * ``start_solara(app)`` runs ``solara run APP`` on a free 127.0.0.1 port as a subprocess,
-  with the offline environment of ``balancesim.viz`` (``prepare_offline``): front-end assets
+  with the offline environment of ``balancesim.viz.server`` (``prepare_offline``): front-end assets
   served from the ``solara-assets`` wheel through an overlay directory that adds the few
   files Solara asks for under other names, no telemetry and no "phone home" check iframe.
   It waits for ``/readyz`` and stops the server (its own process group only) afterwards.
@@ -46,7 +46,7 @@ from urllib.parse import urlparse
 import pytest
 
 # The offline pieces live in the package (`balancesim viz` needs them too); re-exported here.
-from balancesim.viz import (  # noqa: F401
+from balancesim.viz.server import (  # noqa: F401
     ASSET_ALIASES,
     KATEX_DIR,
     KATEX_STUBS,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from balancesim import load_scenario
-from balancesim.state import build_setup
+from balancesim.model.state import build_setup
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -25,7 +25,7 @@ def baseline_setup(baseline):
 
 def short(scenario, horizon: int = 24, **parameters):
     """A copy of a scenario with a shorter horizon (shocks past it dropped) and some parameters changed."""
-    from balancesim.model import with_parameters
+    from balancesim.model.mesa_model import with_parameters
 
     shocks = [s for s in scenario.shocks if s.month is None or s.month <= horizon]
     return with_parameters(scenario.model_copy(update={"horizon": horizon, "shocks": shocks}), parameters)

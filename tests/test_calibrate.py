@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from balancesim.analysis.targets import TargetFile, dump_targets, load_targets
-from balancesim.calibration.posterior import PosteriorError, read_posterior
 from balancesim.calibration.problem import build_problem
 from balancesim.calibration.smc import Budget, run_smc
-from balancesim.cli import main
-from balancesim.scenario_files import load_scenario
+from balancesim.cli.main import main
+from balancesim.scenario.files import load_scenario
+from balancesim.scenario.posterior import PosteriorError, read_posterior
 
 from .conftest import ROOT
 
@@ -56,7 +56,7 @@ def test_calibrate_tiny_budget_end_to_end(tmp_path):
 
 def test_calibrate_folder_is_locked_and_checked(tmp_path):
     """As `validate --out`: a second writer exits 1 and a user's folder exits 2, before any run."""
-    from balancesim.folders import locked
+    from balancesim.experiment.folders import locked
 
     out = tmp_path / "cal"
     args = ["calibrate", BASELINE, "--targets", TARGETS, "--budget", "20", "--out", str(out)]
@@ -203,7 +203,7 @@ def test_interrupted_calibration_leaves_nothing(tmp_path):
         [
             sys.executable,
             "-m",
-            "balancesim.cli",
+            "balancesim.cli.main",
             "calibrate",
             BASELINE,
             "--targets",
@@ -247,7 +247,7 @@ def test_scenario_posterior_is_drawn_from(tmp_path):
     _posterior_folder(tmp_path, frame)
     scenario = load_scenario(_scenario_with_posterior(tmp_path, "post"))  # relative to the file
     assert scenario.posterior is not None
-    from balancesim.uncertainty import draw
+    from balancesim.scenario.uncertainty import draw
 
     values = draw(scenario, 3, 200)
     assert set(values["parameters.lock_in"]) == {2.5, 4.0}
@@ -297,7 +297,7 @@ def test_set_fixes_a_value_the_posterior_covers(tmp_path):
     frame = pd.DataFrame({"parameters.lock_in": [2.5, 4.0], "weight": [0.5, 0.5]})
     _posterior_folder(tmp_path, frame)
     file = _scenario_with_posterior(tmp_path, "post")
-    from balancesim.uncertainty import draw
+    from balancesim.scenario.uncertainty import draw
 
     fixed = load_scenario(file, {"parameters.lock_in": 3.0})
     assert "parameters.lock_in" not in draw(fixed, 3, 10)

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from balancesim.cli import main
+from balancesim.cli.main import main
 
 from .conftest import ROOT
 
@@ -119,7 +119,7 @@ def test_invalid_scenario_exits_2_with_location_and_writes_nothing(tmp_path):
     bad.write_text("extends: " + BASELINE + "\nhorizon: 0\n")
     out = tmp_path / "res"
     result = subprocess.run(
-        [sys.executable, "-m", "balancesim.cli", "run", str(bad), "--out", str(out)],
+        [sys.executable, "-m", "balancesim", "run", str(bad), "--out", str(out)],
         capture_output=True,
         text=True,
     )

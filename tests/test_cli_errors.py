@@ -22,9 +22,10 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from balancesim import console, folders
-from balancesim.cli import main
-from balancesim.exits import Group
+from balancesim.cli import console
+from balancesim.cli.exits import Group
+from balancesim.cli.main import main
+from balancesim.experiment import folders
 
 from .conftest import ROOT
 
@@ -57,12 +58,12 @@ def scenario(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
 
 def test_run_into_an_unwritable_folder_fails_before_simulating(tmp_path, monkeypatch):
     """--out below a regular file cannot be created: exit 1 at once, one line, nothing simulated."""
-    import balancesim.experiment
+    import balancesim.experiment.batch
 
     def simulate(*args, **kwargs):
         raise AssertionError("simulated although the results could not be written")
 
-    monkeypatch.setattr(balancesim.experiment, "run", simulate)
+    monkeypatch.setattr(balancesim.experiment.batch, "run", simulate)
     blocker = tmp_path / "file"
     blocker.write_text("")
     r = invoke("run", MINIMAL, "-n", "2", "--out", blocker / "res")
@@ -130,7 +131,7 @@ def test_run_on_a_real_read_only_or_full_filesystem(tmp_path, options, expected)
     wrap = _namespace_mount(mount, "64k", options)
     if wrap is None:
         pytest.skip("cannot mount a private tmpfs here (needs unshare and user namespaces)")
-    command = [sys.executable, "-m", "balancesim.cli", "run", TAIWAN, "-n", "50", "--out", str(mount / "run")]
+    command = [sys.executable, "-m", "balancesim", "run", TAIWAN, "-n", "50", "--out", str(mount / "run")]
     result = subprocess.run([*wrap, *command], capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
@@ -225,7 +226,7 @@ def test_ctrl_c_exits_130_without_traceback(tmp_path, args):
     """SIGINT to the process group, as a terminal sends it, while the command is working."""
     out = tmp_path / "out"
     process = subprocess.Popen(
-        [sys.executable, "-m", "balancesim.cli", *args, "--out", str(out)],
+        [sys.executable, "-m", "balancesim", *args, "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -249,7 +250,7 @@ def test_ctrl_c_exits_130_without_traceback(tmp_path, args):
 
 CTRL_C_WHILE_WORKERS_START = """
 import os, signal, subprocess, sys
-from balancesim.executors import _sigint_ignored
+from balancesim.experiment.executors import _sigint_ignored
 
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as under an interactive shell
 CHILD = "import signal; print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)"

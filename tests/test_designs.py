@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from balancesim import morris, outcomes
-from balancesim.scenario_files import load_scenario
-from balancesim.state import build_setup
+from balancesim.model import outcomes
+from balancesim.model.state import build_setup
+from balancesim.scenario.files import load_scenario
+from balancesim.sweep import morris
 from balancesim.sweep.design_file import DesignFileError, check_values, read_design_file
 
 from .conftest import ROOT
@@ -27,7 +28,7 @@ def test_outcomes_name_region_and_actor_measures():
         "member.csto[kyrgyzstan]",
     ]
     index = outcomes.column_index(setup, chosen)
-    from balancesim import metrics
+    from balancesim.model import metrics
 
     columns = metrics.columns(setup)
     assert [(columns.actors[k], columns.measures[k]) for k in index] == [
@@ -153,7 +154,7 @@ def test_overrides_accept_numpy_scalars():
 def sweep_cli(*args: str):
     from click.testing import CliRunner
 
-    from balancesim.cli import main
+    from balancesim.cli.main import main
 
     return CliRunner().invoke(main, ["sweep", MINIMAL, "--executor", "serial", *args], catch_exceptions=False)
 

@@ -20,7 +20,7 @@ from balancesim.analysis.expressions import (
     slug,
 )
 from balancesim.analysis.results_data import ResultsError, open_results
-from balancesim.cli import main
+from balancesim.cli.main import main
 
 from .conftest import ROOT
 

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from balancesim import BalanceModel, engine, load_scenario, metrics, run
-from balancesim.agents import GreatPower, RegionalState
-from balancesim.state import build_setup
+from balancesim import BalanceModel, load_scenario, run
+from balancesim.model import engine, metrics
+from balancesim.model.agents import GreatPower, RegionalState
+from balancesim.model.state import build_setup
 
 from .conftest import SCENARIOS, short
 
@@ -95,7 +96,7 @@ def test_mesa_engine_option_gives_same_numbers(baseline):
 def test_batch_run_with_explicit_seeds(baseline, tmp_path):
     """BalanceModel works under mesa.batch_run; explicit seeds reproduce engine replicates."""
     path = tmp_path / "short.yaml"
-    from balancesim.scenario_files import dump_scenario
+    from balancesim.scenario.files import dump_scenario
 
     path.write_text(dump_scenario(short(baseline, 12)))
     seeds = [int(s) for s in engine.replicate_seeds(9, 2)]
@@ -121,7 +122,7 @@ def test_batch_run_with_explicit_seeds(baseline, tmp_path):
 
 
 def _short_file(scenario, tmp_path, horizon=12):
-    from balancesim.scenario_files import dump_scenario
+    from balancesim.scenario.files import dump_scenario
 
     path = tmp_path / "short.yaml"
     path.write_text(dump_scenario(short(scenario, horizon)))
@@ -218,7 +219,7 @@ def test_datacollector_is_the_only_history(baseline):
 
 
 def test_model_agents_are_views_of_the_state(baseline):
-    from balancesim.agents import GreatPower, RegionalState, ThirdParty
+    from balancesim.model.agents import GreatPower, RegionalState, ThirdParty
 
     model = BalanceModel(short(baseline, 6), rng=3)
     states = model.agents_by_type[RegionalState]

@@ -1,4 +1,4 @@
-"""`balancesim.evaluate`: design points in, a frame of outcomes out, as other tools call it."""
+"""`balancesim.sweep.evaluate`: design points in, a frame of outcomes out, as other tools call it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 import balancesim
 from balancesim import sweep as sw
-from balancesim.scenario_files import load_scenario
+from balancesim.scenario.files import load_scenario
 
 from .conftest import ROOT
 

@@ -18,9 +18,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from balancesim import store, validation
-from balancesim.cli import main
-from balancesim.folders import OWNER, FolderBusy, clean_partials, locked, make_partial, written_whole
+from balancesim import validation
+from balancesim.cli.main import main
+from balancesim.experiment import store
+from balancesim.experiment.folders import (
+    OWNER,
+    FolderBusy,
+    clean_partials,
+    locked,
+    make_partial,
+    written_whole,
+)
 
 from .conftest import ROOT
 
@@ -36,7 +44,7 @@ def hold_lock(folder: Path) -> subprocess.Popen:
     code = textwrap.dedent(
         f"""
         import sys, time
-        from balancesim.folders import locked
+        from balancesim.experiment.folders import locked
         with locked({str(folder)!r}):
             print("locked", flush=True)
             time.sleep(60)
@@ -130,7 +138,7 @@ def test_partials_of_killed_runs_are_removed_and_others_reported(tmp_path, monke
         [
             sys.executable,
             "-m",
-            "balancesim.cli",
+            "balancesim.cli.main",
             "run",
             MINIMAL,
             "-n",
@@ -256,7 +264,7 @@ def test_a_failed_report_write_leaves_the_earlier_report_whole(small_validation,
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE")
 def test_validate_onto_a_full_disk_is_one_line_and_exit_1(tmp_path):
     out = tmp_path / "v"
-    body = f"from balancesim.cli import main\nmain(['validate', '-n', '20', '--out', {str(out)!r}])"
+    body = f"from balancesim.cli.main import main\nmain(['validate', '-n', '20', '--out', {str(out)!r}])"
     r = subprocess.run(
         [sys.executable, "-c", FULL_DISK.format(body=body)],
         capture_output=True,

@@ -9,10 +9,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from balancesim import engine
 from balancesim import sweep as sw
-from balancesim.scenario_files import load_scenario
-from balancesim.state import build_setup
+from balancesim.model import engine
+from balancesim.model.state import build_setup
+from balancesim.scenario.files import load_scenario
 
 from .conftest import ROOT
 

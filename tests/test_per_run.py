@@ -8,9 +8,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from balancesim import BalanceModel, engine, load_scenario, per_run
-from balancesim.per_run import ValuesError
-from balancesim.state import build_setup
+from balancesim import BalanceModel, load_scenario
+from balancesim.model import engine
+from balancesim.model.state import build_setup
+from balancesim.scenario import per_run
+from balancesim.scenario.per_run import ValuesError
 
 from .conftest import ROOT, SCENARIOS
 

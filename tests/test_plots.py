@@ -7,9 +7,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 
-from balancesim import load_scenario, plots
+from balancesim import load_scenario
 from balancesim import run as simulate
-from balancesim.wording import plural
+from balancesim.figures import runs as plots
+from balancesim.text.wording import plural
 
 from .conftest import ROOT
 

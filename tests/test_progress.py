@@ -9,7 +9,7 @@ import sys
 
 from rich.console import Console
 
-from balancesim.progress import Phases
+from balancesim.cli.progress import Phases
 
 
 def _render(phases: Phases) -> str:
@@ -47,7 +47,7 @@ HEAVY = ("numpy", "pandas", "mesa", "scipy", "matplotlib", "pyarrow", "SALib", "
 def test_the_command_line_imports_no_heavy_library():
     """`balancesim --help` stays fast: the CLI module and the package load none of these."""
     code = (
-        "import sys, json, balancesim, balancesim.cli; "
+        "import sys, json, balancesim, balancesim.cli.main; "
         f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -56,7 +56,7 @@ def test_the_command_line_imports_no_heavy_library():
         [
             sys.executable,
             "-c",
-            code.replace("print", "balancesim.cli.main(['--help'], standalone_mode=False); print"),
+            code.replace("print", "balancesim.cli.main.main(['--help'], standalone_mode=False); print"),
         ],
         capture_output=True,
         text=True,
@@ -68,15 +68,15 @@ def test_the_command_line_imports_no_heavy_library():
 def test_the_public_api_still_loads_on_use():
     code = "import balancesim; print(balancesim.run.__module__, balancesim.BalanceModel.__name__)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["balancesim.experiment", "BalanceModel"]
+    assert result.stdout.split() == ["balancesim.experiment.batch", "BalanceModel"]
 
 
 def test_run_shows_its_phases_on_a_terminal(tmp_path, monkeypatch):
     """`run` on a terminal: set-up status, the simulation bar, then the writing bar (all transient)."""
     from click.testing import CliRunner
 
-    from balancesim import console
-    from balancesim.cli import main
+    from balancesim.cli import console
+    from balancesim.cli.main import main
 
     from .conftest import ROOT
 

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from balancesim.cli import main
-from balancesim.scenario import Scenario
-from balancesim.scenario_files import COMMAND_LINE, ScenarioError, load_scenario, parse_overrides
+from balancesim.cli.main import main
+from balancesim.scenario.files import COMMAND_LINE, ScenarioError, load_scenario, parse_overrides
+from balancesim.scenario.schema import Scenario
 
 from .conftest import ROOT
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from balancesim.cli import main
-from balancesim.scenario_files import load_scenario
-from balancesim.uncertainty import draw
+from balancesim.cli.main import main
+from balancesim.scenario.files import load_scenario
+from balancesim.scenario.uncertainty import draw
 from balancesim.validation import Arm, Check, KnockOut, Threshold
 from balancesim.validation.robust import run_robust
 
@@ -107,7 +107,7 @@ def test_cli_robust_writes_the_shares(tmp_path):
 
 def test_robust_into_a_folder_another_command_writes_exits_1(tmp_path):
     """The folder is locked as `validate` locks it: a second writer stops at once, writing nothing."""
-    from balancesim.folders import locked
+    from balancesim.experiment.folders import locked
 
     out = tmp_path / "v"
     with locked(out):  # exclusive within a process too

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from balancesim import load_scenario, metrics, rules
-from balancesim.engine import draw_noise, replicate_seeds
-from balancesim.model import with_parameters
-from balancesim.state import ECONOMY, SECURITY, SOFT, build_setup, initial_state
+from balancesim import load_scenario
+from balancesim.model import metrics, rules
+from balancesim.model.engine import draw_noise, replicate_seeds
+from balancesim.model.mesa_model import with_parameters
+from balancesim.model.state import ECONOMY, SECURITY, SOFT, build_setup, initial_state
 
 
 def S(setup, name):
@@ -250,7 +251,7 @@ def test_division_of_labour_holds_back_the_non_leader(baseline_setup):
 )
 def test_shock_effects_scale_with_severity(baseline_setup, change, amount, expect):
     """C13: effects apply in proportion to severity (0.5 here); no severity, no change."""
-    from balancesim.state import CompiledEffect
+    from balancesim.model.state import CompiledEffect
 
     setup = baseline_setup
     st = initial_state(setup, 2)
@@ -268,7 +269,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _final(scenario, actor: str, measure: str, replicates: int = 40, **overrides) -> np.ndarray:
     """(R,) values of one measure at the last month of `scenario` with `overrides` (same seed)."""
-    from balancesim import engine
+    from balancesim.model import engine
 
     setup = build_setup(load_scenario(ROOT / "scenarios" / scenario, overrides))
     col = metrics.columns(setup).index(actor, measure)
@@ -357,7 +358,7 @@ def test_ties_are_not_a_permanent_anchor():
 
 def test_assets_hold_engagement_until_their_end(baseline_setup):
     """C1, C12: a base keeps its owner's engagement up to its floor until its end month."""
-    from balancesim.ties import asset_floor
+    from balancesim.model.ties import asset_floor
 
     setup = baseline_setup
     tj, ru = S(setup, "tajikistan"), M(setup, "russia")
@@ -456,7 +457,7 @@ def test_overlap_at_the_status_quo_breeds_no_friction(baseline_setup, baseline):
 
 def test_co_ownership_caps_the_owner_at_its_stake():
     """C6: Russia's Gas Union cannot take over a network China half owns; without the cap it can."""
-    from balancesim.ties import asset_floor
+    from balancesim.model.ties import asset_floor
 
     def floors(**parameters):
         scenario = load_scenario(ROOT / "scenarios" / "gas_union.yaml")

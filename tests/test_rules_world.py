@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from balancesim import rules, rules_world
-from balancesim.engine import draw_noise, replicate_seeds, widen
-from balancesim.model import with_parameters
-from balancesim.state import ECONOMY, SECURITY, build_setup, initial_state
+from balancesim.model import rules
+from balancesim.model.engine import draw_noise, replicate_seeds, widen
+from balancesim.model.mesa_model import with_parameters
+from balancesim.model.rules import world as rules_world
+from balancesim.model.state import ECONOMY, SECURITY, build_setup, initial_state
 from balancesim.validation import MECHANISMS
 
 from .conftest import short
@@ -187,7 +188,7 @@ def test_failures_outside_the_region_are_not_seen_inside(baseline_setup):
 
 def test_region_measures_leave_out_states_outside_the_region(baseline_setup):
     """Armenia (in_region: false) is simulated but not counted in the regional measures."""
-    from balancesim import metrics
+    from balancesim.model import metrics
 
     setup = baseline_setup
     assert "armenia" in setup.regional_ids and "armenia" not in setup.region_ids

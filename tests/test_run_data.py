@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from balancesim import experiment, metrics, store
-from balancesim.metrics import MeasureParts, measure_name, measure_parts
-from balancesim.state import build_setup
+from balancesim.experiment import batch as experiment
+from balancesim.experiment import store
+from balancesim.model import metrics
+from balancesim.model.metrics import MeasureParts, measure_name, measure_parts
+from balancesim.model.state import build_setup
 
 from .conftest import ROOT, SCENARIOS, short
 

@@ -9,10 +9,11 @@ import numpy as np
 import pyarrow.parquet as pq
 from click.testing import CliRunner
 
-from balancesim import experiment, load_scenario
-from balancesim.cli import main
-from balancesim.importance import leading, noise_level, rank_correlations
-from balancesim.metrics import REGION
+from balancesim import load_scenario
+from balancesim.cli.main import main
+from balancesim.experiment import batch as experiment
+from balancesim.experiment.importance import leading, noise_level, rank_correlations
+from balancesim.model.metrics import REGION
 
 from .conftest import ROOT
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from balancesim import scenario as schema
-from balancesim.scenario_files import (
+from balancesim.scenario import schema
+from balancesim.scenario.files import (
     COMMAND_LINE,
     MAX_PROBLEMS,
     Problem,
@@ -339,7 +339,7 @@ def test_docs_parameters_table_is_current() -> None:
     text = DOCS.read_text(encoding="utf-8")
     assert replace_parameters_table(text) == text, (
         "docs/scenarios.md is out of date; regenerate it with: .venv/bin/python -c "
-        '"from balancesim.parameters_doc import update_parameters_doc; update_parameters_doc()"'
+        '"from balancesim.scenario.parameters_doc import update_parameters_doc; update_parameters_doc()"'
     )
     assert parameters_table_markdown() in text
     for name, f in schema.Parameters.model_fields.items():
@@ -386,7 +386,7 @@ def test_docs_example_is_valid(tmp_path: Path) -> None:
 
 
 def test_parsed_files_are_reused_without_sharing_changes(tmp_path: Path) -> None:
-    from balancesim import scenario_yaml
+    from balancesim.scenario import yaml_reader as scenario_yaml
 
     path = write(tmp_path, "s.yaml", f"extends: {MINIMAL.resolve()}\nparameters: {{lock_in: 2}}\n")
     changed = load_scenario(path, {"parameters.hedging_tension": 1.0, "actors.china.attention": 0.3})

@@ -24,12 +24,12 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from balancesim import engine
 from balancesim import sweep as sw
-from balancesim.cli import main
-from balancesim.executors import ExecutorUnavailable, make_runner
-from balancesim.scenario_files import load_scenario
-from balancesim.state import build_setup
+from balancesim.cli.main import main
+from balancesim.experiment.executors import ExecutorUnavailable, make_runner
+from balancesim.model import engine
+from balancesim.model.state import build_setup
+from balancesim.scenario.files import load_scenario
 
 from .conftest import ROOT
 
@@ -425,7 +425,7 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_result(tmp_path):
     killed = tmp_path / "killed"
     command = [*args, "--executor", "process", "--workers", "2", "--out", str(killed)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "balancesim.cli", *command],
+        [sys.executable, "-m", "balancesim", *command],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -664,7 +664,7 @@ def test_a_second_writer_of_a_sweep_folder_is_refused_with_exit_1(tmp_path):
     """A sweep runs in another process; a second sweep and a --resume into its folder are refused."""
     out = tmp_path / "s"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "balancesim.cli", "sweep", MINIMAL, *SLOW, "--out", str(out)],
+        [sys.executable, "-m", "balancesim", "sweep", MINIMAL, *SLOW, "--out", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -772,7 +772,7 @@ def test_a_killed_worker_process_is_one_line_exit_1_and_resumable(tmp_path):
         [
             sys.executable,
             "-m",
-            "balancesim.cli",
+            "balancesim.cli.main",
             "sweep",
             MINIMAL,
             *args,
@@ -819,7 +819,7 @@ def _slow_square(shared: float, item: int) -> int:
 def test_losing_every_dask_worker_fails_cleanly(tmp_path):
     """Workers lost mid-sweep: ExecutorFailed, not a hang; a cluster without workers: exit 1, resumable."""
     distributed = pytest.importorskip("distributed")
-    from balancesim.executors import DaskRunner, ExecutorFailed
+    from balancesim.experiment.executors import DaskRunner, ExecutorFailed
 
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
@@ -872,7 +872,7 @@ def test_an_unreachable_scheduler_exits_1(tmp_path):
 
 def test_posterior_draws_are_chunk_independent_and_keep_the_design(tmp_path):
     """`sweep --posterior`: each run draws the posterior PATHs the design does not set, by replicate."""
-    from balancesim.calibration.posterior import read_posterior
+    from balancesim.scenario.posterior import read_posterior
 
     folder = tmp_path / "post"
     folder.mkdir()

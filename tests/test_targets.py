@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from balancesim import metrics
 from balancesim.analysis import hindcast as hc
 from balancesim.analysis.targets import (
     Target,
@@ -23,7 +22,8 @@ from balancesim.analysis.targets import (
     replicate_distance,
     statistics,
 )
-from balancesim.cli import main
+from balancesim.cli.main import main
+from balancesim.model import metrics
 
 from .conftest import ROOT
 

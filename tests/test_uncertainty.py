@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from balancesim import load_scenario, uncertainty
-from balancesim.distributions import Beta, Choice, LogUniform, Normal, Triangular, Uniform
-from balancesim.scenario import json_schema
-from balancesim.scenario_files import ScenarioError
+from balancesim import load_scenario
+from balancesim.scenario import uncertainty
+from balancesim.scenario.distributions import Beta, Choice, LogUniform, Normal, Triangular, Uniform
+from balancesim.scenario.files import ScenarioError
+from balancesim.scenario.schema import json_schema
 
 from .conftest import ROOT
 
@@ -153,7 +154,7 @@ def test_the_json_schema_describes_priors():
 
 
 def test_baseline_priors_are_narrower_than_admissible():
-    from balancesim.per_run import bounds
+    from balancesim.scenario.per_run import bounds
 
     scenario = load_scenario(ROOT / "scenarios" / "baseline.yaml")
     assert len(scenario.uncertainty) > 50

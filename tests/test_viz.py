@@ -22,9 +22,10 @@ import solara
 import solara.widgets
 from click.testing import CliRunner
 
-from balancesim import app, viz
-from balancesim.cli import main
-from balancesim.model import BalanceModel
+from balancesim.cli.main import main
+from balancesim.model.mesa_model import BalanceModel
+from balancesim.viz import app
+from balancesim.viz import server as viz
 
 from .browser_support import (  # fixtures are used by name below
     REPO_ROOT,
@@ -254,7 +255,7 @@ def _posterior(tmp_path):
 
 def test_view_replicate_k_is_run_replicate_k_with_posterior(monkeypatch, tmp_path):
     """`viz --posterior DIR`: the page's replicate k has run's replicate k values and seed, and says so."""
-    from balancesim import experiment
+    from balancesim.experiment import batch as experiment
 
     folder = _posterior(tmp_path)
     monkeypatch.setenv(viz.SCENARIO_ENV, str(BASELINE))

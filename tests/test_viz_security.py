@@ -2,7 +2,7 @@
 
 * A GET request changes nothing on disk (Solara's CDN route deletes folders it is
   asked for), requests for another Host or from another site are refused
-  (balancesim.viz_guard).
+  (balancesim.viz.guard).
 * Every text from a scenario file is shown as text: HTML, matplotlib mathtext and
   rich markup in names and descriptions neither run nor break the page.
 * A seed the model cannot use gives a message in the page, not a traceback.
@@ -29,9 +29,10 @@ import solara
 import solara.widgets
 from click.testing import CliRunner
 
-from balancesim import app, viz
-from balancesim.cli import main
-from balancesim.viz_guard import AllowedHosts, cdn_file
+from balancesim.cli.main import main
+from balancesim.viz import app
+from balancesim.viz import server as viz
+from balancesim.viz.guard import AllowedHosts, cdn_file
 
 from .browser_support import (  # fixtures are used by name below
     REPO_ROOT,

@@ -22,22 +22,26 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time see __getattr__
-    from .evaluate import evaluate
-    from .experiment import Results, run, summary
-    from .model import BalanceModel
-    from .scenario import Scenario
-    from .scenario_files import ScenarioError, load_scenario
+    from balancesim.experiment.batch import Results, run, summary
+    from balancesim.experiment.store import read_series
+    from balancesim.model.engine import replicate_seeds
+    from balancesim.model.mesa_model import BalanceModel
+    from balancesim.scenario.files import ScenarioError, load_scenario
+    from balancesim.scenario.schema import Scenario
+    from balancesim.sweep.evaluate import evaluate
 
 # public name -> module that defines it
 _LAZY = {
-    "BalanceModel": ".model",
-    "evaluate": ".evaluate",
-    "Results": ".experiment",
-    "run": ".experiment",
-    "summary": ".experiment",
-    "Scenario": ".scenario",
-    "ScenarioError": ".scenario_files",
-    "load_scenario": ".scenario_files",
+    "BalanceModel": ".model.mesa_model",
+    "evaluate": ".sweep.evaluate",
+    "Results": ".experiment.batch",
+    "run": ".experiment.batch",
+    "summary": ".experiment.batch",
+    "Scenario": ".scenario.schema",
+    "ScenarioError": ".scenario.files",
+    "load_scenario": ".scenario.files",
+    "read_series": ".experiment.store",
+    "replicate_seeds": ".model.engine",
 }
 
 __all__ = [
@@ -47,6 +51,8 @@ __all__ = [
     "ScenarioError",
     "evaluate",
     "load_scenario",
+    "read_series",
+    "replicate_seeds",
     "run",
     "summary",
 ]

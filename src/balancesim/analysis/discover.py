@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .expressions import Condition, evaluate, parse_condition, references, slug
-from .results_data import ResultsData, ResultsError, check_reference
+from balancesim.analysis.expressions import Condition, evaluate, parse_condition, references, slug
+from balancesim.analysis.results_data import ResultsData, ResultsError, check_reference
 
 MIN_COVERAGE = 0.8
 TREE_DEPTH = 3
@@ -270,7 +270,7 @@ def write_outputs(d: Discovery, folder: Path) -> list[Path]:
 
     import matplotlib.pyplot as plt
 
-    from ..folders import written_whole
+    from balancesim.experiment.folders import written_whole
 
     folder = Path(folder)
     with written_whole(folder) as partial:

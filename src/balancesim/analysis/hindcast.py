@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .targets import Target, Targets, model_months, series, statistic
+from balancesim.analysis.targets import Target, Targets, model_months, series, statistic
 
 DIRECTION_SHARE = 0.8
 
@@ -98,7 +98,7 @@ def _observed_text(t: Target) -> str:
 
 def hindcast(results: Any, targets: Targets, name: str | None = None) -> Hindcast:
     """Compare an `experiment.Results` with every target (checked against its measures first)."""
-    from .targets import check_against
+    from balancesim.analysis.targets import check_against
 
     start, horizon = results.scenario.start, int(results.months[-1])
     check_against(targets, results.columns, start, horizon)
@@ -151,7 +151,7 @@ def write_outputs(h: Hindcast, folder: Path) -> list[Path]:
 
     import matplotlib.pyplot as plt
 
-    from ..folders import written_whole
+    from balancesim.experiment.folders import written_whole
 
     folder = Path(folder)
     with written_whole(folder) as partial:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .expressions import Ref
+from balancesim.analysis.expressions import Ref
 
 REGION = "region"
 
@@ -80,7 +80,7 @@ def open_results(folder: str | Path) -> ResultsData:
         raise ResultsError(f"{folder}: no such folder (expected a run or sweep folder)")
     if not manifest_path.is_file():
         raise ResultsError(f"{folder}: no manifest.json: not a run or sweep folder of balancesim")
-    from ..store import ManifestError, read_manifest
+    from balancesim.experiment.store import ManifestError, read_manifest
 
     try:
         manifest = read_manifest(manifest_path)  # a JSON object, or a one-line reason
@@ -160,7 +160,7 @@ def _open_run(folder: Path, manifest: dict[str, Any]) -> ResultsData:
     params = pd.read_parquet(params_file).sort_values("replicate", kind="stable").reset_index(drop=True)
     keys = params[["replicate"]].copy()
     inputs = params.drop(columns=["replicate"])
-    from ..store import read_series
+    from balancesim.experiment.store import read_series
 
     try:  # any layout balancesim has written: packed names, or split with a `scenario` column
         series = read_series(folder)
@@ -214,7 +214,7 @@ def _joined_names(series: pd.DataFrame) -> pd.DataFrame:
 
 def check_reference(data: ResultsData, ref: Ref) -> tuple[str, str, int]:
     """(actor, measure, month) of a reference, or ResultsError with a did-you-mean."""
-    from ..scenario import did_you_mean
+    from balancesim.scenario.schema import did_you_mean
 
     actors = {a for a, _ in data.available}
     if ref.actor not in actors:

@@ -55,7 +55,7 @@ from pydantic import (
     model_validator,
 )
 
-from .expressions import ExpressionError, Ref, Term, evaluate, parse_formula, references
+from balancesim.analysis.expressions import ExpressionError, Ref, Term, evaluate, parse_formula, references
 
 Direction = Literal["up", "down", "flat", "not_down", "not_up"]
 Confidence = Literal["high", "medium-high", "medium", "medium-low", "low"]
@@ -229,8 +229,8 @@ class Targets:
 
 def load_targets(path: str | Path) -> Targets:
     """Read and validate a target file; TargetFileError with file:line messages otherwise."""
-    from ..located import ScenarioError, locate, plain
-    from ..scenario_yaml import Loader
+    from balancesim.scenario.located import ScenarioError, locate, plain
+    from balancesim.scenario.yaml_reader import Loader
 
     loader = Loader()
     display = str(path)
@@ -261,8 +261,8 @@ def load_targets(path: str | Path) -> Targets:
 
 def _messages(error: ValidationError, tree: Any) -> list[tuple[tuple, str]]:
     """pydantic errors -> (location, message), worded as the scenario loader words them."""
-    from ..scenario import did_you_mean
-    from ..schema_messages import ErrorInfo, explain_one
+    from balancesim.scenario.messages import ErrorInfo, explain_one
+    from balancesim.scenario.schema import did_you_mean
 
     out = []
     for e in error.errors(include_url=False):
@@ -285,7 +285,7 @@ def check_against(targets: Targets, columns: Any, start: str, horizon: int) -> N
 
     `columns` is the scenario's `metrics.Columns`: every (actor, measure) it computes.
     """
-    from ..scenario import did_you_mean
+    from balancesim.scenario.schema import did_you_mean
 
     problems = []
     actors = set(columns.actors)

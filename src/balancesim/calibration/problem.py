@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from ..analysis.targets import Targets
-    from ..distributions import Distribution
-    from ..scenario import Scenario
+    from balancesim.analysis.targets import Targets
+    from balancesim.scenario.distributions import Distribution
+    from balancesim.scenario.schema import Scenario
 
 
 class CalibrationError(ValueError):
@@ -66,8 +66,8 @@ class Problem:
         """Standard-normal coordinates (N, P) -> each PATH's values (N,)."""
         from scipy.special import ndtr
 
-        from ..distributions import Normal
-        from ..uncertainty import transform
+        from balancesim.scenario.distributions import Normal
+        from balancesim.scenario.uncertainty import transform
 
         u = np.clip(ndtr(np.asarray(z, dtype=float)), 1e-12, 1 - 1e-12)
         out = {}
@@ -79,10 +79,10 @@ class Problem:
 
     def simulate(self, z: np.ndarray, seed: int) -> np.ndarray:
         """Every target's statistic (N, K) for N particles, in ONE engine call."""
-        from .. import engine
-        from ..analysis.targets import statistics
-        from ..state import build_setup
-        from ..uncertainty import draw
+        from balancesim.analysis.targets import statistics
+        from balancesim.model import engine
+        from balancesim.model.state import build_setup
+        from balancesim.scenario.uncertainty import draw
 
         z = np.atleast_2d(np.asarray(z, dtype=float))
         n = z.shape[0]
@@ -104,8 +104,8 @@ class Problem:
 
     @property
     def columns(self):
-        from .. import metrics
-        from ..state import build_setup
+        from balancesim.model import metrics
+        from balancesim.model.state import build_setup
 
         setup = _setup_cache(self.scenario, build_setup)
         return metrics.columns(setup).subset(self.column_index)
@@ -129,11 +129,11 @@ def build_problem(scenario: Scenario, targets: Targets, only: Sequence[str] = ()
     Raises CalibrationError (no priors, an unknown --param) or TargetFileError
     (a target the scenario cannot compute).
     """
-    from .. import metrics
-    from ..analysis.expressions import references
-    from ..analysis.targets import check_against, model_months
-    from ..per_run import bounds
-    from ..state import build_setup
+    from balancesim.analysis.expressions import references
+    from balancesim.analysis.targets import check_against, model_months
+    from balancesim.model import metrics
+    from balancesim.model.state import build_setup
+    from balancesim.scenario.per_run import bounds
 
     priors = dict(scenario.uncertainty)
     if scenario.posterior is not None:
@@ -148,7 +148,7 @@ def build_problem(scenario: Scenario, targets: Targets, only: Sequence[str] = ()
         )
     unknown = [p for p in only if p not in priors]
     if unknown:
-        from ..scenario import did_you_mean
+        from balancesim.scenario.schema import did_you_mean
 
         raise CalibrationError(
             "\n".join(

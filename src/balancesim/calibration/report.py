@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..folders import check_target, clean_partials, locked, make_partial, swap_in
-from .posterior import FILE, WEIGHT
-from .problem import Problem
-from .smc import Outcome
+from balancesim.calibration.problem import Problem
+from balancesim.calibration.smc import Outcome
+from balancesim.experiment.folders import check_target, clean_partials, locked, make_partial, swap_in
+from balancesim.scenario.posterior import FILE, WEIGHT
 
 INFORMED = 0.5
 PRIOR_GRID = 4000  # quantiles at which a prior's spread and histogram are computed

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .problem import Problem
+from balancesim.calibration.problem import Problem
 
 
 @dataclass
@@ -41,7 +41,7 @@ def screen(problem: Problem, runs: int, keep: int, seed: int) -> Screening:
     """Rank every prior of `problem` (all calibrated) by how strongly a target follows it."""
     import time
 
-    from ..importance import noise_level
+    from balancesim.experiment.importance import noise_level
 
     started = time.perf_counter()
     rng = np.random.default_rng([seed, 0x5C2EE7])

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .problem import CalibrationError, Problem
+from balancesim.calibration.problem import CalibrationError, Problem
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def run_smc(problem: Problem, budget: Budget, seed: int, progress: Progress | No
     """Run ELFI's SMC-ABC on `problem` within `budget`; the same seed gives the same posterior."""
     import elfi
 
-    from ..analysis.targets import observed_vector, replicate_distance
+    from balancesim.analysis.targets import observed_vector, replicate_distance
 
     model = elfi.ElfiModel(name="balancesim")
     names = [f"p{j}" for j in range(problem.dimension)]

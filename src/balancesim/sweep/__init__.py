@@ -25,13 +25,27 @@ design points, run as one engine call with per-run values), `design.csv`,
 
 from __future__ import annotations
 
-from .chunks import ChecksumIndex, chunk_table, iter_chunk_files, iter_chunks, read_chunk, write_chunk
-from .design import Design, check_paths, file_design, make_design, point_scenario, validate_design
-from .design_file import DesignFile, DesignFileError, read_design_file
-from .figures import sweep_figures
-from .plan import FORMAT, Chunk, SweepPlan, default_chunk_size, plan_points, plan_sweep
-from .run import FolderState, SweepFailed, SweepOutcome, check_folder, run_sweep
-from .specs import (
+from balancesim.figures.sweep import sweep_figures
+from balancesim.sweep.chunks import (
+    ChecksumIndex,
+    chunk_table,
+    iter_chunk_files,
+    iter_chunks,
+    read_chunk,
+    write_chunk,
+)
+from balancesim.sweep.design import (
+    Design,
+    check_paths,
+    file_design,
+    make_design,
+    point_scenario,
+    validate_design,
+)
+from balancesim.sweep.design_file import DesignFile, DesignFileError, read_design_file
+from balancesim.sweep.plan import FORMAT, Chunk, SweepPlan, default_chunk_size, plan_points, plan_sweep
+from balancesim.sweep.run import FolderState, SweepFailed, SweepOutcome, check_folder, run_sweep
+from balancesim.sweep.specs import (
     DESIGNS,
     ParamSpec,
     SweepError,
@@ -41,7 +55,7 @@ from .specs import (
     parse_spec,
     section_options,
 )
-from .summary import (
+from balancesim.sweep.summary import (
     QUANTILES,
     design_table,
     morris_indices,
@@ -51,7 +65,7 @@ from .summary import (
     summarise,
     write_outputs,
 )
-from .worker import Job, Task, make_job, make_tasks, run_chunk
+from balancesim.sweep.worker import Job, Task, make_job, make_tasks, run_chunk
 
 __all__ = [
     "DESIGNS",

@@ -21,8 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..store import PARQUET_OPTIONS, write_atomic
-from .plan import Chunk, SweepPlan
+from balancesim.experiment.store import PARQUET_OPTIONS, write_atomic
+from balancesim.sweep.plan import Chunk, SweepPlan
 
 # --------------------------------------------------------------------- files on disk
 

@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from ..paths import assign, lookup, split_path
-from ..scenario import Scenario, did_you_mean, reference_problems
-from ..scenario_files import ScenarioError, load_scenario
-from .design_file import DesignFile, check_values
-from .specs import DESIGNS, MAX_POINTS, ParamSpec, SweepError, format_value
+from balancesim.scenario.files import ScenarioError, load_scenario
+from balancesim.scenario.paths import assign, lookup, split_path
+from balancesim.scenario.schema import Scenario, did_you_mean, reference_problems
+from balancesim.sweep.design_file import DesignFile, check_values
+from balancesim.sweep.specs import DESIGNS, MAX_POINTS, ParamSpec, SweepError, format_value
 
 FULL_CHECK_POINTS = 5_000  # designs up to this size are validated point by point up front
 # Whole-number settings a sweep may not vary: they fix the shape of the output or the seeds.
@@ -234,7 +234,7 @@ def make_design(
             raise SweepError(f"--samples {samples}: more than the maximum {MAX_POINTS:,} points")
         points = latin.sample(problem, samples, seed=seed)
     elif kind == "morris":
-        from ..morris import sample
+        from balancesim.sweep.morris import sample
 
         if samples < 2:
             raise SweepError(f"--samples {samples}: a Morris design needs at least 2 trajectories")

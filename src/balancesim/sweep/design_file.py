@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .specs import SweepError
+from balancesim.sweep.specs import SweepError
 
 MAX_ROWS = 1_000_000
 IGNORED = ("point",)  # a sweep's design.csv numbers its points; that is not an input

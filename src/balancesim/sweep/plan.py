@@ -32,15 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import engine
-from ..outcomes import OutcomeError, headline, parse_outcomes
-from ..outcomes import column_index as outcome_columns
-from ..scenario import Scenario
-from ..scenario_files import load_scenario
-from ..state import Setup, build_setup
-from .design import Design, check_paths, file_design, make_design, validate_design
-from .design_file import DesignFile, read_design_file
-from .specs import ALL_MONTHS, ParamSpec, SweepError, SweepOptions, section_options
+from balancesim.model import engine
+from balancesim.model.outcomes import OutcomeError, headline, parse_outcomes
+from balancesim.model.outcomes import column_index as outcome_columns
+from balancesim.model.state import Setup, build_setup
+from balancesim.scenario.files import load_scenario
+from balancesim.scenario.schema import Scenario
+from balancesim.sweep.design import Design, check_paths, file_design, make_design, validate_design
+from balancesim.sweep.design_file import DesignFile, read_design_file
+from balancesim.sweep.specs import ALL_MONTHS, ParamSpec, SweepError, SweepOptions, section_options
 
 FORMAT = 2  # of the manifest and chunk files (2: chunks are ranges of runs over many points)
 
@@ -183,7 +183,7 @@ def with_posterior(plan: SweepPlan, folder: str | Path | None = None) -> SweepPl
     design point (`worker.posterior_values`), so the numbers do not depend on
     chunking. Raises SweepError for a folder that cannot be used.
     """
-    from ..calibration.posterior import PosteriorError, read_posterior
+    from balancesim.scenario.posterior import PosteriorError, read_posterior
 
     if folder is None:
         posterior = plan.base.posterior
@@ -235,7 +235,7 @@ def plan_points(
 ) -> SweepPlan:
     """The plan of running `scenario` at explicit design points (`rows[p][d]` is PATH d's value).
 
-    For `balancesim.evaluate`: the points are checked like a design file's
+    For `balancesim.sweep.evaluate`: the points are checked like a design file's
     (messages name `design point P`), then planned exactly as a sweep, so
     both give the same numbers.
     """
@@ -334,7 +334,7 @@ def _check_file_options(options: SweepOptions) -> None:
 
 def engine_varies(base: Scenario, paths: list[str]) -> bool:
     """Whether the engine can vary every PATH per run within one call (`per_run.resolve`)."""
-    from ..per_run import resolve
+    from balancesim.scenario.per_run import resolve
 
     try:
         for path in paths:

@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..folders import locked
-from ..store import ManifestError, read_manifest, write_json
-from .chunks import ChecksumIndex, file_sha256, write_chunk
-from .plan import FORMAT, Chunk, SweepPlan
-from .specs import SweepError
-from .summary import morris_indices, sobol_indices, summarise, write_outputs
-from .worker import make_job, make_tasks, run_chunk, runs_per_point
+from balancesim.experiment.folders import locked
+from balancesim.experiment.store import ManifestError, read_manifest, write_json
+from balancesim.sweep.chunks import ChecksumIndex, file_sha256, write_chunk
+from balancesim.sweep.plan import FORMAT, Chunk, SweepPlan
+from balancesim.sweep.specs import SweepError
+from balancesim.sweep.summary import morris_indices, sobol_indices, summarise, write_outputs
+from balancesim.sweep.worker import make_job, make_tasks, run_chunk, runs_per_point
 
 # ---------------------------------------------------------------------- the folder
 
@@ -119,7 +119,7 @@ def check_folder(folder: Path, plan: SweepPlan, resume: bool) -> FolderState:
 
 
 def _manifest(plan: SweepPlan, status: str, extra: dict[str, Any]) -> dict[str, Any]:
-    from ..store import versions
+    from balancesim.experiment.store import versions
 
     return {
         "balancesim_sweep": FORMAT,
@@ -206,7 +206,7 @@ def _run_locked(
     on_start: Callable[[int, int, str], None] | None,
     notify: Callable[[str], None] | None,
 ) -> SweepOutcome:
-    from ..executors import make_runner
+    from balancesim.experiment.executors import make_runner
 
     tell = notify or (lambda message: None)
     timings: dict[str, float] = {}

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..scenario import COMMAND_LINE_ONLY, did_you_mean
+from balancesim.scenario.schema import COMMAND_LINE_ONLY, did_you_mean
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 ALL_MONTHS = (-1,)  # `--months all`: every month 0..horizon (monthly series)
@@ -249,7 +249,7 @@ def section_options(section: dict[str, Any] | None, file: str) -> SweepOptions:
         if not isinstance(months, list) or any(isinstance(m, bool) or not isinstance(m, int) for m in months):
             raise SweepError(f"{where}.months: expected a list of whole numbers, got {months!r}")
         months = tuple(months)
-    from ..executors import EXECUTORS
+    from balancesim.experiment.executors import EXECUTORS
 
     outcomes = section.get("outcomes")
     if outcomes is not None:

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..store import write_atomic, write_table
-from .chunks import iter_chunks
-from .figures import sweep_figures
-from .plan import SweepPlan
+from balancesim.experiment.store import write_atomic, write_table
+from balancesim.figures.sweep import sweep_figures
+from balancesim.sweep.chunks import iter_chunks
+from balancesim.sweep.plan import SweepPlan
 
 QUANTILES = (0.05, 0.5, 0.95)
 
@@ -77,7 +77,7 @@ def summarise(folder: Path, plan: SweepPlan) -> pd.DataFrame:
     Computed from the chunk files in run order, so memory holds about one
     chunk at a time whatever the sweep's size.
     """
-    from ..experiment import calendar_month
+    from balancesim.experiment.batch import calendar_month
 
     P, T, C = len(plan.design), len(plan.months), len(plan.measures)
     mean, quant = point_statistics(iter_chunks(folder, plan), plan.replicates, P)
@@ -124,7 +124,7 @@ def sobol_indices(summary: pd.DataFrame, plan: SweepPlan) -> pd.DataFrame:
 
 def morris_indices(summary: pd.DataFrame, plan: SweepPlan) -> pd.DataFrame:
     """Morris elementary effects (mu, mu*, sigma, mu*'s confidence) of each measure's replicate mean."""
-    from ..morris import table
+    from balancesim.sweep.morris import table
 
     return table(plan.design.problem(), plan.design.points, _replicate_means(summary), seed=plan.seed)
 

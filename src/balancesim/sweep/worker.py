@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import engine
-from ..per_run import ValuesError
-from ..state import Setup, build_setup
-from .design import point_scenario
-from .plan import Chunk, SweepPlan
-from .specs import SweepError
+from balancesim.model import engine
+from balancesim.model.state import Setup, build_setup
+from balancesim.scenario.per_run import ValuesError
+from balancesim.sweep.design import point_scenario
+from balancesim.sweep.plan import Chunk, SweepPlan
+from balancesim.sweep.specs import SweepError
 
 # ------------------------------------------------------------------ the worker side
 
@@ -134,7 +134,7 @@ def run_chunk(job: Job, task: Task) -> np.ndarray:
     (and the same noise), the particle of `run --posterior` replicate k, so
     differences between points are paired and do not depend on the chunk.
     """
-    from ..executors import relax_malloc_trimming
+    from balancesim.experiment.executors import relax_malloc_trimming
 
     relax_malloc_trimming()
     point, replicate = task.chunk.runs(job.replicates)

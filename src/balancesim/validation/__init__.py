@@ -38,8 +38,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .checks import CHECKS
-from .core import (
+from balancesim.validation.checks import CHECKS
+from balancesim.validation.core import (
     DEFAULT_REPLICATES,
     DEFAULT_SEED,
     FAIL,
@@ -60,9 +60,9 @@ from .core import (
     count_runs,
     run_checks,
 )
-from .influence import MECHANISMS as CORE_MECHANISMS
-from .influence import NOISE_BAND, Influence, Mechanism
-from .report import (
+from balancesim.validation.influence import MECHANISMS as CORE_MECHANISMS
+from balancesim.validation.influence import NOISE_BAND, Influence, Mechanism
+from balancesim.validation.report import (
     conflict_line,
     is_earlier_report,
     report_folder,
@@ -71,7 +71,7 @@ from .report import (
     table_rows,
     write_report,
 )
-from .world import WORLD_MECHANISMS
+from balancesim.validation.world import WORLD_MECHANISMS
 
 # The core mechanisms and those of the world that happened (rules_world.py)
 MECHANISMS = CORE_MECHANISMS + WORLD_MECHANISMS

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import engine, metrics
-from ..scenario_files import load_scenario
-from ..state import Setup, build_setup
+from balancesim.model import engine, metrics
+from balancesim.model.state import Setup, build_setup
+from balancesim.scenario.files import load_scenario
 
 DEFAULT_REPLICATES = 1000
 DEFAULT_SEED = 20220301
@@ -127,7 +127,7 @@ class Lab:
         path = self.scenario_dir / arm.scenario
         if not path.is_file():
             raise ValidationError(f"{path}: scenario file not found (use --scenarios to point at the folder)")
-        from ..scenario_files import ScenarioError
+        from balancesim.scenario.files import ScenarioError
 
         try:
             return load_scenario(path, arm.override_dict)
@@ -399,7 +399,7 @@ def plan(checks: Sequence[Check], lab: Lab) -> None:
 
 
 def count_runs(checks: Sequence[Check], replicates: int, mechanisms: Sequence = ()) -> int:
-    from . import influence
+    from balancesim.validation import influence
 
     arms = {Lab._key(a) for a in influence.arms(tuple(mechanisms))}
     for check in checks:
@@ -425,7 +425,7 @@ def run_checks(
     mechanisms: Sequence = (),
 ) -> Validation:
     """Run every check and its knock-outs, and the influence table of `mechanisms`; nothing is written."""
-    from . import influence
+    from balancesim.validation import influence
 
     if replicates < MIN_REPLICATES:
         raise ValidationError(f"replicates must be at least {MIN_REPLICATES}, got {replicates}")

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import metrics
-from .core import Arm, Estimate, Lab, Stats
+from balancesim.model import metrics
+from balancesim.validation.core import Arm, Estimate, Lab, Stats
 
 NOISE_BAND = 0.01
 BASELINE = "baseline.yaml"

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..experiment import calendar_month
-from ..folders import check_target, clean_partials, locked, make_partial, swap_in
-from . import influence
-from .checks.un_votes import VOTES
-from .core import Check, CheckResult, Estimate, Outcome, Threshold, Validation
+from balancesim.experiment.batch import calendar_month
+from balancesim.experiment.folders import check_target, clean_partials, locked, make_partial, swap_in
+from balancesim.validation import influence
+from balancesim.validation.checks.un_votes import VOTES
+from balancesim.validation.core import Check, CheckResult, Estimate, Outcome, Threshold, Validation
 
 # --------------------------------------------------------------------------
 # Reporting

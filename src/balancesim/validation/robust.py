@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import engine
-from ..state import build_setup
-from .core import (
+from balancesim.model import engine
+from balancesim.model.state import build_setup
+from balancesim.validation.core import (
     DEFAULT_SEED,
     FAIL,
     PASS,
@@ -103,7 +103,7 @@ class Robustness:
 
 def count_robust_runs(checks: Sequence[Check], draws: int, runs: int) -> int:
     """Runs `run_robust` simulates: every distinct arm, runs x draws each."""
-    from .core import count_runs
+    from balancesim.validation.core import count_runs
 
     return count_runs(checks, runs) * draws
 
@@ -126,7 +126,7 @@ class DrawLab(Lab):
 
     def values_for(self, arm: Arm, scenario: Any) -> dict[str, np.ndarray]:
         """The drawn values that apply to this arm: not set by the arm itself, present in its scenario."""
-        from ..per_run import resolve
+        from balancesim.scenario.per_run import resolve
 
         own = list(arm.override_dict)
         out = {}
@@ -187,12 +187,12 @@ def run_robust(
     `posterior`: a `balancesim calibrate` folder; its PATHs are drawn from its
     particles instead of their priors (a bad folder raises ValidationError).
     """
-    from ..calibration.posterior import PosteriorError, read_posterior
-    from ..scenario_files import ScenarioError, load_scenario
-    from ..uncertainty import draw
+    from balancesim.scenario.files import ScenarioError, load_scenario
+    from balancesim.scenario.posterior import PosteriorError, read_posterior
+    from balancesim.scenario.uncertainty import draw
 
     if checks is None:
-        from .checks import CHECKS
+        from balancesim.validation.checks import CHECKS
 
         checks = CHECKS
     if draws < 1 or runs < 2:
@@ -262,7 +262,7 @@ def write_robust(result: Robustness, folder: str | Path) -> list[Path]:
     """robust.csv (the rows) and robust.json (the rows and the settings), written atomically."""
     import pandas as pd
 
-    from ..store import write_atomic, write_json
+    from balancesim.experiment.store import write_atomic, write_json
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

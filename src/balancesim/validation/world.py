@@ -11,7 +11,7 @@ does not change that outcome beyond noise.
 
 from __future__ import annotations
 
-from .influence import Mechanism
+from balancesim.validation.influence import Mechanism
 
 # Model month 0 is March 2022: calendar 2023 is months 10-21; the Kyrgyz-Tajik border
 # war is month 6 (September 2022). These rules act in 2022-2023: at month 60 their

@@ -14,9 +14,16 @@ order, and keeps their names importable from `balancesim.validation.checks`.
 
 from __future__ import annotations
 
-from ..core import Check
-from .alliances import P5_ATTACK_MONTH, P5_DISCONTENT, P5_HOLD, P5_LOOSE, P5_STATE, P5A, P5B
-from .common import (
+from balancesim.validation.checks.alliances import (
+    P5_ATTACK_MONTH,
+    P5_DISCONTENT,
+    P5_HOLD,
+    P5_LOOSE,
+    P5_STATE,
+    P5A,
+    P5B,
+)
+from balancesim.validation.checks.common import (
     BASELINE,
     CHINA,
     CSTO_MEMBERS,
@@ -30,10 +37,36 @@ from .common import (
     STATES,
     THIRD_PARTIES,
 )
-from .elite_control import P8, P8_CONTROL, P8_MONTH, P8_PRESSURE, P8_SCREEN, P8_STATE
-from .hedging import P3, P3_MONTH, P3_SHOCK, P4, P4_MET_THREAT, P4_MONTH, P4_PARTNER, P4_STATE
-from .shocks import P6, P6_FROM, P6_SEVERITY, P6_TO, P6_WIDER, P7_MONTH, P7A, P7B, P7C
-from .stability import (
+from balancesim.validation.checks.elite_control import (
+    P8,
+    P8_CONTROL,
+    P8_MONTH,
+    P8_PRESSURE,
+    P8_SCREEN,
+    P8_STATE,
+)
+from balancesim.validation.checks.hedging import (
+    P3,
+    P3_MONTH,
+    P3_SHOCK,
+    P4,
+    P4_MET_THREAT,
+    P4_MONTH,
+    P4_PARTNER,
+    P4_STATE,
+)
+from balancesim.validation.checks.shocks import (
+    P6,
+    P6_FROM,
+    P6_SEVERITY,
+    P6_TO,
+    P6_WIDER,
+    P7_MONTH,
+    P7A,
+    P7B,
+    P7C,
+)
+from balancesim.validation.checks.stability import (
     P1,
     P1_BALANCE,
     P1_CONFLICT,
@@ -48,7 +81,8 @@ from .stability import (
     P2B,
     P2B_MONTHS,
 )
-from .un_votes import OBSERVED, PARTNERS, VOTES, VOTES_CHECK
+from balancesim.validation.checks.un_votes import OBSERVED, PARTNERS, VOTES, VOTES_CHECK
+from balancesim.validation.core import Check
 
 CHECKS: tuple[Check, ...] = (P1, P2A, P2B, P3, P4, P5A, P5B, P6, P7A, P7B, P7C, P8, VOTES_CHECK)
 

@@ -6,8 +6,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
-from .common import BASELINE, CSTO_MEMBERS, KO_C, MODEL_C, OTHER_C, pct, stack, state_columns
+from balancesim.validation.checks.common import (
+    BASELINE,
+    CSTO_MEMBERS,
+    KO_C,
+    MODEL_C,
+    OTHER_C,
+    pct,
+    stack,
+    state_columns,
+)
+from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
 
 P5_DISCONTENT = {
     "shocks": [

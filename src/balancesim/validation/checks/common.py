@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ... import metrics
-from ...plots import envelope
-from ..core import Run
+from balancesim.figures.runs import envelope
+from balancesim.model import metrics
+from balancesim.validation.core import Run
 
 
 def stack(run: Run, measure: str, month: int | slice, actors: Sequence[str] | None = None) -> np.ndarray:

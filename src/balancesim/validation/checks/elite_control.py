@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import Arm, Check, Estimate, KnockOut, Runs, Stats, Threshold
-from .common import BASELINE, KO_C, MODEL_C
+from balancesim.validation.checks.common import BASELINE, KO_C, MODEL_C
+from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Runs, Stats, Threshold
 
 P8_STATE = "kazakhstan"
 P8_MONTH = 30

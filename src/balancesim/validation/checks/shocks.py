@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
-from .common import (
+from balancesim.validation.checks.common import (
     BASELINE,
     KO_C,
     MIN_INDEX_EFFECT,
@@ -19,6 +18,7 @@ from .common import (
     stack,
     state_columns,
 )
+from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
 
 # ---------------------------------------------------------------- P6 Taiwan shock
 

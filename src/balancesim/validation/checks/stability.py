@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import Arm, Check, Conflict, Estimate, KnockOut, Run, Runs, Stats, Threshold
-from .common import (
+from balancesim.validation.checks.common import (
     BASELINE,
     CHINA,
     KO_C,
@@ -19,6 +18,7 @@ from .common import (
     stack,
     state_columns,
 )
+from balancesim.validation.core import Arm, Check, Conflict, Estimate, KnockOut, Run, Runs, Stats, Threshold
 
 # ---------------------------------------------------------------- P1 inertia
 

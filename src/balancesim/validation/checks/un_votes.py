@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
-from .common import BASELINE, CHINA, RUSSIA, STATES, THIRD_PARTIES, pct, short, stack, state_columns
+from balancesim.validation.checks.common import (
+    BASELINE,
+    CHINA,
+    RUSSIA,
+    STATES,
+    THIRD_PARTIES,
+    pct,
+    short,
+    stack,
+    state_columns,
+)
+from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
 
 VOTES = (("ES-11/1", 0, "2 Mar 2022"), ("ES-11/4", 7, "12 Oct 2022"), ("ES-11/6", 11, "23 Feb 2023"))
 OBSERVED = {  # calibration.md: nobody voted for; absent counts as abstaining

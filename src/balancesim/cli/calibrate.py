@@ -1,0 +1,322 @@
+"""`balancesim calibrate SCENARIO --targets FILE`: the scenario's priors conditioned on observed targets.
+
+Only click is imported at the top, so `balancesim --help` stays fast (ELFI
+alone takes seconds to import).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+EPILOG = """\b
+Examples:
+  balancesim calibrate scenarios/baseline.yaml --targets targets/central_asia_2021_2023.yaml
+  balancesim calibrate scenarios/baseline.yaml --targets targets/central_asia_2021_2023.yaml --budget small
+  balancesim calibrate scenarios/baseline.yaml --targets targets/central_asia_2021_2023.yaml \\
+      --param parameters.opinion_weight --param actors.china.attention --budget 500 --seed 3
+  balancesim run scenarios/taiwan_shock.yaml --posterior results/calibration/baseline
+
+\b
+Budget: small (seconds to a minute), default (under 10 minutes on 2 cores), or
+N particles per population. See docs/calibration.md.
+Exit status: 0 done, 1 failure while running or writing, 2 invalid input
+(scenario, target file, options), 130 interrupted (nothing written).
+"""
+
+
+@click.command(epilog=EPILOG)
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option(
+    "--targets", "targets_file", required=True, type=click.Path(dir_okay=False), help="Target file (YAML)."
+)
+@click.option(
+    "--budget",
+    default="default",
+    show_default=True,
+    help="small, default, or N particles per population.",
+)
+@click.option("--seed", "-s", type=click.IntRange(0, 2**31 - 1), help="Seed (default: the scenario's).")
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="PATH",
+    help="Calibrate this prior (repeatable) [default: the priors the targets respond to most].",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Output folder (default: results/calibration/<scenario>).",
+)
+def calibrate(
+    scenario: str,
+    targets_file: str,
+    budget: str,
+    seed: int | None,
+    params: tuple[str, ...],
+    out_dir: str | None,
+) -> None:
+    """Calibrate SCENARIO's `uncertainty:` priors against the observed targets of FILE.
+
+    Likelihood-free inference (SMC-ABC with ELFI): writes posterior.parquet
+    (weighted draws that `run --posterior` and `uncertainty: {posterior: DIR}`
+    use), manifest.json and report.md with figures: prior and posterior
+    marginals, which parameters the data pin down, the effective sample size
+    and the posterior predictive against every target.
+    """
+    from balancesim.analysis.targets import TargetFileError, load_targets
+    from balancesim.calibration.problem import CalibrationError, build_problem
+    from balancesim.calibration.smc import parse_budget
+    from balancesim.cli.main import InputError, _load, _overrides, err, out
+
+    try:
+        targets = load_targets(targets_file)
+    except TargetFileError as e:
+        raise InputError(str(e)) from None
+    spec = _load(scenario, _overrides((), None, None))
+    seed = spec.seed if seed is None else seed
+    try:
+        plan = parse_budget(budget)
+        problem = build_problem(spec, targets, params)
+    except (CalibrationError, TargetFileError) as e:
+        raise InputError(f"{scenario}: {e}" if isinstance(e, CalibrationError) else str(e)) from None
+    folder = Path(out_dir) if out_dir else Path("results") / "calibration" / Path(scenario).stem
+    try:
+        import elfi  # noqa: F401
+    except ImportError:
+        raise click.ClickException(
+            "calibrate needs ELFI: pip install 'balancesim[calibrate]' (docs/calibration.md)"
+        ) from None
+    from balancesim.calibration.report import calibration_folder
+    from balancesim.cli.exits import RunError
+    from balancesim.experiment.folders import FolderBusy, FolderRefused
+
+    try:
+        # Checked and locked before any simulation, as `validate --out` is: a folder holding
+        # anything but an earlier calibration is refused at once (exit 2), and a second
+        # calibration into the same folder stops (exit 1) instead of mixing its files with ours.
+        with calibration_folder(folder) as notes:
+            for note in notes:
+                err.print(note, markup=False, soft_wrap=True)
+            found = _calibrate(spec, targets, problem, plan, seed, bool(params), err)
+            found["manifest"] |= {
+                "scenario_file": scenario,
+                "targets_file": targets_file,
+                "command": ["balancesim", *sys.argv[1:]],
+            }
+            _write(folder, found, spec.name)
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing written")
+        raise SystemExit(130) from None
+    except FolderRefused as e:
+        raise InputError(str(e)) from None
+    except FolderBusy as e:
+        raise RunError(str(e)) from None
+    except CalibrationError as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        err.print(f"--out {folder}: cannot write there ({e.strerror or e})")
+        raise SystemExit(1) from None
+    _print(found, folder, out)
+
+
+def _calibrate(spec, targets, problem, plan, seed: int, chosen: bool, err) -> dict[str, Any]:
+    """Screen, run SMC-ABC, and run the prior and posterior predictive; everything the folder needs."""
+    from balancesim.analysis import hindcast as hc
+    from balancesim.calibration.problem import build_problem
+    from balancesim.calibration.report import parameter_table, population_table
+    from balancesim.calibration.screen import screen
+    from balancesim.experiment import batch as experiment
+    from balancesim.scenario.posterior import Posterior, run_values
+    from balancesim.scenario.uncertainty import draw
+
+    started = time.perf_counter()
+    screening = None
+    if not chosen and problem.dimension > plan.parameters:
+        err.print(f"screening {problem.dimension} priors with {plan.pilot:,} prior runs ...")
+        screening = screen(problem, plan.pilot, plan.parameters, seed)
+        pilot_runs = problem.simulations
+        problem = build_problem(spec, targets, screening.chosen)
+        problem.simulations = pilot_runs
+    outcome = _with_bar(problem, plan, seed, err)
+    post = outcome.posterior
+    values = problem.values(post.z)
+    weights = post.weights / post.weights.sum()
+    params = parameter_table(problem, values, weights)
+    pops = population_table(outcome)
+    err.print(f"posterior and prior predictive: 2 x {plan.predictive} runs ...")
+    posterior = Posterior("", values, weights)
+    pred_started = time.perf_counter()
+    n = plan.predictive
+    prior_values = draw(spec, seed, n)
+    prior_run = experiment.run(spec, replicates=n, seed=seed, values=prior_values)
+    post_run = experiment.run(spec, replicates=n, seed=seed, values=run_values(spec, posterior, seed, n))
+    before = hc.hindcast(prior_run, targets, name=spec.name)
+    after = hc.hindcast(post_run, targets, name=f"{spec.name}, posterior")
+    table = after.table.copy()
+    for col in ("median", "p5", "p95", "passed"):
+        table[f"prior_{col}"] = before.table[col].to_numpy()
+    manifest = {
+        "balancesim_calibration": 1,
+        "scenario": spec.name,
+        "targets": len(targets),
+        "seed": seed,
+        "budget": plan.as_dict(),
+        "elfi": outcome.settings,
+        "parameters": problem.paths,
+        "nuisance": sorted(problem.nuisance),
+        "populations": pops.to_dict(orient="records"),
+        "ess": post.ess,
+        "stopped_early": outcome.stopped_early,
+        "simulations": problem.simulations,
+        "informed_rule": "posterior sd < 0.5 x prior sd",
+        "informed": params.loc[params["informed"], "path"].tolist(),
+        "screening": None
+        if screening is None
+        else {"runs": screening.runs, "noise": screening.noise, "seconds": screening.seconds},
+        "predictive": {
+            "replicates": n,
+            "prior_passed": before.passed,
+            "posterior_passed": after.passed,
+            "prior_distance": before.distance,
+            "posterior_distance": after.distance,
+        },
+        "timings": {
+            "screening_s": 0.0 if screening is None else screening.seconds,
+            "smc_s": outcome.seconds,
+            "predictive_s": time.perf_counter() - pred_started,
+            "total_s": time.perf_counter() - started,
+        },
+        "versions": _versions(outcome.elfi_version),
+    }
+    return {
+        "manifest": manifest,
+        "values": values,
+        "weights": weights,
+        "params": params,
+        "populations": pops,
+        "predictive": table,
+        "hindcast": after,
+        "screening": None if screening is None else screening.table,
+        "problem": problem,
+    }
+
+
+def _with_bar(problem, plan, seed: int, err):
+    """run_smc with a rich progress bar per population (accepted particles of the population)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from balancesim.calibration.smc import run_smc
+    from balancesim.cli.main import stderr
+
+    console = stderr()  # a live display needs the Console itself, not the lazy proxy
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[runs]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+    tasks: list[int] = []
+
+    def progress(population: int, populations: int, accepted: int, runs: int) -> None:
+        while len(tasks) <= population:
+            if tasks:
+                bar.update(tasks[-1], completed=plan.particles)
+            tasks.append(
+                bar.add_task(f"population {len(tasks) + 1}/{populations}", total=plan.particles, runs="")
+            )
+        bar.update(tasks[population], completed=accepted, runs=f"{runs:,} runs")
+
+    with bar:
+        outcome = run_smc(problem, plan, seed, progress)
+    if not console.is_terminal:
+        for p in outcome.populations:
+            err.print(
+                f"population: {p.simulations:,} runs, acceptance {p.acceptance:.3f}, ESS {p.ess:.0f}, "
+                f"threshold {p.threshold:.3g}, {p.seconds:.1f} s"
+            )
+    return outcome
+
+
+def _versions(elfi_version: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0], "elfi": elfi_version}
+    for name in ("balancesim", "numpy", "scipy", "pandas", "pyarrow"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def _write(folder: Path, found: dict[str, Any], name: str) -> None:
+    import matplotlib.pyplot as plt
+
+    from balancesim.analysis import hindcast as hc
+    from balancesim.calibration.report import (
+        manifest_json,
+        marginals_figure,
+        posterior_frame,
+        report_text,
+        write_folder,
+    )
+
+    problem = found["problem"]
+    marginals = marginals_figure(problem, found["values"], found["weights"], found["params"])
+    predictive = hc.figure(found["hindcast"])
+    files: dict[str, Any] = {
+        "posterior.parquet": posterior_frame(found["values"], found["weights"]),
+        "parameters.csv": found["params"].to_csv(index=False, float_format="%.6g"),
+        "predictive.csv": found["predictive"].to_csv(index=False, float_format="%.6g"),
+        "manifest.json": manifest_json(found["manifest"]),
+        "report.md": report_text(
+            name,
+            found["manifest"],
+            found["params"],
+            found["populations"],
+            found["predictive"],
+            found["screening"],
+        ),
+        "marginals.png": marginals,
+        "predictive.png": predictive,
+    }
+    if found["screening"] is not None:
+        files["screening.csv"] = found["screening"].to_csv(index=False, float_format="%.6g")
+    try:
+        write_folder(folder, files)
+    finally:
+        plt.close(marginals)
+        plt.close(predictive)
+
+
+def _print(found: dict[str, Any], folder: Path, out) -> None:
+    m = found["manifest"]
+    params = found["params"]
+    out.print(
+        f"Calibrated {len(params)} parameters on {m['targets']} targets: {m['simulations']:,} runs in "
+        f"{m['timings']['total_s']:.0f} s; posterior ESS {m['ess']:.0f}"
+        + (" (stopped early at the budget)" if m["stopped_early"] else ""),
+        markup=False,
+    )
+    informed = params.loc[params["informed"], "path"].tolist()
+    out.print(f"Informed (posterior sd < 0.5 x prior sd): {', '.join(informed) or 'none'}", markup=False)
+    p = m["predictive"]
+    out.print(
+        f"Targets passed: {p['prior_passed']} of {m['targets']} under the prior, "
+        f"{p['posterior_passed']} under the posterior",
+        markup=False,
+    )
+    from balancesim.cli.main import print_files
+
+    print_files("Written", folder, sorted(folder.iterdir()))

@@ -1,0 +1,143 @@
+"""`balancesim hindcast SCENARIO --targets FILE`: observed against modelled for every target.
+
+Only click is imported at the top, so `balancesim --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+EPILOG = """\b
+Examples:
+  balancesim hindcast scenarios/baseline.yaml --targets targets/central_asia_2021_2023.yaml
+  balancesim hindcast scenarios/baseline.yaml --targets targets/central_asia_2021_2023.yaml -n 500 --seed 7
+
+\b
+Pass rule: a value passes when its observed 90% interval overlaps the modelled
+5-95% band; a direction when at least 80% of runs show it (docs/targets.md).
+Exit status: 0 done (whatever the score), 1 failure while running or
+writing, 2 invalid input (scenario, target file, options), 130 interrupted.
+"""
+
+
+@click.command(epilog=EPILOG)
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option(
+    "--targets", "targets_file", required=True, type=click.Path(dir_okay=False), help="Target file (YAML)."
+)
+@click.option("--replicates", "-n", type=click.IntRange(2, 100_000), help="Runs (default: the scenario's).")
+@click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), help="Run seed (default: the scenario's).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Output folder (default: results/hindcast/<scenario>).",
+)
+@click.option(
+    "--uncertainty",
+    type=click.Choice(["prior", "none"]),
+    help="prior: each run draws its values from the scenario's priors (and the posterior, if any); "
+    "none: the scenario's values only [default: prior with --posterior, else none].",
+)
+@click.option(
+    "--posterior",
+    "posterior_dir",
+    type=click.Path(file_okay=False),
+    help="Draw the calibrated values from this `balancesim calibrate` folder (the hindcast after "
+    "calibration).",
+)
+def hindcast(
+    scenario: str,
+    targets_file: str,
+    replicates: int | None,
+    seed: int | None,
+    out_dir: str | None,
+    uncertainty: str | None,
+    posterior_dir: str | None,
+) -> None:
+    """Run SCENARIO and put every target of FILE next to the modelled figure.
+
+    Prints a table (observed, modelled median and 90% band, pass or fail) and
+    the score, and writes table.csv, summary.json and hindcast.png (one panel
+    per target) to --out.
+    """
+    from balancesim.analysis import hindcast as hc
+    from balancesim.analysis.targets import TargetFileError, check_against, load_targets
+    from balancesim.cli.main import (
+        InputError,
+        _load,
+        _overrides,
+        err,
+        out,
+        print_files,
+        progress_bar,
+        use_posterior,
+        write_or_fail,
+    )
+    from balancesim.experiment import batch as experiment
+    from balancesim.experiment.folders import folder_name
+    from balancesim.model import metrics
+    from balancesim.model.state import build_setup
+
+    try:
+        targets = load_targets(targets_file)
+    except TargetFileError as e:
+        raise InputError(str(e)) from None
+    spec = _load(scenario, _overrides((), replicates, seed))
+    if posterior_dir is not None:
+        use_posterior(spec, posterior_dir)
+    if uncertainty is None:
+        uncertainty = "prior" if posterior_dir is not None else "none"
+    try:  # check before running: a wrong measure should not cost a run
+        check_against(targets, metrics.columns(build_setup(spec)), spec.start, spec.horizon)
+    except TargetFileError as e:
+        raise InputError(str(e)) from None
+    folder = Path(out_dir) if out_dir else Path("results") / "hindcast" / folder_name(scenario)
+    bar, advance = progress_bar(spec.replicates, f"hindcast {Path(scenario).stem}")
+    try:
+        with bar:
+            results = experiment.run(spec, progress=advance, uncertainty=uncertainty)  # type: ignore[arg-type]
+    except experiment.RunTooLarge as e:
+        raise InputError(f"{scenario}: {e}") from None
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing written")
+        raise SystemExit(130) from None
+    found = hc.hindcast(results, targets, name=spec.name)
+    try:
+        files = write_or_fail(lambda: hc.write_outputs(found, folder), folder)
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing written")
+        raise SystemExit(130) from None
+    _print(found, out)
+    print_files("Written", folder, files)
+
+
+def _print(found, out) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(
+        title=f"Hindcast: {found.scenario_name}, {found.replicates} runs, seed {found.seed}",
+        title_justify="left",
+    )
+    for name in ("target", "period", "observed", "modelled median [90%]", "in direction", "verdict"):
+        table.add_column(name, overflow="fold")
+    for row in found.table.itertuples(index=False):
+        period = f"{row.since} → {row.period}" if row.since else row.period
+        share = "" if row.kind == "value" else f"{row.share_in_direction:.0%}"
+        verdict = "[green]PASS[/]" if row.passed else "[bold red]FAIL[/]"
+        table.add_row(
+            row.target,
+            escape(period),
+            escape(row.observed),
+            escape(f"{row.median:+.3f} [{row.p5:+.3f}, {row.p95:+.3f}]"),
+            share,
+            verdict,
+        )
+    out.print(table)
+    out.print(
+        f"Score: {found.passed} of {len(found.table)} targets pass ({found.score:.0%}); "
+        f"distance {found.distance:.1f} (0 is a perfect fit)"
+    )

@@ -1,0 +1,183 @@
+"""`balancesim validate`: the pattern checks P1-P8, or with --robust their share over the prior.
+
+The command only: the checks, knock-outs and report are the `validation`
+package. Only click and the light console modules are imported at the top,
+so `balancesim --help` stays fast (the validation package loads numpy).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from balancesim.cli.console import err, print_files, print_validation, stderr
+from balancesim.cli.exits import InputError, RunError, describe_os_error
+
+EPILOG = """\b
+Examples:
+  balancesim validate
+  balancesim validate --replicates 200 --seed 7 --out results/validation-quick
+  balancesim validate --robust                  (30 draws from the prior x 400 runs per arm)
+  balancesim validate --robust --draws 10 -n 50 (a quick look)
+\b
+Exit status: 0 every check passes; 1 a check fails or is unclear (with
+--strict, also when a knock-out control leaves its pattern in place);
+2 invalid input.
+"""
+
+
+@click.command(epilog=EPILOG)
+@click.option(
+    "--replicates",
+    "-n",
+    type=click.IntRange(20, 100_000),
+    default=1000,
+    show_default=True,
+    help="Runs per experiment arm (with --robust: per arm and draw, default 400).",
+)
+@click.option(
+    "--seed",
+    "-s",
+    type=click.IntRange(0, 2**63 - 1),
+    default=20220301,
+    show_default=True,
+    help="Seed shared by every arm (common random numbers).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="results/validation",
+    show_default=True,
+    help="The exact folder of the report (report.md, one PNG per pattern, summary.json, table.csv); "
+    "new, empty, or an earlier report, which is replaced.",
+)
+@click.option(
+    "--scenarios",
+    "scenario_dir",
+    type=click.Path(file_okay=False),
+    help="Folder with baseline.yaml and the other scenarios (default: the project's scenarios/).",
+)
+@click.option(
+    "--strict", is_flag=True, help="Also fail when a knock-out control does not remove its pattern."
+)
+@click.option(
+    "--robust",
+    is_flag=True,
+    help="Run every check and knock-out at draws from the baseline's prior (its uncertainty: section) "
+    "and report the share of draws in which each holds.",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(1, 100_000),
+    default=30,  # validation.robust.DEFAULT_DRAWS (not imported here: it would load numpy for --help)
+    show_default=True,
+    help="With --robust: draws from the prior (or the posterior).",
+)
+@click.option(
+    "--posterior",
+    "posterior_dir",
+    type=click.Path(),
+    help="With --robust: draw the calibrated values from this `balancesim calibrate` folder "
+    "(its posterior.parquet) instead of their priors; the other values from their priors.",
+)
+def validate(
+    replicates: int,
+    seed: int,
+    out_dir: str,
+    scenario_dir: str | None,
+    strict: bool,
+    robust: bool,
+    draws: int,
+    posterior_dir: str | None,
+) -> None:
+    """Check the model against the patterns P1-P8 of the claims list.
+
+    Each pattern runs as a seeded experiment over many replicates, with
+    knock-out controls that switch off the rule behind it. Prints a table
+    (figure, 95% interval, threshold and why, verdict) and writes a report
+    with one plot per pattern; docs/validation.md explains how to read it.
+    """
+    from balancesim.cli.main import _writable_out
+    from balancesim.cli.progress import Phases
+
+    folder = Path(out_dir)
+    if posterior_dir is not None and not robust:
+        raise InputError(
+            "--posterior: only with --robust (the checks themselves run at the calibrated values)"
+        )
+    if robust:
+        from balancesim.validation.robust import DEFAULT_RUNS
+
+        given = click.get_current_context().get_parameter_source("replicates")
+        runs = replicates if given != click.core.ParameterSource.DEFAULT else DEFAULT_RUNS
+        _validate_robust(runs, draws, seed, scenario_dir, folder, posterior_dir)
+        return
+    with Phases(stderr(), "validate") as phases:
+        phases.setting_up("loading the simulation libraries")
+        _writable_out(folder)
+        from balancesim import validation as val
+        from balancesim.experiment.folders import FolderBusy, FolderRefused
+
+        scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
+        try:
+            # Checked and locked before the work: a folder that is not an earlier report is refused
+            # at once, and a second validation into the same folder cannot mix its files with ours.
+            with val.report_folder(folder) as notes:
+                for note in notes:
+                    err.print(note, markup=False, soft_wrap=True)
+                advance = phases.bar(
+                    val.count_runs(val.CHECKS, replicates, val.MECHANISMS), "simulating", "runs"
+                )
+                try:
+                    result = val.run_validation(replicates, seed, scenarios, progress=advance)
+                except val.ValidationError as e:
+                    raise InputError(str(e)) from None
+                phases.bar(1, "writing the report and plots")
+                report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
+        except FolderRefused as e:
+            raise InputError(str(e)) from None
+        except FolderBusy as e:
+            raise RunError(str(e)) from None
+        except OSError as e:
+            raise RunError(f"cannot write the report to {folder}: {describe_os_error(e)}") from None
+    print_validation(result)
+    print_files("Report", report.parent, [report])
+    if not result.passed or (strict and not result.controls_ok):
+        raise SystemExit(1)
+
+
+def _validate_robust(
+    runs: int, draws: int, seed: int, scenario_dir: str | None, folder: Path, posterior: str | None
+) -> None:
+    """`validate --robust`: the share of prior (or posterior) draws in which each check holds."""
+    from balancesim.cli.console import print_robust
+    from balancesim.cli.main import _writable_out
+    from balancesim.cli.progress import Phases
+
+    with Phases(stderr(), "validate --robust") as phases:
+        phases.setting_up("loading the simulation libraries")
+        _writable_out(folder)
+        from balancesim import validation as val
+        from balancesim.experiment.folders import FolderBusy, locked
+        from balancesim.validation.robust import count_robust_runs, run_robust, write_robust
+
+        scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
+        try:
+            # Locked before the work, as `validate` does: a second command writing the same
+            # folder is refused at once instead of mixing its files with ours.
+            with locked(folder):
+                advance = phases.bar(count_robust_runs(val.CHECKS, draws, runs), f"{draws} draws", "runs")
+                try:
+                    result = run_robust(draws, runs, seed, scenarios, progress=advance, posterior=posterior)
+                except val.ValidationError as e:
+                    raise InputError(str(e)) from None
+                files = write_robust(result, folder)
+        except FolderBusy as e:
+            raise RunError(str(e)) from None
+        except OSError as e:
+            raise RunError(f"cannot write to {folder}: {describe_os_error(e)}") from None
+    print_robust(result)
+    print_files("Robustness", folder, files)
