@@ -248,6 +248,77 @@ def test_ctrl_c_exits_130_without_traceback(tmp_path, args):
         assert not [p for p in out.rglob("*") if p.is_file()]
 
 
+# `python -m balancesim` with the sweep's work run inside code compiled from a string, as a
+# dataclass's methods are built (dataclasses exec them) when a module is imported mid-command.
+# CPython 3.12 remembers a KeyboardInterrupt that ends such code (run_eval_code_obj) and, under
+# `-m`, at the very end of the interpreter (Py_RunMain) kills itself with SIGINT even though
+# the command handled the interrupt: status -2, not 130, unless the program leaves first
+# (exits.run_program). Script files and `-c` skip that check, hence a module here.
+CTRL_C_THROUGH_EXEC = """
+import sys
+from balancesim import sweep
+from balancesim.cli.main import program
+
+real = sweep.run_sweep
+
+
+def run_sweep(*args, **kwargs):
+    scope = {"real": real, "args": args, "kwargs": kwargs}
+    exec("result = real(*args, **kwargs)", scope)
+    return scope["result"]
+
+
+if __name__ == "__main__":  # the workers import this file too
+    sweep.run_sweep = run_sweep
+    program()
+"""
+
+
+def test_ctrl_c_that_passed_through_exec_still_exits_130(tmp_path):
+    """A real SIGINT to the process group while a process-pool sweep works, its KeyboardInterrupt
+    passing through exec'd code on its way out: the status is 130, and the workers are gone."""
+    (tmp_path / "balancesim_through_exec.py").write_text(CTRL_C_THROUGH_EXEC)
+    out = tmp_path / "out"
+    args = ["sweep", TAIWAN, "-p", "parameters.lock_in=1:5:50", "-n", "100000", "--chunk-size", "50"]
+    args += ["--executor", "process", "--workers", "2", "--out", str(out)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "balancesim_through_exec", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if any(tmp_path.rglob("r*.parquet")):  # a chunk is written: the workers are at work
+                break
+            time.sleep(0.1)
+        assert process.poll() is None, process.communicate()
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, (process.returncode, stderr[-2000:])
+    assert "Traceback" not in stderr + stdout
+    assert "interrupted: finished chunks are kept" in stderr
+    deadline = time.monotonic() + 30  # the workers, forkserver and resource tracker leave too
+    while time.monotonic() < deadline and _group_alive(process.pid):
+        time.sleep(0.1)
+    assert not _group_alive(process.pid)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 CTRL_C_WHILE_WORKERS_START = """
 import os, signal, subprocess, sys
 from balancesim.experiment.executors import _sigint_ignored
