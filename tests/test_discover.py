@@ -6,7 +6,9 @@ import json
 
 import numpy as np
 import pandas as pd
+import prim  # noqa: F401  (declared: a broken install fails here instead of skipping)
 import pytest
+import sklearn  # noqa: F401
 from click.testing import CliRunner
 
 from balancesim.analysis import discover as dc
@@ -25,9 +27,6 @@ from balancesim.cli.main import main
 from .conftest import ROOT
 
 BASELINE = str(ROOT / "scenarios" / "baseline.yaml")
-
-pytest.importorskip("prim")
-pytest.importorskip("sklearn")
 
 
 def invoke(*args: str):

@@ -204,7 +204,7 @@ def _joined_names(series: pd.DataFrame) -> pd.DataFrame:
     parts = [c for c in ("partner", "domain") if c in series.columns]
     if not parts:
         return series
-    # The inverse of `metrics.measure_parts` (as `metrics.measure_name`), on whole columns at once.
+    # The inverse of `metrics.measure_parts`, on whole columns at once.
     name = series["measure"].astype(str)
     for c in parts:
         extra = series[c].astype(str).replace({"nan": "", "None": "", "<NA>": ""})

@@ -55,7 +55,6 @@ class Problem:
     bounds: dict[str, tuple[float, float]]  # PATH -> the value's admissible range
     months: np.ndarray  # the model months the targets use
     column_index: np.ndarray  # the measure columns they use
-    full_horizon: int
     simulations: int = field(default=0)
 
     @property
@@ -179,5 +178,4 @@ def build_problem(scenario: Scenario, targets: Targets, only: Sequence[str] = ()
         bounds={p: bounds(scenario, p) for p in chosen},
         months=months,
         column_index=np.array(index, dtype=np.intp),
-        full_horizon=scenario.horizon,
     )

@@ -191,26 +191,39 @@ def _call_shared(fn: Callable[[Any, Any], Any], item: Any) -> Any:
 
 @contextlib.contextmanager
 def _children_ignore_sigint() -> Iterator[None]:
-    """Processes started inside this block inherit an ignored (and blocked) SIGINT.
+    """Processes started inside this block inherit a blocked SIGINT; a Ctrl-C meanwhile is held.
 
     Ctrl-C is the parent's to handle (it shuts the workers down and exits 130);
     a worker or the forkserver interrupted during its own start-up would print
-    a traceback instead. The parent must not lose a Ctrl-C that comes while
-    the block runs (starting a forkserver takes up to a second): SIGINT is
-    blocked first, so the kernel keeps it pending even while it is ignored, and
-    it is delivered to the parent's own handler when the block ends. Children
-    inherit both the ignored disposition (kept across exec) and the mask.
+    a traceback instead. Children inherit the signal mask (kept across exec):
+    SIGINT stays blocked until the forkserver, the resource tracker and the
+    workers ignore it themselves. The parent must not lose a Ctrl-C that comes
+    while the block runs (starting a forkserver takes up to a second), nor be
+    interrupted halfway through starting a process: a handler that only
+    records the interrupt stands in meanwhile, and the interrupt is raised
+    when the block ends. Not SIG_IGN: the disposition is the whole process's,
+    and the kernel hands a process-directed SIGINT to any thread that does not
+    block it (numpy's BLAS threads, the progress bar), which would discard it.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()  # starting it unblocks SIGINT in this thread: do it first
+    held: list[Any] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(frame))
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # one pending here is held too
         signal.signal(signal.SIGINT, previous)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a pending Ctrl-C lands here
+        if held:
+            if callable(previous):
+                previous(signal.SIGINT, held[-1])  # Python's default handler raises KeyboardInterrupt
+            elif previous != signal.SIG_IGN:
+                raise KeyboardInterrupt
 
 
 def _sigint_ignored(call: Callable[[], Any]) -> Any:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from balancesim.model.rules import domain_shares, shares, tool_mix
-from balancesim.model.state import SECURITY, SOFT
+from balancesim.model.rules import shares, tool_mix
+from balancesim.model.state import SOFT
 
 if TYPE_CHECKING:
     from balancesim.model.mesa_model import BalanceModel
@@ -53,11 +53,6 @@ class RegionalState(Actor):
     def engagement_shares(self) -> dict[str, float]:
         """Each outside power's share of this state's engagement (sums to one)."""
         s = shares(self.model.state.engagement)[self.index, :, 0]
-        return dict(zip(self.model.setup.partner_ids, map(float, s), strict=True))
-
-    @property
-    def security_shares(self) -> dict[str, float]:
-        s = domain_shares(self.model.state.engagement)[self.index, :, SECURITY, 0]
         return dict(zip(self.model.setup.partner_ids, map(float, s), strict=True))
 
     @property

@@ -213,10 +213,6 @@ class BalanceModel(mesa.Model):
         """The current value of one measure (see metrics.py)."""
         return self.datacollector.tables[MEASURES][self._keys[self.columns.index(actor, name)]][-1]
 
-    def measure_series(self, actor: str, name: str) -> np.ndarray:
-        """One measure at every month so far."""
-        return np.array(self.datacollector.tables[MEASURES][self._keys[self.columns.index(actor, name)]])
-
     def series(self) -> np.ndarray:
         """All measures of every month so far: (months, C) in `self.columns` order."""
         table = self.datacollector.tables[MEASURES]
