@@ -143,7 +143,9 @@ class Tracer:
         p = vars(setup.p)
         self.setup = setup
         # The adjustment with installed arms, noise (and floors, passed apart) off; then with noise off.
-        self._bare = replace(setup, p=SimpleNamespace(**{**p, "installed_base": 0.0, "engagement_noise": 0.0}))
+        self._bare = replace(
+            setup, p=SimpleNamespace(**{**p, "installed_base": 0.0, "engagement_noise": 0.0})
+        )
         self._quiet = replace(setup, p=SimpleNamespace(**{**p, "engagement_noise": 0.0}))
         self._on = [t.parameter is not None and not _off(p[t.parameter]) for t in ENGAGEMENT_TERMS]
         self._no_hedging = np.asarray(p["hedging_tension"]) == 0.0  # scalar or (R,)
@@ -227,26 +229,32 @@ class Tracer:
         return np.stack([shocks, recovery, soft, -footprint, hit, news, new.opinion - unbounded])
 
 
-def explain_decision(decision: Decision, setup: Setup, state: int, replicate: int = 0) -> list[dict]:
-    """One state's decision as rows: variable, partner, domain, term, claims, contribution."""
-    rows = []
-    for k, term in enumerate(ENGAGEMENT_TERMS):
-        for m, partner in enumerate(setup.partner_ids):
-            for d, domain in enumerate(("security", "economy")):
-                value = float(decision.engagement[k, state, m, d, replicate])
-                rows.append(_row("engagement", partner, domain, term, value))
-    for k, term in enumerate(OPINION_TERMS):
-        for m, partner in enumerate(setup.partner_ids):
-            rows.append(_row("opinion", partner, "", term, float(decision.opinion[k, state, m, replicate])))
-    return rows
+DECISION_COLUMNS = ("step", "actor", "partner", "domain", "variable", "mechanism", "value")
 
 
-def _row(variable: str, partner: str, domain: str, term: Term, value: float) -> dict:
-    return {
-        "variable": variable,
-        "partner": partner,
-        "domain": domain,
-        "mechanism": term.name,
-        "claims": term.claims,
-        "contribution": value,
-    }
+def decision_rows(
+    decision: Decision, setup: Setup, replicate: int = 0, state: int | None = None
+) -> dict[str, list]:
+    """One replicate's decision as columns (DECISION_COLUMNS): every state, or only `state`.
+
+    Rows run state by state, engagement then opinion, term, partner, domain.
+    """
+    states = range(setup.n_regional) if state is None else [state]
+    out: dict[str, list] = {c: [] for c in DECISION_COLUMNS}
+    domains = ("security", "economy")
+    for s in states:
+        for variable, terms, values in (
+            ("engagement", ENGAGEMENT_TERMS, decision.engagement[:, s, ..., replicate]),
+            ("opinion", OPINION_TERMS, decision.opinion[:, s, :, None, replicate]),
+        ):
+            for k, term in enumerate(terms):
+                for m, partner in enumerate(setup.partner_ids):
+                    for d in range(values.shape[2]):
+                        out["step"].append(decision.month)
+                        out["actor"].append(setup.regional_ids[s])
+                        out["partner"].append(partner)
+                        out["domain"].append(domains[d] if variable == "engagement" else "")
+                        out["variable"].append(variable)
+                        out["mechanism"].append(term.name)
+                        out["value"].append(float(values[k, m, d]))
+    return out
