@@ -214,7 +214,7 @@ class Tracer:
         return levels
 
     def _opinion(self, pre: State, x: State, new: State, noise: MonthNoise, month: int) -> np.ndarray:
-        """The opinion terms: additive as `public_opinion` adds them, then the alliance failures and bounds."""
+        """The opinion terms: as `public_opinion` adds them, then alliance failures and bounds."""
         setup = self.setup
         tools = rules.tool_mix(x.attention, setup)
         dshare = rules.domain_shares(x.engagement)

@@ -332,7 +332,7 @@ def engagement_target(
 
 
 def approval_and_presence(state: State, setup: Setup, tools: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Public approval of each partner and its soft-power presence, the factors on accepted offers. (C2, C7, C15)
+    """Public approval of each partner and its soft-power presence: factors on accepted offers. (C2, C7, C15)
 
     Approval weighs in the less, the firmer the elite's grip; presence is 1 +
     `soft_presence` x the partner's soft effort x fertility
