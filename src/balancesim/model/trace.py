@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 
 from balancesim.model import rules
 from balancesim.model.rules import MonthNoise
@@ -258,3 +259,142 @@ def decision_rows(
                         out["mechanism"].append(term.name)
                         out["value"].append(float(values[k, m, d]))
     return out
+
+
+# --------------------------------------------------------------------------
+# Reading a trace: contributions over a window, with bands over runs
+
+DOMAINS = ("security", "economy")
+TRACE_KEYS = ("replicate", "step", "actor", "partner", "domain", "variable")
+BANDS = (0.05, 0.5, 0.95)
+
+
+def to_frame(trace: Trace, setup: Setup) -> pd.DataFrame:
+    """A trace as a wide table: TRACE_KEYS, then one column per term (NaN where a term does not apply).
+
+    `step` is the month reached: the row says how the state moved from step - 1 to step.
+    """
+    T, R, S, M = setup.horizon, trace.replicates, setup.n_regional, setup.n_partners
+    names = _term_names()
+    parts = []
+    for variable, terms, values in (
+        ("engagement", ENGAGEMENT_TERMS, trace.engagement),  # (T, K, S, M, D, R)
+        ("opinion", OPINION_TERMS, trace.opinion[:, :, :, :, None]),
+    ):
+        D = values.shape[4]
+        cube = values.transpose(5, 0, 2, 3, 4, 1).reshape(-1, len(terms))  # rows R, T, S, M, D
+        rows = R * T * S * M * D
+        grid = np.indices((R, T, S, M, D)).reshape(5, -1)
+        frame = {
+            "replicate": grid[0].astype(np.int32),
+            "step": (grid[1] + 1).astype(np.int32),
+            "actor": pd.Categorical.from_codes(grid[2], setup.regional_ids),
+            "partner": pd.Categorical.from_codes(grid[3], setup.partner_ids),
+            "domain": pd.Categorical.from_codes(grid[4], DOMAINS if D == 2 else ("",)),
+            "variable": pd.Categorical([variable] * rows),
+        }
+        by_name = {t.name: cube[:, k] for k, t in enumerate(terms)}
+        for name in names:
+            frame[name] = by_name.get(name, np.full(rows, np.nan))
+        parts.append(pd.DataFrame(frame))
+    out = pd.concat(parts, ignore_index=True)
+    for key in ("actor", "partner", "domain", "variable"):
+        out[key] = out[key].astype(str).astype("category")
+    return out
+
+
+def from_frame(frame: pd.DataFrame, setup: Setup) -> Trace:
+    """The Trace a `to_frame` table holds (its replicates in order)."""
+    R = int(frame["replicate"].max()) + 1
+    trace = Trace.empty(setup, R)
+    for variable, terms, target in (
+        ("engagement", ENGAGEMENT_TERMS, trace.engagement),
+        ("opinion", OPINION_TERMS, trace.opinion[:, :, :, :, None]),
+    ):
+        part = frame[frame["variable"] == variable]
+        r = part["replicate"].to_numpy()
+        t = part["step"].to_numpy() - 1
+        s = _codes(part["actor"], setup.regional_ids)
+        m = _codes(part["partner"], setup.partner_ids)
+        d = _codes(part["domain"], DOMAINS) if variable == "engagement" else np.zeros(len(part), dtype=int)
+        for k, term in enumerate(terms):
+            target[t, k, s, m, d, r] = part[term.name].to_numpy()
+    return trace
+
+
+def _codes(column: pd.Series, labels: tuple[str, ...]) -> np.ndarray:
+    index = {label: i for i, label in enumerate(labels)}
+    return column.astype(str).map(index).to_numpy(dtype=int)
+
+
+def _term_names() -> list[str]:
+    names = [t.name for t in ENGAGEMENT_TERMS]
+    return names + [t.name for t in OPINION_TERMS if t.name not in names]
+
+
+def explain(
+    trace: Trace,
+    setup: Setup,
+    actor: str,
+    start: int = 0,
+    end: int | None = None,
+    partner: str | None = None,
+    domain: str | None = None,
+    baseline: Trace | None = None,
+) -> pd.DataFrame:
+    """Each term's contribution to a state's change from month `start` to `end`, with bands over runs.
+
+    One row per variable (engagement, opinion), partner, domain and term, plus
+    a row "total change" per variable, partner and domain: the 5%, 50% and
+    95% quantiles and the mean over runs of the sum of the monthly
+    contributions. With `baseline` (the trace of the same runs of the
+    baseline scenario, paired by replicate), the contributions are the
+    paired differences: what the scenario's difference did, mechanism by
+    mechanism. Rows are sorted by the size of the median, largest first.
+    """
+    end = setup.horizon if end is None else end
+    if actor not in setup.regional_ids:
+        raise KeyError(f"no regional state {actor!r} (states: {', '.join(setup.regional_ids)})")
+    if not 0 <= start < end <= setup.horizon:
+        raise ValueError(f"the window must lie in months 0..{setup.horizon} and end after it starts")
+    s = setup.regional_ids.index(actor)
+    rows = []
+    for variable, terms, values, base in (
+        ("engagement", ENGAGEMENT_TERMS, trace.engagement, None if baseline is None else baseline.engagement),
+        (
+            "opinion",
+            OPINION_TERMS,
+            trace.opinion[..., None, :],
+            None if baseline is None else baseline.opinion[..., None, :],
+        ),
+    ):
+        window = values[start:end, :, s].sum(axis=0)  # (K, M, D, R)
+        if base is not None:
+            window = window - base[start:end, :, s].sum(axis=0)
+        for m, p in enumerate(setup.partner_ids):
+            if partner is not None and p != partner:
+                continue
+            for d in range(window.shape[2]):
+                dom = DOMAINS[d] if variable == "engagement" else ""
+                if domain is not None and variable == "engagement" and dom != domain:
+                    continue
+                cells = [(term.name, term.claims, window[k, m, d]) for k, term in enumerate(terms)]
+                cells.append(("total change", "", window[:, m, d].sum(axis=0)))
+                for name, claims, v in cells:
+                    low, median, high = np.quantile(v, BANDS)
+                    rows.append(
+                        {
+                            "variable": variable,
+                            "partner": p,
+                            "domain": dom,
+                            "mechanism": name,
+                            "claims": claims,
+                            "median": median,
+                            "low": low,
+                            "high": high,
+                            "mean": float(np.mean(v)),
+                        }
+                    )
+    frame = pd.DataFrame(rows)
+    order = frame["median"].abs().sort_values(ascending=False, kind="stable").index
+    return frame.loc[order].reset_index(drop=True)
