@@ -179,3 +179,22 @@ def test_the_terms_are_the_influence_tables_mechanisms() -> None:
     named = [t.name for t in ENGAGEMENT_TERMS[1:] + OPINION_TERMS[1:] if not t.remainder]
     missing = [n for n in named if n not in rows]
     assert missing == ["courting after exit", "opinion recovery"], missing
+
+
+def test_run_trace_and_explain_on_the_command_line(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from balancesim.cli.main import main
+
+    runner = CliRunner()
+    folder = tmp_path / "run"
+    args = ["run", str(MINIMAL), "--replicates", "4", "--trace", "--no-plots", "--out", str(folder)]
+    assert runner.invoke(main, args).exit_code == 0
+    manifest = (folder / "manifest.json").read_text()
+    assert '"trace.parquet"' in manifest
+    result = runner.invoke(main, ["explain", str(folder), "--actor", "kazakhstan", "--to", "2023-03"])
+    assert result.exit_code == 0, result.output
+    assert "total change" in result.output
+    assert (folder / "plots" / "explain-kazakhstan.png").stat().st_size > 0
+    bad = runner.invoke(main, ["explain", str(folder), "--actor", "narnia"])
+    assert bad.exit_code == 2 and "--actor" in bad.output
