@@ -17,6 +17,7 @@ from balancesim.cli.calibrate import calibrate
 from balancesim.cli.check import check, schema
 from balancesim.cli.discover import discover
 from balancesim.cli.exits import Group, run_program
+from balancesim.cli.explain import explain
 from balancesim.cli.hindcast import hindcast
 from balancesim.cli.run import run
 from balancesim.cli.sweep import sweep
@@ -34,7 +35,7 @@ def main() -> None:
     """
 
 
-for command in (run, check, schema, viz, discover, hindcast, calibrate, sweep, validate):
+for command in (run, check, schema, viz, discover, hindcast, calibrate, sweep, validate, explain):
     main.add_command(command)
 
 

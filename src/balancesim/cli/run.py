@@ -74,6 +74,11 @@ Examples:
 @uncertainty_option()
 @posterior_option()
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option(
+    "--trace",
+    is_flag=True,
+    help="Record why each state moved, by mechanism (trace.parquet, for `balancesim explain`).",
+)
 def run(
     scenario: str,
     replicates: int | None,
@@ -87,6 +92,7 @@ def run(
     uncertainty: str | None,
     posterior_dir: str | None,
     no_plots: bool,
+    trace: bool = False,
 ) -> None:
     """Run SCENARIO many times and write data, a summary and plots."""
     from balancesim.cli.progress import Phases
@@ -129,6 +135,7 @@ def run(
                     "chunk_size": chunk_size,
                     "progress": phases.bar(total, "simulating", "runs"),
                     "measures": measures,
+                    "trace": trace,
                 }
                 from balancesim.scenario.per_run import ValuesError
 

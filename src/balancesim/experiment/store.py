@@ -171,6 +171,19 @@ def write_series(path: Path, results: Results, baseline: Results | None = None) 
     write_atomic(path, write)
 
 
+def write_trace(path: Path, results: Results, baseline: Results | None = None) -> None:
+    """The decision trace (model/trace.py `to_frame`), with a `scenario` column as series.parquet has."""
+    from balancesim.model.trace import to_frame
+
+    frames = []
+    for label, part in (("scenario", results), ("baseline", baseline)):
+        if part is not None and part.trace is not None:
+            frame = to_frame(part.trace, part.setup)
+            frame.insert(0, "scenario", pd.Categorical([label] * len(frame), ("scenario", "baseline")))
+            frames.append(frame)
+    write_table(path, pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
+
+
 def read_series(folder: str | Path) -> pd.DataFrame:
     """The series of a run folder in the current layout (`SERIES_COLUMNS`), whatever version wrote it.
 
@@ -332,6 +345,8 @@ def write_run(
         write_series(partial / "series.parquet", results, baseline)
         if results.drawn:
             write_table(partial / "params.parquet", params_table(results))
+        if results.trace is not None:
+            write_trace(partial / "trace.parquet", results, baseline)
         summary(results, baseline=baseline).to_csv(partial / "summary.csv", index=False, float_format="%.6g")
         timings = dict(results.timings)
         if baseline is not None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from balancesim.model.rules import shares, tool_mix
 from balancesim.model.state import SOFT
+from balancesim.model.trace import decision_rows
 
 if TYPE_CHECKING:
     from balancesim.model.mesa_model import BalanceModel
@@ -75,6 +76,15 @@ class RegionalState(Actor):
     @property
     def balance(self) -> float:
         return self.model.measure(self.actor_id, "balance")
+
+    @property
+    def decision(self) -> dict[str, list] | None:
+        """Why this state moved last month, by mechanism (trace.py): columns of
+        `trace.DECISION_COLUMNS`; None unless the model runs with `trace=True`
+        and has stepped."""
+        if self.model.decision is None:
+            return None
+        return decision_rows(self.model.decision, self.model.setup, state=self.index)
 
     @property
     def memberships(self) -> dict[str, str]:

@@ -30,9 +30,11 @@ import numpy as np
 from balancesim.model import engine, metrics, rules
 from balancesim.model.agents import GreatPower, RegionalState, ThirdParty
 from balancesim.model.state import build_setup, initial_state
+from balancesim.model.trace import DECISION_COLUMNS, Decision, Tracer, decision_rows
 from balancesim.scenario.schema import Scenario
 
 MEASURES = "measures"  # the DataCollector table holding every measure
+DECISIONS = "decisions"  # with trace=True: each month's contributions (trace.decision_rows)
 # Model reporters: name -> regional measure. Means over the states carry
 # `regional_`, since the states report `hedging_index` and `balance` themselves.
 REGIONAL_REPORTERS = {
@@ -102,6 +104,9 @@ class BalanceModel(mesa.Model):
             0.4}`): with replicate k's seed and replicate k's drawn values
             (`params.parquet`, `uncertainty.draw`), the model reproduces
             replicate k of a run with uncertainty.
+        trace: record each month's decision (trace.py): why each state moved,
+            by mechanism. Each regional state agent's `decision` holds its
+            last month's, and the DataCollector's table `decisions` all of them.
         **parameters: overrides of the scenario's parameters.
     """
 
@@ -110,6 +115,7 @@ class BalanceModel(mesa.Model):
         scenario: Scenario | str | Path,
         rng: int | np.random.SeedSequence | np.random.Generator | None = None,
         values: Mapping[str, float] | None = None,
+        trace: bool = False,
         **parameters: Any,
     ) -> None:
         if not isinstance(scenario, Scenario):
@@ -131,6 +137,9 @@ class BalanceModel(mesa.Model):
         self.state = initial_state(self.setup, len(seeds))
         self.noise = engine.draw_noise(self.setup, seeds)
         self.fired: list[tuple[int, str]] = []
+        self.tracer = Tracer(self.setup) if trace else None
+        self.decision: Decision | None = None  # the last month's, with trace=True
+        self._before_shocks = None  # the state before this month's shocks fired by hand
         self._keys = [tuple(p) for p in self.columns.parts]  # the `measures` table's columns
 
         for k, a in enumerate(self.setup.regional_ids):
@@ -153,7 +162,7 @@ class BalanceModel(mesa.Model):
                 GreatPower: {"attention": "attention", "regional_share": "regional_share"},
                 ThirdParty: {"attention": "attention", "regional_share": "regional_share"},
             },
-            tables={MEASURES: self._keys},
+            tables={MEASURES: self._keys, **({DECISIONS: list(DECISION_COLUMNS)} if trace else {})},
         )
         self._record()
         self.running = True
@@ -168,7 +177,13 @@ class BalanceModel(mesa.Model):
         if self.state.month >= self.setup.horizon:
             self.running = False
             return
-        self.state = rules.step(self.state, self.setup, self.noise.month(self.state.month, self.setup))
+        noise = self.noise.month(self.state.month, self.setup)
+        if self.tracer is None:
+            self.state = rules.step(self.state, self.setup, noise)
+        else:
+            self.state, self.decision = self.tracer.step(self.state, noise, before=self._before_shocks)
+            self._record_decision()
+        self._before_shocks = None
         self._record()
         if self.state.month >= self.setup.horizon:
             self.running = False
@@ -185,6 +200,8 @@ class BalanceModel(mesa.Model):
         k = ids.index(shock_id)
         if severity is None:
             severity = 0.5 * (self.setup.severity_low[k, 0] + self.setup.severity_high[k, 0])
+        if self._before_shocks is None:
+            self._before_shocks = self.state  # the next month's decision counts the shock
         self.state = rules.fire(self.state, self.setup, k, np.full(self.state.replicates, float(severity)))
         self.fired.append((self.state.month, shock_id))
         # This month's record now describes the state after the shock.
@@ -198,6 +215,12 @@ class BalanceModel(mesa.Model):
         for values, value in zip(self.datacollector.tables[MEASURES].values(), row, strict=True):
             values.append(value)
         self.datacollector.collect(self)
+
+    def _record_decision(self) -> None:
+        """Append the month's decision to the DataCollector's `decisions` table."""
+        table = self.datacollector.tables[DECISIONS]
+        for key, values in decision_rows(self.decision, self.setup).items():
+            table[key].extend(values)
 
     def _forget_last_record(self) -> None:
         """Drop the last collection from the DataCollector (Mesa 3's storage: lists per
