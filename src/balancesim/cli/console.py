@@ -106,7 +106,7 @@ def print_outcomes(results: Any, baseline: Any | None) -> None:
             row += ["—", "—"] if bv is None else [cell(bv), cell(v - bv)]
         table.add_row(*map(Text, row))
     out.print(table)
-    if results.drawn:
+    if results.inputs:
         out.print(importance_table(results, baseline, keys, labels))
 
 
@@ -249,12 +249,13 @@ def importance_table(
     from balancesim.model.metrics import REGION
 
     last = int(results.months[-1])
-    paired = baseline is not None and bool(baseline.drawn)
-    chance = noise_level(results.replicates, len(results.drawn))
+    inputs = results.inputs
+    paired = baseline is not None
+    chance = noise_level(results.replicates, len(inputs))
     out = Table(
         title=Text(
             f"Drawn inputs that matter most at month {last}: Spearman ρ over {results.replicates} runs "
-            f"({len(results.drawn)} inputs drawn; |ρ| < {chance:.2f} is within chance)"
+            f"({len(inputs)} inputs drawn; |ρ| < {chance:.2f} is within chance)"
         ),
         title_justify="left",
     )
@@ -264,10 +265,10 @@ def importance_table(
         out.add_column("effect (paired) follows")
     for key in keys:
         v = results.values(REGION, key)[last]
-        row = [labels.get(key, key.replace("_", " ")), describe(leading(results.drawn, v))]
+        row = [labels.get(key, key.replace("_", " ")), describe(leading(inputs, v))]
         if paired:
             assert baseline is not None
             effect = v - baseline.values(REGION, key)[last] if baseline.has(REGION, key) else None
-            row.append("—" if effect is None else describe(leading(results.drawn, effect)))
+            row.append("—" if effect is None else describe(leading(inputs, effect)))
         out.add_row(*map(Text, row))
     return out

@@ -142,16 +142,17 @@ def effect(results: Results, baseline: Results) -> Figure:
         ax.axhline(0, color="black", lw=0.8)
         ax.set_title(f"Effect: {title}", fontsize=11)
         ax.set_ylabel(f"difference ({note})", fontsize=8)
-        if baseline.drawn:
+        if results.inputs:
             _drivers(ax, results, diff[-1])
 
     drawn = ""
     if baseline.drawn:
         drawn = (
             f"\nBands include parametric uncertainty: {len(baseline.drawn)} inputs drawn from their priors, "
-            "shared with the baseline. Box: the drawn inputs the effect at the horizon follows most "
-            "(Spearman ρ)."
+            "shared with the baseline."
         )
+    if results.inputs:
+        drawn += " Box: the drawn inputs the effect at the horizon follows most (Spearman ρ)."
     return _headline_grid(
         results,
         panel,
@@ -165,7 +166,7 @@ def _drivers(ax, results: Results, outcome: np.ndarray) -> None:
     """A box naming the drawn inputs this outcome follows most (importance.py)."""
     from balancesim.experiment.importance import leading, short_name
 
-    pairs = leading(results.drawn, outcome)
+    pairs = leading(results.inputs, outcome)
     lines = [f"{short_name(p)} {rho:+.2f}" for p, rho in pairs] or ["no drawn input above chance"]
     ax.text(
         0.02,
