@@ -110,6 +110,41 @@ def print_outcomes(results: Any, baseline: Any | None) -> None:
         out.print(importance_table(results, baseline, keys, labels))
 
 
+def print_effects(results: Any, baseline: Any) -> None:
+    """The effect first: paired difference at the last month, regional then per state, signs in words."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from balancesim.experiment.effects import effect_table, effect_title
+
+    table = Table(title=Text(effect_title(results, baseline)), title_justify="left")
+    table.add_column("effect on")
+    table.add_column("median [5%–95%]", justify="right")
+    table.add_column("meaning of the median")
+    rows = effect_table(results, baseline)
+    for k, row in enumerate(rows):
+        if k and row.actor != rows[k - 1].actor and rows[k - 1].actor == "region":
+            table.add_section()
+        table.add_row(Text(row.label), row.cell, Text(row.reading))
+    out.print(table)
+
+
+def print_assumptions(scenario: Any) -> None:
+    """Past the scenario's own end: the trends that carry the world there, as its assumptions."""
+    from rich.text import Text
+
+    from balancesim.experiment.batch import calendar_month
+    from balancesim.scenario.assumptions import trend_assumptions
+
+    end = calendar_month(scenario.start, scenario.own_horizon)
+    until = calendar_month(scenario.start, scenario.horizon)
+    out.print(
+        Text(f"From {end} (the scenario's own end) to {until} the world moves on with its assumptions:")
+    )
+    for line in trend_assumptions(scenario):
+        out.print(Text(f"  - {line}"))
+
+
 def print_sweep(outcome: Any) -> None:
     """The sweep's size and time, its Sobol or Morris table (if any) and the files written."""
     plan = outcome.plan
