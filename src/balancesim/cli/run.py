@@ -140,12 +140,11 @@ def run(
         elif baseline is not None:
             # The baseline runs with the same seed and count: common random numbers.
             base = read_scenario(baseline, {**overrides, "replicates": spec.replicates, "seed": spec.seed})
-        if base is not None:
-            if base.horizon != spec.horizon:
-                raise InputError(
-                    f"{baseline}: horizon {base.horizon} differs from {scenario}'s {spec.horizon}; "
-                    "a paired comparison needs the same horizon"
-                )
+        if base is not None and base.horizon != spec.horizon:
+            raise InputError(
+                f"{baseline}: horizon {base.horizon} differs from {scenario}'s {spec.horizon}; "
+                "a paired comparison needs the same horizon"
+            )
         target = None if out_dir is None else Path(out_dir)
         shown = out_dir or f"results/{name}"
         check_out_writable(target or Path("results"))  # before the work, not after it

@@ -22,9 +22,8 @@ def trend_assumptions(scenario: Scenario) -> list[str]:
     for p in scenario.partners:
         parts = []
         if p.capacity_trend.security or p.capacity_trend.economy:
-            parts.append(
-                f"capacity {_pct(p.capacity_trend.security)} security, {_pct(p.capacity_trend.economy)} economy"
-            )
+            trend = p.capacity_trend
+            parts.append(f"capacity {_pct(trend.security)} security, {_pct(trend.economy)} economy")
         if p.attention_trend:
             parts.append(f"attention {_pct(p.attention_trend)}")
         if p.attention_decay:
