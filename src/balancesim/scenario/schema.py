@@ -18,7 +18,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from balancesim.scenario.distributions import Distribution
 from balancesim.scenario.parameters import Parameters
@@ -410,20 +410,22 @@ class Scenario(Strict):
         """Whether runs draw per-run values: priors, or a posterior."""
         return bool(self.uncertainty) or self._posterior is not None
 
+    @field_validator("until")
+    @classmethod
+    def _until_month(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+            raise ValueError(f"'{value}' is not a calendar month YYYY-MM")
+        return value
+
     @model_validator(mode="after")
     def _until(self) -> Scenario:
-        if self.until is None:
+        # An `until` out of range is reported by `reference_problems`, with its location.
+        if self.until is None or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", self.start):
             return self
-        for field, value in (("until", self.until), ("start", self.start)):
-            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
-                raise ValueError(f"{field}: '{value}' is not a calendar month YYYY-MM")
         months = months_between(self.start, self.until)
-        if not 1 <= months <= MAX_HORIZON:
-            raise ValueError(
-                f"until: '{self.until}' must lie 1 to {MAX_HORIZON} months after the start ({self.start})"
-            )
-        self._own_horizon = self.horizon
-        self.horizon = months
+        if 1 <= months <= MAX_HORIZON:
+            self._own_horizon = self.horizon
+            self.horizon = months
         return self
 
     @model_validator(mode="after")
@@ -481,6 +483,8 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
 
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", s.start):
         bad(("start",), f"'{s.start}' is not a calendar month YYYY-MM")
+    elif s.until is not None and not 1 <= months_between(s.start, s.until) <= MAX_HORIZON:
+        bad(("until",), f"'{s.until}' must lie 1 to {MAX_HORIZON} months after the start ({s.start})")
     ids = [a.id for a in s.actors]
     seen: set[str] = set()
     for i, a in enumerate(ids):
