@@ -15,6 +15,7 @@ import click
 
 from balancesim.cli.calibrate import calibrate
 from balancesim.cli.check import check, schema
+from balancesim.cli.compare import compare
 from balancesim.cli.discover import discover
 from balancesim.cli.exits import Group, run_program
 from balancesim.cli.hindcast import hindcast
@@ -34,7 +35,7 @@ def main() -> None:
     """
 
 
-for command in (run, check, schema, viz, discover, hindcast, calibrate, sweep, validate):
+for command in (run, compare, check, schema, viz, discover, hindcast, calibrate, sweep, validate):
     main.add_command(command)
 
 
