@@ -19,6 +19,7 @@ from balancesim.cli.compare import compare
 from balancesim.cli.discover import discover
 from balancesim.cli.exits import Group, run_program
 from balancesim.cli.hindcast import hindcast
+from balancesim.cli.report import report
 from balancesim.cli.run import run
 from balancesim.cli.sweep import sweep
 from balancesim.cli.validate import validate
@@ -35,7 +36,7 @@ def main() -> None:
     """
 
 
-for command in (run, compare, check, schema, viz, discover, hindcast, calibrate, sweep, validate):
+for command in (run, compare, report, check, schema, viz, discover, hindcast, calibrate, sweep, validate):
     main.add_command(command)
 
 

@@ -55,12 +55,17 @@ class EffectRow:
 
 def direction(results: Results, measure: str, value: float) -> str:
     """What the sign of a change of `measure` by `value` means, in words."""
+    names = {a.id: a.name for a in results.scenario.actors}
+    a, b = results.scenario.balance_pair
+    return direction_words(measure, value, names[a], names[b])
+
+
+def direction_words(measure: str, value: float, first: str, second: str) -> str:
+    """As `direction`, given the names of the balance pair (the balance's + and − ends)."""
     if abs(value) < NEGLIGIBLE:
         return "no change"
     if measure == "balance":
-        names = {a.id: a.name for a in results.scenario.actors}
-        a, b = results.scenario.balance_pair
-        return f"toward {names[a] if value > 0 else names[b]}"
+        return f"toward {first if value > 0 else second}"
     rise, fall = WORDS.get(measure.split(".")[0], ("higher", "lower"))
     return rise if value > 0 else fall
 
