@@ -235,15 +235,17 @@ def default_comparison(spec: Scenario, scenario: str) -> str | None:
         raise InputError(f"{scenario}: compare_with: {str(e).splitlines()[0]}") from None
 
 
-def comparison_scenario(path: str, overrides: dict[str, Any], spec: Scenario) -> Scenario:
-    """The comparison scenario with the run's overrides that apply to it (same seed and count).
+def comparison_scenario(path: str, overrides: dict[str, Any], spec: Scenario) -> Scenario | None:
+    """The comparison scenario with the run's overrides that apply to it (same seed, count, horizon).
+
+    None (with a note) when it cannot run over the scenario's horizon.
 
     A `--set` of something only the scenario has (e.g. its own shock's severity) is left out
     of the comparison, with a note.
     """
     from balancesim.scenario.files import ScenarioError, load_scenario
 
-    fixed = {"replicates": spec.replicates, "seed": spec.seed}
+    fixed = {"replicates": spec.replicates, "seed": spec.seed, "horizon": spec.horizon}
     kept = {**overrides, **fixed}
     try:
         return load_scenario(path, kept)
@@ -260,4 +262,8 @@ def comparison_scenario(path: str, overrides: dict[str, Any], spec: Scenario) ->
             del kept[key]
     if dropped:
         err.print(f"note: {path} has no {', '.join(dropped)}: the comparison keeps its own", markup=False)
-    return read_scenario(path, kept)
+    try:
+        return load_scenario(path, kept)
+    except ScenarioError as e:
+        err.print(f"note: no comparison: {str(e).splitlines()[0]}", markup=False)
+        return None
