@@ -370,3 +370,27 @@ def test_discover_on_a_run_folder_drawn_from_priors(tmp_path):
     found = dc.discover(open_results(folder), f"balance[kazakhstan]@12 < {cut}")
     lim = found.limits.set_index("input")
     assert lim.loc["actors.china.attention", "low"] > lim.loc["actors.china.attention", "full_low"]
+
+
+def test_discover_on_an_effect_warns_about_few_cases_and_weak_limits(tmp_path):
+    """A condition on the paired effect (effect.MEASURE); few cases and weak limits get plain warnings."""
+    from balancesim.analysis.discover import discover
+    from balancesim.analysis.results_data import open_results
+
+    out = tmp_path / "run"
+    r = CliRunner().invoke(
+        main,
+        ["run", str(ROOT / "scenarios" / "taiwan_shock.yaml"), "-n", "40", "--out", str(out), "--no-plots"],
+    )
+    assert r.exit_code == 0, r.output
+    data = open_results(out)
+    found = discover(data, "effect.balance@60 > 0.07")
+    series = pd.read_parquet(out / "series.parquet")
+    at = series[(series["actor"] == "region") & (series["measure"] == "balance") & (series["step"] == 60)]
+    mine = at[at["scenario"] == "scenario"].set_index("replicate")["value"]
+    base = at[at["scenario"] == "baseline"].set_index("replicate")["value"]
+    np.testing.assert_array_equal(found.outcome, ((mine - base) > 0.07).sort_index().to_numpy())
+    assert found.cases < 30
+    assert any("fewer than 30" in w for w in found.warnings)
+    if (found.limits["qp"] > 0.05).any():
+        assert any("quasi-p is above 0.05" in w for w in found.warnings)

@@ -45,6 +45,10 @@ class MissingExtra(RuntimeError):
     """The optional libraries of `discover` are not installed."""
 
 
+MIN_CASES = 30  # fewer runs showing the outcome than this: warn
+MAX_QP = 0.05  # a restricted input whose quasi-p is above this: warn
+
+
 @dataclass
 class Discovery:
     """What `discover` found: the outcome per run, PRIM's trajectory and box, CART's leaves."""
@@ -60,6 +64,24 @@ class Discovery:
     tree_text: str
     min_coverage: float
     by_hand: bool = False  # the box was chosen with `box=`, not by the coverage rule
+
+    @property
+    def warnings(self) -> list[str]:
+        """Plain warnings about a box that may not mean much: few cases, limits within chance."""
+        out = []
+        if self.cases < MIN_CASES:
+            out.append(
+                f"warning: only {self.cases} of {self.runs} runs show the outcome (fewer than {MIN_CASES}): "
+                "a box drawn around so few cases may be chance; run more replicates"
+            )
+        weak = self.limits[self.limits["qp"] > MAX_QP]
+        if len(weak):
+            out.append(
+                f"warning: the box restricts {len(weak)} input(s) whose quasi-p is above {MAX_QP:g} "
+                f"({', '.join(weak['input'])}): those limits may be chance; a box without them is "
+                "simpler (--box with fewer restricted inputs)"
+            )
+        return out
 
     @property
     def runs(self) -> int:
@@ -244,6 +266,7 @@ def summary(d: Discovery) -> dict[str, Any]:
     """The findings as JSON data (summary.json)."""
     box = d.box
     return {
+        "warnings": d.warnings,
         "expression": d.expression,
         "results": str(d.data.folder),
         "kind": d.data.kind,

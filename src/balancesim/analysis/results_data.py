@@ -166,9 +166,20 @@ def _open_run(folder: Path, manifest: dict[str, Any]) -> ResultsData:
         series = read_series(folder)
     except ValueError as e:
         raise ResultsError(str(e)) from None
-    if "scenario" in series.columns:  # a run with --baseline holds both; explain the scenario's runs
-        series = series[series["scenario"].astype(str) == "scenario"]
+    baseline = None
+    if "scenario" in series.columns:  # a run with a comparison holds both; explain the scenario's runs
+        labels = series["scenario"].astype(str)
+        baseline = _joined_names(series[labels == "baseline"])
+        series = series[labels == "scenario"]
+        baseline = baseline if len(baseline) else None
     series = _joined_names(series)
+    if baseline is not None:
+        # `effect.MEASURE`: the scenario minus its comparison, run by run (common random numbers)
+        merged = series.merge(baseline, on=["replicate", "step", "actor", "measure"], suffixes=("", "_base"))
+        effect = merged.assign(
+            measure="effect." + merged["measure"].astype(str), value=merged["value"] - merged["value_base"]
+        )
+        series = pd.concat([series, effect[series.columns]], ignore_index=True)
     steps = tuple(int(s) for s in sorted(series["step"].unique()))
     pairs = series[["actor", "measure"]].drop_duplicates()
     available = {(str(a), str(m)): steps for a, m in pairs.itertuples(index=False)}

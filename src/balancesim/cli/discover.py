@@ -112,6 +112,8 @@ def _discover(
 
     files = write_or_fail(lambda: dc.write_outputs(found, folder, discovery_figures), folder)
     _print(found, out)
+    for line in found.warnings:
+        out.print(line, markup=False)
     print_files("Written", folder, files)
 
 

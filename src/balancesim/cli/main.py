@@ -15,10 +15,12 @@ import click
 
 from balancesim.cli.calibrate import calibrate
 from balancesim.cli.check import check, schema
+from balancesim.cli.compare import compare
 from balancesim.cli.discover import discover
 from balancesim.cli.exits import Group, run_program
 from balancesim.cli.explain import explain
 from balancesim.cli.hindcast import hindcast
+from balancesim.cli.report import report
 from balancesim.cli.run import run
 from balancesim.cli.sweep import sweep
 from balancesim.cli.validate import validate
@@ -35,7 +37,20 @@ def main() -> None:
     """
 
 
-for command in (run, check, schema, viz, discover, hindcast, calibrate, sweep, validate, explain):
+for command in (
+    run,
+    compare,
+    report,
+    explain,
+    check,
+    schema,
+    viz,
+    discover,
+    hindcast,
+    calibrate,
+    sweep,
+    validate,
+):
     main.add_command(command)
 
 

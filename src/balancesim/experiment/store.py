@@ -343,7 +343,7 @@ def write_run(
     try:
         started = time.perf_counter()
         write_series(partial / "series.parquet", results, baseline)
-        if results.drawn:
+        if results.inputs:
             write_table(partial / "params.parquet", params_table(results))
         if results.trace is not None:
             write_trace(partial / "trace.parquet", results, baseline)
@@ -415,6 +415,9 @@ def _uncertainty(results: Results, baseline: Results | None) -> dict[str, Any]:
     from balancesim.scenario.uncertainty import summary as draws_summary
 
     record: dict[str, Any] = {"mode": results.uncertainty}
+    if results.recorded:
+        record["file"] = "params.parquet"
+        record["recorded"] = sorted(results.recorded)
     if results.drawn:
         spec = results.scenario.uncertainty
         record["file"] = "params.parquet"
