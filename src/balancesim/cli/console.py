@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from balancesim.experiment.batch import Results
 
 
+UNWRAPPED = 100_000  # the width of standard output when it is not a terminal: never reached
+
+
 class _LazyConsole:
     """A rich Console made on first use (importing rich costs ~0.1 s of `--help`)."""
 
@@ -34,7 +37,11 @@ class _LazyConsole:
 
         if self.stderr:
             return Console(stderr=True, highlight=False, emoji=False)
-        return Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 110)
+        if sys.stdout.isatty():
+            return Console(highlight=False, emoji=False)
+        # Piped or redirected: nothing is wrapped (a table as wide as its widest row, a line of
+        # text as long as it is), so no line breaks inside a word and tools can parse the rows.
+        return Console(highlight=False, emoji=False, width=UNWRAPPED, soft_wrap=True)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._console(), name)
