@@ -202,6 +202,7 @@ def test_discover_command_writes_outputs_and_names_the_box(tmp_path):
     assert "balance[kazakhstan]@60 < 0: 54 of 600 runs" in r.output  # printed as written, not read as markup
     out = folder / "discover-balance-kazakhstan-60-lt-0"
     assert {p.name for p in out.rglob("*") if p.is_file()} == {
+        ".balancesim-output.json",
         "summary.json",
         "trajectory.csv",
         "box.csv",
