@@ -52,7 +52,8 @@ def user_folder(path: Path, *earlier: str) -> Path:
 
 
 def intact(path: Path) -> bool:
-    return (path / "thesis.txt").read_text() == "three years of work" and (path / "sub" / "data.csv").is_file()
+    thesis = (path / "thesis.txt").read_text()
+    return thesis == "three years of work" and (path / "sub" / "data.csv").is_file()
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +157,14 @@ def test_run_and_sweep_refuse_their_inputs_as_output(tmp_path):
 
 
 def test_an_unwritable_out_is_reported_as_such(sweep, tmp_path, monkeypatch):
-    """Permission denied (here simulated: the tests may run as root) is 'cannot write', exit 1, not 'busy'."""
+    """Permission denied is 'cannot write', exit 1, never 'another command is writing this folder'.
+
+    Simulated (the tests may run as root, for whom nothing is read-only): the
+    folder refuses new entries, and its lock cannot be taken, as filelock
+    reports it where flock answers EACCES (it reads that as contention).
+    """
+    import filelock
+
     locked_away = tmp_path / "ro"
     locked_away.mkdir()
 
@@ -168,12 +176,24 @@ def test_an_unwritable_out_is_reported_as_such(sweep, tmp_path, monkeypatch):
 
         return guarded
 
+    acquire = filelock.FileLock.acquire
+
+    def contended(self, *args, **kwargs):
+        if str(self.lock_file).startswith(str(locked_away)):
+            raise filelock.Timeout(self.lock_file)
+        return acquire(self, *args, **kwargs)
+
     monkeypatch.setattr(os, "open", denied(os.open))
     monkeypatch.setattr(os, "mkdir", denied(os.mkdir))
-    r = invoke("discover", sweep, "--where", WHERE, "--out", locked_away / "x")
-    assert r.exit_code == 1, r.output
-    assert "cannot write" in r.output and "another balancesim command" not in r.output
-    assert "permission denied" in r.output.lower()
+    monkeypatch.setattr(filelock.FileLock, "acquire", contended)
+    for command in (
+        ["discover", sweep, "--where", WHERE],
+        ["sweep", MINIMAL, "-p", "parameters.lock_in=1:2:2", "-n", "2", "--executor", "serial"],
+    ):
+        r = invoke(*command, "--out", locked_away / "x")
+        assert r.exit_code == 1, r.output
+        assert "cannot write" in r.output and "another balancesim command" not in r.output
+        assert "permission denied" in r.output.lower() and len(r.output.strip().splitlines()) == 1
 
 
 # ------------------------------------------------------------- damaged or foreign data
@@ -290,7 +310,8 @@ def test_single_byte_flips_of_a_run_series_are_never_silent(run_folder, tmp_path
 def test_single_byte_flips_of_a_sweep_chunk_are_never_silent(sweep):
     def discovered():
         data = open_results(sweep)
-        return data.inputs, data.keys, data.values("region", "balance", 24), data.values("region", "tension", 36)
+        outcomes = data.values("region", "balance", 24), data.values("region", "tension", 36)
+        return data.inputs, data.keys, *outcomes
 
     _no_silent_change(sweep / "chunks" / "r8.parquet", discovered, minimum=500)
 
@@ -300,9 +321,13 @@ def posterior_folder(tmp_path) -> Path:
     from balancesim.calibration.report import posterior_frame, write_folder
 
     rng = np.random.default_rng(4)
-    values = {"parameters.lock_in": rng.uniform(1, 5, 200), "parameters.hedging_tension": rng.uniform(0, 4, 200)}
+    values = {
+        "parameters.lock_in": rng.uniform(1, 5, 200),
+        "parameters.hedging_tension": rng.uniform(0, 4, 200),
+    }
     folder = tmp_path / "cal"
-    write_folder(folder, {"posterior.parquet": posterior_frame(values, rng.random(200)), "manifest.json": "{}"})
+    frame = posterior_frame(values, rng.random(200))
+    write_folder(folder, {"posterior.parquet": frame, "manifest.json": "{}"})
     return folder
 
 
@@ -316,7 +341,8 @@ def test_single_byte_flips_of_a_posterior_are_never_silent(posterior_folder):
 
 def test_a_corrupted_posterior_is_refused_with_one_line_and_exit_1(posterior_folder, tmp_path):
     flip(posterior_folder / "posterior.parquet", 200)
-    r = invoke("run", MINIMAL, "-n", "2", "--no-plots", "--posterior", posterior_folder, "--out", tmp_path / "x")
+    out = tmp_path / "x"
+    r = invoke("run", MINIMAL, "-n", "2", "--no-plots", "--posterior", posterior_folder, "--out", out)
     assert r.exit_code == 1, r.output
     assert "posterior.parquet" in r.output and "damaged" in r.output
     assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "x").exists()

@@ -139,6 +139,11 @@ def _open_sweep(folder: Path, manifest: dict[str, Any]) -> ResultsData:
         except DamagedFile as e:
             raise DamagedFile(path, f"{e.strerror}{_resume_hint(manifest)}") from None
 
+    for path, expected in chunks:  # every chunk checked before any is parsed
+        try:
+            verified.check(path, expected)
+        except DamagedFile as e:
+            raise DamagedFile(path, f"{e.strerror}{_resume_hint(manifest)}") from None
     first = read_chunk(*chunks[0])
     names = [n for n in first.column_names if n not in ("point", "replicate", "month")]
     columns_read = ["point", "replicate", "month", *names]
@@ -222,6 +227,8 @@ def _open_run(folder: Path, manifest: dict[str, Any]) -> ResultsData:
     if not series_file.is_file():
         raise ResultsError(f"{folder}: no series.parquet in the run folder")
     listed = verified.listing(folder) or {}
+    for name in ("series.parquet", "params.parquet"):  # every file checked before any is parsed
+        verified.check(folder / name, listed.get(name))
     params = verified.read_table(params_file, listed.get("params.parquet")).to_pandas()
     params = params.sort_values("replicate", kind="stable").reset_index(drop=True)
     replicates_expected = manifest.get("replicates")
