@@ -21,6 +21,7 @@ from balancesim.analysis.expressions import (
 )
 from balancesim.analysis.results_data import ResultsError, open_results
 from balancesim.cli.main import main
+from balancesim.experiment.folders import write_marker
 
 from .conftest import ROOT
 
@@ -310,6 +311,7 @@ def test_discover_on_a_real_run_folder_with_params(tmp_path):
         }
     )
     params.to_parquet(folder / "params.parquet")
+    write_marker(folder, "run")  # edited by hand: re-listed, or the verified reader calls it damaged
     cut = float(kz["value"].quantile(0.7))
     found = dc.discover(open_results(folder), f"hedging_index[kazakhstan]@12 > {cut}")
     lim = found.limits.set_index("input")

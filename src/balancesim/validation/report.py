@@ -25,6 +25,7 @@ from balancesim.experiment.folders import (
     swap_in,
     write_marker,
 )
+from balancesim.scenario.verified import MARKER
 from balancesim.validation import influence
 from balancesim.validation.checks.un_votes import VOTES
 from balancesim.validation.core import Check, CheckResult, Estimate, Outcome, Threshold, Validation
@@ -323,7 +324,7 @@ def is_earlier_report(folder: Path) -> bool:
     if not isinstance(summary, dict) or "checks" not in summary:
         return False
     shown = set(re.findall(r"\]\(([^)/]+\.png)\)", text))
-    return all(p.name in REPORT_FILES or p.name in shown for p in folder.iterdir())
+    return all(p.name in (*REPORT_FILES, MARKER) or p.name in shown for p in folder.iterdir())
 
 
 @contextlib.contextmanager
