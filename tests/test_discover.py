@@ -23,6 +23,7 @@ from balancesim.analysis.expressions import (
 )
 from balancesim.analysis.results_data import ResultsError, open_results
 from balancesim.cli.main import main
+from balancesim.experiment.folders import write_marker
 
 from .conftest import ROOT
 
@@ -201,6 +202,7 @@ def test_discover_command_writes_outputs_and_names_the_box(tmp_path):
     assert "balance[kazakhstan]@60 < 0: 54 of 600 runs" in r.output  # printed as written, not read as markup
     out = folder / "discover-balance-kazakhstan-60-lt-0"
     assert {p.name for p in out.rglob("*") if p.is_file()} == {
+        ".balancesim-output.json",
         "summary.json",
         "trajectory.csv",
         "box.csv",
@@ -308,6 +310,7 @@ def test_discover_on_a_real_run_folder_with_params(tmp_path):
         }
     )
     params.to_parquet(folder / "params.parquet")
+    write_marker(folder, "run")  # edited by hand: re-listed, or the verified reader calls it damaged
     cut = float(kz["value"].quantile(0.7))
     found = dc.discover(open_results(folder), f"hedging_index[kazakhstan]@12 > {cut}")
     lim = found.limits.set_index("input")

@@ -36,6 +36,7 @@ import pandas as pd
 
 from balancesim.analysis.expressions import Condition, evaluate, parse_condition, references, slug
 from balancesim.analysis.results_data import ResultsData, ResultsError, check_reference
+from balancesim.experiment.folders import Output
 
 MIN_COVERAGE = 0.8
 TREE_DEPTH = 3
@@ -288,20 +289,22 @@ def summary(d: Discovery) -> dict[str, Any]:
 Figures = Callable[["Discovery"], dict[str, Any]]
 
 
-def write_outputs(d: Discovery, folder: Path, figures: Figures | None = None) -> list[Path]:
+def write_outputs(d: Discovery, folder: Path | Output, figures: Figures | None = None) -> list[Path]:
     """Write summary.json, trajectory.csv, box.csv, tree.csv, tree.txt and plots/, atomically.
 
     `figures(d)` draws them (`figures.discover.discovery_figures`, passed by the command line).
 
     Everything goes into a hidden partial folder that replaces `folder` only
-    when complete (`folders.written_whole`, which also locks it).
+    when complete (`folders.written_whole`: the output-folder policy of
+    `discover`, checked and locked); `folder` may be an `Output` the command
+    line opened, which it commits.
     """
     import json
 
     from balancesim.experiment.folders import written_whole
 
-    folder = Path(folder)
-    with written_whole(folder) as partial:
+    final = folder.folder if isinstance(folder, Output) else Path(folder)
+    with written_whole(folder, "discover") as partial:
         (partial / "plots").mkdir()
         (partial / "summary.json").write_text(json.dumps(summary(d), indent=1) + "\n")
         d.trajectory.to_csv(partial / "trajectory.csv", index=False, float_format="%.6g")
@@ -310,4 +313,6 @@ def write_outputs(d: Discovery, folder: Path, figures: Figures | None = None) ->
         (partial / "tree.txt").write_text(d.tree_text)
         for name, fig in (figures(d) if figures else {}).items():
             fig.savefig(partial / "plots" / name, dpi=120)
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+    if isinstance(folder, Output):
+        return folder.commit()
+    return sorted(p for p in final.rglob("*") if p.is_file() and not p.name.startswith("."))

@@ -5,8 +5,8 @@ Exit status: 0 success, 1 failure while running (e.g. cannot write results),
 decides it for every command. Heavy libraries (numpy, pandas, mesa, scipy,
 matplotlib) are imported inside the commands, so that `balancesim --help`
 answers at once. What the commands share is in `common.py` (scenario and
-posterior input, output-folder checks) and `options.py` (the options several
-commands take).
+posterior input) and `options.py` (the options several
+commands take), `outputs.py` (`--out` and the output-folder policy).
 """
 
 from __future__ import annotations

@@ -163,7 +163,8 @@ def run(
         total = spec.replicates * (2 if base is not None else 1)
         try:
             # The folder is prepared (checked, locked, a partial folder made) before any simulation.
-            with store.run_destination(target, Path("results"), name, spec.seed) as destination:
+            inputs = tuple(p for p in (scenario, baseline, posterior_dir) if p)
+            with store.run_destination(target, Path("results"), name, spec.seed, inputs) as destination:
                 for note in destination.notes:
                     err.print(note, markup=False, soft_wrap=True)
                 options = {
