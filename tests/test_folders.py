@@ -99,6 +99,7 @@ def test_run_out_is_the_exact_folder_and_replaces_only_an_earlier_run(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         ".balancesim-output.json",  # the folder policy's marker: `run` wrote this, with these files
         "manifest.json",
+        "params.parquet",  # the shock severity drawn in each run
         "series.parquet",
         "summary.csv",
     ]

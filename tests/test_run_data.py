@@ -92,6 +92,7 @@ def test_series_is_one_tidy_table_with_the_baseline(written):
     assert sorted(p.name for p in folder.iterdir()) == [
         ".balancesim-output.json",
         "manifest.json",
+        "params.parquet",  # the shock severity drawn in each run
         "series.parquet",
         "summary.csv",
     ]
