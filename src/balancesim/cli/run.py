@@ -202,10 +202,14 @@ def run(
                         markup=False,
                     )
                 figures = [] if no_plots else plots.figure_names(results, base_results)
-                phases.bar(1 + len(figures), "writing the data", "files")
+                # the data are written while the plots are drawn (store.write_run); the bar counts plots
+                phases.bar(
+                    max(1, len(figures)),
+                    "writing the data and the plots" if figures else "writing the data",
+                    "files",
+                )
 
                 def plot(results, folder: Path, baseline) -> list[Path]:
-                    phases.step("writing the plots")
                     return plots.write_all(results, folder, baseline, progress=lambda _: phases.step())
 
                 folder = store.write_run(
