@@ -37,7 +37,8 @@ def test_recorded_severity_is_the_one_the_run_used():
     assert not np.array_equal(first.data, moved.data)
 
 
-def test_random_shock_month_is_the_month_it_fired(baseline):
+def with_coup(baseline):
+    """36 months of the baseline with one random shock (5% a month, severity 0.2-0.9), no priors."""
     shock = Shock(
         id="coup",
         name="Coup",
@@ -45,7 +46,11 @@ def test_random_shock_month_is_the_month_it_fired(baseline):
         severity={"low": 0.2, "high": 0.9},
         effects=[{"variable": "tension", "change": "add", "amount": 0.3}],
     )
-    scenario = short(baseline, 36).model_copy(update={"shocks": [shock], "uncertainty": {}})
+    return short(baseline, 36).model_copy(update={"shocks": [shock], "uncertainty": {}})
+
+
+def test_random_shock_month_is_the_month_it_fired(baseline):
+    scenario = with_coup(baseline)
     setup = build_setup(scenario)
     seeds = engine.replicate_seeds(9, 40)
     drawn = shock_draws(setup, ["coup"], seeds)
@@ -146,14 +151,7 @@ def test_a_sweep_records_random_shock_months(tmp_path, baseline):
     """A random shock's month per run, as `run` records it, whatever point the run belongs to."""
     from balancesim import sweep as sw
 
-    shock = Shock(
-        id="coup",
-        name="Coup",
-        probability=0.05,
-        severity={"low": 0.2, "high": 0.9},
-        effects=[{"variable": "tension", "change": "add", "amount": 0.3}],
-    )
-    scenario = short(baseline, 36).model_copy(update={"shocks": [shock], "uncertainty": {}})
+    scenario = with_coup(baseline)
     plan = sw.plan_points(scenario, ["parameters.lock_in"], [[2.0], [4.0]], replicates=30, months=[36])
     assert set(plan.recorded) == {"shocks.coup.month", "shocks.coup.severity"}
     assert plan.identity()["recorded"] == list(plan.recorded)
