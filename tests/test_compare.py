@@ -95,3 +95,25 @@ def test_compare_command_writes_table_figure_and_manifest(tmp_path):
         main, ["compare", str(BASELINE), "-n", "4", "--baseline", str(BASELINE), "--out", str(other)]
     )
     assert r.exit_code == 2 and (other / "notes.txt").exists()
+
+
+def test_tips_and_exits_count_only_months_up_to_the_date():
+    """`by` before the horizon: tips, exit threats and exits after it do not count (by hand)."""
+    specs = {"baseline": load_scenario(BASELINE), "russia_pivot": load_scenario(PIVOT)}
+    by = 36
+    result = compare(specs, "baseline", by=by, replicates=40, seed=3)
+    table = result.table.set_index(["scenario", "state"])
+    runs = experiment.run(load_scenario(PIVOT), replicates=40, seed=3, uncertainty="prior")
+    for state in ("uzbekistan", "kazakhstan"):
+        series = runs.values(state, "balance")
+        tipped = [any(series[m, r] < 0 <= series[m - 1, r] for m in range(1, by + 1)) for r in range(40)]
+        later = [any(series[m, r] < 0 <= series[m - 1, r] for m in range(1, 61)) for r in range(40)]
+        assert table.loc[("russia_pivot", state), "tip_chance"] == pytest.approx(np.mean(tipped))
+        if state == "uzbekistan":
+            assert sum(later) > sum(tipped)  # some tip only after the date: the date matters
+    row = table.loc[("russia_pivot", "kazakhstan")]
+    threat = runs.values("kazakhstan", "exit_threat.csto")[1 : by + 1]
+    member = runs.values("kazakhstan", "member.csto")[1 : by + 1]
+    assert row["exit_threat_csto"] == pytest.approx(np.mean([(threat[:, r] == 1).any() for r in range(40)]))
+    assert row["exit_csto"] == pytest.approx(np.mean([(member[:, r] == 0).any() for r in range(40)]))
+    assert 0 < row["exit_threat_csto"] < 1

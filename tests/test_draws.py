@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from balancesim import load_scenario
@@ -35,7 +37,8 @@ def test_recorded_severity_is_the_one_the_run_used():
     assert not np.array_equal(first.data, moved.data)
 
 
-def test_random_shock_month_is_the_month_it_fired(baseline):
+def with_coup(baseline):
+    """36 months of the baseline with one random shock (5% a month, severity 0.2-0.9), no priors."""
     shock = Shock(
         id="coup",
         name="Coup",
@@ -43,7 +46,11 @@ def test_random_shock_month_is_the_month_it_fired(baseline):
         severity={"low": 0.2, "high": 0.9},
         effects=[{"variable": "tension", "change": "add", "amount": 0.3}],
     )
-    scenario = short(baseline, 36).model_copy(update={"shocks": [shock], "uncertainty": {}})
+    return short(baseline, 36).model_copy(update={"shocks": [shock], "uncertainty": {}})
+
+
+def test_random_shock_month_is_the_month_it_fired(baseline):
+    scenario = with_coup(baseline)
     setup = build_setup(scenario)
     seeds = engine.replicate_seeds(9, 40)
     drawn = shock_draws(setup, ["coup"], seeds)
@@ -65,8 +72,6 @@ def test_random_shock_month_is_the_month_it_fired(baseline):
 
 def test_severity_is_in_params_and_heads_the_balance_effect(tmp_path):
     """Acceptance: the war's severity is a column of params.parquet and heads the importance table."""
-    import pandas as pd
-
     out = tmp_path / "run"
     r = CliRunner().invoke(
         main,
@@ -90,3 +95,72 @@ def test_severity_is_in_params_and_heads_the_balance_effect(tmp_path):
     table = rank_correlations(results.inputs, effect)
     assert table["path"].iloc[0] == "shocks.taiwan_war.severity"
     assert table["rho"].iloc[0] > 0.5
+
+
+def _sweep_rows(folder) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    from balancesim import sweep as sw
+
+    parts = [pq.read_table(p).to_pandas() for p in sw.iter_chunk_files(folder)]
+    table = pd.concat(parts).sort_values(["point", "replicate", "month"], kind="stable")
+    return table.drop_duplicates(["point", "replicate"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("per_run", [True, False])
+def test_a_sweep_records_each_runs_severity_as_run_does(tmp_path, per_run):
+    """A sweep's runs record the severity `run` records for the same replicate and values.
+
+    The design moves the severity range's top, so the points' draws differ; chunks of 5 runs
+    cut across points. Both the packed engine call and the one-call-per-point fallback.
+    """
+    from dataclasses import replace
+
+    from balancesim import sweep as sw
+    from balancesim.analysis.results_data import open_results
+
+    scenario = short(load_scenario(TAIWAN), 36)
+    highs = [0.6, 1.0]
+    plan = sw.plan_points(
+        scenario, ["shocks.taiwan_war.severity.high"], [[h] for h in highs], replicates=7, months=[36]
+    )
+    plan = replace(plan, chunk_size=5, per_run=per_run)
+    assert plan.recorded == ("shocks.taiwan_war.severity",)
+    sw.run_sweep(plan, tmp_path / "s", executor="serial", plots=None)
+    rows = _sweep_rows(tmp_path / "s")
+    for p, high in enumerate(highs):
+        point = short(load_scenario(TAIWAN, {"shocks.taiwan_war.severity.high": high}), 36)
+        ran = experiment.run(point, replicates=7, uncertainty="none")
+        mine = rows[rows["point"] == p].sort_values("replicate")
+        np.testing.assert_array_equal(
+            mine["shocks.taiwan_war.severity"].to_numpy(), ran.recorded["shocks.taiwan_war.severity"]
+        )
+        # the sweep's outcome of each run is the run's own: the draws belong to those runs
+        balance = ran.values(REGION, "balance")[36]
+        np.testing.assert_array_equal(mine["balance"].to_numpy(), balance)
+    # discover reads the draw as an input of each run, not as an outcome
+    data = open_results(tmp_path / "s")
+    assert "shocks.taiwan_war.severity" in data.inputs.columns
+    assert ("region", "shocks.taiwan_war.severity") not in data.available
+    np.testing.assert_array_equal(
+        data.inputs["shocks.taiwan_war.severity"], rows["shocks.taiwan_war.severity"]
+    )
+
+
+def test_a_sweep_records_random_shock_months(tmp_path, baseline):
+    """A random shock's month per run, as `run` records it, whatever point the run belongs to."""
+    from balancesim import sweep as sw
+
+    scenario = with_coup(baseline)
+    plan = sw.plan_points(scenario, ["parameters.lock_in"], [[2.0], [4.0]], replicates=30, months=[36])
+    assert set(plan.recorded) == {"shocks.coup.month", "shocks.coup.severity"}
+    assert plan.identity()["recorded"] == list(plan.recorded)
+    sw.run_sweep(plan, tmp_path / "s", executor="serial", plots=None)
+    rows = _sweep_rows(tmp_path / "s")
+    ran = experiment.run(scenario, replicates=30, uncertainty="none")
+    for p in (0, 1):
+        mine = rows[rows["point"] == p].sort_values("replicate")
+        for path in plan.recorded:
+            np.testing.assert_array_equal(mine[path].to_numpy(), ran.recorded[path])
+    months = rows["shocks.coup.month"]
+    assert (months <= 36).sum() > 5 and (months > 36).sum() > 5

@@ -283,7 +283,7 @@ def test_chunks_hold_every_run_and_match_the_engine(reference):
     p, folder, outcome = reference
     data = chunk_frames(folder)
     assert len(data) == 6 * 24 * len(p.months)
-    assert list(data.columns) == ["point", "replicate", "month", *p.measures]
+    assert list(data.columns) == ["point", "replicate", "month", *p.measures, *p.recorded]
     # point 4 (lock_in 5, tension 0.1) equals a direct engine run with the same seed
     scenario = load_scenario(MINIMAL, {"parameters.lock_in": 5.0, "relations.tension": 0.1})
     setup = build_setup(scenario)

@@ -6,8 +6,10 @@ and the outcome. The two kinds of folder hold them differently:
 * a **sweep folder** (`balancesim sweep`): `design.csv` gives each design
   point's values, `chunks/*.parquet` one row per (point, replicate, month)
   with one column per kept outcome (`balance`, or `balance[kazakhstan]` for
-  an actor's measure). A run is a (point, replicate) pair; its inputs are its
-  point's values. Only the outcomes and months the sweep kept are there.
+  an actor's measure) and one per draw each run records (`shocks.ID.severity`,
+  `shocks.ID.month`: the manifest's `identity.recorded`). A run is a (point,
+  replicate) pair; its inputs are its point's values and its own draws. Only
+  the outcomes and months the sweep kept are there.
 * a **run folder** made with uncertainty (`balancesim run`):
   `params.parquet` gives each replicate's drawn values (`replicate` plus one
   column per scenario path), `series.parquet` every measure at every month in
@@ -144,9 +146,11 @@ def _open_sweep(folder: Path, manifest: dict[str, Any]) -> ResultsData:
             verified.check(path, expected)
         except DamagedFile as e:
             raise DamagedFile(path, f"{e.strerror}{_resume_hint(manifest)}") from None
+    recorded = [str(p) for p in identity.get("recorded", [])]
+    keep = ("point", "replicate", "month", *recorded)
     first = read_chunk(*chunks[0])
-    names = [n for n in first.column_names if n not in ("point", "replicate", "month")]
-    columns_read = ["point", "replicate", "month", *names]
+    names = [n for n in first.column_names if n not in keep]
+    columns_read = [*keep, *names]
     tables = [first.select(columns_read)]
     tables += [read_chunk(path, expected, columns_read) for path, expected in chunks[1:]]
     import pyarrow as pa
@@ -158,8 +162,11 @@ def _open_sweep(folder: Path, manifest: dict[str, Any]) -> ResultsData:
     table = table.sort_values(["point", "replicate", "month"], kind="stable").reset_index(drop=True)
     _check_sweep_counts(folder, manifest, table)
     months = tuple(int(m) for m in sorted(table["month"].unique()))
-    keys = table.loc[table["month"] == months[0], ["point", "replicate"]].reset_index(drop=True)
+    first = table.loc[table["month"] == months[0]].reset_index(drop=True)
+    keys = first[["point", "replicate"]]
     inputs = design.set_index("point").loc[keys["point"].to_numpy()].reset_index(drop=True)
+    for path in recorded:  # each run's own draws (a shock's severity, a random shock's month)
+        inputs[path] = first[path].to_numpy(dtype=float)
     by_month = {m: table[table["month"] == m].reset_index(drop=True) for m in months}
     columns = {_split_name(n): n for n in names}
 

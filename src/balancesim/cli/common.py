@@ -4,7 +4,8 @@ the library's errors into the exit statuses of `exits.py` (output folders: `outp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,3 +71,19 @@ def check_out_writable(folder: Path) -> None:
         check_writable(folder)
     except OSError as e:
         raise RunError(f"--out {folder}: cannot write there ({describe_os_error(e)})") from None
+
+
+@contextlib.contextmanager
+def folder_errors(what: str) -> Iterator[None]:
+    """A command writing its folder: refused (not an earlier output) exits 2; another writer
+    or a disk error exits 1 with `cannot write WHAT: reason`."""
+    from balancesim.experiment.folders import FolderBusy, FolderRefused
+
+    try:
+        yield
+    except FolderRefused as e:
+        raise InputError(str(e)) from None
+    except FolderBusy as e:
+        raise RunError(str(e)) from None
+    except OSError as e:
+        raise RunError(f"cannot write {what}: {describe_os_error(e)}") from None

@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from balancesim.cli.common import check_out_writable, read_scenario, use_posterior
+from balancesim.cli.common import check_out_writable, folder_errors, read_scenario, use_posterior
 from balancesim.cli.console import err, out, print_files, stderr
-from balancesim.cli.exits import InputError, RunError, describe_os_error
+from balancesim.cli.exits import InputError
 from balancesim.cli.options import out_option, posterior_option, replicates_option, seed_option
 
 EPILOG_COMPARE = """\b
@@ -95,42 +95,34 @@ def compare(
         check_out_writable(target or Path("results"))
         phases.setting_up("loading the simulation libraries")
         from balancesim.analysis.compare import compare as run_compare
-        from balancesim.experiment.folders import FolderBusy, FolderRefused
         from balancesim.figures.compare import comparison_figure
 
-        try:
-            with _destination(target, seed) as (partial, final, notes):
-                for note in notes:
-                    err.print(note, markup=False)
-                progress = phases.bar(replicates * len(specs), "simulating", "runs")
-                try:
-                    result = run_compare(
-                        specs, base_key, month, threshold, sustained, replicates, seed, progress=progress
-                    )
-                except ValueError as e:
-                    raise InputError(str(e)) from None
-                phases.bar(3, "writing", "files")
-                table = result.table
-                table.to_csv(partial / "comparison.csv", index=False, float_format="%.6g")
-                phases.step()
-                import matplotlib.pyplot as plt
+        with folder_errors("the comparison"), _destination(target, seed) as (partial, final, notes):
+            for note in notes:
+                err.print(note, markup=False)
+            progress = phases.bar(replicates * len(specs), "simulating", "runs")
+            try:
+                result = run_compare(
+                    specs, base_key, month, threshold, sustained, replicates, seed, progress=progress
+                )
+            except ValueError as e:
+                raise InputError(str(e)) from None
+            phases.bar(3, "writing", "files")
+            table = result.table
+            table.to_csv(partial / "comparison.csv", index=False, float_format="%.6g")
+            phases.step()
+            import matplotlib.pyplot as plt
 
-                fig = comparison_figure(result)
-                try:
-                    fig.savefig(partial / "comparison.png", dpi=110)
-                finally:
-                    plt.close(fig)
-                phases.step()
-                _manifest(partial, result, files, posterior_dir)
-                from balancesim.experiment.folders import swap_in
+            fig = comparison_figure(result)
+            try:
+                fig.savefig(partial / "comparison.png", dpi=110)
+            finally:
+                plt.close(fig)
+            phases.step()
+            _manifest(partial, result, files, posterior_dir)
+            from balancesim.experiment.folders import swap_in
 
-                swap_in(partial, final)
-        except FolderRefused as e:
-            raise InputError(str(e)) from None
-        except FolderBusy as e:
-            raise RunError(str(e)) from None
-        except OSError as e:
-            raise RunError(f"cannot write the comparison: {describe_os_error(e)}") from None
+            swap_in(partial, final)
     print_comparison(result)
     print_files("Comparison", final, sorted(p for p in final.rglob("*") if p.is_file()))
 

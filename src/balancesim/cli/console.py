@@ -73,11 +73,10 @@ def print_outcomes(results: Any, baseline: Any | None) -> None:
     from rich.text import Text
 
     from balancesim.experiment.batch import calendar_month
+    from balancesim.experiment.effects import labels as effect_labels
     from balancesim.model.metrics import HEADLINE, REGION
 
     last = int(results.months[-1])
-    names = {a.id: a.name for a in results.scenario.actors}
-    a, b = results.scenario.balance_pair
     table = Table(
         title=Text(
             f"{results.scenario.name}: {plural(results.replicates, 'run')}, seed {results.seed}, "
@@ -90,13 +89,7 @@ def print_outcomes(results: Any, baseline: Any | None) -> None:
     if baseline is not None:
         table.add_column("baseline", justify="right")
         table.add_column("effect (paired)", justify="right")
-    labels = {f"members.{i.id}": f"{i.id.upper()} members" for i in results.scenario.institutions}
-    labels |= {
-        "balance": f"{names[a]}–{names[b]} balance",
-        "tension": f"{names[a]}–{names[b]} tension",
-        "coordination": f"{names[a]}–{names[b]} coordination",
-        "gains": "gains from competition",
-    }
+    labels = effect_labels(results)
 
     def cell(v) -> str:
         import numpy as np

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from balancesim.cli.common import check_out_writable, parse_settings, read_scenario, use_posterior
+from balancesim.cli.common import (
+    check_out_writable,
+    folder_errors,
+    parse_settings,
+    read_scenario,
+    use_posterior,
+)
 from balancesim.cli.console import (
     err,
     out,
@@ -18,7 +24,7 @@ from balancesim.cli.console import (
     print_outcomes,
     stderr,
 )
-from balancesim.cli.exits import InputError, RunError, describe_os_error
+from balancesim.cli.exits import InputError
 from balancesim.cli.options import (
     out_option,
     posterior_option,
@@ -157,73 +163,77 @@ def run(
         phases.setting_up("loading the simulation libraries")
         from balancesim.experiment import batch as experiment
         from balancesim.experiment import store
-        from balancesim.experiment.folders import FolderBusy, FolderRefused
         from balancesim.figures import runs as plots
 
         total = spec.replicates * (2 if base is not None else 1)
-        try:
-            # The folder is prepared (checked, locked, a partial folder made) before any simulation.
-            inputs = tuple(p for p in (scenario, baseline, posterior_dir) if p)
-            with store.run_destination(target, Path("results"), name, spec.seed, inputs) as destination:
-                for note in destination.notes:
-                    err.print(note, markup=False, soft_wrap=True)
-                options = {
-                    "engine_name": engine_name,
-                    "chunk_size": chunk_size,
-                    "progress": phases.bar(total, "simulating", "runs"),
-                    "measures": measures,
-                    "trace": trace,
-                }
-                from balancesim.scenario.per_run import ValuesError
+        # The folder is prepared (checked, locked, a partial folder made) before any simulation.
+        with (
+            folder_errors(f"the results to {shown}"),
+            store.run_destination(
+                target,
+                Path("results"),
+                name,
+                spec.seed,
+                tuple(p for p in (scenario, baseline, posterior_dir) if p),
+            ) as destination,
+        ):
+            for note in destination.notes:
+                err.print(note, markup=False, soft_wrap=True)
+            options = {
+                "engine_name": engine_name,
+                "chunk_size": chunk_size,
+                "progress": phases.bar(total, "simulating", "runs"),
+                "measures": measures,
+                "trace": trace,
+            }
+            from balancesim.scenario.per_run import ValuesError
 
-                try:
-                    results = experiment.run(spec, uncertainty=uncertainty, **options)  # type: ignore[arg-type]
-                    base_results = None
-                    if base is not None:
-                        # The baseline runs with the scenario's draws: paired in its values as in its noise.
-                        shared = experiment.shared_values(results, base)
-                        base_results = experiment.run(base, values=shared, **options)  # type: ignore[arg-type]
-                except experiment.RunTooLarge as e:
-                    raise InputError(f"{scenario}: {e}") from None
-                except ValuesError as e:  # a drawn value the scenario cannot take
-                    raise InputError(f"{scenario}: uncertainty: {e}") from None
-                if base_results is not None and len(base_results.drawn) < len(results.drawn):
-                    missing = sorted(set(results.drawn) - set(base_results.drawn))
-                    err.print(
-                        f"note: {baseline} has no {', '.join(missing)}: its runs keep their own values there",
-                        markup=False,
-                    )
-                if base_results is not None and not experiment.common_random_numbers(
-                    results.setup, base_results.setup
-                ):
-                    err.print(
-                        f"note: {scenario} and {baseline} differ in their actors or alliances, so their "
-                        "runs do not share random numbers; the effect is a difference of runs paired by "
-                        "seed, wider than a common-random-numbers comparison",
-                        markup=False,
-                    )
-                figures = [] if no_plots else plots.figure_names(results, base_results)
-                phases.bar(1 + len(figures), "writing the data", "files")
-
-                def plot(results, folder: Path, baseline) -> list[Path]:
-                    phases.step("writing the plots")
-                    return plots.write_all(results, folder, baseline, progress=lambda _: phases.step())
-
-                folder = store.write_run(
-                    results,
-                    destination,
-                    command=["balancesim", *sys.argv[1:]],
-                    baseline=base_results,
-                    baseline_file=baseline,
-                    scenario_file=scenario,
-                    plot=None if no_plots else plot,
+            try:
+                results = experiment.run(spec, uncertainty=uncertainty, **options)  # type: ignore[arg-type]
+                base_results = None
+                if base is not None:
+                    # The baseline runs with the scenario's draws: paired in its values as in its noise.
+                    shared = experiment.shared_values(results, base)
+                    base_results = experiment.run(base, values=shared, **options)  # type: ignore[arg-type]
+            except experiment.RunTooLarge as e:
+                raise InputError(f"{scenario}: {e}") from None
+            except ValuesError as e:  # a drawn value the scenario cannot take
+                raise InputError(f"{scenario}: uncertainty: {e}") from None
+            if base_results is not None and len(base_results.drawn) < len(results.drawn):
+                missing = sorted(set(results.drawn) - set(base_results.drawn))
+                err.print(
+                    f"note: {baseline} has no {', '.join(missing)}: its runs keep their own values there",
+                    markup=False,
                 )
-        except FolderRefused as e:
-            raise InputError(str(e)) from None
-        except FolderBusy as e:
-            raise RunError(str(e)) from None
-        except OSError as e:
-            raise RunError(f"cannot write the results to {shown}: {describe_os_error(e)}") from None
+            if base_results is not None and not experiment.common_random_numbers(
+                results.setup, base_results.setup
+            ):
+                err.print(
+                    f"note: {scenario} and {baseline} differ in their actors or alliances, so their "
+                    "runs do not share random numbers; the effect is a difference of runs paired by "
+                    "seed, wider than a common-random-numbers comparison",
+                    markup=False,
+                )
+            figures = [] if no_plots else plots.figure_names(results, base_results)
+            # the data are written while the plots are drawn (store.write_run); the bar counts plots
+            phases.bar(
+                max(1, len(figures)),
+                "writing the data and the plots" if figures else "writing the data",
+                "files",
+            )
+
+            def plot(results, folder: Path, baseline) -> list[Path]:
+                return plots.write_all(results, folder, baseline, progress=lambda _: phases.step())
+
+            folder = store.write_run(
+                results,
+                destination,
+                command=["balancesim", *sys.argv[1:]],
+                baseline=base_results,
+                baseline_file=baseline,
+                scenario_file=scenario,
+                plot=None if no_plots else plot,
+            )
     if base_results is not None:
         print_effects(results, base_results)
         out.print("\nLevels (the runs themselves):", markup=False)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import click
 
+from balancesim.cli.common import folder_errors
 from balancesim.cli.console import err, print_files, print_validation, stderr
-from balancesim.cli.exits import InputError, RunError, describe_os_error
+from balancesim.cli.exits import InputError
 from balancesim.cli.options import out_option, posterior_option, replicates_option, seed_option
 
 ROBUST_FOLDER = "results/validation-robust"
@@ -108,30 +109,23 @@ def validate(
         phases.setting_up("loading the simulation libraries")
         check_out_writable(folder)
         from balancesim import validation as val
-        from balancesim.experiment.folders import FolderBusy, FolderRefused
 
         scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
-        try:
-            # Checked and locked before the work: a folder that is not an earlier report is refused
-            # at once, and a second validation into the same folder cannot mix its files with ours.
-            with val.report_folder(folder, tuple(p for p in (scenario_dir,) if p)) as notes:
-                for note in notes:
-                    err.print(note, markup=False, soft_wrap=True)
-                advance = phases.bar(
-                    val.count_runs(val.CHECKS, replicates, val.MECHANISMS), "simulating", "runs"
-                )
-                try:
-                    result = val.run_validation(replicates, seed, scenarios, progress=advance)
-                except val.ValidationError as e:
-                    raise InputError(str(e)) from None
-                phases.bar(1, "writing the report and plots")
-                report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
-        except FolderRefused as e:
-            raise InputError(str(e)) from None
-        except FolderBusy as e:
-            raise RunError(str(e)) from None
-        except OSError as e:
-            raise RunError(f"cannot write the report to {folder}: {describe_os_error(e)}") from None
+        # Checked and locked before the work: a folder that is not an earlier report is refused
+        # at once, and a second validation into the same folder cannot mix its files with ours.
+        with (
+            folder_errors(f"the report to {folder}"),
+            val.report_folder(folder, tuple(p for p in (scenario_dir,) if p)) as notes,
+        ):
+            for note in notes:
+                err.print(note, markup=False, soft_wrap=True)
+            advance = phases.bar(val.count_runs(val.CHECKS, replicates, val.MECHANISMS), "simulating", "runs")
+            try:
+                result = val.run_validation(replicates, seed, scenarios, progress=advance)
+            except val.ValidationError as e:
+                raise InputError(str(e)) from None
+            phases.bar(1, "writing the report and plots")
+            report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
     print_validation(result)
     print_files("Report", report.parent, [report])
     if not result.passed or (strict and not result.controls_ok):

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -364,23 +365,22 @@ def write_run(
         with run_destination(None, Path(destination), str(name), results.seed) as prepared:
             return write_run(results, prepared, None, command, baseline, baseline_file, scenario_file, plot)
     partial, final = destination.partial, destination.final
+    timings = dict(results.timings)
+    if baseline is not None:
+        timings["baseline_simulate_s"] = baseline.timings.get("simulate_s", 0.0)
     try:
-        started = time.perf_counter()
-        write_series(partial / "series.parquet", results, baseline)
-        if results.inputs:
-            write_table(partial / "params.parquet", params_table(results))
-        if results.trace is not None:
-            write_trace(partial / "trace.parquet", results, baseline)
-        summary(results, baseline=baseline).to_csv(partial / "summary.csv", index=False, float_format="%.6g")
-        timings = dict(results.timings)
-        if baseline is not None:
-            timings["baseline_simulate_s"] = baseline.timings.get("simulate_s", 0.0)
-        timings["write_data_s"] = time.perf_counter() - started
-        if plot is not None:
-            started = time.perf_counter()
-            (partial / "plots").mkdir()
-            plot(results, partial / "plots", baseline)
-            timings["plots_s"] = time.perf_counter() - started
+        # The data are written in a second thread while this one draws the plots: Parquet's
+        # encoding and compression run without the GIL, so the two overlap on two cores.
+        # Matplotlib stays in the calling thread. Leaving the block waits for the writer,
+        # also when the plots fail, so nothing writes into the folder once it is removed.
+        with ThreadPoolExecutor(1, thread_name_prefix="balancesim-write") as writer:
+            data = writer.submit(_write_data, partial, results, baseline)
+            if plot is not None:
+                started = time.perf_counter()
+                (partial / "plots").mkdir()
+                plot(results, partial / "plots", baseline)
+                timings["plots_s"] = time.perf_counter() - started
+            timings["write_data_s"] = data.result()
         manifest = _manifest(results, command, baseline, baseline_file, scenario_file, timings, partial)
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         files = dict(manifest["files"])
@@ -391,6 +391,18 @@ def write_run(
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return final
+
+
+def _write_data(partial: Path, results: Results, baseline: Results | None) -> float:
+    """series.parquet, params.parquet, trace.parquet and summary.csv of a run; returns the seconds taken."""
+    started = time.perf_counter()
+    write_series(partial / "series.parquet", results, baseline)
+    if results.inputs:
+        write_table(partial / "params.parquet", params_table(results))
+    if results.trace is not None:
+        write_trace(partial / "trace.parquet", results, baseline)
+    summary(results, baseline=baseline).to_csv(partial / "summary.csv", index=False, float_format="%.6g")
+    return time.perf_counter() - started
 
 
 def _manifest(

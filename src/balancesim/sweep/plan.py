@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from balancesim.model import engine
+from balancesim.model.draws import recorded_paths
 from balancesim.model.outcomes import OutcomeError, headline, parse_outcomes
 from balancesim.model.outcomes import column_index as outcome_columns
 from balancesim.model.state import Setup, build_setup
@@ -88,6 +89,9 @@ class SweepPlan:
     # `--posterior DIR`: a calibration posterior (calibration.posterior.Posterior) less the PATHs
     # the design or `--set` gives; each run draws the rest from it (worker.run_chunk).
     posterior: Any = None
+    # The scenario's own per-run draws each run records beside its outcomes (`draws.recorded_paths`:
+    # ranged shock severities, random shocks' months), less the PATHs the design or posterior give.
+    recorded: tuple[str, ...] = ()
 
     @property
     def runs(self) -> int:
@@ -120,6 +124,7 @@ class SweepPlan:
                     "chunk_size": self.chunk_size,
                 }
                 | ({"posterior": posterior_identity(self.posterior)} if self.posterior is not None else {})
+                | ({"recorded": list(self.recorded)} if self.recorded else {})
             )
         )
 
@@ -197,7 +202,9 @@ def with_posterior(plan: SweepPlan, folder: str | Path | None = None) -> SweepPl
         except PosteriorError as e:
             raise SweepError(str(e)) from None
     fixed = [*plan.design.paths, *(p for p in plan.base_overrides if p not in ("seed", "replicates"))]
-    return replace(plan, posterior=posterior.without(fixed))
+    posterior = posterior.without(fixed)
+    recorded = tuple(p for p in plan.recorded if p not in posterior.paths)
+    return replace(plan, posterior=posterior, recorded=recorded)
 
 
 def plan_sweep(
@@ -327,6 +334,7 @@ def _plan(
         per_run=engine_varies(base, design.paths),
         base_overrides=base_overrides,
         options=options,
+        recorded=recorded_paths(base, design.paths),
     )
 
 

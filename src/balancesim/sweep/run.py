@@ -28,7 +28,7 @@ from balancesim.sweep.chunks import ChecksumIndex, file_sha256, write_chunk
 from balancesim.sweep.plan import FORMAT, Chunk, SweepPlan
 from balancesim.sweep.specs import SweepError
 from balancesim.sweep.summary import DrawFigures, morris_indices, sobol_indices, summarise, write_outputs
-from balancesim.sweep.worker import make_job, make_tasks, run_chunk, runs_per_point
+from balancesim.sweep.worker import make_job, make_tasks, run_chunk_recorded, runs_per_point
 
 # ---------------------------------------------------------------------- the folder
 
@@ -249,9 +249,9 @@ def _run_locked(
         nonlocal complete
         tasks = make_tasks(plan, todo)
         try:
-            for task, data in runner.map_unordered(run_chunk, job, tasks):
+            for task, (data, recorded) in runner.map_unordered(run_chunk_recorded, job, tasks):
                 chunk = task.chunk
-                index.add(chunk.name, write_chunk(folder, plan, chunk, data))
+                index.add(chunk.name, write_chunk(folder, plan, chunk, data, recorded))
                 held = chunk.points(plan.replicates)
                 remaining[held.start : held.stop] -= runs_per_point(chunk, plan)[held.start : held.stop]
                 complete += int((remaining[held.start : held.stop] == 0).sum())
