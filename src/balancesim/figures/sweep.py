@@ -14,13 +14,11 @@ if TYPE_CHECKING:  # the figures take a sweep's plan; they do not import the swe
 
 
 def _labels(plan: SweepPlan) -> dict[str, str]:
-    from balancesim.figures.runs import LABELS, literal
+    from balancesim.figures.runs import LABELS
 
-    names = {a.id: literal(a.name) for a in plan.base.actors}  # never mathtext
+    names = {a.id: a.name for a in plan.base.actors}
     a, b = plan.base.balance_pair
-    third = (
-        ", ".join(literal(p.name) for p in plan.base.partners if p.kind == "third_party") or "third parties"
-    )
+    third = ", ".join(p.name for p in plan.base.partners if p.kind == "third_party") or "third parties"
     return {
         m: LABELS[m][0].format(a=names[a], b=names[b], third=third) if m in LABELS else m
         for m in plan.measures
@@ -49,12 +47,9 @@ def sweep_figures(
     n = len(plan.measures)
     cols = 3
     rows = math.ceil(n / cols)
-    from balancesim.figures.runs import literal
     from balancesim.text.wording import plural
 
-    subtitle = (
-        f"{literal(plan.base.name)}: {plural(plan.replicates, 'run')} per point, seed {plan.seed}, {when}"
-    )
+    subtitle = f"{plan.base.name}: {plural(plan.replicates, 'run')} per point, seed {plan.seed}, {when}"
     if sobol is not None:
         fig = Figure(figsize=(4.6 * cols, 3.4 * rows))
         axes = fig.subplots(rows, cols, squeeze=False)

@@ -24,10 +24,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from balancesim.scenario.text import os_reason, read_bounded
+
 if TYPE_CHECKING:
     from balancesim.scenario.schema import Scenario
 
 FILE = "posterior.parquet"
+MAX_BYTES = 256 << 20  # a posterior is a few thousand particles; anything near this is not one
 WEIGHT = "weight"
 STREAM = "posterior"  # the PATH-like key of the particle-picking uniforms
 
@@ -93,8 +96,10 @@ def read_posterior(folder: str | Path, scenario: Scenario | None = None, where: 
     if not file.is_file():
         raise PosteriorError(f"{prefix}{file}: missing (expected a `balancesim calibrate` output)")
     try:
-        table = pq.read_table(file)
-    except (OSError, pa.ArrowException) as e:
+        table = pq.read_table(pa.BufferReader(read_bounded(file, MAX_BYTES)))
+    except OSError as e:
+        raise PosteriorError(f"{prefix}{file}: cannot read it: {os_reason(e)}") from None
+    except pa.ArrowException as e:
         raise PosteriorError(f"{prefix}{file}: not a readable Parquet file ({e})") from None
     names = table.column_names
     if WEIGHT not in names:

@@ -39,7 +39,8 @@ from balancesim.scenario.text import (
     excerpt,
     key_problem,
     os_reason,
-    read_capped,
+    read_bounded,
+    scenario_folders,
     text_problem,
 )
 
@@ -60,7 +61,8 @@ class Loader:
     sorted by file and line in one `ScenarioError`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, within: tuple[Path, ...] | None = None) -> None:
+        self.within = within  # the folders `extends:` may name files in (None: anywhere)
         self.problems: list[Problem] = []
         self.files: list[str] = []  # in the order met, to sort problems by file
         self.values = 0
@@ -86,7 +88,7 @@ class Loader:
         if display not in self.files:
             self.files.append(display)
         try:
-            data = read_capped(real, regular_only=referrer is not None)
+            data = read_bounded(real, MAX_FILE_BYTES, self.within if referrer is not None else None)
         except OSError as e:
             reason = os_reason(e)
             if referrer is None:
@@ -94,9 +96,6 @@ class Loader:
             else:
                 node, name = referrer
                 self.add(node.where, ("extends",), f"cannot read '{excerpt(name)}': {reason}")
-            return None
-        if len(data) > MAX_FILE_BYTES:
-            self.add(Src(display, None), "", "the file is larger than 1 MiB, the limit for scenarios")
             return None
         try:
             return data.decode("utf-8-sig")
@@ -249,6 +248,19 @@ class Loader:
         return Node(entries, src)
 
     # -- files and `extends`
+
+    def load_root(self, path: str | Path) -> Node | None:
+        """The located tree of the file named on the command line, its bases merged in.
+
+        `extends:` may then name files only in that file's folder or the
+        current folder (`scenario_folders`); a symlink loop is a problem of the
+        file, never an exception.
+        """
+        display = str(path)
+        real = Path(path)
+        if self.within is None:
+            self.within = scenario_folders(real)
+        return self.load_tree(display, real, [(display, Path(os.path.realpath(real)))])
 
     def load_tree(
         self,
