@@ -121,10 +121,19 @@ def _open_sweep(folder: Path, manifest: dict[str, Any]) -> ResultsData:
     chunks = sorted(p for p in (folder / "chunks").glob("*.parquet") if not p.name.startswith("."))
     if not chunks:
         raise ResultsError(f"{folder}: no chunk files in chunks/")
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    names = [n for n in pq.read_schema(chunks[0]).names if n not in ("point", "replicate", "month")]
-    table = pd.read_parquet(chunks, columns=["point", "replicate", "month", *names])
+    frames = []
+    for chunk in chunks:  # one at a time, so that a damaged one is named
+        try:
+            if not frames:
+                names = [n for n in pq.read_schema(chunk).names if n not in ("point", "replicate", "month")]
+            frames.append(pd.read_parquet(chunk, columns=["point", "replicate", "month", *names]))
+        except (OSError, ValueError, KeyError, pa.ArrowException) as e:
+            reason = " ".join(str(e).split())[:120]
+            raise ResultsError(f"{chunk}: damaged or not a chunk of this sweep ({reason})") from None
+    table = pd.concat(frames, ignore_index=True)
     table = table.sort_values(["point", "replicate", "month"], kind="stable").reset_index(drop=True)
     months = tuple(int(m) for m in sorted(table["month"].unique()))
     keys = table.loc[table["month"] == months[0], ["point", "replicate"]].reset_index(drop=True)

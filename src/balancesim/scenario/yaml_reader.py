@@ -464,6 +464,21 @@ class Loader:
             path = (*path, key)
             child = node.value.get(key) if isinstance(node.value, dict) else node.value[key]
             if last:
+                if (
+                    len(path) == 1
+                    and path[0] in ID_LISTS
+                    and new.value == []
+                    and child is not None
+                    and child.value
+                ):  # merged by id, an empty list would silently change nothing
+                    self.add(
+                        src,
+                        dotted,
+                        "an empty list changes nothing: lists of items with ids are merged by id "
+                        "(to remove one, write a scenario that extends this one with "
+                        "'- {id: ID, remove: true}')",
+                    )
+                    return
                 merged = new if child is None else self.merge(child, new, path)
                 node.value[key] = merged
             elif child is None or not isinstance(child.value, dict | list):

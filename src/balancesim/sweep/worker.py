@@ -25,7 +25,7 @@ import numpy as np
 from balancesim.model import engine
 from balancesim.model.state import Setup, build_setup
 from balancesim.scenario.per_run import ValuesError
-from balancesim.sweep.design import point_scenario
+from balancesim.sweep.design import invalid_point, point_scenario
 from balancesim.sweep.plan import Chunk, SweepPlan
 from balancesim.sweep.specs import SweepError
 
@@ -150,7 +150,7 @@ def run_chunk(job: Job, task: Task) -> np.ndarray:
         except ValueError as e:  # only in designs too large to check every point up front
             shown = ", ".join(f"{p}={v}" for p, v in overrides.items())
             raise SweepError(
-                f"design point {task.first_point + k} ({shown}) is not a valid scenario: {e}"
+                f"design point {task.first_point + k} ({shown}) is not a valid scenario: {invalid_point(e)}"
             ) from None
 
     if job.per_run:
