@@ -56,6 +56,12 @@ def guarded_console(**options: Any) -> Console:
     has its control and format characters escaped by `for_terminal`; the
     segments rich itself makes for cursor moves (live displays) are kept.
     """
+    return guarded_console_class()(**({"markup": False, "highlight": False, "emoji": False} | options))
+
+
+@cache
+def guarded_console_class() -> type[Console]:
+    """The class of `guarded_console` (made on first use: rich is imported then)."""
     from rich.console import Console as RichConsole
     from rich.segment import Segment
 
@@ -71,7 +77,7 @@ def guarded_console(**options: Any) -> Console:
             kwargs.update(markup=False, emoji=False, highlight=False)
             return super().render_str(for_terminal(text), **kwargs)
 
-    return GuardedConsole(**({"markup": False, "highlight": False, "emoji": False} | options))
+    return GuardedConsole
 
 
 def stderr() -> Console:
