@@ -20,7 +20,6 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from rich.console import Console
 
 from balancesim.cli import console
 from balancesim.cli.exits import Group
@@ -48,8 +47,12 @@ def no_traceback(r) -> None:
 
 
 def scenario(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    """A scenario extending a copy of minimal.yaml beside it (a scenario names files only in its folder)."""
+    base = tmp_path / "minimal.yaml"
+    if not base.exists():
+        base.write_text(MINIMAL.read_text(encoding="utf-8"), encoding="utf-8")
     path = tmp_path / name
-    path.write_text(f"extends: {MINIMAL}\n{text}", encoding="utf-8")
+    path.write_text(f"extends: minimal.yaml\n{text}", encoding="utf-8")
     return path
 
 
@@ -402,7 +405,8 @@ def test_results_stay_inside_out_whatever_the_file_name(tmp_path, name, monkeypa
     r = invoke("run", path, "--no-plots", "--out", out)
     assert r.exit_code == 0, r.output
     # Beside the folder only its lock file (`.out.lock`, kept outside so that it outlives a swap).
-    files = [p for p in tmp_path.rglob("*") if p.is_file() and p not in (path, work / ".out.lock")]
+    inputs = (path, work / "minimal.yaml", work / ".out.lock")
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p not in inputs]
     assert files and all(out in p.parents for p in files)
     assert (out / "manifest.json").is_file()
     # Without --out: a new folder under results/<safe name>/, never beside or above it.
@@ -445,7 +449,7 @@ def test_hostile_names_print_literally_and_plot(tmp_path, monkeypatch):
         "shocks:\n  - id: border_clash\n    name: '$_$ [/]'\n",
     )
     buffer = io.StringIO()
-    monkeypatch.setattr(console, "out", Console(file=buffer, force_terminal=True, width=300, highlight=False))
+    monkeypatch.setattr(console, "out", console.guarded_console(file=buffer, force_terminal=True, width=300))
     r = invoke("run", path, "--out", tmp_path / "res")
     assert r.exit_code == 0, r.output
     shown = buffer.getvalue()

@@ -178,12 +178,21 @@ def _tokens(text: str) -> list[_Tok]:
     return out
 
 
+MAX_DEPTH = 100  # nesting of an expression: deeper is a typo or an attack, not a question
+
+
 class _Parser:
     def __init__(self, text: str, months: bool) -> None:
         self.text = text
         self.toks = _tokens(text)
         self.i = 0
         self.months = months  # whether references carry `@MONTH`
+        self.depth = 0  # of `not`, `(` and unary `-` (Python's stack is the limit otherwise)
+
+    def deeper(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"nested more than {MAX_DEPTH} deep (parentheses, 'not' or '-')")
 
     @property
     def tok(self) -> _Tok:
@@ -225,10 +234,15 @@ class _Parser:
 
     def negation(self) -> Condition:
         if self.take("not"):
-            return Logic("not", (self.negation(),))
+            self.deeper()
+            inner = Logic("not", (self.negation(),))
+            self.depth -= 1
+            return inner
         if self.take("("):
+            self.deeper()
             inner = self.condition()
             self.expect(")", "')'")
+            self.depth -= 1
             return inner
         return self.comparison()
 
@@ -259,7 +273,10 @@ class _Parser:
             return Num(float(tok.text))
         if tok.kind == "op" and tok.text == "-":
             self.i += 1
-            return Sum((self.term(),), (-1,))
+            self.deeper()
+            negated = Sum((self.term(),), (-1,))
+            self.depth -= 1
+            return negated
         if tok.kind == "name" and tok.text not in WORDS:
             return self.reference()
         raise self.fail(f"expected a measure or a number, found {self._shown()}")

@@ -233,9 +233,7 @@ def load_targets(path: str | Path) -> Targets:
     from balancesim.scenario.yaml_reader import Loader
 
     loader = Loader()
-    display = str(path)
-    real = Path(path)
-    tree = loader.load_tree(display, real, [(display, real.resolve())])
+    tree = loader.load_root(path)
     try:
         loader.fail_if_any()
     except ScenarioError as e:
@@ -256,7 +254,7 @@ def load_targets(path: str | Path) -> Targets:
         for field, child in (node.value or {}).items():
             entry[field] = (child.where.file, child.where.line)
         lines[ident] = entry
-    return Targets(display, spec, lines)
+    return Targets(str(path), spec, lines)
 
 
 def _messages(error: ValidationError, tree: Any) -> list[tuple[tuple, str]]:

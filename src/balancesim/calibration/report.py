@@ -137,10 +137,9 @@ def marginals_figure(
     problem: Problem, values: dict[str, np.ndarray], weights: np.ndarray, table: pd.DataFrame
 ):
     """One panel per parameter: prior (grey) and posterior (blue) histograms on the prior's range."""
-    import matplotlib
+    from balancesim.figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     prior = problem.values(_grid(problem.dimension))
     n = problem.dimension

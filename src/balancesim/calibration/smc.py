@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from balancesim.calibration.problem import CalibrationError, Problem
+from balancesim.scenario.text import excerpt
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,10 @@ def parse_budget(text: str) -> Budget:
     """'small', 'default' or N (particles per population, the default's populations)."""
     if text in BUDGETS:
         return BUDGETS[text]
-    if not re.fullmatch(r"\d+", text.strip()) or not 10 <= int(text) <= 100_000:
-        raise CalibrationError(
-            f"--budget {text}: expected small, default or a number of particles from 10 to 100000"
+    if not re.fullmatch(r"[0-9]{1,6}", text.strip()) or not 10 <= int(text) <= 100_000:
+        raise CalibrationError(  # the digits are counted first: int() of 5,000 digits raises
+            f"--budget {excerpt(text, 20)}: expected small, default or a number of particles "
+            "from 10 to 100000"
         )
     n = int(text)
     small = n < 200

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from balancesim.cli.exits import RunError, describe_os_error
+from balancesim.text.guard import for_terminal
 from balancesim.text.wording import plural
 
 
@@ -24,12 +25,14 @@ def check(files: tuple[str, ...]) -> None:
         try:
             spec = load_scenario(f)
         except ScenarioError as e:
-            click.echo(str(e), err=True)
+            click.echo(for_terminal(e), err=True)
             bad += 1
             continue
         click.echo(
-            f"{f}: ok ({spec.name}; {plural(len(spec.actors), 'actor')}, "
-            f"{plural(spec.horizon, 'month')}, {plural(len(spec.shocks), 'shock')})",
+            for_terminal(
+                f"{f}: ok ({spec.name}; {plural(len(spec.actors), 'actor')}, "
+                f"{plural(spec.horizon, 'month')}, {plural(len(spec.shocks), 'shock')})"
+            ),
         )
     if bad:
         raise SystemExit(2)

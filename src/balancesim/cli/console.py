@@ -1,9 +1,14 @@
-"""What the commands print: two lazily made rich consoles and the result tables.
+"""What the commands print: two lazily made, guarded rich consoles and the result tables.
 
-Everything that comes from a scenario (names, file names, parameter paths) is
-printed as `rich.text.Text`, never parsed as rich markup, so a name such as
-`[link=file:///etc/passwd]` shows as written. rich is imported on first use:
-`balancesim --help` does not pay for it.
+Every command prints through `out` and `err` (and a live display on `stderr()`),
+and these consoles are the text guard for the terminal: they never parse rich
+markup (a name such as `[link=file:///etc/passwd]` shows as written, whether
+passed as a string, a table cell or a title), and every text they render, by
+whatever path, goes through `balancesim.text.guard.for_terminal`, so escape
+sequences, OSC 8 hyperlinks and control characters are shown as escapes, never
+acted on. A new command gets this by printing with `out.print` / `err.print`;
+styles are given as `Text(..., style=...)`, never as markup. rich is imported
+on first use: `balancesim --help` does not pay for it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from balancesim.text.guard import for_terminal
 from balancesim.text.wording import plural
 
 if TYPE_CHECKING:
@@ -33,15 +39,13 @@ class _LazyConsole:
 
     @cache  # noqa: B019 - two module-level instances, never freed
     def _console(self) -> Console:
-        from rich.console import Console
-
         if self.stderr:
-            return Console(stderr=True, highlight=False, emoji=False)
+            return guarded_console(stderr=True)
         if sys.stdout.isatty():
-            return Console(highlight=False, emoji=False)
+            return guarded_console()
         # Piped or redirected: nothing is wrapped (a table as wide as its widest row, a line of
         # text as long as it is), so no line breaks inside a word and tools can parse the rows.
-        return Console(highlight=False, emoji=False, width=UNWRAPPED, soft_wrap=True)
+        return guarded_console(width=UNWRAPPED, soft_wrap=True)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._console(), name)
@@ -49,6 +53,38 @@ class _LazyConsole:
 
 err: Any = _LazyConsole(stderr=True)
 out: Any = _LazyConsole(stderr=False)
+
+
+def guarded_console(**options: Any) -> Console:
+    """A rich Console that shows text as text: no markup, emoji or highlighting, controls escaped.
+
+    Strings are never parsed as markup, and every segment it renders (of a
+    string, a `Text`, a table cell or title, a progress bar's description)
+    has its control and format characters escaped by `for_terminal`; the
+    segments rich itself makes for cursor moves (live displays) are kept.
+    """
+    return guarded_console_class()(**({"markup": False, "highlight": False, "emoji": False} | options))
+
+
+@cache
+def guarded_console_class() -> type[Console]:
+    """The class of `guarded_console` (made on first use: rich is imported then)."""
+    from rich.console import Console as RichConsole
+    from rich.segment import Segment
+
+    class GuardedConsole(RichConsole):
+        def render(self, renderable: Any, options: Any = None) -> Any:
+            for segment in super().render(renderable, options):
+                if segment.control or segment.text.isprintable():
+                    yield segment
+                else:
+                    yield Segment(for_terminal(segment.text), segment.style)
+
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            kwargs.update(markup=False, emoji=False, highlight=False)
+            return super().render_str(for_terminal(text), **kwargs)
+
+    return GuardedConsole
 
 
 def stderr() -> Console:
@@ -237,7 +273,7 @@ def print_validation(result: Any) -> None:
         table.add_column(name, overflow="fold")
     style = {"PASS": "green", "FAIL": "bold red", "UNCLEAR": "yellow"}
     for row in table_rows(result):
-        verdict = f"[{style[row['verdict']]}]{row['verdict']}[/]"
+        verdict = Text(row["verdict"], style=style[row["verdict"]])
         table.add_row(
             row["check"],
             row["claims"],

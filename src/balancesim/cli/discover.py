@@ -134,14 +134,17 @@ def _discover(
 
 
 def _print(found, out) -> None:
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     from balancesim.analysis import discover as dc
 
     out.print(
-        f"[bold]{escape(found.expression)}[/bold]: {found.cases} of {found.runs} runs "
-        f"({found.cases / found.runs:.1%}) in {found.data.kind} {found.data.folder}"
+        Text.assemble(
+            (found.expression, "bold"),
+            f": {found.cases} of {found.runs} runs "
+            f"({found.cases / found.runs:.1%}) in {found.data.kind} {found.data.folder}",
+        )
     )
     trajectory = found.trajectory
     shown = sorted(
@@ -170,7 +173,7 @@ def _print(found, out) -> None:
         box.add_column(name, justify="left" if name == "input" else "right")
     for row in found.limits.itertuples(index=False):
         box.add_row(
-            escape(row.input),
+            row.input,
             f"{row.low:.4g}",
             f"{row.high:.4g}",
             f"{row.full_low:.4g}..{row.full_high:.4g}",
@@ -183,5 +186,5 @@ def _print(found, out) -> None:
     for name in ("rule", "runs", "density", "coverage"):
         leaves.add_column(name, justify="left" if name == "rule" else "right", overflow="fold")
     for row in found.leaves.head(6).itertuples(index=False):
-        leaves.add_row(escape(row.rule), str(row.runs), f"{row.density:.3f}", f"{row.coverage:.3f}")
+        leaves.add_row(row.rule, str(row.runs), f"{row.density:.3f}", f"{row.coverage:.3f}")
     out.print(leaves)

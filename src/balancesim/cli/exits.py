@@ -14,7 +14,9 @@ know what went wrong; everything else is classified here, so no command
 prints a Python traceback. Set `BALANCESIM_TRACEBACK=1` to see the traceback
 of an unexpected error (a bug) instead of its one-line summary.
 
-This module imports only click: `balancesim --help` must stay fast.
+Messages pass through the text guard (`balancesim.text.guard.for_terminal`):
+a file name or value quoted in them cannot drive the terminal. This module
+imports only click and that guard: `balancesim --help` must stay fast.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+
+from balancesim.text.guard import for_terminal
 
 OK, FAILURE, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
 
@@ -51,7 +55,7 @@ class InputError(click.ClickException):
     exit_code = BAD_INPUT
 
     def show(self, file: Any = None) -> None:
-        click.echo(self.format_message(), err=True)  # unwrapped: one problem per line
+        click.echo(for_terminal(self.format_message()), err=True)  # unwrapped: one problem per line
 
 
 class RunError(click.ClickException):
@@ -60,7 +64,7 @@ class RunError(click.ClickException):
     exit_code = FAILURE
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        click.echo(f"error: {for_terminal(self.format_message())}", err=True)
 
 
 def _input_types() -> tuple[type[BaseException], ...]:

@@ -116,8 +116,8 @@ def hindcast(
 
 
 def _print(found, out) -> None:
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(
         title=f"Hindcast: {found.scenario_name}, {found.replicates} runs, seed {found.seed}",
@@ -128,12 +128,12 @@ def _print(found, out) -> None:
     for row in found.table.itertuples(index=False):
         period = f"{row.since} → {row.period}" if row.since else row.period
         share = "" if row.kind == "value" else f"{row.share_in_direction:.0%}"
-        verdict = "[green]PASS[/]" if row.passed else "[bold red]FAIL[/]"
+        verdict = Text("PASS", style="green") if row.passed else Text("FAIL", style="bold red")
         table.add_row(
             row.target,
-            escape(period),
-            escape(row.observed),
-            escape(f"{row.median:+.3f} [{row.p5:+.3f}, {row.p95:+.3f}]"),
+            period,
+            row.observed,
+            f"{row.median:+.3f} [{row.p5:+.3f}, {row.p95:+.3f}]",
             share,
             verdict,
         )

@@ -15,7 +15,6 @@ from datetime import timedelta
 from types import TracebackType
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -26,6 +25,8 @@ from rich.progress import (
     TextColumn,
 )
 from rich.text import Text
+
+from balancesim.text.guard import for_terminal
 
 
 def _clock(seconds: float) -> str:
@@ -86,7 +87,7 @@ class Phases:
         self.label = label
         self.progress = Progress(
             SpinnerColumn(finished_text="✓"),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             CountColumn(),
             RateColumn(),
@@ -98,7 +99,7 @@ class Phases:
         self.task = self.progress.add_task(self._describe("starting"), total=None, unit="")
 
     def _describe(self, text: str) -> str:
-        return escape(f"{self.label}: {text}" if self.label else text)
+        return for_terminal(f"{self.label}: {text}" if self.label else text)
 
     def __enter__(self) -> Phases:
         self.progress.start()

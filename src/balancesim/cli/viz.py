@@ -11,6 +11,7 @@ from balancesim.cli.common import read_scenario, use_posterior
 from balancesim.cli.console import err
 from balancesim.cli.exits import InputError, RunError
 from balancesim.cli.options import posterior_option
+from balancesim.text.guard import for_terminal
 
 EPILOG_VIZ = """\b
 Examples:
@@ -61,7 +62,11 @@ def viz(scenario: str, port: int, host: str, posterior_dir: str | None) -> None:
         click.echo(warning, err=True)
     try:
         server = v.start(
-            scenario, host, port, echo=lambda line: click.echo(line, err=True), posterior=posterior_dir
+            scenario,
+            host,
+            port,
+            echo=lambda line: click.echo(for_terminal(line), err=True),
+            posterior=posterior_dir,
         )
     except v.VizError as e:
         raise (InputError if e.exit_code == 2 else RunError)(str(e)) from None
@@ -75,7 +80,7 @@ def viz(scenario: str, port: int, host: str, posterior_dir: str | None) -> None:
     previous = signal.signal(signal.SIGTERM, stop)
     interrupted = False
     try:
-        click.echo(f"{spec.name}: {server.url}")
+        click.echo(for_terminal(f"{spec.name}: {server.url}"))
         sys.stdout.flush()
         if host in ("0.0.0.0", "::"):
             err.print(f"Listening on all addresses: elsewhere, use this machine's name, port {server.port}.")

@@ -5,8 +5,9 @@ matplotlib Figure; `write_all` saves the standard set as PNG files. Envelopes
 show the median across replicates with the 50% and 90% bands.
 
 Every text that comes from a scenario (names of actors, institutions, shocks,
-the scenario itself) goes through `literal`, so that a `$` in a name is shown
-as a dollar sign, never read as mathtext (`$x^$` would stop the plotting).
+the scenario itself) is drawn as typed: `balancesim.figures` turns mathtext off
+for every figure, so a `$` in a name is a dollar sign (`$x^$` would otherwise
+stop the plotting).
 """
 
 from __future__ import annotations
@@ -15,16 +16,15 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; no display needed
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from balancesim.experiment.batch import Results, calendar_month, common_random_numbers
+from balancesim.figures import pyplot
 from balancesim.model.metrics import REGION
 from balancesim.text.wording import plural
+
+plt = pyplot()  # files only, no display; mathtext off
 
 LABELS = {
     "hedging_index": ("Hedging index", "0 = all ties with one partner, 1 = perfectly even"),
@@ -38,20 +38,15 @@ LABELS = {
 PARTNER_COLOURS = ["#c0392b", "#d4a017", "#2e86c1", "#8e44ad", "#27ae60", "#7f8c8d", "#e67e22", "#16a085"]
 
 
-def literal(text: str) -> str:
-    """`text` as matplotlib shows it literally: each `$` escaped, so no mathtext is parsed."""
-    return text.replace("$", r"\$")
-
-
 def _names(results: Results) -> dict[str, str]:
-    """Actor ids -> display names (escaped for matplotlib); 'a' and 'b' are the balance pair."""
-    names = {a.id: literal(a.name) for a in results.scenario.actors}
+    """Actor ids -> display names; 'a' and 'b' are the balance pair."""
+    names = {a.id: a.name for a in results.scenario.actors}
     a, b = results.scenario.balance_pair
     return {"a": names[a], "b": names[b], **names}
 
 
 def _title(results: Results) -> str:
-    return literal(results.scenario.name)
+    return results.scenario.name
 
 
 def _wrap(text: str, width_inches: float, fontsize: float = 11) -> str:
@@ -85,9 +80,7 @@ def _time_axis(ax, results: Results) -> None:
 
 
 def _shock_note(results: Results) -> str:
-    scheduled = [
-        f"{literal(s.name)} (month {s.month})" for s in results.scenario.shocks if s.month is not None
-    ]
+    scheduled = [f"{s.name} (month {s.month})" for s in results.scenario.shocks if s.month is not None]
     return ("Dashed line: " + "; ".join(scheduled) + ". ") if scheduled else ""
 
 
@@ -296,7 +289,7 @@ def alliances(results: Results) -> Figure:
                 ls="--",
                 label=f"{names[s]}: threatening exit",
             )
-        ax.set_title(_wrap(f"{literal(inst.name)} (led by {names[inst.leader]})", width / n, 10), fontsize=10)
+        ax.set_title(_wrap(f"{inst.name} (led by {names[inst.leader]})", width / n, 10), fontsize=10)
         ax.set_ylabel("share of runs", fontsize=8)
         ax.set_ylim(-0.02, 1.02)
         _time_axis(ax, results)

@@ -9,18 +9,18 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from balancesim.text.guard import for_matplotlib
+
 if TYPE_CHECKING:  # the figures take a sweep's plan; they do not import the sweep package
     from balancesim.sweep.plan import SweepPlan
 
 
 def _labels(plan: SweepPlan) -> dict[str, str]:
-    from balancesim.figures.runs import LABELS, literal
+    from balancesim.figures.runs import LABELS
 
-    names = {a.id: literal(a.name) for a in plan.base.actors}  # never mathtext
+    names = {a.id: a.name for a in plan.base.actors}
     a, b = plan.base.balance_pair
-    third = (
-        ", ".join(literal(p.name) for p in plan.base.partners if p.kind == "third_party") or "third parties"
-    )
+    third = ", ".join(p.name for p in plan.base.partners if p.kind == "third_party") or "third parties"
     return {
         m: LABELS[m][0].format(a=names[a], b=names[b], third=third) if m in LABELS else m
         for m in plan.measures
@@ -49,12 +49,9 @@ def sweep_figures(
     n = len(plan.measures)
     cols = 3
     rows = math.ceil(n / cols)
-    from balancesim.figures.runs import literal
     from balancesim.text.wording import plural
 
-    subtitle = (
-        f"{literal(plan.base.name)}: {plural(plan.replicates, 'run')} per point, seed {plan.seed}, {when}"
-    )
+    subtitle = f"{plan.base.name}: {plural(plan.replicates, 'run')} per point, seed {plan.seed}, {when}"
     if sobol is not None:
         fig = Figure(figsize=(4.6 * cols, 3.4 * rows))
         axes = fig.subplots(rows, cols, squeeze=False)
@@ -67,7 +64,7 @@ def sweep_figures(
             )
             ax.bar(x + 0.2, s["ST"], 0.4, yerr=s["ST_conf"], capsize=3, label="total (ST)", color="#c0392b")
             ax.set_xticks(x)
-            ax.set_xticklabels([literal(p) for p in paths], rotation=30, ha="right", fontsize=7)
+            ax.set_xticklabels([for_matplotlib(p) for p in paths], rotation=30, ha="right", fontsize=7)
             ax.set_title(labels[measure], fontsize=10)
             ax.axhline(0, color="black", lw=0.6)
             ax.grid(alpha=0.3, axis="y")
@@ -87,7 +84,7 @@ def sweep_figures(
                 s["mu_star"], s["sigma"], xerr=s["mu_star_conf"], fmt="o", color="#1f4e79", ms=4, capsize=2
             )
             for row in s.itertuples():
-                ax.annotate(literal(str(row.parameter)), (row.mu_star, row.sigma), fontsize=6)
+                ax.annotate(for_matplotlib(str(row.parameter)), (row.mu_star, row.sigma), fontsize=6)
             ax.set_title(labels[measure], fontsize=10)
             ax.set_xlabel("mu* (mean |elementary effect|)", fontsize=8)
             ax.set_ylabel("sigma", fontsize=8)

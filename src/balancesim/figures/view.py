@@ -2,7 +2,7 @@
 
 Each function draws one cell of the page from the model's current state and history,
 as a matplotlib Figure the size of a cell (SolaraViz's default grid). Texts from the
-scenario file pass through `plain`, so that matplotlib never reads them as mathtext.
+scenario file are drawn as typed: `balancesim.figures` turns mathtext off.
 """
 
 from __future__ import annotations
@@ -37,24 +37,6 @@ def partner_colours(model: BalanceModel) -> dict[str, Any]:
 
 def names(model: BalanceModel) -> dict[str, str]:
     return {a.id: a.name for a in model.spec.actors}
-
-
-# Every text that comes from a scenario file (names, ids) is shown as text, never
-# read as markup: `plain` for matplotlib (app.esc does it for the page's HTML).
-
-
-def plain(text: str) -> str:
-    """``text`` for a matplotlib label: shown as typed, never read as mathtext.
-
-    Matplotlib reads text between two ``$`` as math, and a name such as ``$x^$``
-    makes the figure fail to draw; ``\\$`` is a literal dollar sign.
-    """
-    return text.replace("$", r"\$")
-
-
-def plain_names(model: BalanceModel) -> dict[str, str]:
-    """`names` for matplotlib (see `plain`)."""
-    return {k: plain(v) for k, v in names(model).items()}
 
 
 def short_name(name: str) -> str:
@@ -124,7 +106,7 @@ def network_figure(model: BalanceModel) -> Figure:
     threat, grey "left" a state that has left.
     """
     setup = model.setup
-    label = plain_names(model)
+    label = names(model)
     colours = partner_colours(model)
     regional = list(setup.regional_ids)
     great = [p for k, p in enumerate(setup.partner_ids) if setup.is_great_power[k]]
@@ -214,7 +196,7 @@ def network_figure(model: BalanceModel) -> Figure:
             ax.text(
                 x,
                 y - offset,
-                text.format(plain(inst.upper())),
+                text.format(inst.upper()),
                 ha="center",
                 va="top",
                 fontsize=6,
@@ -245,7 +227,7 @@ def network_figure(model: BalanceModel) -> Figure:
 
 def alignment_figure(model: BalanceModel) -> Figure:
     """The four regional headline measures over time (definitions: metrics.py, the page's guide)."""
-    label = plain_names(model)
+    label = names(model)
     a, b = (model.setup.partner_ids[k] for k in model.setup.balance_pair)
     months = np.arange(model.month + 1)
     fig = _new_figure()
@@ -295,7 +277,7 @@ def alignment_figure(model: BalanceModel) -> Figure:
 
 def powers_figure(model: BalanceModel) -> Figure:
     """Great-power relations, each outside power's attention and share, institution membership."""
-    label = plain_names(model)
+    label = names(model)
     colours = partner_colours(model)
     months = np.arange(model.month + 1)
     fig = _new_figure(bottom=0.17)
@@ -326,7 +308,7 @@ def powers_figure(model: BalanceModel) -> Figure:
             color="#1a5276",
             ls=ls,
             lw=1.4,
-            label=plain(inst.upper()),
+            label=inst.upper(),
         )
         threats = _series(model, REGION, f"exit_threats.{inst}")
         if threats.any():
@@ -337,7 +319,7 @@ def powers_figure(model: BalanceModel) -> Figure:
                 color="#e67e22",
                 ls=ls,
                 lw=1.2,
-                label=f"{plain(inst.upper())} exit threats",
+                label=f"{inst.upper()} exit threats",
             )
     _style_axes(ax, model, "Institution members", (0, model.setup.n_regional + 2.5))
     if model.setup.institution_ids:

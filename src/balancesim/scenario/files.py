@@ -83,9 +83,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     `uncertainty:`) is dropped. Raises `ScenarioError` listing every problem found.
     """
     loader = Loader()
-    display = str(path)
-    real = Path(path)
-    tree = loader.load_tree(display, real, [(display, real.resolve())])
+    tree = loader.load_root(path)
     loader.fail_if_any()
     assert tree is not None  # no problems means a tree
     for dotted, value in (overrides or {}).items():

@@ -24,10 +24,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from balancesim.scenario.text import os_reason, read_bounded
+
 if TYPE_CHECKING:
     from balancesim.scenario.schema import Scenario
 
 FILE = "posterior.parquet"
+MAX_BYTES = 256 << 20  # a posterior is a few thousand particles; anything near this is not one
 WEIGHT = "weight"
 STREAM = "posterior"  # the PATH-like key of the particle-picking uniforms
 
@@ -101,9 +104,12 @@ def read_posterior(folder: str | Path, scenario: Scenario | None = None, where: 
     listed = verified.listing(folder)
     if listed is None:  # not written by `calibrate`: checked as any input, page checksums still verified
         try:
-            table = pq.read_table(file, page_checksum_verification=True)
-        except (OSError, pa.ArrowException) as e:
+            data = pa.BufferReader(read_bounded(file, MAX_BYTES))  # a regular file, of bounded size
+            table = pq.read_table(data, page_checksum_verification=True)
+        except pa.ArrowException as e:
             raise PosteriorError(f"{prefix}{file}: not a readable Parquet file ({e})") from None
+        except OSError as e:
+            raise PosteriorError(f"{prefix}{file}: cannot read it: {os_reason(e)}") from None
     else:  # the calibration's own file: damage is one line, exit status 1 (verified.DamagedFile)
         table = verified.read_table(file, listed.get(FILE))
     names = table.column_names

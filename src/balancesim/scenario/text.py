@@ -5,8 +5,9 @@ that never delivers, a device that never ends, someone else's /etc/passwd,
 a binary. These helpers make reading it bounded (size and time) and make the
 messages about it short and inert:
 
-* `read_capped` reads at most MAX_FILE_BYTES + 1 bytes, and for `extends:`
-  refuses anything but a regular file before opening it;
+* `read_bounded` is the one reader of files opened by name: regular files
+  only, at most a size limit, never blocking, and (for files a scenario
+  names) only inside the scenario's folders (`scenario_folders`);
 * `text_problem` / `key_problem` say why a string cannot be scenario text
   (lone surrogates, control characters; keys are short one-line names);
 * `excerpt` quotes at most MAX_EXCERPT characters of one line, with control
@@ -66,22 +67,58 @@ def key_problem(key: str) -> str | None:
     return None if problem is None else f"a key {problem}: '{excerpt(key, 40)}'"
 
 
-def read_capped(path: Path, regular_only: bool) -> bytes:
-    """At most MAX_FILE_BYTES + 1 bytes of the file, without ever blocking.
+def read_bounded(
+    path: str | Path, limit: int = MAX_FILE_BYTES, within: tuple[Path, ...] | None = None
+) -> bytes:
+    """The whole of a file the tool opens by name, never blocking and never more than `limit` bytes.
 
-    With `regular_only` (a file named by `extends:`), anything but a regular
-    file is refused before it is opened: a FIFO or `/dev/stdin` would wait for
-    a writer forever, a device could stream without end. The file is opened
-    non-blocking and checked again by descriptor, in case it was swapped.
+    The one reader for every file named by a user or a scenario (scenario
+    files, `extends:`, target files, design files, posteriors, manifests).
+    Anything but a regular file is refused before it is opened: a FIFO or
+    `/dev/stdin` would wait for a writer forever, `/dev/zero` would stream
+    without end, a directory has no text. The file is opened non-blocking and
+    checked again by descriptor, in case it was swapped, and read with a
+    bound. With `within` (the folders a scenario may name files in, see
+    `scenario_folders`), a path that resolves (through symlinks) outside them
+    is refused before it is opened, so its content is never read, let alone
+    quoted. Raises OSError; `os_reason` says why in words.
     """
-    if regular_only:
-        _require_regular(os.stat(path).st_mode, path)
-    flags = os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | (os.O_NONBLOCK if regular_only else 0)
-    fd = os.open(path, flags)
+    path = Path(path)
+    if within is not None:
+        real = Path(os.path.realpath(path))
+        if not any(real == root or root in real.parents for root in within):
+            raise _Refused(
+                "it is outside the scenario's folder (a scenario may name files only in its own "
+                "folder or below it, or under the current folder)",
+                str(path),
+            )
+    _require_regular(os.stat(path).st_mode, path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as f:
-        if regular_only:
-            _require_regular(os.fstat(fd).st_mode, path)
-        return f.read(MAX_FILE_BYTES + 1)
+        info = os.fstat(fd)
+        _require_regular(info.st_mode, path)
+        if info.st_size > limit:
+            raise _Refused(f"it is larger than {_size(limit)}, the limit for this file", str(path))
+        data = f.read(limit + 1)
+    if len(data) > limit:  # grew while being read
+        raise _Refused(f"it is larger than {_size(limit)}, the limit for this file", str(path))
+    return data
+
+
+def scenario_folders(scenario_file: str | Path) -> tuple[Path, ...]:
+    """The folders in which a scenario may name files (`extends:`, `sweep.design_file`).
+
+    The folder of the scenario file given to the command, and the current
+    folder (the user's project), both with symlinks resolved; a name leading
+    anywhere else (`../../etc/shadow`, `/etc/passwd`) is refused unread.
+    """
+    here = Path(os.path.realpath(Path(scenario_file).parent))
+    cwd = Path(os.path.realpath(os.getcwd()))
+    return (here,) if here == cwd else (here, cwd)
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n:,} bytes"
 
 
 def _require_regular(mode: int, path: Path) -> None:
@@ -98,17 +135,19 @@ def _require_regular(mode: int, path: Path) -> None:
         if stat.S_ISSOCK(mode)
         else "not a regular file"
     )
-    raise _NotRegular(f"it is {kind}, not a scenario file", str(path))
+    raise _Refused(f"it is {kind}, not a regular file", str(path))
 
 
-class _NotRegular(OSError):
+class _Refused(OSError):
+    """A file refused before or while reading: its reason is the whole message."""
+
     def __init__(self, reason: str, filename: str) -> None:
         super().__init__(0, reason, filename)
 
 
 def os_reason(e: OSError) -> str:
     """Why a file could not be read, in words (no errno numbers, no full paths)."""
-    if isinstance(e, _NotRegular):
+    if isinstance(e, _Refused):
         return e.strerror
     if isinstance(e, FileNotFoundError):
         return "no such file"

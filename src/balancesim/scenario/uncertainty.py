@@ -21,6 +21,7 @@ on their own uniforms.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -195,6 +196,9 @@ def problems(scenario: Scenario) -> list[tuple[Location, str]]:
     return out
 
 
+MAX_SD_RATIO = 1e6  # a normal prior's sd, at most, in widths of its range (truncnorm stays exact)
+
+
 def _range_problems(out: list, loc: Location, path: str, dist: Any, target: Any) -> tuple[float, float]:
     """Check the prior's range against the value's bounds; returns its support."""
     lo, hi = target.low, target.high
@@ -214,6 +218,16 @@ def _range_problems(out: list, loc: Location, path: str, dist: Any, target: Any)
         high = hi if dist.high is None else dist.high
         if not low <= dist.mean <= high:
             out.append(((*loc, "mean"), f"{dist.mean:g} is outside the range {low:g}..{high:g}"))
+        elif math.isfinite(high - low) and dist.sd > MAX_SD_RATIO * (high - low):
+            # The truncated normal's quantiles lose all precision (at sd ~1e16 x the width
+            # every draw is the mean): such a prior is flat, and a uniform one says so.
+            out.append(
+                (
+                    (*loc, "sd"),
+                    f"{dist.sd:g} is more than {MAX_SD_RATIO:g} times the range {low:g}..{high:g} "
+                    "(the normal is flat there: use distribution: uniform)",
+                )
+            )
         return low, high
     return dist.low, dist.high
 

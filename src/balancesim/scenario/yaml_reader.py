@@ -39,7 +39,8 @@ from balancesim.scenario.text import (
     excerpt,
     key_problem,
     os_reason,
-    read_capped,
+    read_bounded,
+    scenario_folders,
     text_problem,
 )
 
@@ -60,7 +61,8 @@ class Loader:
     sorted by file and line in one `ScenarioError`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, within: tuple[Path, ...] | None = None) -> None:
+        self.within = within  # the folders `extends:` may name files in (None: anywhere)
         self.problems: list[Problem] = []
         self.files: list[str] = []  # in the order met, to sort problems by file
         self.values = 0
@@ -87,7 +89,7 @@ class Loader:
         if display not in self.files:
             self.files.append(display)
         try:
-            data = read_capped(real, regular_only=referrer is not None)
+            data = read_bounded(real, MAX_FILE_BYTES, self.within if referrer is not None else None)
         except OSError as e:
             reason = os_reason(e)
             if referrer is None:
@@ -95,9 +97,6 @@ class Loader:
             else:
                 node, name = referrer
                 self.add(node.where, ("extends",), f"cannot read '{excerpt(name)}': {reason}")
-            return None
-        if len(data) > MAX_FILE_BYTES:
-            self.add(Src(display, None), "", "the file is larger than 1 MiB, the limit for scenarios")
             return None
         try:
             return data.decode("utf-8-sig")
@@ -250,6 +249,19 @@ class Loader:
         return Node(entries, src)
 
     # -- files and `extends`
+
+    def load_root(self, path: str | Path) -> Node | None:
+        """The located tree of the file named on the command line, its bases merged in.
+
+        `extends:` may then name files only in that file's folder or the
+        current folder (`scenario_folders`); a symlink loop is a problem of the
+        file, never an exception.
+        """
+        display = str(path)
+        real = Path(path)
+        if self.within is None:
+            self.within = scenario_folders(real)
+        return self.load_tree(display, real, [(display, Path(os.path.realpath(real)))])
 
     def load_tree(
         self,
@@ -455,6 +467,21 @@ class Loader:
             path = (*path, key)
             child = node.value.get(key) if isinstance(node.value, dict) else node.value[key]
             if last:
+                if (
+                    len(path) == 1
+                    and path[0] in ID_LISTS
+                    and new.value == []
+                    and child is not None
+                    and child.value
+                ):  # merged by id, an empty list would silently change nothing
+                    self.add(
+                        src,
+                        dotted,
+                        "an empty list changes nothing: lists of items with ids are merged by id "
+                        "(to remove one, write a scenario that extends this one with "
+                        "'- {id: ID, remove: true}')",
+                    )
+                    return
                 merged = new if child is None else self.merge(child, new, path)
                 node.value[key] = merged
             elif child is None or not isinstance(child.value, dict | list):

@@ -21,6 +21,7 @@ import copy
 import itertools
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,29 @@ FIXED = {
 }
 
 
+def invalid_point(error: ValueError) -> str:
+    """Why a design point is not a valid scenario, in one line (never pydantic's dump).
+
+    Of a pydantic ValidationError, the checks' own messages (`value_error`)
+    where there are any, else every error, as `PATH: message`; the loc parts
+    pydantic adds for unions and validators (`constrained-float`,
+    `function-after[...]`) are left out.
+    """
+    errors = getattr(error, "errors", None)
+    if not callable(errors):
+        return " ".join(str(error).split())
+    found = errors()
+    own = [e for e in found if e.get("type") == "value_error"] or found
+    lines = []
+    for e in own:
+        loc = ".".join(
+            str(part) for part in e["loc"] if isinstance(part, int) or re.fullmatch(r"[A-Za-z_]\w*", part)
+        )
+        message = str(e["msg"]).removeprefix("Value error, ")
+        lines.append(f"{loc}: {message}" if loc else message)
+    return " ".join("; ".join(dict.fromkeys(lines)).split())
+
+
 def _loader_message(scenario_file: str, overrides: dict[str, Any], base: Scenario) -> str | None:
     """What the scenario loader says about these overrides (None if it accepts them).
 
@@ -57,9 +81,7 @@ def _loader_message(scenario_file: str, overrides: dict[str, Any], base: Scenari
         try:
             point_scenario(base.model_dump(mode="json"), overrides)
         except ValidationError as e:
-            return "; ".join(
-                f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in e.errors()
-            )
+            return invalid_point(e)
         except ValueError as e:
             return str(e)
         return None

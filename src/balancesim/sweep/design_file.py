@@ -25,9 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from balancesim.scenario.text import excerpt, os_reason, read_bounded
 from balancesim.sweep.specs import SweepError
 
 MAX_ROWS = 1_000_000
+MAX_BYTES = 128 << 20  # a million rows of a few dozen columns
 IGNORED = ("point",)  # a sweep's design.csv numbers its points; that is not an input
 
 
@@ -50,20 +52,26 @@ class DesignFile:
         return f"{text}: column {path}" if path is not None else text
 
 
-def read_design_file(path: str | Path) -> DesignFile:
+def read_design_file(
+    path: str | Path, within: tuple[Path, ...] | None = None, shown: str | None = None
+) -> DesignFile:
     """Read and check the shape of a design CSV: a header of PATHs, then rows of numbers.
 
-    Raises DesignFileError for a missing or unreadable file, an empty header,
-    a repeated column, a row of the wrong length, or a value that is not a
-    finite number. Empty lines are skipped.
+    The file is read by the one bounded reader (`read_bounded`): a regular
+    file of at most MAX_BYTES; with `within` (a scenario's `sweep.design_file`)
+    only inside those folders. `shown` is the name used in messages. Raises
+    DesignFileError for a missing, refused or unreadable file, an empty
+    header, a repeated column, a row of the wrong length, or a value that is
+    not a finite number. Empty lines are skipped; messages quote at most a
+    short excerpt of a cell, never the file.
     """
-    name = str(path)
+    name = shown or str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DesignFileError(f"{name}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DesignFileError(f"{name}: cannot read it ({e})") from None
+        text = read_bounded(path, MAX_BYTES, within).decode("utf-8-sig")
+    except OSError as e:
+        raise DesignFileError(f"{name}: cannot read it: {os_reason(e)}") from None
+    except UnicodeDecodeError:
+        raise DesignFileError(f"{name}: not UTF-8 text (expected a CSV file)") from None
     rows = csv.reader(text.splitlines())
     header: list[str] | None = None
     keep: list[int] = []
@@ -78,7 +86,7 @@ def read_design_file(path: str | Path) -> DesignFile:
                 if not column:
                     raise DesignFileError(f"{name}:{line}: column {k + 1} has no name (expected a PATH)")
                 if header.index(column) != k:
-                    raise DesignFileError(f"{name}:{line}: column {column} appears twice")
+                    raise DesignFileError(f"{name}:{line}: column {excerpt(column, 40)} appears twice")
             keep = [k for k, column in enumerate(header) if column not in IGNORED]
             if not keep:
                 raise DesignFileError(f"{name}:{line}: no PATH columns (expected e.g. parameters.lock_in)")
@@ -95,8 +103,10 @@ def read_design_file(path: str | Path) -> DesignFile:
             try:
                 value = float(cell)
             except ValueError:
-                shown = f"'{cell}'" if cell else "an empty cell"
-                raise DesignFileError(f"{name}:{line}: column {header[k]}: {shown} is not a number") from None
+                bad = f"'{excerpt(cell, 40)}'" if cell else "an empty cell"
+                raise DesignFileError(
+                    f"{name}:{line}: column {excerpt(header[k], 40)}: {bad} is not a number"
+                ) from None
             if not math.isfinite(value):
                 raise DesignFileError(f"{name}:{line}: column {header[k]}: NaN/infinity is not allowed")
             point.append(value)

@@ -39,10 +39,12 @@ from balancesim.model.outcomes import column_index as outcome_columns
 from balancesim.model.state import Setup, build_setup
 from balancesim.scenario.files import load_scenario
 from balancesim.scenario.schema import Scenario
+from balancesim.scenario.text import excerpt, read_bounded, scenario_folders
 from balancesim.sweep.design import Design, check_paths, file_design, make_design, validate_design
 from balancesim.sweep.design_file import DesignFile, read_design_file
 from balancesim.sweep.specs import ALL_MONTHS, ParamSpec, SweepError, SweepOptions, section_options
 
+MANIFEST_BYTES = 16 << 20  # a sweep's manifest.json (the resolved scenario and the identity)
 FORMAT = 2  # of the manifest and chunk files (2: chunks are ranges of runs over many points)
 
 # ------------------------------------------------------------------------------- plan
@@ -147,7 +149,7 @@ class SweepPlan:
         if self.options.chunk_size is not None or not manifest.exists():
             return self
         try:
-            size = json.loads(manifest.read_text())["identity"]["chunk_size"]
+            size = json.loads(read_bounded(manifest, MANIFEST_BYTES))["identity"]["chunk_size"]
         except (OSError, ValueError, KeyError, TypeError):
             return self
         if isinstance(size, int) and size >= 1 and size != self.chunk_size:
@@ -224,11 +226,19 @@ def plan_sweep(
     file = str(scenario_file)
     base_overrides = dict(overrides or {})
     base = load_scenario(file, base_overrides)
+    from_file = options.design_file is None  # a `sweep.design_file` of the scenario, if any
     options = options.over(section_options(base.sweep, file))
     source = None
     if options.design_file is not None:
         _check_file_options(options)
-        source = read_design_file(options.design_file)
+        if from_file:  # named by the scenario: relative to its folder, and only inside it
+            source = read_design_file(
+                Path(file).parent / options.design_file,
+                within=scenario_folders(file),
+                shown=f"{file}: sweep.design_file {excerpt(options.design_file)}",
+            )
+        else:
+            source = read_design_file(options.design_file)
     plan = _plan(file, base, base_overrides, options, seed, source)
     return with_posterior(plan, posterior)
 

@@ -28,7 +28,7 @@ from balancesim.model import engine
 from balancesim.model.draws import shock_draws
 from balancesim.model.state import Setup, build_setup
 from balancesim.scenario.per_run import ValuesError
-from balancesim.sweep.design import point_scenario
+from balancesim.sweep.design import invalid_point, point_scenario
 from balancesim.sweep.plan import Chunk, SweepPlan
 from balancesim.sweep.specs import SweepError
 
@@ -169,7 +169,7 @@ def _run_chunk(job: Job, task: Task, record: bool) -> tuple[np.ndarray, dict[str
         except ValueError as e:  # only in designs too large to check every point up front
             shown = ", ".join(f"{p}={v}" for p, v in overrides.items())
             raise SweepError(
-                f"design point {task.first_point + k} ({shown}) is not a valid scenario: {e}"
+                f"design point {task.first_point + k} ({shown}) is not a valid scenario: {invalid_point(e)}"
             ) from None
 
     if job.per_run:

@@ -139,10 +139,9 @@ def _md_escape(text: str) -> str:
 
 def write_plots(v: Validation, folder: Path) -> dict[str, str]:
     """One PNG per pattern (sub-checks side by side); returns pattern -> file name."""
-    import matplotlib
+    from balancesim.figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     groups: dict[str, list[CheckResult]] = {}
     for r in v.results:

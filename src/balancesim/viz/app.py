@@ -29,7 +29,6 @@ page shows them as typed (docs/viz.md, "Security").
 
 from __future__ import annotations
 
-import html
 import os
 import zlib
 from collections.abc import Callable
@@ -59,6 +58,7 @@ from balancesim.scenario.files import ScenarioError, load_scenario
 from balancesim.scenario.parameters import Parameters
 from balancesim.scenario.posterior import PosteriorError, read_posterior
 from balancesim.scenario.schema import Scenario
+from balancesim.text.guard import for_html
 from balancesim.viz.server import POSTERIOR_ENV, SCENARIO_ENV
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "taiwan_shock.yaml"
@@ -297,8 +297,9 @@ def month_label(model: BalanceModel) -> str:
 
 
 # Every text that comes from a scenario file (names, descriptions, ids) is shown as
-# text, never read as markup: `esc` for the page's HTML, `plain` for matplotlib.
-esc = html.escape
+# text, never read as markup: `esc` (the text guard's `for_html`) for the page's HTML;
+# `balancesim.figures` turns matplotlib's mathtext off for the charts.
+esc = for_html
 
 
 def _figure(fig: Figure) -> None:

@@ -16,6 +16,14 @@ page that runs on a user's machine:
   opened by another site (cross-site WebSocket hijacking) carries that site's Origin
   header: requests with an Origin that is not this server are refused with 403.
 
+Each browser tab is a kernel on the server (about 19 MB with its model and figures).
+Solara keeps a kernel whose tab went away for its ``cull_timeout`` (24 hours by
+default), with no cap on how many it keeps. `balancesim.viz.server.start` sets that
+timeout to `KERNEL_CULL_TIMEOUT` (a tab closed, or a dropped connection, frees its
+kernel after that time; a reload within it gets the same kernel back), and
+`RequestGuard` refuses the WebSocket of a *new* kernel while `MAX_KERNELS` are alive
+(code 1013, "try again later"); an existing kernel's reconnect is never refused.
+
 The guard is plain ASGI (no Starlette import): `serve` adds it to Solara's Starlette
 app in the server's own process, then runs ``solara run``. The parent process
 (`balancesim.viz.server.start`) passes its settings in the environment (`GUARD_ENV`).
@@ -29,11 +37,18 @@ import os
 import socket
 import stat
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+#: Kernels (browser tabs) kept at once; each costs about 19 MB.
+MAX_KERNELS = 20
+#: How long a kernel whose WebSocket closed is kept for a reconnect (Solara's
+#: SOLARA_KERNEL_CULL_TIMEOUT; its default is 24 hours).
+KERNEL_CULL_TIMEOUT = "2m"
+KERNEL_SOCKET = "/jupyter/api/kernels/"
 
 #: Environment variable holding the guard's settings (JSON) for the server process.
 GUARD_ENV = "BALANCESIM_VIZ_GUARD"
@@ -143,10 +158,20 @@ class RequestGuard:
     See the module's docstring for what each refusal prevents.
     """
 
-    def __init__(self, app: ASGIApp, *, hosts: AllowedHosts, cdn_dir: Path | str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hosts: AllowedHosts,
+        cdn_dir: Path | str,
+        kernels: Callable[[], Collection[str]] | None = None,
+        max_kernels: int = MAX_KERNELS,
+    ) -> None:
         self.app = app
         self.hosts = hosts
         self.cdn_dir = Path(cdn_dir)
+        self.kernels = kernels  # the ids of the live kernels (Solara's `kernel_context.contexts`)
+        self.max_kernels = max_kernels
 
     def refusal(self, scope: Scope) -> tuple[int, str] | None:
         """(status, reason) when the request must be refused, else None."""
@@ -162,6 +187,11 @@ class RequestGuard:
         on_cdn = scope["type"] == "http" and (path == CDN_PREFIX or path.startswith(CDN_PREFIX + "/"))
         if on_cdn and cdn_file(self.cdn_dir, path[len(CDN_PREFIX) + 1 :]) is None:
             return 404, "Not Found"
+        if scope["type"] == "websocket" and path.startswith(KERNEL_SOCKET) and self.kernels is not None:
+            kernel_id = path[len(KERNEL_SOCKET) :].split("/")[0]
+            live = self.kernels()
+            if kernel_id not in live and len(live) >= self.max_kernels:
+                return 1013, f"{len(live)} browser sessions are open, the most this server keeps."
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -176,7 +206,7 @@ class RequestGuard:
     async def _refuse(scope: Scope, send: Send, status: int, reason: str) -> None:
         if scope["type"] == "websocket":
             # closing before accepting: the server answers the handshake with 403
-            await send({"type": "websocket.close", "code": 1008})
+            await send({"type": "websocket.close", "code": 1013 if status == 1013 else 1008})
             return
         body = (reason + "\n").encode()
         await send(
@@ -206,9 +236,13 @@ def serve() -> None:
     if not settings or not cdn_dir:
         sys.exit(f"balancesim: {GUARD_ENV} and SOLARA_ASSETS_PROXY_CACHE_DIR must be set")
     import solara.__main__
+    import solara.server.kernel_context
     import solara.server.starlette
 
     solara.server.starlette.app.add_middleware(
-        RequestGuard, hosts=AllowedHosts.from_json(settings), cdn_dir=Path(cdn_dir)
+        RequestGuard,
+        hosts=AllowedHosts.from_json(settings),
+        cdn_dir=Path(cdn_dir),
+        kernels=lambda: solara.server.kernel_context.contexts.keys(),
     )
     solara.__main__.cli(sys.argv[1:], prog_name="solara")

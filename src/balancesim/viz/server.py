@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from balancesim.viz.guard import GUARD_ENV, AllowedHosts
+from balancesim.viz.guard import GUARD_ENV, KERNEL_CULL_TIMEOUT, AllowedHosts
 
 #: The environment variable naming the scenario file the page shows.
 SCENARIO_ENV = "BALANCESIM_SCENARIO"
@@ -334,6 +334,8 @@ def start(
         env.pop(POSTERIOR_ENV, None)
     # the server process puts viz_guard.RequestGuard in front of Solara (see its docstring)
     env[GUARD_ENV] = AllowedHosts.for_server(host, port).to_json()
+    # a closed tab's kernel is dropped after minutes, not Solara's 24 hours (viz.guard)
+    env["SOLARA_KERNEL_CULL_TIMEOUT"] = KERNEL_CULL_TIMEOUT
     # Solara reads the app's name when the guard imports its server, before `solara run` sets it
     env["SOLARA_APP"] = "balancesim.viz.app"
     env["PYTHONUNBUFFERED"] = "1"
