@@ -10,7 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from balancesim.figures.runs import PARTNER_COLOURS, forest, literal
+from balancesim.figures.runs import PARTNER_COLOURS, forest
+from balancesim.text.guard import for_matplotlib as literal
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
