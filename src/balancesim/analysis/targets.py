@@ -425,7 +425,8 @@ def dump_targets(spec: TargetFile) -> str:
 
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = None
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    # ruamel.yaml declares the attribute as None, not bool
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     buffer = io.StringIO()
     yaml.dump(spec.model_dump(mode="json", exclude_none=True), buffer)
     return buffer.getvalue()

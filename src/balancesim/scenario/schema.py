@@ -432,10 +432,10 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
         bad(("start",), f"'{s.start}' is not a calendar month YYYY-MM")
     ids = [a.id for a in s.actors]
     seen: set[str] = set()
-    for i, a in enumerate(ids):
-        if a in seen:
-            bad(("actors", i, "id"), f"'{a}' is used by two actors")
-        seen.add(a)
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            bad(("actors", i, "id"), f"'{ident}' is used by two actors")
+        seen.add(ident)
     kinds = {a.id: a.kind for a in s.actors}
     partners = {a for a, k in kinds.items() if k != "regional"}
     regional = {a for a, k in kinds.items() if k == "regional"}

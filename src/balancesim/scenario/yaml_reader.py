@@ -348,7 +348,7 @@ class Loader:
 
     def _merge_by_id(self, base: Node, over: Node, path: Location) -> Node:
         items: list[Node | None] = list(base.value)
-        position = {item_id(item): i for i, item in enumerate(items) if item_id(item) is not None}
+        position = {ident: i for i, ident in enumerate(map(item_id, items)) if ident is not None}
         seen: dict[str, Node] = {}
         for item in over.value:
             ident = item_id(item)
@@ -428,7 +428,8 @@ class Loader:
         if new is None:
             return
         new.key_src = src
-        node, path = tree, ()
+        node = tree
+        path: Location = ()
         for depth, part in enumerate(parts):
             last = depth == len(parts) - 1
             key = key_of(node.value, part, item_id)
@@ -486,7 +487,7 @@ class Loader:
             if any(i is None for i in items):
                 return None
             return Node(items, src)
-        if isinstance(value, numbers.Real) and type(value) not in (bool, int, float):
+        if type(value) not in (bool, int, float) and isinstance(value, numbers.Real):
             # numpy scalars (numpy.int64, numpy.float64), as exploratory-modelling tools pass them
             value = int(value) if isinstance(value, numbers.Integral) else float(value)
         if isinstance(value, float) and not math.isfinite(value):
