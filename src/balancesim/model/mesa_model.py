@@ -20,7 +20,7 @@ and its table `measures` every measure at every month (columns keyed
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ REGIONAL_REPORTERS = {
 SEED_RANGE = 2**64  # replicate seeds are uint64 words (engine.replicate_seeds)
 
 
-def _region(name: str):
+def _region(name: str) -> Callable[[BalanceModel], float]:
     def reporter(model: BalanceModel) -> float:
         return model.measure(metrics.REGION, name)
 
