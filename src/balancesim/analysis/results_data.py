@@ -96,7 +96,7 @@ def open_results(folder: str | Path) -> ResultsData:
 def _actors_of(scenario: dict[str, Any] | None) -> tuple[str, ...]:
     if not isinstance(scenario, dict):
         return ()
-    return tuple(a.get("id") for a in scenario.get("actors", []) if isinstance(a, dict) and a.get("id"))
+    return tuple(a["id"] for a in scenario.get("actors", []) if isinstance(a, dict) and a.get("id"))
 
 
 def _split_name(column: str) -> tuple[str, str]:
@@ -124,7 +124,8 @@ def _open_sweep(folder: Path, manifest: dict[str, Any]) -> ResultsData:
     import pyarrow.parquet as pq
 
     names = [n for n in pq.read_schema(chunks[0]).names if n not in ("point", "replicate", "month")]
-    table = pd.read_parquet(chunks, columns=["point", "replicate", "month", *names])
+    # pandas-stubs take one path; the pyarrow engine reads a list of files as one table
+    table = pd.read_parquet(chunks, columns=["point", "replicate", "month", *names])  # type: ignore[call-overload]
     table = table.sort_values(["point", "replicate", "month"], kind="stable").reset_index(drop=True)
     months = tuple(int(m) for m in sorted(table["month"].unique()))
     keys = table.loc[table["month"] == months[0], ["point", "replicate"]].reset_index(drop=True)
@@ -219,9 +220,9 @@ def check_reference(data: ResultsData, ref: Ref) -> tuple[str, str, int]:
     actors = {a for a, _ in data.available}
     if ref.actor not in actors:
         if ref.actor in data.scenario_actors:
-            kept = ", ".join(sorted(n if a == REGION else f"{n}[{a}]" for a, n in data.available)[:12])
+            names = ", ".join(sorted(n if a == REGION else f"{n}[{a}]" for a, n in data.available)[:12])
             raise ResultsError(
-                f"no outcome of '{ref.actor}' was kept in this {data.kind} (kept: {kept}); "
+                f"no outcome of '{ref.actor}' was kept in this {data.kind} (kept: {names}); "
                 "sweep again keeping it, e.g. --outcomes " + f"{ref.measure}[{ref.actor}]"
             )
         raise ResultsError(f"unknown actor '{ref.actor}' ({did_you_mean(ref.actor, actors)})")

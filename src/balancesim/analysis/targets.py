@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -206,7 +207,7 @@ class Targets:
     spec: TargetFile
     lines: dict[str, dict[str, tuple[str, int | None]]]  # id -> field -> (file, line)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[str, Target]]:
         return iter(self.spec.targets.items())
 
     def __len__(self) -> int:
