@@ -15,6 +15,7 @@ see docs/ODD.md) that it belongs to.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -558,7 +559,7 @@ def months_between(start: str, end: str) -> int:
 COMMAND_LINE_ONLY = {"scheduler": "--scheduler", "out": "--out"}
 
 
-def did_you_mean(word: str, choices: set[str] | list[str]) -> str:
+def did_you_mean(word: str, choices: Collection[str]) -> str:
     """A hint for a misspelt name: the closest choice, or the list of choices."""
     import difflib
 
