@@ -9,11 +9,20 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from balancesim.cli.options import out_option, seed_option
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+
+    from balancesim.analysis.targets import Targets
+    from balancesim.calibration.problem import Problem
+    from balancesim.calibration.smc import Budget, Outcome
+    from balancesim.scenario.schema import Scenario
 
 EPILOG = """\b
 Examples:
@@ -126,7 +135,9 @@ def calibrate(
     _print(found, folder, out)
 
 
-def _calibrate(spec, targets, problem, plan, seed: int, chosen: bool, err) -> dict[str, Any]:
+def _calibrate(
+    spec: Scenario, targets: Targets, problem: Problem, plan: Budget, seed: int, chosen: bool, err: Console
+) -> dict[str, Any]:
     """Screen, run SMC-ABC, and run the prior and posterior predictive; everything the folder needs."""
     from balancesim.analysis import hindcast as hc
     from balancesim.calibration.problem import build_problem
@@ -208,7 +219,7 @@ def _calibrate(spec, targets, problem, plan, seed: int, chosen: bool, err) -> di
     }
 
 
-def _with_bar(problem, plan, seed: int, err):
+def _with_bar(problem: Problem, plan: Budget, seed: int, err: Console) -> Outcome:
     """run_smc with a rich progress bar per population (accepted particles of the population)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -225,7 +236,7 @@ def _with_bar(problem, plan, seed: int, err):
         console=console,
         disable=not console.is_terminal,
     )
-    tasks: list[int] = []
+    tasks: list[TaskID] = []
 
     def progress(population: int, populations: int, accepted: int, runs: int) -> None:
         while len(tasks) <= population:
@@ -299,7 +310,7 @@ def _write(folder: Path, found: dict[str, Any], name: str) -> None:
         plt.close(predictive)
 
 
-def _print(found: dict[str, Any], folder: Path, out) -> None:
+def _print(found: dict[str, Any], folder: Path, out: Console) -> None:
     m = found["manifest"]
     params = found["params"]
     out.print(

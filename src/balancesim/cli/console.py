@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from balancesim.text.wording import plural
 
 if TYPE_CHECKING:
+    import numpy as np
     from rich.console import Console
     from rich.table import Table
 
@@ -91,7 +92,7 @@ def print_outcomes(results: Any, baseline: Any | None) -> None:
         "gains": "gains from competition",
     }
 
-    def cell(v) -> str:
+    def cell(v: np.ndarray) -> str:
         import numpy as np
 
         q = np.quantile(v, [0.05, 0.5, 0.95])

@@ -7,10 +7,16 @@ fast; pandas, prim and scikit-learn load when the command runs.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from balancesim.cli.options import out_option
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from balancesim.analysis.discover import Discovery
 
 EPILOG = """\b
 Examples:
@@ -115,7 +121,7 @@ def _discover(
     print_files("Written", folder, files)
 
 
-def _print(found, out) -> None:
+def _print(found: Discovery, out: Console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -132,6 +138,7 @@ def _print(found, out) -> None:
     table = Table(title="PRIM peeling trajectory (selected boxes)", title_justify="left")
     for name in ("box", "coverage", "density", "mass", "restricted"):
         table.add_column(name, justify="right")
+    row: Any  # pandas types the fields of itertuples' rows as any scalar
     for i in shown:
         row = trajectory.iloc[i]
         mark = " ◀ chosen" if i == found.chosen else ""

@@ -6,6 +6,7 @@ Only click is imported at the top, so `balancesim --help` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +17,11 @@ from balancesim.cli.options import (
     seed_option,
     uncertainty_option,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from balancesim.analysis.hindcast import Hindcast
 
 EPILOG = """\b
 Examples:
@@ -110,7 +116,7 @@ def hindcast(
     print_files("Written", folder, files)
 
 
-def _print(found, out) -> None:
+def _print(found: Hindcast, out: Console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -120,6 +126,7 @@ def _print(found, out) -> None:
     )
     for name in ("target", "period", "observed", "modelled median [90%]", "in direction", "verdict"):
         table.add_column(name, overflow="fold")
+    row: Any  # pandas types the fields of itertuples' rows as any scalar
     for row in found.table.itertuples(index=False):
         period = f"{row.since} → {row.period}" if row.since else row.period
         share = "" if row.kind == "value" else f"{row.share_in_direction:.0%}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,6 +19,9 @@ from balancesim.cli.options import (
     uncertainty_option,
 )
 from balancesim.experiment.folders import folder_name
+
+if TYPE_CHECKING:
+    from balancesim.experiment.batch import Results
 
 EPILOG_RUN = """\b
 Examples:
@@ -161,7 +165,7 @@ def run(
                 figures = [] if no_plots else plots.figure_names(results, base_results)
                 phases.bar(1 + len(figures), "writing the data", "files")
 
-                def plot(results, folder: Path, baseline) -> list[Path]:
+                def plot(results: Results, folder: Path, baseline: Results | None) -> list[Path]:
                     phases.step("writing the plots")
                     return plots.write_all(results, folder, baseline, progress=lambda _: phases.step())
 
