@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from balancesim.analysis.hindcast import Hindcast
+    from balancesim.experiment.batch import Uncertainty
 
 EPILOG = """\b
 Examples:
@@ -57,7 +58,7 @@ def hindcast(
     replicates: int | None,
     seed: int | None,
     out_dir: str | None,
-    uncertainty: str | None,
+    uncertainty: Uncertainty | None,
     posterior_dir: str | None,
 ) -> None:
     """Run SCENARIO and put every target of FILE next to the modelled figure.
@@ -100,7 +101,7 @@ def hindcast(
     bar, advance = progress_bar(spec.replicates, f"hindcast {Path(scenario).stem}")
     try:
         with bar:
-            results = experiment.run(spec, progress=advance, uncertainty=uncertainty)  # type: ignore[arg-type]
+            results = experiment.run(spec, progress=advance, uncertainty=uncertainty)
     except experiment.RunTooLarge as e:
         raise InputError(f"{scenario}: {e}") from None
     except KeyboardInterrupt:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,7 +21,7 @@ from balancesim.cli.options import (
 from balancesim.experiment.folders import folder_name
 
 if TYPE_CHECKING:
-    from balancesim.experiment.batch import Results
+    from balancesim.experiment.batch import Results, Uncertainty
 
 EPILOG_RUN = """\b
 Examples:
@@ -88,7 +88,7 @@ def run(
     chunk_size: int,
     settings: tuple[str, ...],
     measures: str,
-    uncertainty: str | None,
+    uncertainty: Uncertainty | None,
     posterior_dir: str | None,
     no_plots: bool,
 ) -> None:
@@ -128,7 +128,7 @@ def run(
             with store.run_destination(target, Path("results"), name, spec.seed) as destination:
                 for note in destination.notes:
                     err.print(note, markup=False, soft_wrap=True)
-                options = {
+                options: dict[str, Any] = {
                     "engine_name": engine_name,
                     "chunk_size": chunk_size,
                     "progress": phases.bar(total, "simulating", "runs"),
@@ -137,12 +137,12 @@ def run(
                 from balancesim.scenario.per_run import ValuesError
 
                 try:
-                    results = experiment.run(spec, uncertainty=uncertainty, **options)  # type: ignore[arg-type]
+                    results = experiment.run(spec, uncertainty=uncertainty, **options)
                     base_results = None
                     if base is not None:
                         # The baseline runs with the scenario's draws: paired in its values as in its noise.
                         shared = experiment.shared_values(results, base)
-                        base_results = experiment.run(base, values=shared, **options)  # type: ignore[arg-type]
+                        base_results = experiment.run(base, values=shared, **options)
                 except experiment.RunTooLarge as e:
                     raise InputError(f"{scenario}: {e}") from None
                 except ValuesError as e:  # a drawn value the scenario cannot take

@@ -321,8 +321,9 @@ def write_all(
         "engagement.png": lambda: engagement(results),
         "balance_by_state.png": lambda: balance_by_state(results),
         "alliances.png": lambda: alliances(results),
-        "effect.png": lambda: effect(results, baseline),  # type: ignore[arg-type]
     }
+    if baseline is not None:
+        draw["effect.png"] = lambda: effect(results, baseline)
     paths = []
     for name in figure_names(results, baseline):
         fig = draw[name]()  # one figure in memory at a time

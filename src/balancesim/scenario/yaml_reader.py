@@ -381,9 +381,10 @@ class Loader:
                     item.src,
                     item.key_src,
                 )
-            if ident in position and items[position[ident]] is not None:
+            earlier = items[position[ident]] if ident in position else None
+            if earlier is not None:
                 i = position[ident]
-                items[i] = self.merge(items[i], item, (*path, i))  # type: ignore[arg-type]
+                items[i] = self.merge(earlier, item, (*path, i))
             else:
                 position[ident] = len(items)
                 items.append(item)
