@@ -456,7 +456,8 @@ class Loader:
             if last:
                 merged = new if child is None else self.merge(child, new, path)
                 node.value[key] = merged
-            elif child is None or not isinstance(child.value, dict | list):
+                return
+            if child is None or not isinstance(child.value, dict | list):
                 if child is not None:  # a scalar: descending would drop its value
                     self.add(
                         src,
@@ -467,7 +468,7 @@ class Loader:
                     return
                 child = Node({}, src, src)
                 node.value[key] = child
-            node = child  # type: ignore[assignment]
+            node = child
 
     def from_python(self, value: Any, src: Src, path: Location) -> Node | None:
         """A located tree from plain Python data (an override), checked like YAML."""
