@@ -107,7 +107,7 @@ def open_results(folder: str | Path) -> ResultsData:
 def _actors_of(scenario: dict[str, Any] | None) -> tuple[str, ...]:
     if not isinstance(scenario, dict):
         return ()
-    return tuple(a.get("id") for a in scenario.get("actors", []) if isinstance(a, dict) and a.get("id"))
+    return tuple(a["id"] for a in scenario.get("actors", []) if isinstance(a, dict) and a.get("id"))
 
 
 def _split_name(column: str) -> tuple[str, str]:
@@ -317,9 +317,9 @@ def check_reference(data: ResultsData, ref: Ref) -> tuple[str, str, int]:
     actors = {a for a, _ in data.available}
     if ref.actor not in actors:
         if ref.actor in data.scenario_actors:
-            kept = ", ".join(sorted(n if a == REGION else f"{n}[{a}]" for a, n in data.available)[:12])
+            names = ", ".join(sorted(n if a == REGION else f"{n}[{a}]" for a, n in data.available)[:12])
             raise ResultsError(
-                f"no outcome of '{ref.actor}' was kept in this {data.kind} (kept: {kept}); "
+                f"no outcome of '{ref.actor}' was kept in this {data.kind} (kept: {names}); "
                 "sweep again keeping it, e.g. --outcomes " + f"{ref.measure}[{ref.actor}]"
             )
         raise ResultsError(f"unknown actor '{ref.actor}' ({did_you_mean(ref.actor, actors)})")

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -206,7 +207,7 @@ class Targets:
     spec: TargetFile
     lines: dict[str, dict[str, tuple[str, int | None]]]  # id -> field -> (file, line)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[str, Target]]:
         return iter(self.spec.targets.items())
 
     def __len__(self) -> int:
@@ -423,7 +424,8 @@ def dump_targets(spec: TargetFile) -> str:
 
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = None
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    # ruamel.yaml declares the attribute as None, not bool
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     buffer = io.StringIO()
     yaml.dump(spec.model_dump(mode="json", exclude_none=True), buffer)
     return buffer.getvalue()

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,9 @@ from balancesim.calibration.smc import Outcome
 from balancesim.experiment.folders import Output, written_whole
 from balancesim.experiment.store import PARQUET_OPTIONS
 from balancesim.scenario.posterior import FILE, WEIGHT
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 INFORMED = 0.5
 PRIOR_GRID = 4000  # quantiles at which a prior's spread and histogram are computed
@@ -86,7 +89,7 @@ def weighted_quantiles(x: np.ndarray, w: np.ndarray, q: list[float]) -> tuple[fl
     """Quantiles of weighted points (the weighted empirical distribution, inverted)."""
     order = np.argsort(x)
     cdf = np.cumsum(w[order]) / w.sum()
-    return tuple(float(x[order][min(np.searchsorted(cdf, p), len(x) - 1)]) for p in q)
+    return tuple(float(x[order][min(int(np.searchsorted(cdf, p)), len(x) - 1)]) for p in q)
 
 
 def population_table(outcome: Outcome) -> pd.DataFrame:
@@ -135,7 +138,7 @@ def write_folder(folder: Path | Output, files: dict[str, Any]) -> list[Path]:
 
 def marginals_figure(
     problem: Problem, values: dict[str, np.ndarray], weights: np.ndarray, table: pd.DataFrame
-):
+) -> Figure:
     """One panel per parameter: prior (grey) and posterior (blue) histograms on the prior's range."""
     from balancesim.figures import pyplot
 
@@ -216,6 +219,7 @@ def report_text(
         "| population | threshold | runs | acceptance | ESS | seconds |",
         "|---:|---:|---:|---:|---:|---:|",
     ]
+    r: Any  # pandas types the fields of itertuples' rows as any scalar; here they are numbers
     for r in populations.itertuples(index=False):
         lines.append(
             f"| {r.population} | {r.threshold:.3g} | {r.simulations:,} | {r.acceptance:.3f} | {r.ess:.0f} | "

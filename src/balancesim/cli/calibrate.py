@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 EARLIER = ("posterior.parquet", "manifest.json", "parameters.csv", "predictive.csv", "report.md")
 EARLIER_FIGURES = ("marginals.png", "predictive.png", "screening.csv")
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+
+    from balancesim.analysis.targets import Targets
+    from balancesim.calibration.problem import Problem
+    from balancesim.calibration.smc import Budget, Outcome
+    from balancesim.scenario.schema import Scenario
+
 EPILOG = """\b
 Examples:
   balancesim calibrate scenarios/baseline.yaml --targets targets/central_asia_2021_2023.yaml
@@ -140,7 +149,9 @@ def calibrate(
     _print(found, folder, terminal)
 
 
-def _calibrate(spec, targets, problem, plan, seed: int, chosen: bool, err) -> dict[str, Any]:
+def _calibrate(
+    spec: Scenario, targets: Targets, problem: Problem, plan: Budget, seed: int, chosen: bool, err: Console
+) -> dict[str, Any]:
     """Screen, run SMC-ABC, and run the prior and posterior predictive; everything the folder needs."""
     from balancesim.analysis import hindcast as hc
     from balancesim.calibration.problem import build_problem
@@ -222,7 +233,7 @@ def _calibrate(spec, targets, problem, plan, seed: int, chosen: bool, err) -> di
     }
 
 
-def _with_bar(problem, plan, seed: int, err):
+def _with_bar(problem: Problem, plan: Budget, seed: int, err: Console) -> Outcome:
     """run_smc with a rich progress bar per population (accepted particles of the population)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -239,7 +250,7 @@ def _with_bar(problem, plan, seed: int, err):
         console=console,
         disable=not console.is_terminal,
     )
-    tasks: list[int] = []
+    tasks: list[TaskID] = []
 
     def progress(population: int, populations: int, accepted: int, runs: int) -> None:
         while len(tasks) <= population:
@@ -313,7 +324,7 @@ def _write(folder: Output, found: dict[str, Any], name: str) -> None:
         plt.close(predictive)
 
 
-def _print(found: dict[str, Any], folder: Path, out) -> None:
+def _print(found: dict[str, Any], folder: Path, out: Console) -> None:
     m = found["manifest"]
     params = found["params"]
     out.print(

@@ -22,6 +22,7 @@ from balancesim.text.guard import for_terminal
 from balancesim.text.wording import plural
 
 if TYPE_CHECKING:
+    import numpy as np
     from rich.console import Console
     from rich.table import Table
 
@@ -127,7 +128,7 @@ def print_outcomes(results: Any, baseline: Any | None) -> None:
         table.add_column("effect (paired)", justify="right")
     labels = effect_labels(results)
 
-    def cell(v) -> str:
+    def cell(v: np.ndarray) -> str:
         import numpy as np
 
         q = np.quantile(v, [0.05, 0.5, 0.95])

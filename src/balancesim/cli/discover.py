@@ -17,6 +17,9 @@ from balancesim.experiment.folders import legacy_files
 if TYPE_CHECKING:
     from balancesim.experiment.folders import Output
 
+if TYPE_CHECKING:
+    pass
+
 EPILOG = """\b
 Examples:
   balancesim discover results/t/sweep --where 'balance@60 < 0'
@@ -153,6 +156,7 @@ def _print(found, out) -> None:
     table = Table(title="PRIM peeling trajectory (selected boxes)", title_justify="left")
     for name in ("box", "coverage", "density", "mass", "restricted"):
         table.add_column(name, justify="right")
+    row: Any  # pandas types the fields of itertuples' rows as any scalar
     for i in shown:
         row = trajectory.iloc[i]
         mark = " ◀ chosen" if i == found.chosen else ""

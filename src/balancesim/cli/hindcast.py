@@ -22,6 +22,9 @@ from balancesim.experiment.folders import folder_name, legacy_files
 if TYPE_CHECKING:
     from balancesim.experiment.folders import Output
 
+if TYPE_CHECKING:
+    pass
+
 EPILOG = """\b
 Examples:
   balancesim hindcast scenarios/baseline.yaml --targets targets/central_asia_2021_2023.yaml
@@ -99,7 +102,7 @@ def hindcast(
     bar, advance = progress_bar(spec.replicates, f"hindcast {Path(scenario).stem}")
     try:
         with bar:
-            results = experiment.run(spec, progress=advance, uncertainty=uncertainty)  # type: ignore[arg-type]
+            results = experiment.run(spec, progress=advance, uncertainty=uncertainty)
     except experiment.RunTooLarge as e:
         raise InputError(f"{scenario}: {e}") from None
     except KeyboardInterrupt:
@@ -125,6 +128,7 @@ def _print(found, out) -> None:
     )
     for name in ("target", "period", "observed", "modelled median [90%]", "in direction", "verdict"):
         table.add_column(name, overflow="fold")
+    row: Any  # pandas types the fields of itertuples' rows as any scalar
     for row in found.table.itertuples(index=False):
         period = f"{row.since} → {row.period}" if row.since else row.period
         share = "" if row.kind == "value" else f"{row.share_in_direction:.0%}"

@@ -123,7 +123,7 @@ def run(
     chunk_size: int,
     settings: tuple[str, ...],
     measures: str,
-    uncertainty: str | None,
+    uncertainty: Uncertainty | None,
     posterior_dir: str | None,
     no_plots: bool,
     trace: bool = False,

@@ -22,6 +22,7 @@ without it installed raises `ExecutorUnavailable` with that advice.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import multiprocessing
 import os
@@ -267,7 +268,7 @@ class ProcessRunner:
                         if started:
                             future = pool.submit(_call_shared, fn, item)
                         else:  # the first submit starts the forkserver and the workers
-                            future = _sigint_ignored(lambda item=item: pool.submit(_call_shared, fn, item))
+                            future = _sigint_ignored(functools.partial(pool.submit, _call_shared, fn, item))
                             started = True
                         running[future] = item
                         if len(running) >= window:
@@ -347,7 +348,10 @@ class DaskRunner:
             # (it cancels the work and closes the cluster), not theirs to print tracebacks.
             # No dashboard and no HTTP routes at all (cluster state, Prometheus metrics): the
             # HTTP server Dask always starts then answers nothing but 404.
-            quiet_http = {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
+            quiet_http: dict[str, list[str]] = {
+                "distributed.scheduler.http.routes": [],
+                "distributed.worker.http.routes": [],
+            }
             with _children_ignore_sigint(), dask.config.set(quiet_http):
                 self.cluster = distributed.LocalCluster(
                     n_workers=workers,

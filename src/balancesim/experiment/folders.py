@@ -288,8 +288,8 @@ def clean_partials(parent: Path) -> Leftovers:
             shutil.rmtree(path, ignore_errors=True)
             if not path.exists():
                 found.removed.append(path)
-        elif state is True:
-            found.kept.append((path, f"being written by pid {record['pid']}"))  # type: ignore[index]
+        elif state is True and record is not None:  # alive only with a record
+            found.kept.append((path, f"being written by pid {record['pid']}"))
         elif record is not None:
             found.kept.append((path, f"written on host {record['host']}; remove it if nothing runs there"))
         else:

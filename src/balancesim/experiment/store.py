@@ -141,7 +141,8 @@ def write_table(path: Path, frame: pd.DataFrame | pa.Table, metadata: dict[str, 
     """Write a table as zstd Parquet atomically, with extra schema metadata (the sweep's key)."""
     table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     if metadata:
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+        extra = {k.encode(): v.encode() for k, v in metadata.items()}
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
     write_atomic(path, lambda f: pq.write_table(table, f, **PARQUET_OPTIONS))
 
 
@@ -157,16 +158,21 @@ def write_series(path: Path, results: Results, baseline: Results | None = None) 
 
     def write(f: Any) -> None:
         writer = None
+        schema = pa.schema([])  # then the first run's, which the writer is opened with
         try:
             for label, run in runs:
                 frame = run.series
-                frame.insert(0, "scenario", pd.Categorical.from_codes(np.zeros(len(frame), np.int8), [label]))
+                codes = np.zeros(len(frame), np.int8)
+                labels = pd.Categorical.from_codes(codes, pd.Index([label]))
+                # pandas-stubs leave extension arrays such as Categorical out of insert's values
+                frame.insert(0, "scenario", labels)  # type: ignore[arg-type]
                 table = pa.Table.from_pandas(frame, preserve_index=False)
                 if writer is None:
-                    writer = pq.ParquetWriter(f, table.schema, **PARQUET_OPTIONS)
-                elif not table.schema.equals(writer.schema, check_metadata=False):
+                    schema = table.schema
+                    writer = pq.ParquetWriter(f, schema, **PARQUET_OPTIONS)
+                elif not table.schema.equals(schema, check_metadata=False):
                     # e.g. a baseline with more actors, whose labels need wider dictionary codes
-                    table = table.cast(writer.schema)
+                    table = table.cast(schema)
                 writer.write_table(table)
         finally:
             if writer is not None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from balancesim.experiment.batch import Results, calendar_month, common_random_numbers
@@ -56,7 +57,7 @@ def _wrap(text: str, width_inches: float, fontsize: float = 11) -> str:
 
 
 def envelope(
-    ax, x: np.ndarray, values: np.ndarray, colour: str = "#1f4e79", label: str | None = None
+    ax: Axes, x: np.ndarray, values: np.ndarray, colour: str = "#1f4e79", label: str | None = None
 ) -> None:
     """Median line with 50% and 90% bands of `values` (months, replicates)."""
     q = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
@@ -65,7 +66,7 @@ def envelope(
     ax.plot(x, q[2], color=colour, lw=1.8, label=label)
 
 
-def _time_axis(ax, results: Results) -> None:
+def _time_axis(ax: Axes, results: Results) -> None:
     months = results.months
     step = 12 if len(months) > 30 else 6
     ticks = months[::step]
@@ -84,7 +85,7 @@ def _shock_note(results: Results) -> str:
     return ("Dashed line: " + "; ".join(scheduled) + ". ") if scheduled else ""
 
 
-def _headline_grid(results: Results, panel, suptitle: str) -> Figure:
+def _headline_grid(results: Results, panel: Callable[[Axes, str, str, str], None], suptitle: str) -> Figure:
     """A grid of four columns, one panel per headline measure; `panel(ax, key, title, note)` draws one."""
     names = _names(results)
     rows = -(-len(LABELS) // 4)
@@ -103,7 +104,7 @@ def _headline_grid(results: Results, panel, suptitle: str) -> Figure:
 def headline(results: Results, baseline: Results | None = None) -> Figure:
     """The region's headline measures over time; with a baseline, the baseline in grey."""
 
-    def panel(ax, key: str, title: str, note: str) -> None:
+    def panel(ax: Axes, key: str, title: str, note: str) -> None:
         if baseline is not None:
             envelope(ax, baseline.months, baseline.values(REGION, key), colour="#909497", label="baseline")
         envelope(ax, results.months, results.values(REGION, key), label=_title(results))
@@ -129,7 +130,7 @@ def _pairing(results: Results, baseline: Results) -> str:
 def effect(results: Results, baseline: Results) -> Figure:
     """Paired difference (scenario minus baseline, same random numbers) of the headline measures."""
 
-    def panel(ax, key: str, title: str, note: str) -> None:
+    def panel(ax: Axes, key: str, title: str, note: str) -> None:
         diff = results.values(REGION, key) - baseline.values(REGION, key)
         envelope(ax, results.months, diff, colour="#922b21")
         ax.axhline(0, color="black", lw=0.8)
@@ -198,7 +199,7 @@ def _state_effects(ax, results: Results, baseline: Results) -> None:
     ax.set_xlabel("difference (median, 90% band)", fontsize=8)
 
 
-def _drivers(ax, results: Results, outcome: np.ndarray) -> None:
+def _drivers(ax: Axes, results: Results, outcome: np.ndarray) -> None:
     """A box naming the drawn inputs this outcome follows most (importance.py)."""
     from balancesim.experiment.importance import leading, short_name
 
@@ -357,8 +358,9 @@ def write_all(
         "engagement.png": lambda: engagement(results),
         "balance_by_state.png": lambda: balance_by_state(results),
         "alliances.png": lambda: alliances(results),
-        "effect.png": lambda: effect(results, baseline),  # type: ignore[arg-type]
     }
+    if baseline is not None:
+        draw["effect.png"] = lambda: effect(results, baseline)
     paths = []
     for name in figure_names(results, baseline):
         fig = draw[name]()  # one figure in memory at a time

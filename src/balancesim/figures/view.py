@@ -12,6 +12,7 @@ from typing import Any
 import matplotlib as mpl
 import networkx as nx
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -31,7 +32,7 @@ FIG_WIDTH, FIG_HEIGHT = 4.6, 3.5  # inches: shown 457 px wide in a cell of Solar
 
 def partner_colours(model: BalanceModel) -> dict[str, Any]:
     """One colour per outside power, the same in the network and the charts."""
-    palette = mpl.colormaps["tab10"].colors
+    palette = mpl.color_sequences["tab10"]
     return {p: palette[k % len(palette)] for k, p in enumerate(model.setup.partner_ids)}
 
 
@@ -60,18 +61,18 @@ def _series(model: BalanceModel, actor: str, name: str) -> np.ndarray:
     return model.series()[:, model.columns.index(actor, name)]
 
 
-def _line(ax, months: np.ndarray, values: np.ndarray, **style: Any) -> None:
+def _line(ax: Axes, months: np.ndarray, values: np.ndarray, **style: Any) -> None:
     """A measure over time, with a dot on the current month (so month 0 shows too)."""
     (line,) = ax.plot(months, values, **style)
     ax.plot(months[-1:], values[-1:], "o", ms=2.5, color=line.get_color())
 
 
-def _mark_shocks(ax, model: BalanceModel) -> None:
+def _mark_shocks(ax: Axes, model: BalanceModel) -> None:
     for month, _ in shock_months(model):
         ax.axvline(month, color="#7d3c98", lw=1, ls="--", alpha=0.8)
 
 
-def _style_axes(ax, model: BalanceModel, title: str, ylim: tuple[float, float]) -> None:
+def _style_axes(ax: Axes, model: BalanceModel, title: str, ylim: tuple[float, float]) -> None:
     ax.set_title(title, fontsize=8, loc="left")
     ax.set_xlim(0, model.setup.horizon)
     ax.set_ylim(*ylim)
@@ -117,7 +118,7 @@ def network_figure(model: BalanceModel) -> Figure:
         return {a: (float(x), y) for a, x in zip(ids, xs, strict=True)}
 
     pos = row(great, 1.05, 0.6) | row(regional, 0.0, 0.98) | row(third, -1.1, 0.8)
-    graph = nx.MultiGraph()
+    graph: nx.MultiGraph[str] = nx.MultiGraph()
     graph.add_nodes_from(pos)
     agents = {a.actor_id: a for a in model.agents}
     for s in regional:
@@ -231,7 +232,7 @@ def alignment_figure(model: BalanceModel) -> Figure:
     a, b = (model.setup.partner_ids[k] for k in model.setup.balance_pair)
     months = np.arange(model.month + 1)
     fig = _new_figure()
-    axes = fig.subplots(2, 2, sharex=True)
+    axes = fig.subplots(2, 2, sharex=True, squeeze=False)
     panels = [
         ("hedging_index", "Hedging index", (0, 1)),
         ("balance", f"{label[a]}–{label[b]} balance", (-1, 1)),
@@ -281,7 +282,7 @@ def powers_figure(model: BalanceModel) -> Figure:
     colours = partner_colours(model)
     months = np.arange(model.month + 1)
     fig = _new_figure(bottom=0.17)
-    axes = fig.subplots(2, 2, sharex=True)
+    axes = fig.subplots(2, 2, sharex=True, squeeze=False)
     ax = axes[0, 0]
     _line(ax, months, _series(model, REGION, "tension"), color="#c0392b", lw=1.6, label="tension")
     _line(ax, months, _series(model, REGION, "coordination"), color="#27ae60", lw=1.6, label="coordination")

@@ -108,7 +108,7 @@ def draw_noise(setup: Setup, seeds: Sequence[int] | np.ndarray) -> NoiseBlock:
     )
 
 
-def widen_values(values: Mapping[str, np.ndarray] | None, n: int) -> dict[str, np.ndarray]:
+def widen_values(values: Mapping[str, np.ndarray | float] | None, n: int) -> dict[str, np.ndarray]:
     """Per-run values for `n` replicates, repeated as `widen` repeats their seeds."""
     out = {}
     for path, v in (values or {}).items():
@@ -158,10 +158,10 @@ def run_replicates(
         elif t > 0:
             state = step(state, setup, noise.month(t - 1, setup))
         if t in slot:
-            values = metrics.measure_columns(state, setup)
+            measured = metrics.measure_columns(state, setup)
             if column_index is not None:
-                values = values[column_index]
-            by_measure[slot[t]] = values[:, :n]
+                measured = measured[column_index]
+            by_measure[slot[t]] = measured[:, :n]
     return out
 
 

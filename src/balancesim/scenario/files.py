@@ -250,7 +250,8 @@ def dump_scenario(scenario: Scenario) -> str:
     yaml = YAML(typ="safe", pure=True)
     yaml.Representer = _DumpRepresenter
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # keep the schema's order
+    # keep the schema's order; ruamel.yaml declares the attribute as None, not bool
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     yaml.width = 100
     out = io.StringIO()
     yaml.dump(scenario.model_dump(mode="json"), out)

@@ -213,7 +213,7 @@ def _actor_target(scenario: Scenario, path: str, rest: list[Any], fail: Any) -> 
                 path, "opinion0", (s, partners.index(rest[2])), *_dict_value(RegionalState, "opinion")
             )
         if len(rest) == 4 and key == "engagement" and rest[2] in partners and rest[3] in DOMAINS:
-            index = (s, partners.index(rest[2]), DOMAINS.index(rest[3]))
+            index: tuple[int, ...] = (s, partners.index(rest[2]), DOMAINS.index(rest[3]))
             return Target(path, "ties", index, *_field(DomainValues, rest[3]))
         choices = [*_REGIONAL, "agenda", "opinion", "engagement"]
     else:

@@ -15,6 +15,7 @@ see docs/ODD.md) that it belongs to.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -487,10 +488,10 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
         bad(("until",), f"'{s.until}' must lie 1 to {MAX_HORIZON} months after the start ({s.start})")
     ids = [a.id for a in s.actors]
     seen: set[str] = set()
-    for i, a in enumerate(ids):
-        if a in seen:
-            bad(("actors", i, "id"), f"'{a}' is used by two actors")
-        seen.add(a)
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            bad(("actors", i, "id"), f"'{ident}' is used by two actors")
+        seen.add(ident)
     kinds = {a.id: a.kind for a in s.actors}
     partners = {a for a, k in kinds.items() if k != "regional"}
     regional = {a for a, k in kinds.items() if k == "regional"}
@@ -613,7 +614,7 @@ def months_between(start: str, end: str) -> int:
 COMMAND_LINE_ONLY = {"scheduler": "--scheduler", "out": "--out"}
 
 
-def did_you_mean(word: str, choices: set[str] | list[str]) -> str:
+def did_you_mean(word: str, choices: Collection[str]) -> str:
     """A hint for a misspelt name: the closest choice, or the list of choices."""
     import difflib
 

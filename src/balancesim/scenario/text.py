@@ -143,6 +143,7 @@ class _Refused(OSError):
 
     def __init__(self, reason: str, filename: str) -> None:
         super().__init__(0, reason, filename)
+        self.reason = reason
 
 
 def os_reason(e: OSError) -> str:
@@ -177,7 +178,7 @@ def describe_value(value: Any, raw: str | None = None) -> str:
     return repr(value)
 
 
-def format_number(x: float) -> str:
+def format_number(x: object) -> str:
     """A limit or value as people write it: 1 not 1.0, 0.25, 10000000."""
     if isinstance(x, bool) or not isinstance(x, int | float):
         return str(x)

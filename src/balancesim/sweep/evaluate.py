@@ -58,7 +58,9 @@ def design_points(design: Any) -> tuple[list[str], list[list[float | int]]]:
     import pandas as pd
 
     if isinstance(design, pd.DataFrame):
-        records: list[Mapping[str, Any]] = design.drop(columns=["point"], errors="ignore").to_dict("records")
+        records: Sequence[Mapping[Any, Any]] = design.drop(columns=["point"], errors="ignore").to_dict(
+            "records"
+        )
     elif isinstance(design, Mapping):
         records = [design]
     elif isinstance(design, Iterable) and not isinstance(design, str | bytes):

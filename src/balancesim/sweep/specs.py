@@ -244,7 +244,7 @@ def section_options(section: dict[str, Any] | None, file: str) -> SweepOptions:
     params = tuple(parse_spec(p, s, origin=f"{where}.params:") for p, s in params_raw.items())
     months = section.get("months")
     if months == "all":
-        months = list(ALL_MONTHS)
+        months = ALL_MONTHS
     elif months is not None:
         if not isinstance(months, list) or any(isinstance(m, bool) or not isinstance(m, int) for m in months):
             raise SweepError(f"{where}.months: expected a list of whole numbers, got {months!r}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -85,7 +85,7 @@ def summarise(folder: Path, plan: SweepPlan) -> pd.DataFrame:
         [range(P), range(T), range(C)], names=["point_", "month_", "measure_"]
     ).to_frame(index=False)
     frame = design.iloc[index["point_"]].reset_index(drop=True)
-    frame["measure"] = pd.Categorical.from_codes(index["measure_"], list(plan.measures))
+    frame["measure"] = pd.Categorical.from_codes(index["measure_"], pd.Index(list(plan.measures)))
     months = np.asarray(plan.months)[index["month_"]]
     frame["month"] = months
     dates = np.asarray([calendar_month(plan.base.start, int(m)) for m in plan.months])
@@ -102,7 +102,7 @@ def _replicate_means(summary: pd.DataFrame) -> dict[tuple[str, int], np.ndarray]
     """(measure, month) -> the replicate mean at every design point, in the design's point order."""
     ordered = summary.sort_values(["measure", "month", "point"], kind="stable")
     return {
-        (str(measure), int(month)): group["mean"].to_numpy()
+        (str(measure), int(cast(int, month))): group["mean"].to_numpy()
         for (measure, month), group in ordered.groupby(["measure", "month"], observed=True, sort=False)
     }
 

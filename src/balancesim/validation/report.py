@@ -163,7 +163,7 @@ def write_plots(v: Validation, folder: Path) -> dict[str, str]:
     return files
 
 
-def _shown(path) -> str:
+def _shown(path: str | Path) -> str:
     """A path relative to the working folder where possible (reports travel; absolute paths do not)."""
     from pathlib import Path
 

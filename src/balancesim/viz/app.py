@@ -577,16 +577,17 @@ def BalanceView(spec: Scenario) -> None:
 @solara.component
 def Page() -> None:
     """Entry point of `solara run`: the scenario of $BALANCESIM_SCENARIO."""
-    spec, error = solara.use_memo(_load_from_env, [])
-    if error is not None:
+    spec = solara.use_memo(_load_from_env, [])
+    if isinstance(spec, str):
         with solara.Column(style={"padding": "24px"}):
-            solara.Error(f"Cannot show the scenario: {error}")
+            solara.Error(f"Cannot show the scenario: {spec}")
         return
     BalanceView(spec)
 
 
-def _load_from_env() -> tuple[Scenario | None, str | None]:
+def _load_from_env() -> Scenario | str:
+    """The scenario of $BALANCESIM_SCENARIO, or why it cannot be shown."""
     try:
-        return scenario_from_env(), None
+        return scenario_from_env()
     except (ScenarioError, PosteriorError, OSError) as e:
-        return None, str(e)
+        return str(e)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from balancesim.validation.checks.common import (
     state_columns,
 )
 from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 P5_DISCONTENT = {
     "shocks": [
@@ -66,7 +70,7 @@ def _p5a_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     ]
 
 
-def _p5a_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p5a_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     arms = ["hold_calm", "hold_discontent", "loose_calm", "loose_discontent"]
     labels = [
         "elite holds,\ncalm",
@@ -155,7 +159,7 @@ def _p5b_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     return out
 
 
-def _p5b_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p5b_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     def curves(r: Run) -> tuple[np.ndarray, np.ndarray]:
         threat = np.maximum.accumulate(r.values(P5_STATE, "exit_threat.csto") > 0, axis=0).mean(1)
         left = (r.values(P5_STATE, "member.csto") < 1).mean(1)

@@ -5,11 +5,15 @@ meaningful effect, the figures' colours, and readers of the model's outputs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from balancesim.model import metrics
 from balancesim.validation.core import Run
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 def stack(run: Run, measure: str, month: int | slice, actors: Sequence[str] | None = None) -> np.ndarray:
@@ -27,7 +31,7 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def fan(ax, values: np.ndarray, colour: str, label: str, months: np.ndarray | None = None) -> None:
+def fan(ax: Axes, values: np.ndarray, colour: str, label: str, months: np.ndarray | None = None) -> None:
     """Median with 50% and 90% bands of (months, R) values."""
     from balancesim.figures.runs import envelope  # here: running the checks needs no matplotlib
 

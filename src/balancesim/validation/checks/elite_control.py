@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from balancesim.validation.checks.common import BASELINE, KO_C, MODEL_C
 from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Runs, Stats, Threshold
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 P8_STATE = "kazakhstan"
 P8_MONTH = 30
@@ -51,7 +56,7 @@ def _p8_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     ]
 
 
-def _p8_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p8_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     for r, colour, name in [
         (runs, MODEL_C, "model"),
         *[(k[1], KO_C, f"knock-out: {k[0].switch}") for k in kos[:1]],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from balancesim.validation.checks.common import (
@@ -19,6 +21,9 @@ from balancesim.validation.checks.common import (
     state_columns,
 )
 from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 # ---------------------------------------------------------------- P3 tension -> hedging
 
@@ -52,7 +57,7 @@ def _p3_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     ]
 
 
-def _p3_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p3_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     def effect(r: Runs) -> np.ndarray:
         return r["tension"].values(REGION, "hedging_index") - r["baseline"].values(REGION, "hedging_index")
 
@@ -144,7 +149,7 @@ def _p4_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     ]
 
 
-def _p4_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p4_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     col = f"share.{P4_PARTNER}.security"
     fan(ax, runs["need"].values(P4_STATE, col), MODEL_C, "model, unmet need (baseline)")
     fan(ax, runs["met"].values(P4_STATE, col), OTHER_C, "model, need met (threat 0.3)")

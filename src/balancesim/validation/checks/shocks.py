@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from balancesim.validation.checks.common import (
@@ -20,6 +22,9 @@ from balancesim.validation.checks.common import (
 )
 from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 # ---------------------------------------------------------------- P6 Taiwan shock
 
 P6_FROM, P6_TO = 31, 60  # the 30 months after the shock (month 30)
@@ -31,7 +36,7 @@ def _sd_ratio(fn_runs: Runs, stats: Stats, measure: str) -> Estimate:
     a = fn_runs["taiwan"].values(REGION, measure)[P6_FROM : P6_TO + 1].T  # (R, T)
     b = fn_runs["baseline"].values(REGION, measure)[P6_FROM : P6_TO + 1].T
 
-    def ratio(ma, sa, mb, sb):
+    def ratio(ma: np.ndarray, sa: np.ndarray, mb: np.ndarray, sb: np.ndarray) -> np.ndarray:
         return (np.sqrt(np.maximum(sa - ma**2, 0)) / np.sqrt(np.maximum(sb - mb**2, 1e-30))).mean(axis=-1)
 
     return stats.boot(ratio, a, a**2, b, b**2)
@@ -41,7 +46,7 @@ def _p6_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     return [_sd_ratio(runs, stats, "balance"), _sd_ratio(runs, stats, "hedging_index")]
 
 
-def _p6_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p6_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     def ratio(r: Runs, m: str) -> np.ndarray:
         return r["taiwan"].values(REGION, m).std(axis=1) / np.maximum(
             r["baseline"].values(REGION, m).std(axis=1), 1e-12
@@ -157,13 +162,13 @@ def _opinion_effects(runs: Runs) -> dict[str, np.ndarray]:
 
 def _p7_fertile(runs: Runs, stats: Stats) -> list[Estimate]:
     fert = _fertility(runs["baseline"])
-    hi, lo = max(fert, key=fert.get), min(fert, key=fert.get)
+    hi, lo = max(fert, key=fert.__getitem__), min(fert, key=fert.__getitem__)
     eff = _opinion_effects(runs)
     detail = ", ".join(f"{s} ({fert[s]:.1f}) {np.mean(e):+.3f}" for s, e in eff.items())
     return [stats.mean(eff[hi] - eff[lo], f"effect on opinion of Russia by state (fertility): {detail}")]
 
 
-def _p7_plot_weight(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p7_plot_weight(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     def eff(r: Runs) -> np.ndarray:
         col = f"share.{RUSSIA}.security"
         return (stack(r["pivot"], col, slice(None)) - stack(r["baseline"], col, slice(None))).mean(0)
@@ -177,7 +182,7 @@ def _p7_plot_weight(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     ax.set_title("P7a Russia's hard weight falls")
 
 
-def _p7_plot_soft(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p7_plot_soft(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     fan(ax, runs["baseline"].values(RUSSIA, "soft_share"), OTHER_C, "baseline")
     fan(ax, runs["pivot"].values(RUSSIA, "soft_share"), MODEL_C, "pivot (model)")
     for ko, r in kos[:1]:
@@ -187,7 +192,7 @@ def _p7_plot_soft(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     ax.set_title("P7b tool mix shifts to soft power")
 
 
-def _p7_plot_fertile(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p7_plot_fertile(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     fert = _fertility(runs["baseline"])
     for r, colour, name in [
         (runs, MODEL_C, "model"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from balancesim.validation.checks.common import (
@@ -19,6 +21,9 @@ from balancesim.validation.checks.common import (
     state_columns,
 )
 from balancesim.validation.core import Arm, Check, Conflict, Estimate, KnockOut, Run, Runs, Stats, Threshold
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 # ---------------------------------------------------------------- P1 inertia
 
@@ -102,7 +107,7 @@ P1_CONFLICT = Conflict(
 )
 
 
-def _p1_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p1_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     def worst(run: Run) -> np.ndarray:
         return stack(run, "restructuring", slice(None)).max(axis=0)
 
@@ -188,7 +193,7 @@ def _p2a_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     return out
 
 
-def _p2a_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p2a_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     for c0 in P2A_START:
         fan(ax, runs[f"start_{c0}"].values(REGION, "coordination"), MODEL_C, f"model, from {c0}")
         for ko, r in kos[:1]:
@@ -242,7 +247,7 @@ def _p2b_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     return [stats.proportion(_p2b_kept(run), detail)]
 
 
-def _p2b_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p2b_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     run = runs["baseline"]
     x = np.arange(len(run.regional))
     ax.bar(x - 0.2, _kept_every_year(run).mean(1), 0.4, color=MODEL_C, label="model")
