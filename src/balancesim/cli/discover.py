@@ -7,7 +7,7 @@ fast; pandas, prim and scikit-learn load when the command runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 

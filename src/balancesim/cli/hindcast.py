@@ -6,7 +6,7 @@ Only click is imported at the top, so `balancesim --help` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 

@@ -35,6 +35,7 @@ from balancesim.cli.options import (
 from balancesim.experiment.folders import folder_name
 
 if TYPE_CHECKING:
+    from balancesim.experiment.batch import Uncertainty
     from balancesim.scenario.schema import Scenario
 
 EPILOG_RUN = """\b
