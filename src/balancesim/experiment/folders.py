@@ -74,8 +74,12 @@ def folder_name(scenario_file: str | Path) -> str:
     A file named `...yaml` has the stem `..`; used as is, results would land
     outside `--out`. Only letters, digits, `-`, `_` and inner dots are kept.
     """
-    stem = re.sub(r"[^\w.-]+", "_", Path(scenario_file).stem, flags=re.ASCII).strip("._")
-    return stem or "scenario"
+    return clean_name(Path(scenario_file).stem)
+
+
+def clean_name(text: str, empty: str = "scenario") -> str:
+    """`text` as one folder name: letters, digits, `-`, `_` and inner dots; `empty` if nothing is left."""
+    return re.sub(r"[^\w.-]+", "_", text, flags=re.ASCII).strip("._") or empty
 
 
 def check_writable(folder: Path) -> None:
