@@ -22,7 +22,7 @@ Examples:
 @click.option(
     "--out",
     "out_file",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),
     help="The HTML file to write [default: FOLDER.html, beside the folder].",
 )
 def report(folder: str, out_file: str | None) -> None:

@@ -353,7 +353,7 @@ Judge = Callable[[Path], bool]  # an earlier output of the command, recognised w
 
 def write_marker(folder: Path, command: str, files: dict[str, Any] | None = None) -> None:
     """Write `folder`'s marker: `command` wrote it, with these files (default: every file in it, hashed)."""
-    listed = files_of(folder) if files is None else files
+    listed = files if files is not None else {k: v for k, v in files_of(folder).items() if k != OWNER}
     path = folder / MARKER
     tmp = folder / f"{MARKER}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
