@@ -405,7 +405,8 @@ def test_explain_writes_its_own_folder_and_never_the_run_folder(traced, tmp_path
     # an earlier explanation is replaced whole; with a user's file in it, refused
     assert invoke("explain", traced, "--actor", "kazakhstan", "--to", "2022-09", "--out", out).exit_code == 0
     (out / "notes.txt").write_text("mine")
-    assert invoke("explain", traced, "--actor", "kazakhstan", "--out", out).exit_code == 2
+    r = invoke("explain", traced, "--actor", "kazakhstan", "--out", out)
+    assert r.exit_code == 2 and "does not hold an earlier explanation" in r.output, r.output
     assert (out / "notes.txt").read_text() == "mine"
     assert checksums(traced) == before
 
@@ -440,7 +441,7 @@ def test_compare_checks_its_folder_before_any_work(tmp_path, monkeypatch):
     mine = user_folder(tmp_path / "mine")
     before = {"in": checksums(scenarios), "mine": checksums(mine)}
     base = scenarios / "baseline.yaml"
-    for target, words in ((mine, "does not hold an earlier output"), (scenarios, "holds an input")):
+    for target, words in ((mine, "does not hold an earlier comparison"), (scenarios, "holds an input")):
         r = invoke("compare", base, "-n", "4", "--baseline", base, "--out", target)
         assert r.exit_code == 2, r.output
         assert words in r.output and len(r.output.strip().splitlines()) == 1, r.output

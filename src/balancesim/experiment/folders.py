@@ -515,6 +515,8 @@ WHAT = {
     "calibrate": "calibration",
     "discover": "discovery",
     "hindcast": "hindcast",
+    "compare": "comparison",
+    "explain": "explanation",
 }
 
 
