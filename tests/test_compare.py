@@ -83,6 +83,9 @@ def test_compare_command_writes_table_figure_and_manifest(tmp_path):
     assert (out / "comparison.png").stat().st_size > 10_000
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["by"] == "2030-12" and manifest["replicates"] == 12
+    marker = json.loads((out / ".balancesim-output.json").read_text())
+    assert marker["command"] == "compare"
+    assert sorted(marker["files"]) == ["comparison.csv", "comparison.png", "manifest.json"]
     # an earlier comparison may be replaced; a folder of other files is refused
     r = CliRunner().invoke(
         main, ["compare", str(BASELINE), "-n", "4", "--baseline", str(BASELINE), "--out", str(out)]
@@ -94,7 +97,8 @@ def test_compare_command_writes_table_figure_and_manifest(tmp_path):
     r = CliRunner().invoke(
         main, ["compare", str(BASELINE), "-n", "4", "--baseline", str(BASELINE), "--out", str(other)]
     )
-    assert r.exit_code == 2 and (other / "notes.txt").exists()
+    assert r.exit_code == 2 and (other / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
 
 
 def test_tips_and_exits_count_only_months_up_to_the_date():

@@ -353,3 +353,151 @@ def test_every_output_folder_carries_its_marker(run_folder, sweep_folder, poster
         marker = json.loads((folder / MARKER).read_text())
         assert marker["command"] == command
         assert "manifest.json" in marker["files"]
+
+
+# ------------------------------------------- compare, explain, report: the same policy
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """sha256 of every file under `folder`, hidden ones too."""
+    import hashlib
+
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def traced_folder(tmp_path_factory) -> Path:
+    """A small run folder with trace.parquet (for explain) and summary.csv (for report)."""
+    out = tmp_path_factory.mktemp("traced") / "r"
+    r = invoke("run", MINIMAL, "-n", "4", "--trace", "--no-plots", "--out", out)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+@pytest.fixture
+def traced(traced_folder, tmp_path) -> Path:
+    return Path(shutil.copytree(traced_folder, tmp_path / "r"))
+
+
+def test_explain_writes_its_own_folder_and_never_the_run_folder(traced, tmp_path, monkeypatch):
+    before = checksums(traced)
+    monkeypatch.chdir(tmp_path)
+    r = invoke("explain", traced, "--actor", "kazakhstan", "--to", "2023-03", "--top", "3")
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "results" / "explain" / "r-kazakhstan"
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "contributions.csv", "waterfall.png"]
+    assert json.loads((out / MARKER).read_text())["command"] == "explain"
+    table = pd.read_csv(out / "contributions.csv", keep_default_na=False)
+    assert "total change" in set(table.mechanism) and len(table) > 3
+    assert table.mechanism.iloc[0] in r.output  # the printed rows are the CSV's first ones
+    # the run folder is an input: never the output, nor a folder holding it; a user's folder is refused
+    for target in (traced, tmp_path):
+        r = invoke("explain", traced, "--actor", "kazakhstan", "--out", target)
+        assert r.exit_code == 2 and "an input of this command" in r.output, r.output
+    mine = user_folder(tmp_path / "mine")
+    r = invoke("explain", traced, "--actor", "kazakhstan", "--out", mine)
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert intact(mine) and sorted(p.name for p in mine.iterdir()) == ["sub", "thesis.txt"]
+    # an earlier explanation is replaced whole; with a user's file in it, refused
+    assert invoke("explain", traced, "--actor", "kazakhstan", "--to", "2022-09", "--out", out).exit_code == 0
+    (out / "notes.txt").write_text("mine")
+    r = invoke("explain", traced, "--actor", "kazakhstan", "--out", out)
+    assert r.exit_code == 2 and "does not hold an earlier explanation" in r.output, r.output
+    assert (out / "notes.txt").read_text() == "mine"
+    assert checksums(traced) == before
+
+
+def test_explain_of_a_damaged_trace_is_one_line_and_exit_1(traced, tmp_path):
+    trace = traced / "trace.parquet"
+    flip(trace, trace.stat().st_size // 2)
+    r = invoke("explain", traced, "--actor", "kazakhstan", "--out", tmp_path / "e")
+    assert r.exit_code == 1, r.output
+    assert "trace.parquet" in r.output and "damaged" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "e").exists()
+
+
+def test_explain_ignores_a_trace_the_folder_does_not_list(traced, tmp_path):
+    marker = json.loads((traced / MARKER).read_text())
+    del marker["files"]["trace.parquet"]
+    (traced / MARKER).write_text(json.dumps(marker))
+    r = invoke("explain", traced, "--actor", "kazakhstan", "--out", tmp_path / "e")
+    assert r.exit_code == 2 and "no trace.parquet" in r.output, r.output
+
+
+def test_compare_checks_its_folder_before_any_work(tmp_path, monkeypatch):
+    from balancesim.analysis import compare as analysis
+
+    def no_runs(*args, **kwargs):
+        raise AssertionError("simulated before checking --out")
+
+    monkeypatch.setattr(analysis, "compare", no_runs)
+    scenarios = tmp_path / "in"
+    scenarios.mkdir()
+    shutil.copy(BASELINE, scenarios / "baseline.yaml")
+    mine = user_folder(tmp_path / "mine")
+    before = {"in": checksums(scenarios), "mine": checksums(mine)}
+    base = scenarios / "baseline.yaml"
+    for target, words in ((mine, "does not hold an earlier comparison"), (scenarios, "holds an input")):
+        r = invoke("compare", base, "-n", "4", "--baseline", base, "--out", target)
+        assert r.exit_code == 2, r.output
+        assert words in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert {"in": checksums(scenarios), "mine": checksums(mine)} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "mine"]  # no lock, no partial
+
+
+def test_report_never_overwrites_a_file_it_did_not_write(traced, tmp_path):
+    before = checksums(traced)
+    mine = tmp_path / "mine.html"
+    mine.write_text("my notes")
+    link = tmp_path / "link.html"
+    link.symlink_to(mine)
+    other = Path(shutil.copytree(traced, tmp_path / "other"))
+    for target in (mine, link, traced / "report.html", traced, tmp_path):
+        r = invoke("report", traced, "--out", target)
+        assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert mine.read_text() == "my notes" and link.is_symlink()
+    # the default, beside the folder; an earlier report of the same folder is replaced
+    assert invoke("report", traced).exit_code == 0
+    report = tmp_path / "r.html"
+    first = report.read_bytes()
+    assert b"<html" in first and invoke("report", traced).exit_code == 0
+    r = invoke("report", other, "--out", report)  # a report, but of another folder
+    assert r.exit_code == 2 and "not an earlier report of" in r.output, r.output
+    assert report.read_bytes() == first
+    assert checksums(traced) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+def test_a_failed_report_write_leaves_the_earlier_report_whole(traced, tmp_path, monkeypatch):
+    assert invoke("report", traced).exit_code == 0
+    report = tmp_path / "r.html"
+    first = report.read_bytes()
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    r = invoke("report", traced)
+    assert r.exit_code == 1 and "disk is full" in r.output, r.output
+    assert report.read_bytes() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "r.html"]
+
+
+@pytest.mark.parametrize("name", ["summary.csv", "manifest.json"])
+def test_report_of_a_damaged_folder_is_one_line_and_exit_1(traced, tmp_path, name):
+    flip(traced / name, 20)
+    r = invoke("report", traced)
+    assert r.exit_code == 1, r.output
+    assert name in r.output and "damaged" in r.output and len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_report_reads_no_figure_the_folder_does_not_list(traced, tmp_path):
+    (traced / "plots").mkdir()
+    (traced / "plots" / "planted.png").write_bytes(b"\x89PNG not the tool's")
+    assert invoke("report", traced).exit_code == 0
+    assert "planted" not in (tmp_path / "r.html").read_text()

@@ -192,9 +192,12 @@ def test_run_trace_and_explain_on_the_command_line(tmp_path) -> None:
     assert runner.invoke(main, args).exit_code == 0
     manifest = (folder / "manifest.json").read_text()
     assert '"trace.parquet"' in manifest
-    result = runner.invoke(main, ["explain", str(folder), "--actor", "kazakhstan", "--to", "2023-03"])
+    why = tmp_path / "why"
+    args = ["explain", str(folder), "--actor", "kazakhstan", "--to", "2023-03", "--out", str(why)]
+    result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "total change" in result.output
-    assert (folder / "plots" / "explain-kazakhstan.png").stat().st_size > 0
+    assert (why / "waterfall.png").stat().st_size > 0 and (why / "contributions.csv").is_file()
+    assert not (folder / "plots").exists()  # the run folder is an input, never written
     bad = runner.invoke(main, ["explain", str(folder), "--actor", "narnia"])
     assert bad.exit_code == 2 and "--actor" in bad.output

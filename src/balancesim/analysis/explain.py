@@ -3,7 +3,10 @@
 Returns data, never prints: `explain_folder` reads the folder's manifest and
 trace.parquet and gives the contributions of each mechanism to a state's
 change over a window (model/trace.py `explain`), with bands over runs; for a
-run with a baseline, the effect (paired differences). `cli/explain.py`
+run with a baseline, the effect (paired differences). The folder is read
+through the verified reader (`scenario.verified`): trace.parquet against the
+sha256 the folder lists and its page checksums, its runs counted against the
+manifest; damage raises `verified.DamagedFile`. `cli/explain.py`
 prints it and `figures/explain.py` draws the waterfall.
 """
 
@@ -15,9 +18,10 @@ from pathlib import Path
 import pandas as pd
 
 from balancesim.experiment.batch import calendar_month, month_index
-from balancesim.experiment.store import read_manifest
+from balancesim.experiment.store import check_runs, read_manifest
 from balancesim.model.state import build_setup
 from balancesim.model.trace import explain, from_frame
+from balancesim.scenario import verified
 from balancesim.scenario.schema import Scenario
 
 TRACE_FILE = "trace.parquet"
@@ -51,10 +55,12 @@ def explain_folder(
 ) -> Explanation:
     """Explain `actor`'s change from `start` to `end` ("YYYY-MM" or months; default: the whole run)."""
     folder = Path(folder)
+    listed = verified.listing(folder)
+    verified.check(folder / "manifest.json", (listed or {}).get("manifest.json"))
     manifest = read_manifest(folder / "manifest.json")
     scenario = Scenario.model_validate(manifest["scenario"])
     setup = build_setup(scenario)
-    if not (folder / TRACE_FILE).is_file():
+    if (listed is not None and TRACE_FILE not in listed) or not (folder / TRACE_FILE).exists():
         raise ExplainError(f"{folder}: no {TRACE_FILE}; run the scenario with `balancesim run --trace`")
     if actor not in setup.regional_ids:
         raise ExplainError(
@@ -77,7 +83,8 @@ def explain_folder(
             f"{calendar_month(scenario.start, setup.horizon)} "
             "and end after it starts"
         )
-    table = pd.read_parquet(folder / TRACE_FILE)
+    table = verified.read_table(folder / TRACE_FILE, (listed or {}).get(TRACE_FILE)).to_pandas()
+    check_runs(folder / TRACE_FILE, table, manifest)
     traces = {
         label: from_frame(part.drop(columns="scenario"), setup)
         for label, part in table.groupby("scenario", observed=True)

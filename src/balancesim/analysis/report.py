@@ -5,11 +5,21 @@ table, figures) into a `Report`; `report_html` writes it as one HTML page that
 needs nothing else: figures are embedded as `data:` URIs, the style is inline,
 nothing is loaded from the network. Every text that comes from a scenario or a
 folder is escaped for HTML.
+
+Every file is read through the verified reader (`scenario.verified`): checked
+against the sha256 the folder's marker (or an older run's manifest) lists,
+files it does not list are not read; damage raises `verified.DamagedFile`.
+The page names the folder it reports (`source_key`, a hash of its resolved
+path), so that `is_report_of` can tell an earlier report of the same folder,
+which may be replaced, from any other file, which may not.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
+import json
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -18,7 +28,10 @@ from typing import Any
 import pandas as pd
 
 from balancesim.experiment.effects import direction_words
-from balancesim.experiment.store import read_manifest
+from balancesim.experiment.store import ManifestError
+from balancesim.scenario import verified
+
+KEY = "balancesim-report-of"  # the <meta> naming the folder a report is of
 
 
 class ReportError(ValueError):
@@ -35,18 +48,77 @@ class Report:
     figures: list[tuple[str, bytes]] = field(default_factory=list)  # (file name, PNG)
     assumptions: list[str] = field(default_factory=list)
     reproduce: list[tuple[str, str]] = field(default_factory=list)
+    source: str = ""  # source_key of the folder
+
+
+def source_key(folder: Path) -> str:
+    """What names a folder in its reports: the sha256 of its resolved path (no path is shown)."""
+    return hashlib.sha256(str(Path(folder).resolve()).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def is_report_of(path: Path, folder: Path) -> bool:
+    """Is `path` a regular file holding a report of `folder` written by `balancesim report`?"""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return f'<meta name="{KEY}" content="{source_key(folder)}">'.encode() in head
+
+
+class _Files:
+    """The files of a folder as the verified reader gives them (only those its listing names)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.listed = verified.listing(folder)
+
+    def has(self, name: str) -> bool:
+        return (self.folder / name).is_file() and (self.listed is None or name in self.listed)
+
+    def read(self, name: str) -> bytes:
+        path = self.folder / name
+        entry = None if self.listed is None else self.listed.get(name)
+        if self.listed is not None and entry is None and name != "manifest.json":
+            raise verified.DamagedFile(path, "not listed by the folder's marker (not written with it)")
+        return verified.read_bytes(path, entry, limit=1 << 30)
+
+    def csv(self, name: str, **options: Any) -> pd.DataFrame:
+        return pd.read_csv(io.BytesIO(self.read(name)), **options)
+
+    def figures(self) -> list[str]:
+        names = (
+            self.listed
+            if self.listed is not None
+            else {p.relative_to(self.folder).as_posix(): {} for p in self.folder.rglob("*.png")}
+        )
+        return sorted(n for n in names if n.endswith(".png"))
+
+
+def _manifest(files: _Files) -> dict[str, Any]:
+    path = files.folder / "manifest.json"
+    try:
+        value = json.loads(files.read("manifest.json").decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ManifestError(f"{path}: not a manifest ({str(e)[:80]})") from None
+    if not isinstance(value, dict):
+        raise ManifestError(f"{path}: not a manifest (expected a JSON object)")
+    return value
 
 
 def read_report(folder: Path) -> Report:
-    """The report of a `run` or `compare` output folder, or ReportError."""
+    """The report of a `run` or `compare` output folder, or ReportError; damage is `DamagedFile`."""
+    files = _Files(folder)
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
         raise ReportError(f"{folder}: not a run or comparison folder (no manifest.json)")
-    manifest = read_manifest(manifest_path)
+    manifest = _manifest(files)
     if "balancesim_compare" in manifest:
-        report = _compare_report(folder, manifest)
+        report = _compare_report(files, manifest)
     elif "balancesim_run" in manifest:
-        report = _run_report(folder, manifest)
+        report = _run_report(files, manifest)
     else:
         raise ReportError(f"{manifest_path}: written by neither `balancesim run` nor `balancesim compare`")
     version = manifest.get("versions", {}).get("balancesim", "?")
@@ -62,12 +134,12 @@ def read_report(folder: Path) -> Report:
         ("git commit", commit),
         ("written", str(manifest.get("created", "?"))),
     ]
-    for name in sorted(p for p in folder.rglob("*.png")):
-        report.figures.append((str(name.relative_to(folder)), name.read_bytes()))
+    report.figures = [(name, files.read(name)) for name in files.figures()]
+    report.source = source_key(folder)
     return report
 
 
-def _run_report(folder: Path, manifest: dict[str, Any]) -> Report:
+def _run_report(files: _Files, manifest: dict[str, Any]) -> Report:
     from balancesim.scenario.assumptions import trend_assumptions
     from balancesim.scenario.schema import Scenario
 
@@ -80,7 +152,7 @@ def _run_report(folder: Path, manifest: dict[str, Any]) -> Report:
     report = Report("run", f"{name}: report", question)
     if spec.get("description"):
         report.notes.append(str(spec["description"]))
-    summary = pd.read_csv(folder / "summary.csv", keep_default_na=False)
+    summary = files.csv("summary.csv", keep_default_na=False)
     last = int(summary["month"].max())
     at = summary[summary["month"] == last]
     actors = {a["id"]: a["name"] for a in spec.get("actors", [])}
@@ -172,7 +244,7 @@ def _run_report(folder: Path, manifest: dict[str, Any]) -> Report:
     return report
 
 
-def _compare_report(folder: Path, manifest: dict[str, Any]) -> Report:
+def _compare_report(files: _Files, manifest: dict[str, Any]) -> Report:
     scenarios = manifest.get("scenarios") or {}
     by = manifest.get("by", "?")
     report = Report(
@@ -181,7 +253,7 @@ def _compare_report(folder: Path, manifest: dict[str, Any]) -> Report:
         f"What is the chance that each state's balance tips toward {manifest.get('towards', '?')} by {by}, "
         "when, and what does each scenario change against the baseline?",
     )
-    table = pd.read_csv(folder / "comparison.csv")
+    table = files.csv("comparison.csv")
     report.tables.append((f"Comparison by {by} (comparison.csv)", table))
     report.notes.append(str(manifest.get("definition", "")))
     for key, name in scenarios.items():
@@ -211,6 +283,7 @@ def report_html(report: Report) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta name="{KEY}" content="{escape(report.source)}">',
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
         "style-src 'unsafe-inline'\">",
         f"<title>{escape(report.title)}</title><style>{STYLE}</style></head><body>",

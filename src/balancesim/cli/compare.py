@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from balancesim.cli.common import check_out_writable, folder_errors, read_scenario, use_posterior
+from balancesim.cli.common import read_scenario, use_posterior
 from balancesim.cli.console import err, out, print_files, stderr
 from balancesim.cli.exits import InputError
-from balancesim.cli.options import out_option, posterior_option, replicates_option, seed_option
+from balancesim.cli.options import posterior_option, replicates_option, seed_option
+from balancesim.cli.outputs import output_folder
+from balancesim.experiment.folders import legacy_files, lock_path
+from balancesim.scenario.verified import read_json
+
+if TYPE_CHECKING:
+    from balancesim.experiment.folders import Output
 
 EPILOG_COMPARE = """\b
 Examples:
@@ -55,7 +61,14 @@ FORMAT = 1  # the comparison folder's layout (manifest.json's "balancesim_compar
     help="... for this many months in a row.",
 )
 @posterior_option()
-@out_option("The exact folder to write [default: a new results/compare/<run-id>/].")
+@output_folder(
+    "compare",
+    "Output folder: new, empty, or an earlier comparison, which is replaced "
+    "[default: a new results/compare/<run-id>/].",
+    default=lambda p: _new_folder(p["seed"]),
+    inputs=lambda p: [*_files(p["scenarios"]), p["baseline"], p["posterior_dir"]],
+    legacy=lambda f: _legacy(f),
+)
 def compare(
     scenarios: tuple[str, ...],
     replicates: int,
@@ -65,7 +78,7 @@ def compare(
     threshold: float,
     sustained: int,
     posterior_dir: str | None,
-    out_dir: str | None,
+    out: Output,
 ) -> None:
     """Compare SCENARIO... (default: every file in scenarios/) on the same seeds.
 
@@ -75,9 +88,30 @@ def compare(
     and the hedging index. Writes comparison.csv, comparison.png and
     manifest.json; prints the table.
     """
+    try:
+        result = _compare(scenarios, replicates, seed, baseline, by, threshold, sustained, posterior_dir, out)
+    except BaseException:
+        if not out.folder.exists():  # the run id reserved by _new_folder is free again
+            lock_path(out.folder).unlink(missing_ok=True)
+        raise
+    print_comparison(result)
+    print_files("Comparison", out.folder, out.commit())
+
+
+def _compare(
+    scenarios: tuple[str, ...],
+    replicates: int,
+    seed: int,
+    baseline: str,
+    by: str | None,
+    threshold: float,
+    sustained: int,
+    posterior_dir: str | None,
+    out: Output,
+) -> Any:
     from balancesim.cli.progress import Phases
 
-    files = list(scenarios) or [str(p) for p in sorted(Path("scenarios").glob("*.yaml"))]
+    files = _files(scenarios)
     if not files:
         raise InputError("no scenarios given and none in scenarios/")
     if baseline not in files and Path(baseline).resolve() not in {Path(f).resolve() for f in files}:
@@ -89,42 +123,67 @@ def compare(
         base_key = next(
             k for k, f in zip(keys, files, strict=True) if Path(f).resolve() == Path(baseline).resolve()
         )
-        first = specs[base_key]
-        month = first.horizon  # `--by` has set every horizon to it
-        target = None if out_dir is None else Path(out_dir)
-        check_out_writable(target or Path("results"))
+        month = specs[base_key].horizon  # `--by` has set every horizon to it
+        partial = out.open()  # the lock at once: a second writer of the folder stops before simulating
+        for note in out.notes:
+            err.print(note, markup=False)
         phases.setting_up("loading the simulation libraries")
         from balancesim.analysis.compare import compare as run_compare
         from balancesim.figures.compare import comparison_figure
 
-        with folder_errors("the comparison"), _destination(target, seed) as (partial, final, notes):
-            for note in notes:
-                err.print(note, markup=False)
-            progress = phases.bar(replicates * len(specs), "simulating", "runs")
-            try:
-                result = run_compare(
-                    specs, base_key, month, threshold, sustained, replicates, seed, progress=progress
-                )
-            except ValueError as e:
-                raise InputError(str(e)) from None
-            phases.bar(3, "writing", "files")
-            table = result.table
-            table.to_csv(partial / "comparison.csv", index=False, float_format="%.6g")
-            phases.step()
-            import matplotlib.pyplot as plt
+        progress = phases.bar(replicates * len(specs), "simulating", "runs")
+        try:
+            result = run_compare(
+                specs, base_key, month, threshold, sustained, replicates, seed, progress=progress
+            )
+        except ValueError as e:
+            raise InputError(str(e)) from None
+        phases.bar(3, "writing", "files")
+        result.table.to_csv(partial / "comparison.csv", index=False, float_format="%.6g")
+        phases.step()
+        import matplotlib.pyplot as plt
 
-            fig = comparison_figure(result)
-            try:
-                fig.savefig(partial / "comparison.png", dpi=110)
-            finally:
-                plt.close(fig)
-            phases.step()
-            _manifest(partial, result, files, posterior_dir)
-            from balancesim.experiment.folders import swap_in
+        fig = comparison_figure(result)
+        try:
+            fig.savefig(partial / "comparison.png", dpi=110)
+        finally:
+            plt.close(fig)
+        phases.step()
+        _manifest(partial, result, files, posterior_dir)
+        out.commit()
+    return result
 
-            swap_in(partial, final)
-    print_comparison(result)
-    print_files("Comparison", final, sorted(p for p in final.rglob("*") if p.is_file()))
+
+def _files(scenarios: tuple[str, ...]) -> list[str]:
+    """The scenario files given, or every file in scenarios/."""
+    return list(scenarios) or [str(p) for p in sorted(Path("scenarios").glob("*.yaml"))]
+
+
+def _new_folder(seed: int) -> Path:
+    """A new results/compare/<run-id>/: the time and the seed, `-2`, `-3`, ... when another took it.
+
+    The id is reserved by creating its lock file exclusively, so comparisons
+    started in the same second with the same seed never share a folder.
+    """
+    import itertools
+    import os
+    from datetime import UTC, datetime
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    base = Path("results") / "compare"
+    for n in itertools.count(1):
+        folder = base / (f"{stamp}-seed{seed}" + (f"-{n}" if n > 1 else ""))
+        if folder.exists():
+            continue
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(lock_path(folder), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            continue
+        except OSError:
+            return folder  # cannot write there: the policy's check says so, with exit status 1
+        return folder
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _read(
@@ -157,49 +216,14 @@ def _read(
     return specs
 
 
-def _destination(target: Path | None, seed: int) -> Any:
-    import contextlib
-    import shutil
-
-    from balancesim.experiment.folders import check_target, clean_partials, locked, make_partial
-    from balancesim.experiment.store import new_run_folder
-
-    @contextlib.contextmanager
-    def prepared():
-        if target is not None:
-            with locked(target):
-                check_target(target, is_earlier_comparison, "comparison")
-                leftovers = clean_partials(target.parent)
-                partial = make_partial(target.parent, target.name)
-                try:
-                    yield partial, target, leftovers.notes()
-                except BaseException:
-                    shutil.rmtree(partial, ignore_errors=True)
-                    raise
-            return
-        leftovers = clean_partials(Path("results") / "compare")
-        partial, final = new_run_folder(Path("results"), "compare", seed)
-        try:
-            yield partial, final, leftovers.notes()
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-
-    return prepared()
-
-
-def is_earlier_comparison(folder: Path) -> bool:
-    """Does `folder` hold a comparison written by this command, and nothing else?"""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return False
-    if not isinstance(manifest, dict) or "balancesim_compare" not in manifest:
-        return False
-    present = {
-        str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
-    }
-    return present <= {"manifest.json", "comparison.csv", "comparison.png", "report.html"}
+def _legacy(folder: Path) -> bool:
+    """A comparison written before folders were marked (its manifest says so), holding nothing else."""
+    manifest = read_json(folder / "manifest.json")
+    return (
+        isinstance(manifest, dict)
+        and "balancesim_compare" in manifest
+        and legacy_files("manifest.json", "comparison.csv", "comparison.png")(folder)
+    )
 
 
 def _manifest(folder: Path, result: Any, files: list[str], posterior: str | None) -> None:

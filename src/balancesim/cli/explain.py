@@ -2,25 +2,37 @@
 
 Reads a run folder written with `balancesim run --trace` (analysis/explain.py),
 prints the largest contributions with their bands and writes a waterfall
-figure. Only click is imported at the top, so `balancesim --help` stays fast.
+figure and every contribution (contributions.csv) to its own output folder
+(`--out`, default results/explain/<run folder>-<actor>/): the run folder is
+an input and is never written. Only click is imported at the top, so
+`balancesim --help` stays fast.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from balancesim.cli.outputs import output_folder
+
+if TYPE_CHECKING:
+    from balancesim.experiment.folders import Output
 
 EPILOG = """\b
 Examples:
   balancesim run scenarios/taiwan_shock.yaml --baseline scenarios/baseline.yaml --trace --out results/tw
   balancesim explain results/tw --actor kazakhstan
   balancesim explain results/tw --actor kazakhstan --from 2024-03 --to 2027-03 --partner russia
+  balancesim explain results/tw --actor kazakhstan --out results/why-kazakhstan
 
 \b
 With a baseline in the folder the contributions are the effect: the paired
 difference of each mechanism's contribution between the scenario and the
-baseline, run by run. Exit status: 0 done, 1 failure while writing, 2 invalid input.
+baseline, run by run. Writes waterfall.png and contributions.csv (every
+row; the table printed is its first --top rows). Exit status: 0 done,
+1 failure while writing or a damaged run folder, 2 invalid input.
 """
 
 
@@ -32,10 +44,12 @@ baseline, run by run. Exit status: 0 done, 1 failure while writing, 2 invalid in
 @click.option("--partner", help="Only this outside power.")
 @click.option("--domain", type=click.Choice(["security", "economy"]), help="Only this domain.")
 @click.option("--top", type=click.IntRange(1), default=12, show_default=True, help="Rows printed.")
-@click.option(
-    "--figure",
-    type=click.Path(dir_okay=False),
-    help="The waterfall [default: RUN_FOLDER/plots/explain-ACTOR.png].",
+@output_folder(
+    "explain",
+    "Output folder: new, empty, or an earlier explanation, which is replaced "
+    "[default: results/explain/<run folder>-<actor>/].",
+    default=lambda p: _default_folder(p["run_folder"], p["actor"]),
+    inputs=("run_folder",),
 )
 def explain(
     run_folder: str,
@@ -45,15 +59,16 @@ def explain(
     partner: str | None,
     domain: str | None,
     top: int,
-    figure: str | None,
+    out: Output,
 ) -> None:
     """Why ACTOR moved: each mechanism's contribution to its change, with 5-95% bands over runs."""
     from rich.table import Table
     from rich.text import Text
 
     from balancesim.analysis.explain import ExplainError, explain_folder
-    from balancesim.cli.console import out, print_files
-    from balancesim.cli.exits import InputError, RunError, describe_os_error
+    from balancesim.cli.console import out as console
+    from balancesim.cli.console import print_files
+    from balancesim.cli.exits import InputError
     from balancesim.experiment.store import ManifestError
     from balancesim.figures.explain import waterfall_data, write_waterfall
 
@@ -82,17 +97,20 @@ def explain(
     for row in frame.head(top).itertuples():
         band = f"{row.median:+.4f} [{row.low:+.4f}, {row.high:+.4f}]"
         table.add_row(*map(Text, (row.variable, row.partner, row.domain, row.mechanism, row.claims, band)))
-    out.print(table)
+    console.print(table)
     lead = frame[(frame.variable == "engagement") & (frame.mechanism == "total change")].iloc[0]
     data = waterfall_data(frame, "engagement", lead.partner, lead.domain)
     title = (
         f"{what} {found.actor_name}'s {lead.domain} engagement with {lead.partner}, "
         f"{found.start} to {found.end}"
     )
-    path = Path(figure) if figure else Path(run_folder) / "plots" / f"explain-{actor}.png"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_waterfall(data, title.replace("$", r"\$"), path)
-    except OSError as e:
-        raise RunError(f"cannot write {path}: {describe_os_error(e)}") from None
-    print_files("Written", path.parent, [path])
+    write_waterfall(data, title.replace("$", r"\$"), out.partial / "waterfall.png")
+    frame.to_csv(out.partial / "contributions.csv", index=False, float_format="%.6g")
+    print_files("Written", out.folder, out.commit())
+
+
+def _default_folder(run_folder: str, actor: Any) -> Path:
+    """results/explain/<run folder's name>-<actor>, made one safe folder name."""
+    from balancesim.experiment.folders import clean_name
+
+    return Path("results") / "explain" / clean_name(f"{Path(run_folder).resolve().name}-{actor}", "explain")

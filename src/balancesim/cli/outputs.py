@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from balancesim.experiment.folders import Judge, Output
 
 Default = Callable[[dict[str, Any]], "str | Path"]
+Inputs = Sequence[str] | Callable[[dict[str, Any]], Sequence["str | Path"]]
 
 
 @contextlib.contextmanager
@@ -68,14 +69,15 @@ def output_folder(
     command: str,
     help: str,
     default: str | Default | None = None,
-    inputs: Sequence[str] = (),
+    inputs: Inputs = (),
     legacy: Judge | None = None,
 ) -> Decorator:
     """Declare `--out DIR` for `command`, with the output-folder policy applied before the command runs.
 
     `default(params)` (or a fixed path) is the folder when `--out` is not
     given, from the command's other parameters; `inputs` names the parameters
-    that are input files or folders, which the output may neither be nor hold;
+    that are input files or folders (a parameter may hold several, `nargs=-1`),
+    which the output may neither be nor hold, or `inputs(params)` lists them;
     `legacy` recognises earlier outputs written before folders were marked.
     The command function takes `out` (a `folders.Output`) instead of `out_dir`.
     """
@@ -91,10 +93,24 @@ def output_folder(
                 folder = Path(default)
             else:  # pragma: no cover - a declaration error
                 raise TypeError(f"{command}: output_folder needs a default or a required --out")
-            given = [params[name] for name in inputs if params.get(name)]
+            given = _inputs(inputs, params)
             with opened(folder, command, given, legacy) as out:
                 return f(*args, out=out, **params)
 
         return out_option(help)(wrapper)
 
     return decorate
+
+
+def _inputs(inputs: Inputs, params: dict[str, Any]) -> list[str | Path]:
+    """The input paths named by `inputs`: parameter values (one path or several), or `inputs(params)`."""
+    if callable(inputs):
+        return [p for p in inputs(params) if p]
+    found: list[str | Path] = []
+    for name in inputs:
+        value = params.get(name)
+        if isinstance(value, tuple | list):
+            found += [v for v in value if v]
+        elif value:
+            found.append(value)
+    return found

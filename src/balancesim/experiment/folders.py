@@ -74,8 +74,12 @@ def folder_name(scenario_file: str | Path) -> str:
     A file named `...yaml` has the stem `..`; used as is, results would land
     outside `--out`. Only letters, digits, `-`, `_` and inner dots are kept.
     """
-    stem = re.sub(r"[^\w.-]+", "_", Path(scenario_file).stem, flags=re.ASCII).strip("._")
-    return stem or "scenario"
+    return clean_name(Path(scenario_file).stem)
+
+
+def clean_name(text: str, empty: str = "scenario") -> str:
+    """`text` as one folder name: letters, digits, `-`, `_` and inner dots; `empty` if nothing is left."""
+    return re.sub(r"[^\w.-]+", "_", text, flags=re.ASCII).strip("._") or empty
 
 
 def check_writable(folder: Path) -> None:
@@ -349,7 +353,7 @@ Judge = Callable[[Path], bool]  # an earlier output of the command, recognised w
 
 def write_marker(folder: Path, command: str, files: dict[str, Any] | None = None) -> None:
     """Write `folder`'s marker: `command` wrote it, with these files (default: every file in it, hashed)."""
-    listed = files_of(folder) if files is None else files
+    listed = files if files is not None else {k: v for k, v in files_of(folder).items() if k != OWNER}
     path = folder / MARKER
     tmp = folder / f"{MARKER}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
@@ -511,6 +515,8 @@ WHAT = {
     "calibrate": "calibration",
     "discover": "discovery",
     "hindcast": "hindcast",
+    "compare": "comparison",
+    "explain": "explanation",
 }
 
 

@@ -212,7 +212,7 @@ def read_series(folder: str | Path) -> pd.DataFrame:
     listed = verified.listing(folder) or {}
     if version == FORMAT:
         frame = verified.read_table(folder / "series.parquet", listed.get("series.parquet")).to_pandas()
-        _check_runs(folder / "series.parquet", frame, manifest)
+        check_runs(folder / "series.parquet", frame, manifest)
         return frame
     if version != 1:
         raise ValueError(
@@ -223,12 +223,12 @@ def read_series(folder: str | Path) -> pd.DataFrame:
     for label, name in (("scenario", "series.parquet"), ("baseline", "baseline_series.parquet")):
         if (folder / name).exists() or name in listed:
             table = verified.read_table(folder / name, listed.get(name)).to_pandas()
-            _check_runs(folder / name, table, manifest)
+            check_runs(folder / name, table, manifest)
             frames.append(_tidy(table, label))
     return _concat(frames)
 
 
-def _check_runs(path: Path, frame: pd.DataFrame, manifest: dict[str, Any]) -> None:
+def check_runs(path: Path, frame: pd.DataFrame, manifest: dict[str, Any]) -> None:
     """DamagedFile unless the series holds the manifest's number of runs (per scenario)."""
     expected = manifest.get("replicates")
     if not isinstance(expected, int) or "replicate" not in frame.columns:
