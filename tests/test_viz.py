@@ -213,7 +213,7 @@ def test_why_figure_shows_names_as_typed(taiwan):
     panels = app.why_data(model, "kazakhstan", "russia", "public opinion")
     fig = app.why_figure(model, "kazakhstan", "russia", "public opinion", panels)
     fig.canvas.draw()  # mathtext would fail on "$x^$"
-    assert fig._suptitle.get_text().startswith(r"\$x^\$: public opinion with Russia")
+    assert fig.get_suptitle().startswith(r"\$x^\$ and Russia: public opinion")
     _box, rc = solara.render(app.WhyItMoved(model), handle_error=False)
     assert "$x^$ with Russia" in why_text(rc)
 
@@ -557,3 +557,50 @@ def test_solara_run_app_with_scenario_from_env(solara_server, watched_page):  # 
                     raise
         page.wait_for_load_state("networkidle")
     watch.assert_offline_clean()
+
+
+def _src_changes(page, image, old: str) -> str:
+    """Wait until the image's src is no longer ``old``; return the new one."""
+    page.wait_for_function(
+        "([el, old]) => el.getAttribute('src') !== old", arg=[image.element_handle(), old], timeout=15_000
+    )
+    return image.get_attribute("src")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_why_it_moved_in_the_browser(viz_cli_server, watched_page):  # noqa: F811
+    """Selecting a state shows its waterfall; firing a shock by hand changes it."""
+    server = viz_cli_server(TAIWAN)
+    page, watch = watched_page
+    with keep_evidence(page, "viz-why", server.output):
+        page.set_viewport_size({"width": 1400, "height": 1400})
+        page.goto(server.url)
+        step = wait_for_solara_viz(page)
+        _wait_month(page, "Month 0 (2022-03)")
+        wait_for_grid_settled(page, count=7)
+        cell = page.locator(".bs-cell", has_text="Why it moved")
+        why = page.get_by_test_id("why")
+        assert why.inner_text().startswith("Kazakhstan with Russia") and "no month yet" in why.inner_text()
+        image = cell.locator("img")
+        start = image.get_attribute("src")
+        step.click()
+        _wait_month(page, "Month 1 (2022-04)")
+        why.filter(has_text="this month (0 → 1)").wait_for()
+        kazakhstan = _src_changes(page, image, start)
+
+        cell.locator(".v-select", has_text="State").click()
+        page.get_by_role("option", name="Uzbekistan").click()
+        why.filter(has_text="Uzbekistan with Russia").wait_for()
+        uzbekistan = _src_changes(page, image, kazakhstan)
+        text = why.inner_text()
+
+        page.get_by_role("button", name="War over Taiwan").click()
+        why.filter(has_text="next Step (1 → 2), with the shock fired now").wait_for()
+        _src_changes(page, image, uzbekistan)
+        assert why.inner_text() != text and why.inner_text().startswith("Uzbekistan with Russia")
+        page.wait_for_load_state("networkidle")
+        screenshot(page, "viz-why")
+    watch.assert_offline_clean()
+    assert server.stop() == 0, server.output()
+    assert "Traceback" not in server.output()

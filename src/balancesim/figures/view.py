@@ -370,6 +370,7 @@ WHY_VIEWS: dict[str, tuple[str, str | None]] = {
     "public opinion": ("opinion", None),
 }
 WHY_TOP = 6  # terms shown; the others are pooled as "other terms"
+WHY_HEIGHT = 3.0  # inches
 
 
 @dataclass(frozen=True)
@@ -450,8 +451,9 @@ def why_figure(model: BalanceModel, actor: str, partner: str, view: str, panels:
     Blue terms raise the level, red ones lower it; the grey bar is the total change.
     """
     label = plain_names(model)
-    fig = _new_figure(left=0.41, right=0.97, top=0.91, bottom=0.1, hspace=0.62)
-    fig.suptitle(f"{label[actor]}: {view} with {label[partner]}", fontsize=8, x=0.02, ha="left")
+    fig = _new_figure(left=0.41, right=0.97, top=0.87, bottom=0.1, hspace=0.75)
+    fig.set_size_inches(FIG_WIDTH, WHY_HEIGHT)  # leaves room in the cell for the selectors
+    fig.suptitle(f"{label[actor]} and {label[partner]}: {view}", fontsize=8, x=0.02, ha="left")
     for ax, panel in zip(fig.subplots(len(panels), 1), panels, strict=True):
         if panel.data is None:
             ax.set_axis_off()
@@ -460,6 +462,7 @@ def why_figure(model: BalanceModel, actor: str, partner: str, view: str, panels:
             continue
         waterfall(panel.data, "", ax=ax, xlabel="")
         ax.set_title(panel.heading, fontsize=7.5, loc="left")
+        ax.use_sticky_edges = False  # a margin beyond the bars that end at zero
         ax.margins(x=0.04)
         ax.tick_params(labelsize=6.5)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
