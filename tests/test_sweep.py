@@ -498,6 +498,18 @@ def test_sobol_sweep_end_to_end(tmp_path):
     tension = s[(s["parameter"] == "relations.tension") & (s["measure"] == "tension")]
     assert float(tension["ST"].iloc[0]) > 0.5
     assert (tmp_path / "s" / "sobol.csv").exists() and (tmp_path / "s" / "plots" / "sobol.png").exists()
+    # SALib's problem of the design, as written: the indices recomputed from it match
+    problem = json.loads((tmp_path / "s" / "problem.json").read_text())
+    assert problem == {
+        "num_vars": 2,
+        "names": ["relations.tension", "parameters.stance_threshold"],
+        "bounds": [[0.05, 0.6], [0.1, 0.6]],
+    }
+    assert problem == p.design.problem()
+    # the bars are labelled with the full PATH
+    figure = sweep_figures(p, outcome.summary, s, None)["sobol.png"]
+    labels = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert labels == ["relations.tension", "parameters.stance_threshold"]
 
 
 # ---------------------------------------------------------- plots and the CLI

@@ -302,7 +302,12 @@ def test_hindcast_on_a_tiny_run(tmp_path):
     out = tmp_path / "hindcast"
     r = invoke("hindcast", BASELINE, "--targets", str(path), "-n", "8", "--seed", "3", "--out", str(out))
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in out.iterdir()) == ["hindcast.png", "summary.json", "table.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".balancesim-output.json",
+        "hindcast.png",
+        "summary.json",
+        "table.csv",
+    ]
     table = pd.read_csv(out / "table.csv").set_index("target")
     assert table.loc["csto_members", "passed"] and table.loc["csto_members", "median"] == 3
     assert not table.loc["kz_approval", "passed"] and table.loc["kz_approval", "median"] < 0.5

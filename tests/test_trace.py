@@ -168,6 +168,9 @@ def test_a_shock_fired_by_hand_counts_as_the_months_shock() -> None:
     np.testing.assert_allclose(
         fired.decision.engagement.sum(axis=0), fired.state.engagement - before, atol=1e-12
     )
+    # firing rebuilds the DataCollector: the months already decided stay in its table
+    decided = [fired.datacollector.tables[DECISIONS]["step"], plain.datacollector.tables[DECISIONS]["step"]]
+    assert decided[0] == decided[1] and sorted(set(decided[0])) == [1, 2]
 
 
 def test_the_terms_are_the_influence_tables_mechanisms() -> None:

@@ -559,6 +559,51 @@ def test_solara_run_app_with_scenario_from_env(solara_server, watched_page):  # 
     watch.assert_offline_clean()
 
 
+def vuetify_round(value: float, low: float, high: float, step: float) -> float:
+    """What the browser's slider (Vuetify 2's VSlider.roundValue) makes of a value."""
+    decimals = len(repr(float(step)).split(".")[1].rstrip("0")) if "." in repr(float(step)) else 0
+    offset = low % step
+    new = round((value - offset) / step) * step + offset
+    return float(f"{min(new, high):.{decimals}f}")
+
+
+@pytest.mark.parametrize("path", [TAIWAN, BASELINE])
+def test_sliders_hold_the_scenario_values_so_reset_is_run_replicate_0(path):
+    """Every slider's grid holds the scenario's value exactly (the baseline's lock-in of 3.6 is
+    not moved to 3.5), so the page's model after Reset, its month-60 figures included, is
+    replicate 0 of `balancesim run`."""
+    import balancesim
+
+    spec = app.load_scenario(path)
+    params = app.model_params(spec)
+    shown = {}
+    for name in app.SLIDERS:
+        p = params[name]
+        shown[name] = vuetify_round(p["value"], p["min"], p["max"], p["step"])
+        assert shown[name] == getattr(spec.parameters, name), name
+    values = {k: p["value"] if isinstance(p, dict) else p for k, p in params.items()}
+    model = app.VizModel(**(values | shown))
+    while model.running:
+        model.step()
+    results = balancesim.run(spec, replicates=1, seed=spec.seed)
+    np.testing.assert_array_equal(model.series()[-1], results.data[-1, 0])
+
+
+def test_war_fired_by_hand_is_shown_once(taiwan):
+    """Firing the war over Taiwan by hand at month 24 leaves one war: the scheduled one (month
+    30) does not happen, and the charts mark one shock line."""
+    from balancesim.figures.view import shock_months
+
+    model = app.VizModel(taiwan)
+    for _ in range(24):
+        model.step()
+    model.fire_shock("taiwan_war")
+    while model.month < 36:
+        model.step()
+    assert [name for _, name in shock_months(model)].count("War over Taiwan") == 1
+    assert (24, "War over Taiwan") in shock_months(model)
+
+
 def _src_changes(page, image, old: str) -> str:
     """Wait until the image's src is no longer ``old``; return the new one."""
     page.wait_for_function(

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from balancesim.analysis.targets import Target, Targets, model_months, series, statistic
+from balancesim.experiment.folders import Output
 
 DIRECTION_SHARE = 0.8
 
@@ -150,8 +151,12 @@ def summary(h: Hindcast) -> dict[str, Any]:
     }
 
 
-def write_outputs(h: Hindcast, folder: Path, figure: Callable[[Hindcast], Any] | None = None) -> list[Path]:
+def write_outputs(
+    h: Hindcast, folder: Path | Output, figure: Callable[[Hindcast], Any] | None = None
+) -> list[Path]:
     """table.csv, summary.json and hindcast.png in `folder`, written whole (`folders.written_whole`).
+
+    `folder` may be an `Output` the command line opened (checked before the runs), which it commits.
 
     `figure(h)` draws hindcast.png (`figures.hindcast.hindcast_figure`, passed by the command line).
     """
@@ -159,10 +164,12 @@ def write_outputs(h: Hindcast, folder: Path, figure: Callable[[Hindcast], Any] |
 
     from balancesim.experiment.folders import written_whole
 
-    folder = Path(folder)
-    with written_whole(folder) as partial:
+    final = folder.folder if isinstance(folder, Output) else Path(folder)
+    with written_whole(folder, "hindcast") as partial:
         h.table.to_csv(partial / "table.csv", index=False, float_format="%.6g")
         (partial / "summary.json").write_text(json.dumps(summary(h), indent=1) + "\n")
         if figure is not None:
             figure(h).savefig(partial / "hindcast.png", dpi=110)
-    return sorted(p for p in folder.iterdir() if p.is_file())
+    if isinstance(folder, Output):
+        return folder.commit()
+    return sorted(p for p in final.iterdir() if p.is_file() and not p.name.startswith("."))

@@ -18,6 +18,13 @@ and the outcome. The two kinds of folder hold them differently:
 `open_results` returns a `ResultsData` that lists what can be asked for (so
 unknown names get a did-you-mean) and fetches one outcome at one month as a
 vector aligned with the input rows.
+
+Every file is read through `scenario.verified`: only the files the folder's
+marker (or, for older folders, the manifest or `checksums.jsonl`) lists,
+each checked against its sha256 and its Parquet page checksums, and the runs
+found are counted against the manifest. Damage is `verified.DamagedFile`
+(one line naming the file, exit status 1); a sweep's damaged chunk is
+recomputed by resuming the sweep.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ import numpy as np
 import pandas as pd
 
 from balancesim.analysis.expressions import Ref
+from balancesim.scenario import verified
+from balancesim.scenario.verified import DamagedFile
 
 REGION = "region"
 
@@ -114,18 +123,40 @@ def _open_sweep(folder: Path, manifest: dict[str, Any]) -> ResultsData:
             "finish it with `balancesim sweep ... --resume` first"
         )
     identity = manifest.get("identity", {})
+    listed = verified.listing(folder)
     design_file = folder / "design.csv"
     if not design_file.is_file():
         raise ResultsError(f"{folder}: no design.csv in the sweep folder")
+    verified.check(design_file, (listed or {}).get("design.csv"))
     design = pd.read_csv(design_file)
-    chunks = sorted(p for p in (folder / "chunks").glob("*.parquet") if not p.name.startswith("."))
+    chunks = _chunk_files(folder, listed)
     if not chunks:
         raise ResultsError(f"{folder}: no chunk files in chunks/")
-    import pyarrow.parquet as pq
 
-    names = [n for n in pq.read_schema(chunks[0]).names if n not in ("point", "replicate", "month")]
-    table = pd.read_parquet(chunks, columns=["point", "replicate", "month", *names])
+    def read_chunk(path: Path, expected: Any, columns: list[str] | None = None) -> Any:
+        try:
+            return verified.read_table(path, expected, columns)
+        except DamagedFile as e:
+            raise DamagedFile(path, f"{e.strerror}{_resume_hint(manifest)}") from None
+
+    for path, expected in chunks:  # every chunk checked before any is parsed
+        try:
+            verified.check(path, expected)
+        except DamagedFile as e:
+            raise DamagedFile(path, f"{e.strerror}{_resume_hint(manifest)}") from None
+    first = read_chunk(*chunks[0])
+    names = [n for n in first.column_names if n not in ("point", "replicate", "month")]
+    columns_read = ["point", "replicate", "month", *names]
+    tables = [first.select(columns_read)]
+    tables += [read_chunk(path, expected, columns_read) for path, expected in chunks[1:]]
+    import pyarrow as pa
+
+    try:
+        table = pa.concat_tables(tables).to_pandas()
+    except pa.ArrowException as e:
+        raise DamagedFile(chunks[0][0].parent, f"chunk files that do not fit together ({e})") from None
     table = table.sort_values(["point", "replicate", "month"], kind="stable").reset_index(drop=True)
+    _check_sweep_counts(folder, manifest, table)
     months = tuple(int(m) for m in sorted(table["month"].unique()))
     keys = table.loc[table["month"] == months[0], ["point", "replicate"]].reset_index(drop=True)
     inputs = design.set_index("point").loc[keys["point"].to_numpy()].reset_index(drop=True)
@@ -148,6 +179,44 @@ def _open_sweep(folder: Path, manifest: dict[str, Any]) -> ResultsData:
     )
 
 
+def _chunk_files(folder: Path, listed: dict[str, Any] | None) -> list[tuple[Path, Any]]:
+    """The sweep's chunk files and their recorded checksums: those the folder lists, else every one.
+
+    A file in chunks/ that the marker or `checksums.jsonl` does not list is
+    not the sweep's and is not read; a listed one that is gone is damage.
+    """
+    listed_chunks = {name: entry for name, entry in (listed or {}).items() if name.startswith("chunks/")}
+    if listed_chunks:
+        return [(folder / name, entry) for name, entry in sorted(listed_chunks.items())]
+    found = sorted(p for p in (folder / "chunks").glob("*.parquet") if not p.name.startswith("."))
+    return [(p, None) for p in found]
+
+
+def _resume_hint(manifest: dict[str, Any]) -> str:
+    command = manifest.get("command")
+    ok = isinstance(command, list) and all(isinstance(c, str) for c in command)
+    shown = " ".join(command) if ok else ""  # type: ignore[arg-type]
+    return f"; `{shown} --resume` recomputes it" if shown else "; resuming the sweep (--resume) recomputes it"
+
+
+def _check_sweep_counts(folder: Path, manifest: dict[str, Any], table: pd.DataFrame) -> None:
+    """DamagedFile unless the chunks hold every run of the manifest once, at every month it kept."""
+    runs = manifest.get("runs")
+    months = (manifest.get("identity") or {}).get("months")
+    pairs = table[["point", "replicate"]].drop_duplicates()
+    problems = []
+    if isinstance(runs, int) and len(pairs) != runs:
+        problems.append(f"{len(pairs)} runs, the manifest says {runs}")
+    if isinstance(months, list) and len(table) != len(pairs) * len(months):
+        problems.append(f"{len(table)} rows, {len(pairs)} runs x {len(months)} months expected")
+    if table.duplicated(["point", "replicate", "month"]).any():
+        problems.append("some runs appear twice")
+    if problems:
+        raise DamagedFile(
+            folder / "chunks", f"damaged or incomplete: {'; '.join(problems)}{_resume_hint(manifest)}"
+        )
+
+
 def _open_run(folder: Path, manifest: dict[str, Any]) -> ResultsData:
     params_file, series_file = folder / "params.parquet", folder / "series.parquet"
     if not params_file.is_file():
@@ -157,7 +226,18 @@ def _open_run(folder: Path, manifest: dict[str, Any]) -> ResultsData:
         )
     if not series_file.is_file():
         raise ResultsError(f"{folder}: no series.parquet in the run folder")
-    params = pd.read_parquet(params_file).sort_values("replicate", kind="stable").reset_index(drop=True)
+    listed = verified.listing(folder) or {}
+    for name in ("series.parquet", "params.parquet"):  # every file checked before any is parsed
+        verified.check(folder / name, listed.get(name))
+    params = verified.read_table(params_file, listed.get("params.parquet")).to_pandas()
+    params = params.sort_values("replicate", kind="stable").reset_index(drop=True)
+    replicates_expected = manifest.get("replicates")
+    if isinstance(replicates_expected, int) and (
+        len(params) != replicates_expected or params["replicate"].nunique() != replicates_expected
+    ):
+        raise DamagedFile(
+            params_file, f"damaged: {len(params)} rows, the manifest says {replicates_expected} runs"
+        )
     keys = params[["replicate"]].copy()
     inputs = params.drop(columns=["replicate"])
     from balancesim.experiment.store import read_series
@@ -166,9 +246,20 @@ def _open_run(folder: Path, manifest: dict[str, Any]) -> ResultsData:
         series = read_series(folder)
     except ValueError as e:
         raise ResultsError(str(e)) from None
-    if "scenario" in series.columns:  # a run with --baseline holds both; explain the scenario's runs
-        series = series[series["scenario"].astype(str) == "scenario"]
+    baseline = None
+    if "scenario" in series.columns:  # a run with a comparison holds both; explain the scenario's runs
+        labels = series["scenario"].astype(str)
+        baseline = _joined_names(series[labels == "baseline"])
+        series = series[labels == "scenario"]
+        baseline = baseline if len(baseline) else None
     series = _joined_names(series)
+    if baseline is not None:
+        # `effect.MEASURE`: the scenario minus its comparison, run by run (common random numbers)
+        merged = series.merge(baseline, on=["replicate", "step", "actor", "measure"], suffixes=("", "_base"))
+        effect = merged.assign(
+            measure="effect." + merged["measure"].astype(str), value=merged["value"] - merged["value_base"]
+        )
+        series = pd.concat([series, effect[series.columns]], ignore_index=True)
     steps = tuple(int(s) for s in sorted(series["step"].unique()))
     pairs = series[["actor", "measure"]].drop_duplicates()
     available = {(str(a), str(m)): steps for a, m in pairs.itertuples(index=False)}

@@ -1,6 +1,6 @@
 """What the commands share: reading a scenario or a posterior given on the command line,
-`--set` strings, a progress bar, and the checks of an output folder, each turning the
-library's errors into the exit statuses of `exits.py`."""
+`--set` strings, a progress bar, and the check that results can be written, each turning
+the library's errors into the exit statuses of `exits.py` (output folders: `outputs.py`)."""
 
 from __future__ import annotations
 
@@ -68,17 +68,5 @@ def check_out_writable(folder: Path) -> None:
     """RunError (exit 1) unless results can be written under `folder`."""
     try:
         check_writable(folder)
-    except OSError as e:
-        raise RunError(f"--out {folder}: cannot write there ({describe_os_error(e)})") from None
-
-
-def write_or_fail(write: Callable[[], list[Path]], folder: Path) -> list[Path]:
-    """Call a command's `write()` of `folder`: another writer or a disk error is one line, exit 1."""
-    from balancesim.experiment.folders import FolderBusy
-
-    try:
-        return write()
-    except FolderBusy as e:
-        raise RunError(str(e)) from None
     except OSError as e:
         raise RunError(f"--out {folder}: cannot write there ({describe_os_error(e)})") from None

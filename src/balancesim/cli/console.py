@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from balancesim.experiment.batch import Results
 
 
+UNWRAPPED = 100_000  # the width of standard output when it is not a terminal: never reached
+
+
 class _LazyConsole:
     """A rich Console made on first use (importing rich costs ~0.1 s of `--help`)."""
 
@@ -34,7 +37,11 @@ class _LazyConsole:
 
         if self.stderr:
             return Console(stderr=True, highlight=False, emoji=False)
-        return Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 110)
+        if sys.stdout.isatty():
+            return Console(highlight=False, emoji=False)
+        # Piped or redirected: nothing is wrapped (a table as wide as its widest row, a line of
+        # text as long as it is), so no line breaks inside a word and tools can parse the rows.
+        return Console(highlight=False, emoji=False, width=UNWRAPPED, soft_wrap=True)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._console(), name)
@@ -106,8 +113,43 @@ def print_outcomes(results: Any, baseline: Any | None) -> None:
             row += ["—", "—"] if bv is None else [cell(bv), cell(v - bv)]
         table.add_row(*map(Text, row))
     out.print(table)
-    if results.drawn:
+    if results.inputs:
         out.print(importance_table(results, baseline, keys, labels))
+
+
+def print_effects(results: Any, baseline: Any) -> None:
+    """The effect first: paired difference at the last month, regional then per state, signs in words."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from balancesim.experiment.effects import effect_table, effect_title
+
+    table = Table(title=Text(effect_title(results, baseline)), title_justify="left")
+    table.add_column("effect on")
+    table.add_column("median [5%–95%]", justify="right")
+    table.add_column("meaning of the median")
+    rows = effect_table(results, baseline)
+    for k, row in enumerate(rows):
+        if k and row.actor != rows[k - 1].actor and rows[k - 1].actor == "region":
+            table.add_section()
+        table.add_row(Text(row.label), row.cell, Text(row.reading))
+    out.print(table)
+
+
+def print_assumptions(scenario: Any) -> None:
+    """Past the scenario's own end: the trends that carry the world there, as its assumptions."""
+    from rich.text import Text
+
+    from balancesim.experiment.batch import calendar_month
+    from balancesim.scenario.assumptions import trend_assumptions
+
+    end = calendar_month(scenario.start, scenario.own_horizon)
+    until = calendar_month(scenario.start, scenario.horizon)
+    out.print(
+        Text(f"From {end} (the scenario's own end) to {until} the world moves on with its assumptions:")
+    )
+    for line in trend_assumptions(scenario):
+        out.print(Text(f"  - {line}"))
 
 
 def print_sweep(outcome: Any) -> None:
@@ -249,12 +291,13 @@ def importance_table(
     from balancesim.model.metrics import REGION
 
     last = int(results.months[-1])
-    paired = baseline is not None and bool(baseline.drawn)
-    chance = noise_level(results.replicates, len(results.drawn))
+    inputs = results.inputs
+    paired = baseline is not None
+    chance = noise_level(results.replicates, len(inputs))
     out = Table(
         title=Text(
             f"Drawn inputs that matter most at month {last}: Spearman ρ over {results.replicates} runs "
-            f"({len(results.drawn)} inputs drawn; |ρ| < {chance:.2f} is within chance)"
+            f"({len(inputs)} inputs drawn; |ρ| < {chance:.2f} is within chance)"
         ),
         title_justify="left",
     )
@@ -264,10 +307,10 @@ def importance_table(
         out.add_column("effect (paired) follows")
     for key in keys:
         v = results.values(REGION, key)[last]
-        row = [labels.get(key, key.replace("_", " ")), describe(leading(results.drawn, v))]
+        row = [labels.get(key, key.replace("_", " ")), describe(leading(inputs, v))]
         if paired:
             assert baseline is not None
             effect = v - baseline.values(REGION, key)[last] if baseline.has(REGION, key) else None
-            row.append("—" if effect is None else describe(leading(results.drawn, effect)))
+            row.append("—" if effect is None else describe(leading(inputs, effect)))
         out.add_row(*map(Text, row))
     return out

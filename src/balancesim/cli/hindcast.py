@@ -6,16 +6,21 @@ Only click is imported at the top, so `balancesim --help` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from balancesim.cli.options import (
-    out_option,
     posterior_option,
     replicates_option,
     seed_option,
     uncertainty_option,
 )
+from balancesim.cli.outputs import output_folder
+from balancesim.experiment.folders import folder_name, legacy_files
+
+if TYPE_CHECKING:
+    from balancesim.experiment.folders import Output
 
 EPILOG = """\b
 Examples:
@@ -37,7 +42,14 @@ writing, 2 invalid input (scenario, target file, options), 130 interrupted.
 )
 @replicates_option("Runs (default: the scenario's).", kind=click.IntRange(2, 100_000))
 @seed_option()
-@out_option("Output folder (default: results/hindcast/<scenario>).")
+@output_folder(
+    "hindcast",
+    "Output folder: new, empty, or an earlier hindcast, which is replaced "
+    "(default: results/hindcast/<scenario>).",
+    default=lambda p: Path("results") / "hindcast" / folder_name(p["scenario"]),
+    inputs=("scenario", "targets_file", "posterior_dir"),
+    legacy=legacy_files("summary.json", "table.csv", "hindcast.png"),
+)
 @uncertainty_option(
     "prior: each run draws its values from the scenario's priors (and the posterior, if any); "
     "none: the scenario's values only [default: prior with --posterior, else none]."
@@ -50,7 +62,7 @@ def hindcast(
     targets_file: str,
     replicates: int | None,
     seed: int | None,
-    out_dir: str | None,
+    out: Output,
     uncertainty: str | None,
     posterior_dir: str | None,
 ) -> None:
@@ -58,21 +70,15 @@ def hindcast(
 
     Prints a table (observed, modelled median and 90% band, pass or fail) and
     the score, and writes table.csv, summary.json and hindcast.png (one panel
-    per target) to --out.
+    per target) to --out (checked before the runs).
     """
     from balancesim.analysis import hindcast as hc
     from balancesim.analysis.targets import TargetFileError, check_against, load_targets
-    from balancesim.cli.common import (
-        parse_settings,
-        progress_bar,
-        read_scenario,
-        use_posterior,
-        write_or_fail,
-    )
-    from balancesim.cli.console import err, out, print_files
+    from balancesim.cli.common import parse_settings, progress_bar, read_scenario, use_posterior
+    from balancesim.cli.console import err, print_files
+    from balancesim.cli.console import out as terminal
     from balancesim.cli.exits import InputError
     from balancesim.experiment import batch as experiment
-    from balancesim.experiment.folders import folder_name
     from balancesim.figures.hindcast import hindcast_figure
     from balancesim.model import metrics
     from balancesim.model.state import build_setup
@@ -90,7 +96,6 @@ def hindcast(
         check_against(targets, metrics.columns(build_setup(spec)), spec.start, spec.horizon)
     except TargetFileError as e:
         raise InputError(str(e)) from None
-    folder = Path(out_dir) if out_dir else Path("results") / "hindcast" / folder_name(scenario)
     bar, advance = progress_bar(spec.replicates, f"hindcast {Path(scenario).stem}")
     try:
         with bar:
@@ -102,12 +107,12 @@ def hindcast(
         raise SystemExit(130) from None
     found = hc.hindcast(results, targets, name=spec.name)
     try:
-        files = write_or_fail(lambda: hc.write_outputs(found, folder, hindcast_figure), folder)
+        files = hc.write_outputs(found, out, hindcast_figure)
     except KeyboardInterrupt:
         err.print("interrupted: nothing written")
         raise SystemExit(130) from None
-    _print(found, out)
-    print_files("Written", folder, files)
+    _print(found, terminal)
+    print_files("Written", out.folder, files)
 
 
 def _print(found, out) -> None:

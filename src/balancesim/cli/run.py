@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from balancesim.cli.common import check_out_writable, parse_settings, read_scenario, use_posterior
-from balancesim.cli.console import err, print_files, print_outcomes, stderr
+from balancesim.cli.console import (
+    err,
+    out,
+    print_assumptions,
+    print_effects,
+    print_files,
+    print_outcomes,
+    stderr,
+)
 from balancesim.cli.exits import InputError, RunError, describe_os_error
 from balancesim.cli.options import (
     out_option,
@@ -19,10 +28,15 @@ from balancesim.cli.options import (
 )
 from balancesim.experiment.folders import folder_name
 
+if TYPE_CHECKING:
+    from balancesim.scenario.schema import Scenario
+
 EPILOG_RUN = """\b
 Examples:
   balancesim run scenarios/taiwan_shock.yaml
   balancesim run scenarios/taiwan_shock.yaml --replicates 1000 --seed 7
+  balancesim run scenarios/taiwan_shock.yaml --no-compare
+  balancesim run scenarios/taiwan_shock.yaml --until 2030-12
   balancesim run scenarios/taiwan_shock.yaml --baseline scenarios/baseline.yaml
   balancesim run scenarios/baseline.yaml --set parameters.hedging_tension=0
   balancesim run scenarios/taiwan_shock.yaml --uncertainty none
@@ -40,7 +54,19 @@ Examples:
 @click.option(
     "--baseline",
     type=click.Path(dir_okay=False),
-    help="Also run this scenario on the same random numbers and plot the difference.",
+    help="Compare with this scenario (run on the same random numbers) instead of the scenario's "
+    "`compare_with` (default: the file it extends, when it changes anything).",
+)
+@click.option(
+    "--no-compare",
+    is_flag=True,
+    help="Levels only: no comparison run, no effect table.",
+)
+@click.option(
+    "--until",
+    metavar="YYYY-MM",
+    help="Run to this calendar month, past the scenario's own end if need be (its trends carry "
+    "the world there; they are printed with the result).",
 )
 @click.option(
     "--engine",
@@ -85,6 +111,8 @@ def run(
     seed: int | None,
     out_dir: str | None,
     baseline: str | None,
+    no_compare: bool,
+    until: str | None,
     engine_name: str,
     chunk_size: int,
     settings: tuple[str, ...],
@@ -100,21 +128,29 @@ def run(
     name = folder_name(scenario)
     with Phases(stderr(), name) as phases:
         phases.setting_up("reading the scenario")
+        if baseline is not None and no_compare:
+            raise InputError("--baseline and --no-compare: give one of them")
         overrides = parse_settings(settings, replicates, seed)
+        if until is not None:
+            overrides["until"] = until
         spec = read_scenario(scenario, overrides)
         if posterior_dir is not None:
             use_posterior(spec, posterior_dir, overrides)
         if uncertainty is None:
             uncertainty = "prior" if spec.uncertain else "none"
         base = None
-        if baseline is not None:
+        if baseline is None and not no_compare:
+            baseline = default_comparison(spec, scenario)
+            if baseline is not None:
+                base = comparison_scenario(baseline, overrides, spec)
+        elif baseline is not None:
             # The baseline runs with the same seed and count: common random numbers.
             base = read_scenario(baseline, {**overrides, "replicates": spec.replicates, "seed": spec.seed})
-            if base.horizon != spec.horizon:
-                raise InputError(
-                    f"{baseline}: horizon {base.horizon} differs from {scenario}'s {spec.horizon}; "
-                    "a paired comparison needs the same horizon"
-                )
+        if base is not None and base.horizon != spec.horizon:
+            raise InputError(
+                f"{baseline}: horizon {base.horizon} differs from {scenario}'s {spec.horizon}; "
+                "a paired comparison needs the same horizon"
+            )
         target = None if out_dir is None else Path(out_dir)
         shown = out_dir or f"results/{name}"
         check_out_writable(target or Path("results"))  # before the work, not after it
@@ -127,7 +163,8 @@ def run(
         total = spec.replicates * (2 if base is not None else 1)
         try:
             # The folder is prepared (checked, locked, a partial folder made) before any simulation.
-            with store.run_destination(target, Path("results"), name, spec.seed) as destination:
+            inputs = tuple(p for p in (scenario, baseline, posterior_dir) if p)
+            with store.run_destination(target, Path("results"), name, spec.seed, inputs) as destination:
                 for note in destination.notes:
                     err.print(note, markup=False, soft_wrap=True)
                 options = {
@@ -187,5 +224,54 @@ def run(
             raise RunError(str(e)) from None
         except OSError as e:
             raise RunError(f"cannot write the results to {shown}: {describe_os_error(e)}") from None
+    if base_results is not None:
+        print_effects(results, base_results)
+        out.print("\nLevels (the runs themselves):", markup=False)
     print_outcomes(results, base_results)
+    if spec.horizon > spec.own_horizon:
+        print_assumptions(spec)
     print_files("Results", folder, sorted(p for p in folder.rglob("*") if p.is_file()))
+
+
+def default_comparison(spec: Scenario, scenario: str) -> str | None:
+    """The file the scenario is compared with (`compare_with`, else what it extends), or None."""
+    from balancesim.scenario.files import ScenarioError, compared_with
+
+    try:
+        return compared_with(spec)
+    except ScenarioError as e:
+        raise InputError(f"{scenario}: compare_with: {str(e).splitlines()[0]}") from None
+
+
+def comparison_scenario(path: str, overrides: dict[str, Any], spec: Scenario) -> Scenario | None:
+    """The comparison scenario with the run's overrides that apply to it (same seed, count, horizon).
+
+    None (with a note) when it cannot run over the scenario's horizon.
+
+    A `--set` of something only the scenario has (e.g. its own shock's severity) is left out
+    of the comparison, with a note.
+    """
+    from balancesim.scenario.files import ScenarioError, load_scenario
+
+    fixed = {"replicates": spec.replicates, "seed": spec.seed, "horizon": spec.horizon}
+    kept = {**overrides, **fixed}
+    try:
+        return load_scenario(path, kept)
+    except ScenarioError:
+        pass
+    dropped = []
+    for key, value in overrides.items():
+        if key in fixed:
+            continue
+        try:
+            load_scenario(path, {key: value})
+        except ScenarioError:
+            dropped.append(key)
+            del kept[key]
+    if dropped:
+        err.print(f"note: {path} has no {', '.join(dropped)}: the comparison keeps its own", markup=False)
+    try:
+        return load_scenario(path, kept)
+    except ScenarioError as e:
+        err.print(f"note: no comparison: {str(e).splitlines()[0]}", markup=False)
+        return None

@@ -16,6 +16,8 @@ from balancesim.cli.console import err, print_files, print_validation, stderr
 from balancesim.cli.exits import InputError, RunError, describe_os_error
 from balancesim.cli.options import out_option, posterior_option, replicates_option, seed_option
 
+ROBUST_FOLDER = "results/validation-robust"
+
 EPILOG = """\b
 Examples:
   balancesim validate
@@ -38,7 +40,8 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
 @seed_option("Seed shared by every arm (common random numbers).", default=20220301)
 @out_option(
     "The exact folder of the report (report.md, one PNG per pattern, summary.json, table.csv); "
-    "new, empty, or an earlier report, which is replaced.",
+    "new, empty, or an earlier report, which is replaced [--robust: robust.csv and robust.json, "
+    "default results/validation-robust].",
     default="results/validation",
 )
 @click.option(
@@ -97,6 +100,8 @@ def validate(
 
         given = click.get_current_context().get_parameter_source("replicates")
         runs = replicates if given != click.core.ParameterSource.DEFAULT else DEFAULT_RUNS
+        if click.get_current_context().get_parameter_source("out_dir") == click.core.ParameterSource.DEFAULT:
+            folder = Path(ROBUST_FOLDER)  # not the report's folder: each command replaces only its own
         _validate_robust(runs, draws, seed, scenario_dir, folder, posterior_dir)
         return
     with Phases(stderr(), "validate") as phases:
@@ -109,7 +114,7 @@ def validate(
         try:
             # Checked and locked before the work: a folder that is not an earlier report is refused
             # at once, and a second validation into the same folder cannot mix its files with ours.
-            with val.report_folder(folder) as notes:
+            with val.report_folder(folder, tuple(p for p in (scenario_dir,) if p)) as notes:
                 for note in notes:
                     err.print(note, markup=False, soft_wrap=True)
                 advance = phases.bar(
@@ -145,23 +150,20 @@ def _validate_robust(
         phases.setting_up("loading the simulation libraries")
         check_out_writable(folder)
         from balancesim import validation as val
-        from balancesim.experiment.folders import FolderBusy, locked
+        from balancesim.cli.outputs import opened
         from balancesim.validation.robust import count_robust_runs, run_robust, write_robust
 
         scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
-        try:
-            # Locked before the work, as `validate` does: a second command writing the same
-            # folder is refused at once instead of mixing its files with ours.
-            with locked(folder):
-                advance = phases.bar(count_robust_runs(val.CHECKS, draws, runs), f"{draws} draws", "runs")
-                try:
-                    result = run_robust(draws, runs, seed, scenarios, progress=advance, posterior=posterior)
-                except val.ValidationError as e:
-                    raise InputError(str(e)) from None
-                files = write_robust(result, folder)
-        except FolderBusy as e:
-            raise RunError(str(e)) from None
-        except OSError as e:
-            raise RunError(f"cannot write to {folder}: {describe_os_error(e)}") from None
+        inputs = [p for p in (scenario_dir, posterior) if p]
+        # The output-folder policy of every command (cli/outputs.py): checked and locked
+        # before the work, replaced whole only if it holds an earlier robustness report.
+        with opened(folder, "validate --robust", inputs, lazy=False) as out:
+            advance = phases.bar(count_robust_runs(val.CHECKS, draws, runs), f"{draws} draws", "runs")
+            try:
+                result = run_robust(draws, runs, seed, scenarios, progress=advance, posterior=posterior)
+            except val.ValidationError as e:
+                raise InputError(str(e)) from None
+            write_robust(result, out.partial)
+            files = out.commit()
     print_robust(result)
     print_files("Robustness", folder, files)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from balancesim.model import engine, metrics
+from balancesim.model.draws import shock_draws
 from balancesim.model.state import Setup, build_setup
 from balancesim.model.trace import Trace
 from balancesim.model.trace import explain as explain_trace
@@ -52,10 +53,18 @@ class Results:
     drawn: dict[str, np.ndarray] = field(default_factory=dict)
     uncertainty: str = "none"  # prior (drawn here), given (passed in) or none
     trace: Trace | None = None  # each month's decision, with run(..., trace=True)
+    # The scenario's own per-run draws (PATH -> (R,)): shock severities, months of random
+    # shocks (model/draws.py). Recorded, never passed to the engine: the noise makes them.
+    recorded: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def replicates(self) -> int:
         return self.data.shape[1]
+
+    @property
+    def inputs(self) -> dict[str, np.ndarray]:
+        """Every per-run draw: the values drawn or given, then the scenario's own draws."""
+        return {**self.drawn, **self.recorded}
 
     def values(self, actor: str, measure: str) -> np.ndarray:
         """(months, R) values of one measure."""
@@ -201,6 +210,13 @@ def run(
         )
     else:
         raise ValueError(f"unknown engine {engine_name!r} (vectorised or mesa)")
+    recorded = shock_draws(
+        setup,
+        [shock.id for shock in scenario.shocks],
+        engine.replicate_seeds(seed, replicates),
+        drawn,
+        chunk=chunk_size,
+    )
     return Results(
         scenario=scenario,
         setup=setup,
@@ -213,6 +229,7 @@ def run(
         drawn=drawn,
         uncertainty=source,
         trace=kept_trace,
+        recorded={p: v for p, v in recorded.items() if p not in drawn},
     )
 
 
@@ -348,7 +365,7 @@ def shared_values(results: Results, baseline: Scenario) -> dict[str, np.ndarray]
 
 
 def params_table(results: Results) -> pd.DataFrame:
-    """The per-run values as a table: replicate, then one column per PATH."""
+    """The per-run draws as a table: replicate, then one column per PATH (`Results.inputs`)."""
     table = {"replicate": np.arange(results.replicates, dtype=np.int32)}
-    table.update(results.drawn)
+    table.update(results.inputs)
     return pd.DataFrame(table)

@@ -42,15 +42,18 @@ import pyarrow.parquet as pq
 from balancesim.experiment import batch as experiment
 from balancesim.experiment.batch import Results, common_random_numbers, params_table, summary
 from balancesim.experiment.folders import (
-    check_target,
+    check_output,
     clean_partials,
+    foreign,
     fsync_dir,
     locked,
     make_partial,
     safe_name,
     swap_in,
+    write_marker,
 )
 from balancesim.model import metrics
+from balancesim.scenario import verified
 
 # Every Parquet file gets page checksums, so a damaged page is an error on reading, not wrong numbers.
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_page_checksum": True}
@@ -189,6 +192,9 @@ def read_series(folder: str | Path) -> pd.DataFrame:
 
     Folders of layout 1 (packed measure names, baseline in a separate file)
     are converted; a folder from a newer balancesim raises ValueError saying so.
+    Each file is verified (`scenario.verified`): against the sha256 the folder
+    lists where it lists one, and its Parquet page checksums; the runs are
+    counted against the manifest. Damage raises `verified.DamagedFile`.
     """
     folder = Path(folder)
     try:
@@ -196,8 +202,11 @@ def read_series(folder: str | Path) -> pd.DataFrame:
         version = manifest["balancesim_run"]
     except (OSError, ValueError, KeyError, TypeError):
         raise ValueError(f"{folder}: not a balancesim run folder (no readable manifest.json)") from None
+    listed = verified.listing(folder) or {}
     if version == FORMAT:
-        return pd.read_parquet(folder / "series.parquet")
+        frame = verified.read_table(folder / "series.parquet", listed.get("series.parquet")).to_pandas()
+        _check_runs(folder / "series.parquet", frame, manifest)
+        return frame
     if version != 1:
         raise ValueError(
             f"{folder}: run folder layout {version!r} is not one this balancesim reads "
@@ -205,9 +214,23 @@ def read_series(folder: str | Path) -> pd.DataFrame:
         )
     frames = []
     for label, name in (("scenario", "series.parquet"), ("baseline", "baseline_series.parquet")):
-        if (folder / name).exists():
-            frames.append(_tidy(pd.read_parquet(folder / name), label))
+        if (folder / name).exists() or name in listed:
+            table = verified.read_table(folder / name, listed.get(name)).to_pandas()
+            _check_runs(folder / name, table, manifest)
+            frames.append(_tidy(table, label))
     return _concat(frames)
+
+
+def _check_runs(path: Path, frame: pd.DataFrame, manifest: dict[str, Any]) -> None:
+    """DamagedFile unless the series holds the manifest's number of runs (per scenario)."""
+    expected = manifest.get("replicates")
+    if not isinstance(expected, int) or "replicate" not in frame.columns:
+        return
+    groups = frame.groupby("scenario", observed=True) if "scenario" in frame.columns else [("", frame)]
+    for _, part in groups:
+        found = part["replicate"].nunique()
+        if found != expected:
+            raise verified.DamagedFile(path, f"damaged: {found} runs, the manifest says {expected}")
 
 
 def _tidy(frame: pd.DataFrame, label: str) -> pd.DataFrame:
@@ -257,10 +280,11 @@ def new_run_folder(root: Path, scenario_name: str, seed: int) -> tuple[Path, Pat
 
 
 def is_earlier_run(folder: Path) -> bool:
-    """Does `folder` hold a run written by `balancesim run`, and nothing else?
+    """Does `folder` hold a run written by `balancesim run` before runs were marked, and nothing else?
 
     Its manifest lists every file of the run; a folder holding any other
-    (visible) file is someone else's, and is not replaced.
+    file is someone else's, and is not replaced (folders written since carry
+    the policy's marker, `folders.is_earlier_output`).
     """
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
@@ -271,12 +295,7 @@ def is_earlier_run(folder: Path) -> bool:
     files = manifest.get("files")
     if not isinstance(files, dict):
         return False
-    present = {
-        str(p.relative_to(folder))
-        for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    }
-    return present <= {*files, "manifest.json"}
+    return not foreign(folder, {*files, "manifest.json"})
 
 
 @dataclass
@@ -289,17 +308,22 @@ class Destination:
 
 
 @contextlib.contextmanager
-def run_destination(out: Path | None, root: Path, name: str, seed: int) -> Iterator[Destination]:
+def run_destination(
+    out: Path | None, root: Path, name: str, seed: int, inputs: tuple[str | Path, ...] = ()
+) -> Iterator[Destination]:
     """Prepare a run's folder before any simulation; remove the partial folder if the block fails.
 
-    `out` given: exactly that folder, which must be new, empty or an earlier
-    run (FolderRefused otherwise), locked for the whole block (FolderBusy if
-    another command writes it). Otherwise a new `root/name/<run-id>/`.
-    Partial folders left beside it by killed runs are removed first.
+    `out` given: exactly that folder, under the output-folder policy of `run`
+    (`folders.check_output`: new, empty or an earlier run holding nothing
+    else, never one of the `inputs`; FolderRefused otherwise), locked for the
+    whole block (FolderBusy if another command writes it). Otherwise a new
+    `root/name/<run-id>/`. Partial folders left beside it by killed runs are
+    removed first.
     """
     if out is not None:
+        check_output(out, "run", inputs, legacy=is_earlier_run)
         with locked(out):
-            check_target(out, is_earlier_run, "run")
+            check_output(out, "run", inputs, legacy=is_earlier_run)
             leftovers = clean_partials(out.parent)
             partial = make_partial(out.parent, out.name)
             with _discard_on_error(partial):
@@ -343,7 +367,7 @@ def write_run(
     try:
         started = time.perf_counter()
         write_series(partial / "series.parquet", results, baseline)
-        if results.drawn:
+        if results.inputs:
             write_table(partial / "params.parquet", params_table(results))
         if results.trace is not None:
             write_trace(partial / "trace.parquet", results, baseline)
@@ -359,6 +383,9 @@ def write_run(
             timings["plots_s"] = time.perf_counter() - started
         manifest = _manifest(results, command, baseline, baseline_file, scenario_file, timings, partial)
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        files = dict(manifest["files"])
+        files["manifest.json"] = verified.entry(partial / "manifest.json")
+        write_marker(partial, "run", files)
         swap_in(partial, final)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -415,6 +442,9 @@ def _uncertainty(results: Results, baseline: Results | None) -> dict[str, Any]:
     from balancesim.scenario.uncertainty import summary as draws_summary
 
     record: dict[str, Any] = {"mode": results.uncertainty}
+    if results.recorded:
+        record["file"] = "params.parquet"
+        record["recorded"] = sorted(results.recorded)
     if results.drawn:
         spec = results.scenario.uncertainty
         record["file"] = "params.parquet"

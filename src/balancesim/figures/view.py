@@ -70,8 +70,11 @@ def shock_months(model: BalanceModel) -> list[tuple[int, str]]:
     """(month, name) of every shock that has happened: scheduled ones and those fired by hand."""
     shocks = {s.id: s for s in model.spec.shocks}
     out = [(m, shocks[i].name) for m, i in model.fired]
+    by_hand = {i for _, i in model.fired}
     for k, s in enumerate(model.spec.shocks):
-        if s.month is not None and s.month < model.month and model.state.shock_fired[k, 0] > 0:
+        # a scheduled shock fired by hand earlier does not happen again at its month (rules.shocks)
+        fired = model.state.shock_fired[k, 0] > 0 and s.id not in by_hand
+        if s.month is not None and s.month <= model.month and fired:
             out.append((s.month, s.name))
     return sorted(set(out))
 

@@ -24,15 +24,22 @@ if TYPE_CHECKING:
 
 
 class Actor(mesa.Agent):
-    """An actor of the scenario: its id, display name and index in the state arrays."""
+    """An actor of the scenario: its id, display name, kind (`regional`, `great_power` or
+    `third_party`, as in scenario files), whether the regional measures count it
+    (`in_region`: false for a regional state outside the region, such as Armenia in the
+    baseline, and for every outside power) and its index in the state arrays."""
 
     model: BalanceModel
+    kind: str = ""
 
-    def __init__(self, model: BalanceModel, actor_id: str, name: str, index: int) -> None:
+    def __init__(
+        self, model: BalanceModel, actor_id: str, name: str, index: int, in_region: bool = False
+    ) -> None:
         super().__init__(model)
         self.actor_id = actor_id
         self.name = name
         self.index = index
+        self.in_region = in_region
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.actor_id!r})"
@@ -40,6 +47,8 @@ class Actor(mesa.Agent):
 
 class RegionalState(Actor):
     """A small state that hedges between the outside powers (C1-C4, C7-C11)."""
+
+    kind = "regional"
 
     @property
     def engagement(self) -> dict[str, dict[str, float]]:
@@ -87,6 +96,11 @@ class RegionalState(Actor):
         return decision_rows(self.model.decision, self.model.setup, state=self.index)
 
     @property
+    def gains(self) -> float:
+        """What the state gains by balancing this month (metrics.py)."""
+        return self.model.measure(self.actor_id, "gains")
+
+    @property
     def memberships(self) -> dict[str, str]:
         """Status in each institution: 'member', 'threatening exit', 'left' or 'not a member'."""
         st, setup = self.model.state, self.model.setup
@@ -127,9 +141,13 @@ class OutsidePower(Actor):
 class GreatPower(OutsidePower):
     """Russia, China: offer security and trade, coordinate or compete (C4-C6, C14, C15)."""
 
+    kind = "great_power"
+
 
 class ThirdParty(OutsidePower):
     """India, Turkey, the EU, the US: invited when a security need is unmet (C3, C10, C11)."""
+
+    kind = "third_party"
 
     @property
     def invitations(self) -> dict[str, float]:

@@ -13,9 +13,15 @@ scenario's parameters, e.g. `BalanceModel(path, hedging_tension=0)`.
 The DataCollector is the model's only record of its history: its model
 variables hold the regional outcomes (named `regional_*` where the states
 have a measure of the same name, so that `batch_run`'s merged rows keep the
-two apart), its agent-type variables the states' and powers' own figures,
-and its table `measures` every measure at every month (columns keyed
-(actor, partner, domain, measure), see metrics.py).
+two apart) and the institutions' member and exit-threat counts
+(`members.csto`, `exit_threats.csto`), its agent variables each actor's id,
+name, kind, whether it is counted in the region (`in_region`) and its own
+figures (None where a figure does not apply to that kind of actor), and its
+table `measures` every measure at every month (columns keyed (actor,
+partner, domain, measure), see metrics.py). Every reporter reads the table at
+the model's time, so the collector is rebuilt through Mesa's public API alone
+(a fresh `DataCollector`, collected month by month) when a shock fired by hand
+changes the current month's record.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import mesa
 import numpy as np
 
 from balancesim.model import engine, metrics, rules
-from balancesim.model.agents import GreatPower, RegionalState, ThirdParty
+from balancesim.model.agents import Actor, GreatPower, OutsidePower, RegionalState, ThirdParty
 from balancesim.model.state import build_setup, initial_state
 from balancesim.model.trace import DECISION_COLUMNS, Decision, Tracer, decision_rows
 from balancesim.scenario.schema import Scenario
@@ -42,6 +48,7 @@ REGIONAL_REPORTERS = {
     "regional_balance": "balance",
     "regional_restructuring": "restructuring",
     "regional_third_party_share": "third_party_share",
+    "regional_gains": "gains",
     "tension": "tension",
     "coordination": "coordination",
     "volatility": "volatility",
@@ -49,13 +56,40 @@ REGIONAL_REPORTERS = {
 SEED_RANGE = 2**64  # replicate seeds are uint64 words (engine.replicate_seeds)
 
 
+# Agent reporters: name -> the measure each kind of actor reports under it
+# (None: the name does not apply to that kind, and the agent reports None).
+STATE_REPORTERS = ("hedging_index", "balance", "elite_control", "gains")
+POWER_REPORTERS = ("attention", "regional_share")
+
+
 def _region(name: str):
     def reporter(model: BalanceModel) -> float:
-        return model.measure(metrics.REGION, name)
+        return model.measure_at(metrics.REGION, name, int(model.time))
 
     reporter.__name__ = name
     reporter.__doc__ = f"Regional {name} (see metrics.py)."
     return reporter
+
+
+def _own(name: str, kind: type):
+    def reporter(agent: Actor) -> float | None:
+        if not isinstance(agent, kind):
+            return None
+        return agent.model.measure_at(agent.actor_id, name, int(agent.model.time))
+
+    reporter.__name__ = name
+    return reporter
+
+
+def _memberships(agent: Actor) -> int | None:
+    """How many institutions the state is a member of this month (None for the powers)."""
+    if not isinstance(agent, RegionalState):
+        return None
+    model = agent.model
+    return sum(
+        int(model.measure_at(agent.actor_id, f"member.{i}", int(model.time)) > 0)
+        for i in model.setup.institution_ids
+    )
 
 
 def replicate_seed(rng: Any) -> int:
@@ -143,29 +177,41 @@ class BalanceModel(mesa.Model):
         self._keys = [tuple(p) for p in self.columns.parts]  # the `measures` table's columns
 
         for k, a in enumerate(self.setup.regional_ids):
-            RegionalState(self, a, _name(spec, a), k)
+            RegionalState(self, a, _name(spec, a), k, in_region=bool(self.setup.in_region[k]))
         for k, a in enumerate(self.setup.partner_ids):
             cls = GreatPower if self.setup.is_great_power[k] else ThirdParty
-            cls(self, a, _name(spec, a), k)
+            cls(self, a, _name(spec, a), k, in_region=False)
 
-        self.datacollector = mesa.DataCollector(
+        self.datacollector = self._new_datacollector()
+        self._record()
+        self.running = True
+
+    def _new_datacollector(self) -> mesa.DataCollector:
+        counts = {
+            f"{kind}.{i}": _region(f"{kind}.{i}")
+            for i in self.setup.institution_ids
+            for kind in ("members", "exit_threats")
+        }
+        return mesa.DataCollector(
             model_reporters={
                 "replicate_seed": "replicate_seed",
                 **{name: _region(m) for name, m in REGIONAL_REPORTERS.items()},
+                **counts,
             },
-            agenttype_reporters={
-                RegionalState: {
-                    "hedging_index": "hedging_index",
-                    "balance": "balance",
-                    "elite_control": "elite_control",
-                },
-                GreatPower: {"attention": "attention", "regional_share": "regional_share"},
-                ThirdParty: {"attention": "attention", "regional_share": "regional_share"},
+            agent_reporters={
+                "actor_id": "actor_id",
+                "name": "name",
+                "kind": "kind",
+                "in_region": "in_region",
+                **{m: _own(m, RegionalState) for m in STATE_REPORTERS},
+                "memberships": _memberships,
+                **{m: _own(m, OutsidePower) for m in POWER_REPORTERS},
             },
-            tables={MEASURES: self._keys, **({DECISIONS: list(DECISION_COLUMNS)} if trace else {})},
+            tables={
+                MEASURES: self._keys,
+                **({DECISIONS: list(DECISION_COLUMNS)} if self.tracer is not None else {}),
+            },
         )
-        self._record()
-        self.running = True
 
     # -- stepping ---------------------------------------------------------
     @property
@@ -225,7 +271,7 @@ class BalanceModel(mesa.Model):
         return self.tracer.step(self.state, noise, before=self._before_shocks)[1]
 
     def _record(self) -> None:
-        """Collect this month: every measure into the table (agents read it), then the reporters."""
+        """Collect this month: every measure into the table, then the reporters (which read it)."""
         row = metrics.measure(self.state, self.setup)[0].tolist()
         # What add_table_row does, without building and checking a dict of every column each month.
         for values, value in zip(self.datacollector.tables[MEASURES].values(), row, strict=True):
@@ -239,18 +285,32 @@ class BalanceModel(mesa.Model):
             table[key].extend(values)
 
     def _forget_last_record(self) -> None:
-        """Drop the last collection from the DataCollector (Mesa 3's storage: lists per
-        model variable and table column, agent records keyed by time)."""
-        dc = self.datacollector
-        for values in (*dc.model_vars.values(), *dc.tables[MEASURES].values()):
+        """Drop the last month from the DataCollector: a fresh collector, filled month by
+        month from the measures table (every reporter reads the table at `self.time`)."""
+        table = self.datacollector.tables[MEASURES]
+        for values in table.values():
             values.pop()
-        dc._collection_steps.pop()
-        dc._agenttype_records.pop(self.time, None)
+        now = self.time
+        fresh = self._new_datacollector()
+        fresh.tables[MEASURES] = table
+        if self.tracer is not None:  # the months' decisions stand: a shock fired now counts in the next
+            fresh.tables[DECISIONS] = self.datacollector.tables[DECISIONS]
+        self.datacollector = fresh
+        try:
+            for month in range(len(next(iter(table.values())))):
+                self.time = month
+                fresh.collect(self)
+        finally:
+            self.time = now
 
     # -- reading ----------------------------------------------------------
     def measure(self, actor: str, name: str) -> float:
         """The current value of one measure (see metrics.py)."""
         return self.datacollector.tables[MEASURES][self._keys[self.columns.index(actor, name)]][-1]
+
+    def measure_at(self, actor: str, name: str, month: int) -> float:
+        """The value of one measure at a month so far (see metrics.py)."""
+        return self.datacollector.tables[MEASURES][self._keys[self.columns.index(actor, name)]][month]
 
     def series(self) -> np.ndarray:
         """All measures of every month so far: (months, C) in `self.columns` order."""

@@ -50,7 +50,19 @@ if TYPE_CHECKING:
     pass
 
 # Top-level settings that fix the shape of a run: never per replicate.
-FIXED = ("name", "description", "horizon", "start", "seed", "replicates", "balance", "outputs", "sweep")
+FIXED = (
+    "name",
+    "description",
+    "horizon",
+    "start",
+    "until",
+    "compare_with",
+    "seed",
+    "replicates",
+    "balance",
+    "outputs",
+    "sweep",
+)
 
 _SECTIONS = ["parameters", "actors", "relations", "institutions", "assets", "shocks"]
 _INSTITUTION_KEYS = ["reliability", "satisfaction", "salience"]

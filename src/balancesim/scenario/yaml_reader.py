@@ -64,6 +64,7 @@ class Loader:
         self.problems: list[Problem] = []
         self.files: list[str] = []  # in the order met, to sort problems by file
         self.values = 0
+        self.extends: str | None = None  # the file the top-level file extends, as displayed
 
     def add(self, src: Src, path: Location | str, message: str) -> None:
         text = path if isinstance(path, str) else (format_location(path) if path else "")
@@ -277,6 +278,8 @@ class Loader:
         name = ext.value
         base_real = real.parent / name
         base_display = os.path.normpath(os.path.join(os.path.dirname(display), name))
+        if len(chain) == 1:
+            self.extends = base_display
         resolved = Path(os.path.realpath(base_real))  # never raises: a symlink loop fails on reading
         if any(resolved == seen for _, seen in chain):
             names = " -> ".join([*(d for d, _ in chain), base_display])

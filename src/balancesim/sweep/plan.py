@@ -166,6 +166,8 @@ def posterior_identity(posterior: Any) -> dict[str, Any]:
     A resumed sweep must draw from the same particles; the folder's name alone
     would not notice a calibration rerun into it.
     """
+    if hasattr(posterior, "identity"):  # evaluate's prior draws (evaluate.PriorDraws)
+        return posterior.identity()
     digest = hashlib.sha256()
     for path in posterior.paths:
         digest.update(path.encode() + b"\0" + np.ascontiguousarray(posterior.values[path], float).tobytes())
@@ -253,8 +255,10 @@ def plan_points(
     if not np.isfinite(points).all():
         p = int(np.flatnonzero(~np.isfinite(points).all(axis=1))[0])
         raise SweepError(f"design point {p}: NaN/infinity is not allowed")
+    if replicates is not None and replicates < 1:
+        raise SweepError(f"replicates: expected a whole number of at least 1, got {replicates}")
     source = DesignFile("", tuple(paths), points, tuple(range(len(rows))))
-    return _plan(file, base, {}, options, seed, source)
+    return _plan(file, base, {}, options, seed, source, option="")
 
 
 def _plan(
@@ -264,7 +268,10 @@ def _plan(
     options: SweepOptions,
     seed: int | None,
     source: DesignFile | None,
+    option: str = "--",
 ) -> SweepPlan:
+    """The plan; `option` prefixes the names of options in messages ('--' for the command
+    line, '' for the Python API's arguments)."""
     replicates = options.replicates if options.replicates is not None else base.replicates
     run_seed = base.seed if seed is None else seed
     if seed is not None:
@@ -276,7 +283,9 @@ def _plan(
     elif options.months is not None:
         bad = [m for m in options.months if not 0 <= m <= horizon]
         if bad:
-            raise SweepError(f"--months: {bad[0]} is outside 0..{horizon} (the scenario's horizon months)")
+            raise SweepError(
+                f"{option}months: {bad[0]} is outside 0..{horizon} (the scenario's horizon months)"
+            )
         months = tuple(sorted(set(options.months)))
     else:
         months = tuple(sorted({m for m in [*base.outputs.months, horizon] if 0 < m <= horizon}))
@@ -304,7 +313,7 @@ def _plan(
         chosen = parse_outcomes(options.outcomes) if options.outcomes else headline()
         column_index = outcome_columns(setup, chosen)
     except OutcomeError as e:
-        raise SweepError(f"--outcomes: {e}") from None
+        raise SweepError(f"{option}outcomes: {e}") from None
     return SweepPlan(
         scenario_file=file,
         base=base,

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from balancesim.experiment.folders import locked
+from balancesim.experiment.folders import check_inputs, locked, write_marker
 from balancesim.experiment.store import ManifestError, read_manifest, write_json
 from balancesim.sweep.chunks import ChecksumIndex, file_sha256, write_chunk
 from balancesim.sweep.plan import FORMAT, Chunk, SweepPlan
@@ -187,6 +187,8 @@ def run_sweep(
     the executor, the worker count, the chunk size or the order of completion.
     """
     folder = Path(folder)
+    posterior = getattr(plan.posterior, "folder", None)
+    check_inputs(folder, [p for p in (plan.scenario_file, plan.options.design_file, posterior) if p])
     with locked(folder):
         return _run_locked(
             plan, folder, executor, workers, scheduler, resume, progress, plots, command, on_start, notify
@@ -300,9 +302,24 @@ def _run_locked(
             },
         ),
     )
+    _mark(folder, files, index)
     return SweepOutcome(
         folder, plan, summary, sobol, files, len(pending), len(chunks) - len(pending), timings, morris
     )
+
+
+def _mark(folder: Path, files: list[Path], index: ChecksumIndex) -> None:
+    """The folder's marker: the sweep's files with their checksums (the chunks' as just verified).
+
+    Readers (`discover`) read only the chunks it lists and check each against
+    its sha256; files it does not list (a stray `.parquet`) are not the sweep's.
+    """
+    from balancesim.scenario.verified import entry
+
+    listed = {f"chunks/{name}": {"sha256": sha} for name, sha in sorted(index.entries.items())}
+    for path in [*files, folder / "manifest.json", folder / ChecksumIndex.NAME]:
+        listed[path.relative_to(folder).as_posix()] = entry(path)
+    write_marker(folder, "sweep", listed)
 
 
 def _damaged(folder: Path, plan: SweepPlan, index: ChecksumIndex) -> list[Chunk]:

@@ -65,7 +65,7 @@ class ParamSpec:
     def label(self) -> str:
         """How messages name this spec, e.g. `--param parameters.lock_in=1:5:9`."""
         if self.kind == "file":
-            return f"{self.origin}: column {self.path}"
+            return f"{self.origin}: column {self.path}" if self.origin else f"design column {self.path}"
         return f"{self.origin} {self.path}={self.text}"
 
     def as_dict(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from balancesim.experiment.store import write_atomic, write_table
+from balancesim.experiment.store import write_atomic, write_json, write_table
 from balancesim.sweep.chunks import iter_chunks
 from balancesim.sweep.plan import SweepPlan
 
@@ -184,7 +184,9 @@ def write_outputs(
     plots: DrawFigures | None,
     morris: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """design.csv, summary.csv/.parquet, sobol.csv or morris.csv and the plots, each written atomically.
+    """design.csv, problem.json (SALib's problem of the design: names are the PATHs, bounds
+    each one's range), summary.csv/.parquet, sobol.csv or morris.csv and the plots, each
+    written atomically.
 
     `plots` draws the figures (the command line passes `figures.sweep.sweep_figures`); the
     sweep package itself draws nothing.
@@ -202,6 +204,8 @@ def write_outputs(
         files.append(path)
 
     csv(folder / "design.csv", design_table(plan))
+    write_json(folder / "problem.json", plan.design.problem())
+    files.append(folder / "problem.json")
     csv(folder / "summary.csv", summary)
     write_table(folder / "summary.parquet", summary)
     files.append(folder / "summary.parquet")

@@ -250,15 +250,41 @@ def model_params(spec: Scenario) -> dict[str, Any]:
     for name, (label, lo, hi, step) in SLIDERS.items():
         assert name in fields, name
         value = float(getattr(spec.parameters, name))
+        low = min(lo, value)
         params[name] = {
             "type": "SliderFloat",
             "label": label,
             "value": value,
-            "min": min(lo, value),
+            "min": low,
             "max": max(hi, value),
-            "step": step,
+            "step": slider_step(value, low, step),
         }
     return params
+
+
+def slider_step(value: float, low: float, step: float) -> float:
+    """A slider step whose grid holds `value` exactly, so the slider does not move it.
+
+    The browser's slider rounds its value to `low + k * step`, printed with the
+    step's decimals: the baseline's lock-in of 3.6 on a 0.25 grid would become
+    3.5, and Reset would run another model than `balancesim run`. `step` is
+    kept when the value is on its grid; otherwise the step is a power of ten
+    fine enough for the value's (and the range start's) decimals.
+    """
+    k = (value - low) / step
+    if abs(k - round(k)) < 1e-9:
+        return step
+    digits = max(_decimals(value), _decimals(low), _decimals(step))
+    return 10.0**-digits
+
+
+def _decimals(x: float) -> int:
+    """How many decimals `x` is written with (3.6 -> 1, 0.005 -> 3, 2.0 -> 0)."""
+    text = repr(float(x))
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return max(0, len(mantissa.split(".")[1].rstrip("0")) - int(exponent))
+    return len(text.split(".")[1].rstrip("0"))
 
 
 def scenario_from_env() -> Scenario:

@@ -31,7 +31,8 @@ def apply_shocks(state: State, setup: Setup, month: int, noise: MonthNoise) -> S
     """
     if setup.n_shocks == 0:
         return state
-    scheduled = setup.shock_month == month
+    # A scheduled shock already fired by hand (BalanceModel.fire_shock) does not fire again.
+    scheduled = (setup.shock_month == month) & (state.shock_fired == 0)
     random_fire = (
         (setup.shock_probability > 0) & (state.shock_fired == 0) & (noise.shock < setup.shock_probability)
     )
