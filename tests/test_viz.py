@@ -24,6 +24,7 @@ import solara.widgets
 from click.testing import CliRunner
 
 from balancesim.cli.main import main
+from balancesim.figures.view import why_data, why_figure
 from balancesim.model.mesa_model import BalanceModel
 from balancesim.viz import app
 from balancesim.viz import server as viz
@@ -175,10 +176,10 @@ def test_why_it_moved_follows_the_state_steps_and_shocks(taiwan):
     (shocked,) = images(rc)
     assert shocked != chosen
     # the preview is what Step then records; "shocks this month" carries the war's push
-    preview = app.why_data(model, "uzbekistan", "russia", "engagement, both domains")[0].data
+    preview = why_data(model, "uzbekistan", "russia", "engagement, both domains")[0].data
     assert abs(preview.set_index("mechanism").value.get("shocks this month", 0.0)) > 1e-4
     model.step()
-    done = app.why_data(model, "uzbekistan", "russia", "engagement, both domains")
+    done = why_data(model, "uzbekistan", "russia", "engagement, both domains")
     assert done[0].heading == "this month (5 → 6)"
     pd.testing.assert_frame_equal(done[0].data, preview)
 
@@ -200,7 +201,7 @@ def test_why_it_moved_adds_up_to_the_change(taiwan):
         ("security engagement", kazakhstan.engagement["china"]["security"] - engagement0["security"]),
         ("public opinion", kazakhstan.opinion["china"] - opinion0),
     ):
-        since = app.why_data(model, "kazakhstan", "china", view)[1].data.set_index("mechanism").value
+        since = why_data(model, "kazakhstan", "china", view)[1].data.set_index("mechanism").value
         assert since["total change"] == pytest.approx(change, abs=1e-12)
         assert since.drop("total change").sum() == pytest.approx(change, abs=1e-12)
 
@@ -210,8 +211,8 @@ def test_why_figure_shows_names_as_typed(taiwan):
     actors = [a.model_copy(update={"name": "$x^$"}) if a.id == "kazakhstan" else a for a in taiwan.actors]
     model = app.VizModel(taiwan.model_copy(update={"actors": actors}), seed=1)
     model.step()
-    panels = app.why_data(model, "kazakhstan", "russia", "public opinion")
-    fig = app.why_figure(model, "kazakhstan", "russia", "public opinion", panels)
+    panels = why_data(model, "kazakhstan", "russia", "public opinion")
+    fig = why_figure(model, "kazakhstan", "russia", "public opinion", panels)
     fig.canvas.draw()  # mathtext would fail on "$x^$"
     assert fig.get_suptitle().startswith(r"\$x^\$ and Russia: public opinion")
     _box, rc = solara.render(app.WhyItMoved(model), handle_error=False)

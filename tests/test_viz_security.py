@@ -30,6 +30,7 @@ import solara.widgets
 from click.testing import CliRunner
 
 from balancesim.cli.main import main
+from balancesim.figures.view import why_data, why_figure
 from balancesim.viz import app
 from balancesim.viz import server as viz
 from balancesim.viz.guard import AllowedHosts, cdn_file
@@ -102,12 +103,12 @@ def test_scenario_texts_are_never_markup(hostile_spec):
     model.fire_shock("taiwan_war")
     model.step()
 
-    def why_figure(model):
+    def waterfall_figure(model):
         state, partner = model.setup.regional_ids[0], model.setup.partner_ids[0]
-        panels = app.why_data(model, state, partner, "public opinion")
-        return app.why_figure(model, state, partner, "public opinion", panels)
+        panels = why_data(model, state, partner, "public opinion")
+        return why_figure(model, state, partner, "public opinion", panels)
 
-    for figure in (app.network_figure, app.alignment_figure, app.powers_figure, why_figure):
+    for figure in (app.network_figure, app.alignment_figure, app.powers_figure, waterfall_figure):
         fig = figure(model)
         fig.savefig(io.BytesIO(), format="png")  # mathtext would raise here
         shown = [t.get_text() for t in fig.findobj(lambda o: hasattr(o, "get_text"))]

@@ -24,7 +24,7 @@ What the page shows, and why:
   mechanism contributed to its engagement (or opinion) this month and since the
   start (model/trace.py, the decision trace the page's model records), so the
   reader sees which claim's mechanism moved it; after a shock fired by hand,
-  the month shown is the next Step's, with the shock in it.
+  the month shown is the next Step's, with the shock in it (viz/why.py).
 
 Mesa's SolaraViz supplies Step, Play and Reset and the sliders (``model_params``);
 sliders and the seed apply when Reset is pressed. The figures are drawn by
@@ -49,15 +49,12 @@ from mesa.visualization.utils import force_update, update_counter
 
 from balancesim.experiment.batch import calendar_month
 from balancesim.figures.view import (
-    WHY_VIEWS,
     alignment_figure,
     names,
     network_figure,
     powers_figure,
     shock_months,
     short_name,
-    why_data,
-    why_figure,
 )
 from balancesim.model import engine
 from balancesim.model.agents import GreatPower, OutsidePower, RegionalState
@@ -68,6 +65,7 @@ from balancesim.scenario.parameters import Parameters
 from balancesim.scenario.posterior import PosteriorError, read_posterior
 from balancesim.scenario.schema import Scenario
 from balancesim.viz.server import POSTERIOR_ENV, SCENARIO_ENV
+from balancesim.viz.why import WhyItMoved
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "taiwan_shock.yaml"
 
@@ -563,56 +561,6 @@ def drawn_note(model: BalanceModel) -> str:
         + f". With a blank seed box this is replicate {k} of <code>balancesim run</code>; "
         "drawn values take precedence over the sliders.</div>"
     )
-
-
-def choices(ids: list[str], label: dict[str, str]) -> dict[str, str]:
-    """Select options for actors: display name -> id (the id added where two names are the same)."""
-    shown = [label[a] for a in ids]
-    return {(n if shown.count(n) == 1 else f"{n} ({a})"): a for n, a in zip(shown, ids, strict=True)}
-
-
-@solara.component
-def WhyItMoved(model: BalanceModel) -> None:
-    """Why the selected state moved: waterfalls of this month's change and the change since the start.
-
-    The selectors pick the state, the partner and what moved (engagement by domain
-    or public opinion); the figure (`why_figure`) and a line of figures under it
-    (``data-testid="why"``) redraw with each step and each shock fired by hand.
-    """
-    update_counter.get()
-    label = names(model)
-    states = choices(list(model.setup.regional_ids), label)
-    partners = choices(list(model.setup.partner_ids), label)
-    first_partner = model.setup.partner_ids[model.setup.balance_pair[0]]
-    state_name, set_state = solara.use_state(next(iter(states)))
-    partner_name, set_partner = solara.use_state(next(n for n, a in partners.items() if a == first_partner))
-    view, set_view = solara.use_state(next(iter(WHY_VIEWS)))
-    actor = states.get(state_name, next(iter(states.values())))  # a Reset keeps the scenario's ids
-    partner = partners.get(partner_name, first_partner)
-    panels = why_data(model, actor, partner, view)
-    summary = []
-    for panel in panels:
-        if panel.data is None:
-            summary.append(f"{panel.heading}: no month yet")
-            continue
-        total = float(panel.data.value.iloc[-1])
-        lead = panel.data.iloc[0]
-        summary.append(f"{panel.heading}: {total:+.4f}, most from {lead.mechanism} ({lead.value:+.4f})")
-    with Cell():
-        solara.HTML(tag="h3", unsafe_innerHTML="Why it moved")
-        with solara.Row(gap="6px"):
-            solara.Select("State", values=list(states), value=state_name, on_value=set_state, dense=True)
-            solara.Select(
-                "Partner", values=list(partners), value=partner_name, on_value=set_partner, dense=True
-            )
-            solara.Select("What", values=list(WHY_VIEWS), value=view, on_value=set_view, dense=True)
-        _figure(why_figure(model, actor, partner, view, panels))
-        solara.HTML(
-            tag="div",
-            unsafe_innerHTML=f'<div class="bs-note" data-testid="why">'
-            f"{esc(label[actor])} with {esc(label[partner])}, {esc(view)}: "
-            f"{'; '.join(esc(line) for line in summary)}.</div>",
-        )
 
 
 COMPONENTS = [RunStatus, ActorNetwork, StatesTable, AlignmentChart, PowersChart, WhyItMoved, Guide]
