@@ -201,3 +201,18 @@ def test_run_trace_and_explain_on_the_command_line(tmp_path) -> None:
     assert (folder / "plots" / "explain-kazakhstan.png").stat().st_size > 0
     bad = runner.invoke(main, ["explain", str(folder), "--actor", "narnia"])
     assert bad.exit_code == 2 and "--actor" in bad.output
+
+
+def test_the_engine_imports_no_pandas() -> None:
+    """Importing pandas sets a context variable (decimal's) that slows every numpy operation
+    after it; the engine, trace or not, must not pay that (benchmarks/trace.py)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import contextvars, sys\n"
+        "from balancesim.model import engine, trace\n"
+        "print(len(contextvars.copy_context()), 'pandas' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0", "False"], done.stdout
