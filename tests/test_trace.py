@@ -168,6 +168,9 @@ def test_a_shock_fired_by_hand_counts_as_the_months_shock() -> None:
     np.testing.assert_allclose(
         fired.decision.engagement.sum(axis=0), fired.state.engagement - before, atol=1e-12
     )
+    # firing rebuilds the DataCollector: the months already decided stay in its table
+    decided = [fired.datacollector.tables[DECISIONS]["step"], plain.datacollector.tables[DECISIONS]["step"]]
+    assert decided[0] == decided[1] and sorted(set(decided[0])) == [1, 2]
 
 
 def test_the_terms_are_the_influence_tables_mechanisms() -> None:
@@ -201,3 +204,18 @@ def test_run_trace_and_explain_on_the_command_line(tmp_path) -> None:
     assert not (folder / "plots").exists()  # the run folder is an input, never written
     bad = runner.invoke(main, ["explain", str(folder), "--actor", "narnia"])
     assert bad.exit_code == 2 and "--actor" in bad.output
+
+
+def test_the_engine_imports_no_pandas() -> None:
+    """Importing pandas sets a context variable (decimal's) that slows every numpy operation
+    after it; the engine, trace or not, must not pay that (benchmarks/trace.py)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import contextvars, sys\n"
+        "from balancesim.model import engine, trace\n"
+        "print(len(contextvars.copy_context()), 'pandas' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0", "False"], done.stdout

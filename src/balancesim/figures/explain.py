@@ -30,10 +30,16 @@ def waterfall_data(
     return pd.DataFrame([*out, (TOTAL, total)], columns=["mechanism", "value"])
 
 
-def waterfall(data: pd.DataFrame, title: str, ax=None) -> plt.Figure:
-    """Draw `waterfall_data`'s bars: each term from where the previous ended, the total from zero."""
-    fig = ax.figure if ax is not None else plt.figure(figsize=(8, 0.45 * len(data) + 1.5))
-    ax = ax if ax is not None else fig.add_subplot()
+def waterfall(
+    data: pd.DataFrame, title: str, ax=None, xlabel: str = "contribution (mean over runs)"
+) -> plt.Figure:
+    """Draw `waterfall_data`'s bars: each term from where the previous ended, the total from zero.
+
+    On `ax` (a panel of a figure the caller lays out), or on a figure of its own.
+    """
+    own = ax is None
+    fig = plt.figure(figsize=(8, 0.45 * len(data) + 1.5)) if own else ax.figure
+    ax = fig.add_subplot() if own else ax
     level = 0.0
     labels = list(data.mechanism)
     for k, (name, value) in enumerate(zip(data.mechanism, data.value, strict=True)):
@@ -46,8 +52,9 @@ def waterfall(data: pd.DataFrame, title: str, ax=None) -> plt.Figure:
     ax.invert_yaxis()
     ax.axvline(0.0, color="black", linewidth=0.6)
     ax.set_title(title, fontsize=10)
-    ax.set_xlabel("contribution (mean over runs)")
-    fig.tight_layout()
+    ax.set_xlabel(xlabel)
+    if own:
+        fig.tight_layout()
     return fig
 
 

@@ -254,6 +254,22 @@ class BalanceModel(mesa.Model):
         self._forget_last_record()
         self._record()
 
+    @property
+    def shocks_fired_now(self) -> bool:
+        """Whether shocks were fired by hand this month (the next Step's decision counts them)."""
+        return self._before_shocks is not None
+
+    def next_decision(self) -> Decision | None:
+        """The decision the next Step will record, without taking it (with trace=True).
+
+        None without the trace or at the horizon. After a shock fired by hand, its
+        "shocks this month" term is what that shock will do to the coming month.
+        """
+        if self.tracer is None or self.state.month >= self.setup.horizon:
+            return None
+        noise = self.noise.month(self.state.month, self.setup)
+        return self.tracer.step(self.state, noise, before=self._before_shocks)[1]
+
     def _record(self) -> None:
         """Collect this month: every measure into the table, then the reporters (which read it)."""
         row = metrics.measure(self.state, self.setup)[0].tolist()
@@ -277,6 +293,8 @@ class BalanceModel(mesa.Model):
         now = self.time
         fresh = self._new_datacollector()
         fresh.tables[MEASURES] = table
+        if self.tracer is not None:  # the months' decisions stand: a shock fired now counts in the next
+            fresh.tables[DECISIONS] = self.datacollector.tables[DECISIONS]
         self.datacollector = fresh
         try:
             for month in range(len(next(iter(table.values())))):

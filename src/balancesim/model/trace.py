@@ -35,9 +35,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from balancesim.model import rules
 from balancesim.model.rules import MonthNoise
@@ -46,6 +46,14 @@ from balancesim.model.rules.shocks import apply_shocks
 from balancesim.model.rules.world import neutral_alliances, recorded_answers
 from balancesim.model.state import Setup, State
 from balancesim.model.ties import asset_floor
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported only by the functions that build frames: the engine imports this
+# module, and importing pandas sets a context variable (decimal's) that makes every
+# numpy operation after it slower (numpy looks its error state up in the context),
+# which cost the untraced engine 1.4% of its instructions (benchmarks/trace.py).
 
 
 @dataclass(frozen=True)
@@ -274,6 +282,8 @@ def to_frame(trace: Trace, setup: Setup) -> pd.DataFrame:
 
     `step` is the month reached: the row says how the state moved from step - 1 to step.
     """
+    import pandas as pd
+
     T, R, S, M = setup.horizon, trace.replicates, setup.n_regional, setup.n_partners
     names = _term_names()
     parts = []
@@ -395,6 +405,8 @@ def explain(
                             "mean": float(np.mean(v)),
                         }
                     )
+    import pandas as pd
+
     frame = pd.DataFrame(rows)
     order = frame["median"].abs().sort_values(ascending=False, kind="stable").index
     return frame.loc[order].reset_index(drop=True)

@@ -20,6 +20,11 @@ What the page shows, and why:
   (the shares are what the headline measures summarise).
 * Two chart panels: the headline measures (metrics.HEADLINE) over time, and
   the outside powers and institutions over time, with the shocks marked.
+* Why it moved: for the state (and partner) selected, a waterfall of what each
+  mechanism contributed to its engagement (or opinion) this month and since the
+  start (model/trace.py, the decision trace the page's model records), so the
+  reader sees which claim's mechanism moved it; after a shock fired by hand,
+  the month shown is the next Step's, with the shock in it (viz/why.py).
 
 Mesa's SolaraViz supplies Step, Play and Reset and the sliders (``model_params``);
 sliders and the seed apply when Reset is pressed. The figures are drawn by
@@ -60,6 +65,7 @@ from balancesim.scenario.posterior import PosteriorError, read_posterior
 from balancesim.scenario.schema import Scenario
 from balancesim.text.guard import for_html
 from balancesim.viz.server import POSTERIOR_ENV, SCENARIO_ENV
+from balancesim.viz.why import WhyItMoved
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "taiwan_shock.yaml"
 
@@ -210,7 +216,13 @@ class VizModel(BalanceModel):
         if rng is None:  # a blank seed box is the scenario's replicate k, not BalanceModel's fresh seed
             rng = default_seed(spec, k)
         values = drawn_values(spec, k)
-        super().__init__(spec, rng=rng, values=values, **{k: v for k, v in given.items() if v is not None})
+        super().__init__(
+            spec,
+            rng=rng,
+            values=values,
+            trace=True,  # the page shows why a state moved (WhyItMoved)
+            **{k: v for k, v in given.items() if v is not None},
+        )
         self.replicate = k
         self.seed_problem: str | None = " ".join(problems) or None
 
@@ -552,7 +564,7 @@ def drawn_note(model: BalanceModel) -> str:
     )
 
 
-COMPONENTS = [RunStatus, ActorNetwork, StatesTable, AlignmentChart, PowersChart, Guide]
+COMPONENTS = [RunStatus, ActorNetwork, StatesTable, AlignmentChart, PowersChart, WhyItMoved, Guide]
 
 
 @solara.component

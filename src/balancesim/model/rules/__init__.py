@@ -208,9 +208,11 @@ def offers(
     base = effort(state, tool_mix(state.attention, setup), setup)  # (M, D, R)
     S, R = share.shape[0], share.shape[-1]
     offer = np.broadcast_to(base[None], (S, *base.shape[:-1], R)).copy()  # (S, M, D, R)
-    _stage(stages, offer)
+    if stages is not None:  # inline: a call per stage would cost the untraced engine
+        stages.append(offer.copy())
     offer[:, gp] *= competition_bonus(state, setup, share)[:, None, None]
-    _stage(stages, offer)
+    if stages is not None:
+        stages.append(offer.copy())
 
     # Largest share held in each domain by another great power.
     gshare = dshare[:, gp]  # (S, G, D, R)
@@ -222,28 +224,26 @@ def offers(
         other = np.where(gshare >= top, second, top)
     lead_gap = np.maximum(other - gshare, 0.0)
     offer[:, gp] *= 1.0 - p.deference * state.coordination * lead_gap
-    _stage(stages, offer)
+    if stages is not None:
+        stages.append(offer.copy())
 
     for domain, kind in ((SECURITY, setup.institution_security), (ECONOMY, setup.institution_economic)):
         if kind.any():
             members = state.member * kind[:, None]  # (S, I, R)
             bonus = by_leader(members * (1.0 + state.exit_threat), setup)  # (S, M, R)
             offer[:, :, domain] *= 1.0 + p.membership_bonus * bonus
-    _stage(stages, offer)
+    if stages is not None:
+        stages.append(offer.copy())
 
     offer[:, :, SECURITY] += p.invitation_gain * invited * setup.responsiveness[None]
-    _stage(stages, offer)
+    if stages is not None:
+        stages.append(offer.copy())
     tp = setup.third_party_index
     gone = left_alliances(state, setup).sum(axis=1)  # (S, R)
     offer[:, tp, SECURITY] *= (1.0 + p.exit_courting * gone)[:, None]
-    _stage(stages, offer)
-    return offer
-
-
-def _stage(stages: list[np.ndarray] | None, offer: np.ndarray) -> None:
-    """Keep a copy of the offer as it stands, when the decision trace asks for the stages."""
     if stages is not None:
         stages.append(offer.copy())
+    return offer
 
 
 def competition_bonus(state: State, setup: Setup, share: np.ndarray) -> np.ndarray:
