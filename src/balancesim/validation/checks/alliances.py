@@ -221,7 +221,7 @@ P5B = Check(
     plot=_p5b_plot,
     notes="The check is relative, as the claim is ('far more likely'). In absolute terms see the "
     "figures above: in the model an attentive leader answers an exit threat with concessions half of "
-    "the time each month (`patron_response`), so exit itself stays rare even after a failure, while "
-    "the real Armenia froze its participation five months after the 2023 offensive and considered "
-    "itself outside the CSTO fifteen months after it (calibration.md).",
+    "the time each month (`patron_response`), so exit itself stays rare even after a failure; by the "
+    "end of 2023 the real Armenia had refused to sign the CSTO declaration and stayed away from its "
+    "summit (the observed record; later events are held back).",
 )
