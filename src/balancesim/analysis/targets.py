@@ -427,6 +427,24 @@ def observed_vector(targets: Targets | TargetFile) -> np.ndarray:
     return np.array([t.centre() for t in spec.targets.values()])
 
 
+def replicate_distance(stats: np.ndarray, targets: Targets | TargetFile) -> np.ndarray:
+    """A distance per run (R,) for `calibrate --method smc` (one run per particle).
+
+    Each value target adds ((s - observed) / sd)^2; each event adds 9 (three
+    sd) when the run's outcome is not the observed one. Kept for comparison
+    only: one noisy run per particle is what history matching avoids.
+    """
+    spec = targets.spec if isinstance(targets, Targets) else targets
+    total = np.zeros(stats.shape[0])
+    for k, t in enumerate(spec.targets.values()):
+        s = stats[:, k]
+        if t.kind == "event":
+            total += np.where(t.happens(s) == bool(t.occurred), 0.0, 9.0)
+        else:
+            total += ((s - t.centre()) / t.sd()) ** 2
+    return total
+
+
 DISCREPANCY = 0.5  # the model-discrepancy sd of every value target, as a multiple of its observation sd
 
 

@@ -55,6 +55,17 @@ Exit status: 0 done, 1 failure while running or writing, 2 invalid input
     type=click.Path(file_okay=False),
     help="Output folder (default: results/calibration/<scenario>).",
 )
+@click.option(
+    "--method",
+    type=click.Choice(["history", "smc"]),
+    default="history",
+    show_default=True,
+    help="history: history matching in waves (20 runs per point, the patterns as filters); "
+    "smc: ELFI's SMC-ABC, one run per particle (kept for comparison).",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 256), help="Worker processes (history; default: all cores)."
+)
 def calibrate(
     scenario: str,
     targets_file: str,
@@ -62,6 +73,8 @@ def calibrate(
     seed: int | None,
     params: tuple[str, ...],
     out_dir: str | None,
+    method: str = "history",
+    workers: int | None = None,
 ) -> None:
     """Calibrate SCENARIO's `uncertainty:` priors against the observed targets of FILE.
 
@@ -88,6 +101,11 @@ def calibrate(
     except (CalibrationError, TargetFileError) as e:
         raise InputError(f"{scenario}: {e}" if isinstance(e, CalibrationError) else str(e)) from None
     folder = Path(out_dir) if out_dir else Path("results") / "calibration" / Path(scenario).stem
+    if method == "history":
+        from balancesim.cli.calibrate_history import calibrate_history
+
+        calibrate_history(spec, targets, scenario, targets_file, budget, seed, params, folder, workers)
+        return
     try:
         import elfi  # noqa: F401
     except ImportError:
