@@ -32,7 +32,20 @@ def test_calibrate_tiny_budget_end_to_end(tmp_path):
     out = tmp_path / "cal"
     result = CliRunner().invoke(
         main,
-        ["calibrate", BASELINE, "--targets", TARGETS, "--budget", "20", "--seed", "5", "--out", str(out)],
+        [
+            "calibrate",
+            "--method",
+            "smc",
+            BASELINE,
+            "--targets",
+            TARGETS,
+            "--budget",
+            "20",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     names = {p.name for p in out.iterdir()}
@@ -59,7 +72,18 @@ def test_calibrate_folder_is_locked_and_checked(tmp_path):
     from balancesim.experiment.folders import locked
 
     out = tmp_path / "cal"
-    args = ["calibrate", BASELINE, "--targets", TARGETS, "--budget", "20", "--out", str(out)]
+    args = [
+        "calibrate",
+        "--method",
+        "smc",
+        BASELINE,
+        "--targets",
+        TARGETS,
+        "--budget",
+        "20",
+        "--out",
+        str(out),
+    ]
     with locked(out):  # exclusive within a process too
         r = CliRunner().invoke(main, args)
     assert r.exit_code == 1, r.output
@@ -75,9 +99,13 @@ def test_calibrate_folder_is_locked_and_checked(tmp_path):
 
 def test_calibrate_bad_input_exits_2(tmp_path):
     runner = CliRunner()
-    r = runner.invoke(main, ["calibrate", BASELINE, "--targets", TARGETS, "--budget", "lots"])
+    r = runner.invoke(
+        main, ["calibrate", "--method", "smc", BASELINE, "--targets", TARGETS, "--budget", "lots"]
+    )
     assert r.exit_code == 2 and "--budget lots" in r.output
-    r = runner.invoke(main, ["calibrate", BASELINE, "--targets", TARGETS, "--param", "parameters.nope"])
+    r = runner.invoke(
+        main, ["calibrate", "--method", "smc", BASELINE, "--targets", TARGETS, "--param", "parameters.nope"]
+    )
     assert r.exit_code == 2 and "--param parameters.nope: not one of the scenario's priors" in r.output
     assert not (tmp_path / "results").exists()
 
@@ -205,6 +233,8 @@ def test_interrupted_calibration_leaves_nothing(tmp_path):
             "-m",
             "balancesim.cli.main",
             "calibrate",
+            "--method",
+            "smc",
             BASELINE,
             "--targets",
             TARGETS,
