@@ -322,7 +322,8 @@ def test_ctrl_c_while_writing_exits_130_and_leaves_nothing(tmp_path, monkeypatch
     def interrupted(d):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dc, "figures", interrupted)  # Ctrl-C arrives while the plots are drawn
+    # Ctrl-C arrives while the plots are drawn
+    monkeypatch.setattr("balancesim.figures.discover.discovery_figures", interrupted)
     r = CliRunner().invoke(main, ["discover", str(folder), "--where", "balance@60 < 0"])
     assert r.exit_code == 130 and "interrupted" in r.output
     assert {p.name for p in folder.iterdir() if p.suffix != ".lock"} == {

@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from balancesim import sweep as sw
 from balancesim.cli.main import main
 from balancesim.experiment.executors import ExecutorUnavailable, make_runner
+from balancesim.figures.sweep import sweep_figures
 from balancesim.model import engine
 from balancesim.model.state import build_setup
 from balancesim.scenario.files import load_scenario
@@ -485,7 +486,7 @@ def test_sobol_sweep_end_to_end(tmp_path):
         replicates=6,
         months=(36,),
     )
-    outcome = sw.run_sweep(p, tmp_path / "s", executor="serial")
+    outcome = sw.run_sweep(p, tmp_path / "s", executor="serial", plots=sweep_figures)
     assert len(p.design) == 8 * 4
     s = outcome.sobol
     assert set(s.columns) == {"measure", "month", "parameter", "S1", "S1_conf", "ST", "ST_conf"}
@@ -502,10 +503,12 @@ def test_sobol_sweep_end_to_end(tmp_path):
 
 
 def test_response_curve_and_heatmap_plots(tmp_path):
-    one = sw.run_sweep(plan("parameters.lock_in=1:5:3", replicates=4), tmp_path / "one")
+    one = sw.run_sweep(plan("parameters.lock_in=1:5:3", replicates=4), tmp_path / "one", plots=sweep_figures)
     assert [f.name for f in one.files if f.suffix == ".png"] == ["response.png"]
     two = sw.run_sweep(
-        plan("parameters.lock_in=1:5:3", "relations.tension=0.1,0.4", replicates=4), tmp_path / "two"
+        plan("parameters.lock_in=1:5:3", "relations.tension=0.1,0.4", replicates=4),
+        tmp_path / "two",
+        plots=sweep_figures,
     )
     assert [f.name for f in two.files if f.suffix == ".png"] == ["heatmap.png"]
 

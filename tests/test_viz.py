@@ -1,4 +1,4 @@
-"""The browser view (`balancesim viz`, src/balancesim/app.py).
+"""The browser view (`balancesim viz`, src/balancesim/viz/app.py).
 
 Quick tests render the Solara components in-process (`solara.render`, no
 browser); the browser tests serve the page the way users do and drive it in
@@ -455,11 +455,11 @@ def test_balancesim_viz_serves_a_working_page_offline(viz_cli_server, watched_pa
 @pytest.mark.browser
 @pytest.mark.slow
 def test_solara_run_app_with_scenario_from_env(solara_server, watched_page):  # noqa: F811
-    """`solara run src/balancesim/app.py` (development mode) with BALANCESIM_SCENARIO; the seed box."""
+    """`solara run src/balancesim/viz/app.py` (development mode) with BALANCESIM_SCENARIO; the seed box."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     server = solara_server(
-        REPO_ROOT / "src" / "balancesim" / "app.py", extra_env={app.SCENARIO_ENV: str(BASELINE)}
+        REPO_ROOT / "src" / "balancesim" / "viz" / "app.py", extra_env={app.SCENARIO_ENV: str(BASELINE)}
     )
     page, watch = watched_page
     with keep_evidence(page, "viz-solara-run", server.log):

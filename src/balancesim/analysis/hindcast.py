@@ -23,6 +23,7 @@ Zero is a perfect fit; about one per target is a fit within the noise.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,10 @@ class Hindcast:
     start: str
     replicates: int
     seed: int
+
+    def model_months(self, period: str) -> np.ndarray:
+        """The model months a target's period covers in these runs (`targets.model_months`)."""
+        return model_months(period, self.start, int(self.months[-1]))
 
     @property
     def passed(self) -> int:
@@ -151,11 +156,12 @@ def summary(h: Hindcast) -> dict[str, Any]:
     }
 
 
-def write_outputs(h: Hindcast, folder: Path) -> list[Path]:
-    """table.csv, summary.json and hindcast.png in `folder`, written whole (`folders.written_whole`)."""
-    import json
+def write_outputs(h: Hindcast, folder: Path, figure: Callable[[Hindcast], Any] | None = None) -> list[Path]:
+    """table.csv, summary.json and hindcast.png in `folder`, written whole (`folders.written_whole`).
 
-    import matplotlib.pyplot as plt
+    `figure(h)` draws hindcast.png (`figures.hindcast.hindcast_figure`, passed by the command line).
+    """
+    import json
 
     from balancesim.experiment.folders import written_whole
 
@@ -163,62 +169,6 @@ def write_outputs(h: Hindcast, folder: Path) -> list[Path]:
     with written_whole(folder) as partial:
         h.table.to_csv(partial / "table.csv", index=False, float_format="%.6g")
         (partial / "summary.json").write_text(json.dumps(summary(h), indent=1) + "\n")
-        fig = figure(h)
-        fig.savefig(partial / "hindcast.png", dpi=110)
-        plt.close(fig)
+        if figure is not None:
+            figure(h).savefig(partial / "hindcast.png", dpi=110)
     return sorted(p for p in folder.iterdir() if p.is_file())
-
-
-def figure(h: Hindcast) -> Any:
-    """One small panel per target: the modelled median and 90% band over time, the observation marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(h.table)
-    cols = min(6, n)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.1 * rows + 0.6), squeeze=False)
-    last = max(
-        int(model_months(t.period, h.start, int(h.months[-1]))[-1]) for _, t in h.targets
-    )  # show the months up to the last target, and a little after
-    shown = h.months <= min(int(h.months[-1]), last + 6)
-    x = h.months[shown]
-    for ax, (ident, t), row in zip(axes.flat, h.targets, h.table.itertuples(index=False), strict=False):
-        path = h.paths[ident][shown]
-        q5, q50, q95 = np.quantile(path, [0.05, 0.5, 0.95], axis=1)
-        ax.fill_between(x, q5, q95, color="tab:blue", alpha=0.25, lw=0)
-        ax.plot(x, q50, color="tab:blue", lw=1.2)
-        months = model_months(t.period, h.start, int(h.months[-1]))
-        lo, hi = months[0] - 0.5, months[-1] + 0.5
-        if t.kind == "value":
-            low, high = t.interval() or (0.0, 0.0)
-            ax.fill_between([lo, hi], [low, low], [high, high], color="black", alpha=0.18, lw=0)
-            centre = t.value if t.value is not None else (low + high) / 2
-            ax.plot([lo, hi], [centre, centre], color="black", lw=1.6)
-        else:
-            assert t.event is not None
-            for edge in (t.event.above, t.event.below):
-                if edge is not None:
-                    ax.axhline(edge, color="0.5", lw=0.7, ls=":")
-            ax.axvspan(lo, hi, color="black", alpha=0.08, lw=0)
-            text = f"obs: {'yes' if t.occurred else 'no'}; {row.outcome_share:.0%} of runs"
-            ax.text(0.97, 0.9, text, transform=ax.transAxes, ha="right", va="top", fontsize=7)
-        if t.since is not None:
-            since = model_months(t.since, h.start, int(h.months[-1]))
-            ax.axvspan(since[0] - 0.5, since[-1] + 0.5, color="tab:orange", alpha=0.12, lw=0)
-        verdict = "PASS" if row.passed else "FAIL"
-        ax.set_title(f"{ident}\n{verdict}", fontsize=7.5, color="green" if row.passed else "red")
-        ax.tick_params(labelsize=6.5)
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
-    fig.suptitle(
-        f"Hindcast: {h.scenario_name}, {h.replicates} runs: {h.passed}/{n} targets pass "
-        f"(score {h.score:.2f}, distance {h.distance:.1f})\n"
-        "blue: modelled median and 90% band (a change: from the orange period); "
-        "black: observed value/period",
-        fontsize=9,
-    )
-    fig.tight_layout()
-    return fig

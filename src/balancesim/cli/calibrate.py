@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from balancesim.cli.options import out_option, seed_option
+
 EPILOG = """\b
 Examples:
   balancesim calibrate scenarios/baseline.yaml --targets targets/central_asia_2021_2023.yaml
@@ -40,7 +42,7 @@ Exit status: 0 done, 1 failure while running or writing, 2 invalid input
     show_default=True,
     help="small, default, or N particles per population.",
 )
-@click.option("--seed", "-s", type=click.IntRange(0, 2**31 - 1), help="Seed (default: the scenario's).")
+@seed_option("Seed (default: the scenario's).", kind=click.IntRange(0, 2**31 - 1))
 @click.option(
     "--param",
     "-p",
@@ -49,12 +51,7 @@ Exit status: 0 done, 1 failure while running or writing, 2 invalid input
     metavar="PATH",
     help="Calibrate this prior (repeatable) [default: the priors the targets respond to most].",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    help="Output folder (default: results/calibration/<scenario>).",
-)
+@out_option("Output folder (default: results/calibration/<scenario>).")
 @click.option(
     "--method",
     type=click.Choice(["history", "smc"]),
@@ -87,13 +84,15 @@ def calibrate(
     from balancesim.analysis.targets import TargetFileError, load_targets
     from balancesim.calibration.problem import CalibrationError, build_problem
     from balancesim.calibration.smc import parse_budget
-    from balancesim.cli.main import InputError, _load, _overrides, err, out
+    from balancesim.cli.common import parse_settings, read_scenario
+    from balancesim.cli.console import err, out
+    from balancesim.cli.exits import InputError
 
     try:
         targets = load_targets(targets_file)
     except TargetFileError as e:
         raise InputError(str(e)) from None
-    spec = _load(scenario, _overrides((), None, None))
+    spec = read_scenario(scenario, parse_settings((), None, None))
     seed = spec.seed if seed is None else seed
     try:
         plan = parse_budget(budget)
@@ -232,7 +231,7 @@ def _with_bar(problem, plan, seed: int, err):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from balancesim.calibration.smc import run_smc
-    from balancesim.cli.main import stderr
+    from balancesim.cli.console import stderr
 
     console = stderr()  # a live display needs the Console itself, not the lazy proxy
     bar = Progress(
@@ -281,7 +280,6 @@ def _versions(elfi_version: str) -> dict[str, str]:
 def _write(folder: Path, found: dict[str, Any], name: str) -> None:
     import matplotlib.pyplot as plt
 
-    from balancesim.analysis import hindcast as hc
     from balancesim.calibration.report import (
         manifest_json,
         marginals_figure,
@@ -289,10 +287,11 @@ def _write(folder: Path, found: dict[str, Any], name: str) -> None:
         report_text,
         write_folder,
     )
+    from balancesim.figures.hindcast import hindcast_figure
 
     problem = found["problem"]
     marginals = marginals_figure(problem, found["values"], found["weights"], found["params"])
-    predictive = hc.figure(found["hindcast"])
+    predictive = hindcast_figure(found["hindcast"])
     files: dict[str, Any] = {
         "posterior.parquet": posterior_frame(found["values"], found["weights"]),
         "parameters.csv": found["params"].to_csv(index=False, float_format="%.6g"),
@@ -335,6 +334,6 @@ def _print(found: dict[str, Any], folder: Path, out) -> None:
         f"{p['posterior_passed']} under the posterior",
         markup=False,
     )
-    from balancesim.cli.main import print_files
+    from balancesim.cli.console import print_files
 
     print_files("Written", folder, sorted(folder.iterdir()))

@@ -36,8 +36,8 @@ def calibrate_history(
         posterior_frame,
         write_folder,
     )
-    from balancesim.cli.exits import RunError
-    from balancesim.cli.main import InputError, err, out
+    from balancesim.cli.console import err, out
+    from balancesim.cli.exits import InputError, RunError
     from balancesim.experiment.executors import make_runner
     from balancesim.experiment.folders import FolderBusy, FolderRefused
 
@@ -135,7 +135,7 @@ def calibrate_history(
             f"{row.posterior_mean:.4g} (sd {row.posterior_sd:.3g}), sd ratio {row.sd_ratio:.2f}: {verdict}",
             markup=False,
         )
-    from balancesim.cli.main import print_files
+    from balancesim.cli.console import print_files
 
     print_files("Written", folder, sorted(folder.iterdir()))
 

@@ -17,6 +17,9 @@ from balancesim.text.wording import plural
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
+
+    from balancesim.experiment.batch import Results
 
 
 class _LazyConsole:
@@ -104,8 +107,6 @@ def print_outcomes(results: Any, baseline: Any | None) -> None:
         table.add_row(*map(Text, row))
     out.print(table)
     if results.drawn:
-        from balancesim.experiment.importance import table as importance_table
-
         out.print(importance_table(results, baseline, keys, labels))
 
 
@@ -235,3 +236,38 @@ def print_validation(result: Any) -> None:
             "mechanisms move a headline outcome beyond the noise band"
             + (f"; inert: {', '.join(inert)}." if inert else ".")
         )
+
+
+def importance_table(
+    results: Results, baseline: Results | None, keys: list[str], labels: dict[str, str]
+) -> Table:
+    """The console table: per regional outcome, the drawn inputs it (and its paired effect) follows most."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from balancesim.experiment.importance import describe, leading, noise_level
+    from balancesim.model.metrics import REGION
+
+    last = int(results.months[-1])
+    paired = baseline is not None and bool(baseline.drawn)
+    chance = noise_level(results.replicates, len(results.drawn))
+    out = Table(
+        title=Text(
+            f"Drawn inputs that matter most at month {last}: Spearman ρ over {results.replicates} runs "
+            f"({len(results.drawn)} inputs drawn; |ρ| < {chance:.2f} is within chance)"
+        ),
+        title_justify="left",
+    )
+    out.add_column("regional outcome")
+    out.add_column("outcome follows")
+    if paired:
+        out.add_column("effect (paired) follows")
+    for key in keys:
+        v = results.values(REGION, key)[last]
+        row = [labels.get(key, key.replace("_", " ")), describe(leading(results.drawn, v))]
+        if paired:
+            assert baseline is not None
+            effect = v - baseline.values(REGION, key)[last] if baseline.has(REGION, key) else None
+            row.append("—" if effect is None else describe(leading(results.drawn, effect)))
+        out.add_row(*map(Text, row))
+    return out

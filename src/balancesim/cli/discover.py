@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from balancesim.cli.options import out_option
+
 EPILOG = """\b
 Examples:
   balancesim discover results/t/sweep --where 'balance@60 < 0'
@@ -29,12 +31,7 @@ parentheses. Exit status: 0 done, 1 failure while writing, 2 invalid input.
 @click.command(epilog=EPILOG)
 @click.argument("results", type=click.Path(file_okay=False))
 @click.option("--where", "expression", required=True, metavar="EXPR", help="The outcome of interest.")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    help="Output folder (default: RESULTS/discover-<expression as a name>).",
-)
+@out_option("Output folder (default: RESULTS/discover-<expression as a name>).")
 @click.option(
     "--min-coverage",
     type=click.FloatRange(0.0, 1.0),
@@ -69,7 +66,7 @@ def discover(
     box with each limit's quasi-p value and the tree's leaves, and writes
     them with plots to --out. See docs/discover.md.
     """
-    from balancesim.cli.main import err
+    from balancesim.cli.console import err
 
     try:
         _discover(results, expression, out_dir, min_coverage, box, peel_alpha, tree_depth)
@@ -90,7 +87,9 @@ def _discover(
     from balancesim.analysis import discover as dc
     from balancesim.analysis.expressions import ExpressionError
     from balancesim.analysis.results_data import ResultsError, open_results
-    from balancesim.cli.main import InputError, err, out, print_files, write_or_fail
+    from balancesim.cli.common import write_or_fail
+    from balancesim.cli.console import err, out, print_files
+    from balancesim.cli.exits import InputError
 
     try:
         data = open_results(results)
@@ -109,7 +108,9 @@ def _discover(
         err.print(str(e))
         raise SystemExit(1) from None
     folder = Path(out_dir) if out_dir else dc.default_folder(data, expression)
-    files = write_or_fail(lambda: dc.write_outputs(found, folder), folder)
+    from balancesim.figures.discover import discovery_figures
+
+    files = write_or_fail(lambda: dc.write_outputs(found, folder, discovery_figures), folder)
     _print(found, out)
     print_files("Written", folder, files)
 

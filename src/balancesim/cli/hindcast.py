@@ -9,6 +9,14 @@ from pathlib import Path
 
 import click
 
+from balancesim.cli.options import (
+    out_option,
+    posterior_option,
+    replicates_option,
+    seed_option,
+    uncertainty_option,
+)
+
 EPILOG = """\b
 Examples:
   balancesim hindcast scenarios/baseline.yaml --targets targets/central_asia_2021_2023.yaml
@@ -28,26 +36,15 @@ writing, 2 invalid input (scenario, target file, options), 130 interrupted.
 @click.option(
     "--targets", "targets_file", required=True, type=click.Path(dir_okay=False), help="Target file (YAML)."
 )
-@click.option("--replicates", "-n", type=click.IntRange(2, 100_000), help="Runs (default: the scenario's).")
-@click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), help="Run seed (default: the scenario's).")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    help="Output folder (default: results/hindcast/<scenario>).",
+@replicates_option("Runs (default: the scenario's).", kind=click.IntRange(2, 100_000))
+@seed_option()
+@out_option("Output folder (default: results/hindcast/<scenario>).")
+@uncertainty_option(
+    "prior: each run draws its values from the scenario's priors (and the posterior, if any); "
+    "none: the scenario's values only [default: prior with --posterior, else none]."
 )
-@click.option(
-    "--uncertainty",
-    type=click.Choice(["prior", "none"]),
-    help="prior: each run draws its values from the scenario's priors (and the posterior, if any); "
-    "none: the scenario's values only [default: prior with --posterior, else none].",
-)
-@click.option(
-    "--posterior",
-    "posterior_dir",
-    type=click.Path(file_okay=False),
-    help="Draw the calibrated values from this `balancesim calibrate` folder (the hindcast after "
-    "calibration).",
+@posterior_option(
+    "Draw the calibrated values from this `balancesim calibrate` folder (the hindcast after calibration)."
 )
 def hindcast(
     scenario: str,
@@ -66,19 +63,18 @@ def hindcast(
     """
     from balancesim.analysis import hindcast as hc
     from balancesim.analysis.targets import TargetFileError, check_against, load_targets
-    from balancesim.cli.main import (
-        InputError,
-        _load,
-        _overrides,
-        err,
-        out,
-        print_files,
+    from balancesim.cli.common import (
+        parse_settings,
         progress_bar,
+        read_scenario,
         use_posterior,
         write_or_fail,
     )
+    from balancesim.cli.console import err, out, print_files
+    from balancesim.cli.exits import InputError
     from balancesim.experiment import batch as experiment
     from balancesim.experiment.folders import folder_name
+    from balancesim.figures.hindcast import hindcast_figure
     from balancesim.model import metrics
     from balancesim.model.state import build_setup
 
@@ -86,7 +82,7 @@ def hindcast(
         targets = load_targets(targets_file)
     except TargetFileError as e:
         raise InputError(str(e)) from None
-    spec = _load(scenario, _overrides((), replicates, seed))
+    spec = read_scenario(scenario, parse_settings((), replicates, seed))
     if posterior_dir is not None:
         use_posterior(spec, posterior_dir)
     if uncertainty is None:
@@ -107,7 +103,7 @@ def hindcast(
         raise SystemExit(130) from None
     found = hc.hindcast(results, targets, name=spec.name)
     try:
-        files = write_or_fail(lambda: hc.write_outputs(found, folder), folder)
+        files = write_or_fail(lambda: hc.write_outputs(found, folder, hindcast_figure), folder)
     except KeyboardInterrupt:
         err.print("interrupted: nothing written")
         raise SystemExit(130) from None

@@ -16,6 +16,7 @@ import click
 
 from balancesim.cli.console import err, print_sweep, stderr
 from balancesim.cli.exits import InputError, RunError, describe_os_error
+from balancesim.cli.options import out_option, posterior_option, replicates_option, seed_option
 from balancesim.experiment.folders import folder_name
 from balancesim.text.wording import plural
 
@@ -83,10 +84,8 @@ Examples:
     metavar="NAME,...",
     help="Measures kept, e.g. balance,share.china.economy[kazakhstan] [default: the regional headline].",
 )
-@click.option(
-    "--replicates", "-n", type=click.IntRange(1), help="Runs per design point (default: the scenario's)."
-)
-@click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), help="Run seed (default: the scenario's).")
+@replicates_option("Runs per design point (default: the scenario's).")
+@seed_option()
 @click.option(
     "--months",
     metavar="M,M,...|all",
@@ -107,12 +106,9 @@ Examples:
     type=click.IntRange(1),
     help="Replicates per task (results do not depend on it) [default: ~0.2 s of work].",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    help="The exact folder the sweep writes (new, empty, or this sweep's for --resume) "
-    "[default: results/<scenario>/sweep].",
+@out_option(
+    "The exact folder the sweep writes (new, empty, or this sweep's for --resume) "
+    "[default: results/<scenario>/sweep]."
 )
 @click.option("--resume", is_flag=True, help="Continue the sweep in --out, skipping finished chunks.")
 @click.option(
@@ -122,12 +118,8 @@ Examples:
     metavar="PATH=VALUE",
     help="Override a base scenario value for every point (repeatable).",
 )
-@click.option(
-    "--posterior",
-    "posterior_dir",
-    type=click.Path(file_okay=False),
-    help="Each run draws the values of this `balancesim calibrate` folder that the design and --set "
-    "do not give.",
+@posterior_option(
+    "Each run draws the values of this `balancesim calibrate` folder that the design and --set do not give."
 )
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 def sweep(
@@ -152,7 +144,7 @@ def sweep(
     no_plots: bool,
 ) -> None:
     """Run SCENARIO over a design of parameter values, in resumable chunks."""
-    from balancesim.cli.main import _overrides
+    from balancesim.cli.common import parse_settings
     from balancesim.cli.progress import Phases
 
     name = folder_name(scenario)
@@ -161,9 +153,10 @@ def sweep(
         from balancesim import sweep as sw
         from balancesim.experiment.executors import ExecutorFailed, ExecutorUnavailable
         from balancesim.experiment.folders import FolderBusy, FolderRefused
+        from balancesim.figures.sweep import sweep_figures
         from balancesim.scenario.files import ScenarioError
 
-        overrides = _overrides(settings, None, None)
+        overrides = parse_settings(settings, None, None)
         try:
             given = sw.SweepOptions(
                 params=tuple(sw.parse_param(p) for p in params),
@@ -225,7 +218,7 @@ def sweep(
                 scheduler=scheduler,
                 resume=resume,
                 progress=progress,
-                plots=not no_plots,
+                plots=None if no_plots else sweep_figures,
                 command=["balancesim", *sys.argv[1:]],
                 on_start=started,
                 notify=lambda message: err.print(f"note: {message}", markup=False, soft_wrap=True),

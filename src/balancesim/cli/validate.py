@@ -14,6 +14,7 @@ import click
 
 from balancesim.cli.console import err, print_files, print_validation, stderr
 from balancesim.cli.exits import InputError, RunError, describe_os_error
+from balancesim.cli.options import out_option, posterior_option, replicates_option, seed_option
 
 EPILOG = """\b
 Examples:
@@ -29,30 +30,16 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
 
 
 @click.command(epilog=EPILOG)
-@click.option(
-    "--replicates",
-    "-n",
-    type=click.IntRange(20, 100_000),
+@replicates_option(
+    "Runs per experiment arm (with --robust: per arm and draw, default 400).",
+    kind=click.IntRange(20, 100_000),
     default=1000,
-    show_default=True,
-    help="Runs per experiment arm (with --robust: per arm and draw, default 400).",
 )
-@click.option(
-    "--seed",
-    "-s",
-    type=click.IntRange(0, 2**63 - 1),
-    default=20220301,
-    show_default=True,
-    help="Seed shared by every arm (common random numbers).",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    default="results/validation",
-    show_default=True,
-    help="The exact folder of the report (report.md, one PNG per pattern, summary.json, table.csv); "
+@seed_option("Seed shared by every arm (common random numbers).", default=20220301)
+@out_option(
+    "The exact folder of the report (report.md, one PNG per pattern, summary.json, table.csv); "
     "new, empty, or an earlier report, which is replaced.",
+    default="results/validation",
 )
 @click.option(
     "--scenarios",
@@ -76,12 +63,9 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
     show_default=True,
     help="With --robust: draws from the prior (or the posterior).",
 )
-@click.option(
-    "--posterior",
-    "posterior_dir",
-    type=click.Path(),
-    help="With --robust: draw the calibrated values from this `balancesim calibrate` folder "
-    "(its posterior.parquet) instead of their priors; the other values from their priors.",
+@posterior_option(
+    "With --robust: draw the calibrated values from this `balancesim calibrate` folder "
+    "(its posterior.parquet) instead of their priors; the other values from their priors."
 )
 def validate(
     replicates: int,
@@ -100,7 +84,7 @@ def validate(
     (figure, 95% interval, threshold and why, verdict) and writes a report
     with one plot per pattern; docs/validation.md explains how to read it.
     """
-    from balancesim.cli.main import _writable_out
+    from balancesim.cli.common import check_out_writable
     from balancesim.cli.progress import Phases
 
     folder = Path(out_dir)
@@ -117,7 +101,7 @@ def validate(
         return
     with Phases(stderr(), "validate") as phases:
         phases.setting_up("loading the simulation libraries")
-        _writable_out(folder)
+        check_out_writable(folder)
         from balancesim import validation as val
         from balancesim.experiment.folders import FolderBusy, FolderRefused
 
@@ -153,13 +137,13 @@ def _validate_robust(
     runs: int, draws: int, seed: int, scenario_dir: str | None, folder: Path, posterior: str | None
 ) -> None:
     """`validate --robust`: the share of prior (or posterior) draws in which each check holds."""
+    from balancesim.cli.common import check_out_writable
     from balancesim.cli.console import print_robust
-    from balancesim.cli.main import _writable_out
     from balancesim.cli.progress import Phases
 
     with Phases(stderr(), "validate --robust") as phases:
         phases.setting_up("loading the simulation libraries")
-        _writable_out(folder)
+        check_out_writable(folder)
         from balancesim import validation as val
         from balancesim.experiment.folders import FolderBusy, locked
         from balancesim.validation.robust import count_robust_runs, run_robust, write_robust

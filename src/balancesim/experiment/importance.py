@@ -20,9 +20,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
-    from balancesim.experiment.batch import Results
+    pass
 
 
 def noise_level(runs: int, inputs: int = 1) -> float:
@@ -85,35 +83,3 @@ def describe(pairs: list[tuple[str, float]]) -> str:
     if not pairs:
         return "none above noise"
     return ", ".join(f"{short_name(p)} {rho:+.2f}" for p, rho in pairs)
-
-
-def table(results: Results, baseline: Results | None, keys: list[str], labels: dict[str, str]) -> Table:
-    """The console table: per regional outcome, the drawn inputs it (and its paired effect) follows most."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from balancesim.model.metrics import REGION
-
-    last = int(results.months[-1])
-    paired = baseline is not None and bool(baseline.drawn)
-    chance = noise_level(results.replicates, len(results.drawn))
-    out = Table(
-        title=Text(
-            f"Drawn inputs that matter most at month {last}: Spearman ρ over {results.replicates} runs "
-            f"({len(results.drawn)} inputs drawn; |ρ| < {chance:.2f} is within chance)"
-        ),
-        title_justify="left",
-    )
-    out.add_column("regional outcome")
-    out.add_column("outcome follows")
-    if paired:
-        out.add_column("effect (paired) follows")
-    for key in keys:
-        v = results.values(REGION, key)[last]
-        row = [labels.get(key, key.replace("_", " ")), describe(leading(results.drawn, v))]
-        if paired:
-            assert baseline is not None
-            effect = v - baseline.values(REGION, key)[last] if baseline.has(REGION, key) else None
-            row.append("—" if effect is None else describe(leading(results.drawn, effect)))
-        out.add_row(*map(Text, row))
-    return out

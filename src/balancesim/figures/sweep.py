@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
-from balancesim.sweep.plan import SweepPlan
+if TYPE_CHECKING:  # the figures take a sweep's plan; they do not import the sweep package
+    from balancesim.sweep.plan import SweepPlan
 
 
 def _labels(plan: SweepPlan) -> dict[str, str]:
@@ -36,11 +38,6 @@ def sweep_figures(
     All at the last chosen month. Designs of other shapes get no figure but
     the table (which plots easily with pandas).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from balancesim.experiment.batch import calendar_month
 
     figures: dict[str, Any] = {}
@@ -59,7 +56,8 @@ def sweep_figures(
         f"{literal(plan.base.name)}: {plural(plan.replicates, 'run')} per point, seed {plan.seed}, {when}"
     )
     if sobol is not None:
-        fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)
+        fig = Figure(figsize=(4.6 * cols, 3.4 * rows))
+        axes = fig.subplots(rows, cols, squeeze=False)
         part = sobol[sobol["month"] == month]
         x = np.arange(len(paths))
         for ax, measure in zip(axes.flat, plan.measures, strict=False):
@@ -80,7 +78,8 @@ def sweep_figures(
         fig.tight_layout()
         figures["sobol.png"] = fig
     elif morris is not None:
-        fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
+        fig = Figure(figsize=(4.6 * cols, 3.6 * rows))
+        axes = fig.subplots(rows, cols, squeeze=False)
         part = morris[morris["month"] == month]
         for ax, measure in zip(axes.flat, plan.measures, strict=False):
             s = part[part["measure"] == measure]
@@ -99,7 +98,8 @@ def sweep_figures(
         fig.tight_layout()
         figures["morris.png"] = fig
     elif len(paths) == 1:
-        fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)
+        fig = Figure(figsize=(4.6 * cols, 3.4 * rows))
+        axes = fig.subplots(rows, cols, squeeze=False)
         for ax, measure in zip(axes.flat, plan.measures, strict=False):
             s = last[last["measure"] == measure].sort_values(paths[0])
             x = s[paths[0]].to_numpy(dtype=float)
@@ -118,7 +118,8 @@ def sweep_figures(
     elif len(paths) == 2 and plan.design.kind == "grid":
         xs = plan.design.params[1].values
         ys = plan.design.params[0].values
-        fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.8 * rows), squeeze=False)
+        fig = Figure(figsize=(4.8 * cols, 3.8 * rows))
+        axes = fig.subplots(rows, cols, squeeze=False)
         for ax, measure in zip(axes.flat, plan.measures, strict=False):
             s = last[last["measure"] == measure].sort_values("point")
             grid = s["mean"].to_numpy().reshape(len(ys), len(xs))  # first parameter slowest

@@ -47,8 +47,9 @@ from balancesim.scenario.parameters_doc import (
     update_parameters_doc,
 )
 from balancesim.scenario.paths import split_path
-from balancesim.scenario.schema import Location, Scenario, reference_problems
+from balancesim.scenario.schema import Location, Scenario
 from balancesim.scenario.text import MAX_FILE_BYTES, describe_value, excerpt, text_problem
+from balancesim.scenario.uncertainty import scenario_problems
 from balancesim.scenario.yaml_reader import Loader
 
 __all__ = [
@@ -127,7 +128,7 @@ def _validate(loader: Loader, tree: Node) -> Scenario:
         for loc, message in explain(e.errors(include_url=False), tree):
             loader.add(locate(tree, loc), loc, message)
         raise loader.error() from None
-    for loc, message in reference_problems(scenario):
+    for loc, message in scenario_problems(scenario):
         loader.add(locate(tree, loc), loc, message)
     loader.fail_if_any()
     if posterior is not None:

@@ -5,10 +5,10 @@ PATH (`parameters.lock_in`, `actors.china.attention`,
 `actors.kazakhstan.engagement.russia.security`, `relations.tension`,
 `institutions.csto.reliability`, `shocks.taiwan_war.severity.low`,
 `shocks.taiwan_war.effects.0.amount`, ...) can take one value per replicate
-within a single engine call. `with_values(setup, {path: (R,) array})` returns
-a `Setup` in which exactly the affected fields carry a trailing axis of
-length R (see state.py for the axis convention); everything else is shared,
-so the common case costs nothing.
+within a single engine call. `Setup.with_values({path: (R,) array})`
+(model/state.py) returns a `Setup` in which exactly the affected fields carry
+a trailing axis of length R; everything else is shared, so the common case
+costs nothing. This module says what each PATH means for the scenario.
 
 The map from PATH to setup field is explicit (`resolve`): it is the one place
 that knows how a scenario value becomes an array entry, and a test checks it
@@ -19,10 +19,7 @@ checked against the field's own bounds, read from the pydantic schema
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from types import SimpleNamespace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 import numpy as np
@@ -50,7 +47,7 @@ from balancesim.scenario.schema import (
 )
 
 if TYPE_CHECKING:
-    from balancesim.model.state import Setup
+    pass
 
 # Top-level settings that fix the shape of a run: never per replicate.
 FIXED = ("name", "description", "horizon", "start", "seed", "replicates", "balance", "outputs", "sweep")
@@ -316,96 +313,3 @@ def check(target: Target, values: np.ndarray) -> None:
         else:
             why = f"is above the maximum {target.high:g}"
         raise ValuesError(f"{target.path}: {v:g} (replicate {k}) {why}")
-
-
-def with_values(setup: Setup, values: Mapping[str, Any]) -> Setup:
-    """`setup` with the given values per replicate: PATH -> (R,) array, all of one length R.
-
-    Fields that no PATH touches are shared unchanged; each touched field gets
-    a trailing axis of length R. Raises ValuesError for an unknown path, a
-    length mismatch or a value outside its bounds.
-    """
-    if not values:
-        return setup
-    from balancesim.model.state import ENGAGEMENT_FLOOR
-
-    scenario = setup.scenario
-    arrays = {p: np.atleast_1d(np.asarray(v, dtype=float)) for p, v in values.items()}
-    lengths = {a.shape for a in arrays.values()}
-    if len(lengths) != 1 or len(next(iter(lengths))) != 1:
-        shown = ", ".join(f"{p}: {a.shape}" for p, a in arrays.items())
-        raise ValuesError(f"per-run values must be 1-d arrays of one length, got {shown}")
-    R = len(next(iter(arrays.values())))
-    by_field: dict[str, list[tuple[Target, np.ndarray]]] = defaultdict(list)
-    for p, a in arrays.items():
-        t = resolve(scenario, p)
-        check(t, a)
-        by_field[t.field].append((t, a))
-
-    changes: dict[str, Any] = {}
-    coefficients = vars(setup.p).copy()
-    effects = [list(e) for e in setup.shock_effects]
-    for field, items in by_field.items():
-        if field.startswith("p."):
-            coefficients[field[2:]] = items[0][1]
-        elif field in ("tension0", "coordination0"):
-            changes[field] = items[0][1]
-        elif field == "effect":
-            for t, a in items:
-                k, e = t.index
-                effects[k][e] = replace(effects[k][e], amount=a)
-        elif field == "agenda":
-            raw = np.array([[getattr(a.agenda, k) for k in AGENDA_ITEMS] for a in scenario.regional])
-            weights = _widen(raw[..., None], R, items)
-            total = weights.sum(axis=1, keepdims=True)
-            if (total <= 0).any():
-                s, _, r = np.argwhere(total <= 0)[0]
-                raise ValuesError(
-                    f"actors.{setup.regional_ids[s]}.agenda: all weights are zero (replicate {r})"
-                )
-            changes["agenda"] = weights / total
-        elif field == "tools0":
-            tools = _widen(setup.tools0, R, items)
-            total = tools.sum(axis=1)
-            off = np.abs(total - 1.0) > 1e-6
-            if off.any():
-                m, r = np.argwhere(off)[0]
-                raise ValuesError(
-                    f"actors.{setup.partner_ids[m]}.tools: hard + economic + soft must be 1, "
-                    f"got {total[m, r]:g} (replicate {r})"
-                )
-            changes["tools0"] = tools
-        elif field == "severity":
-            for name in ("severity_low", "severity_high"):
-                changes[name] = _widen(changes.get(name, getattr(setup, name)), R, items)
-        elif field == "ties":
-            changes["ties"] = _widen(setup.ties, R, [(t, np.maximum(a, ENGAGEMENT_FLOOR)) for t, a in items])
-        elif field == "shock_month":
-            changes[field] = _widen(setup.shock_month, R, items).astype(np.int64)
-        else:
-            changes[field] = _widen(changes.get(field, getattr(setup, field)), R, items)
-    if "severity_low" in changes or "severity_high" in changes:
-        low = changes.get("severity_low", setup.severity_low)
-        high = changes.get("severity_high", setup.severity_high)
-        bad = low > high
-        if bad.any():
-            k, r = np.argwhere(bad)[0]
-            raise ValuesError(
-                f"shocks.{scenario.shocks[k].id}.severity: low ({low[k, r % low.shape[1]]:g}) "
-                f"must not exceed high ({high[k, r % high.shape[1]]:g}) (replicate {r})"
-            )
-    if any(f.startswith("p.") for f in by_field):
-        changes["p"] = SimpleNamespace(**coefficients)
-    if "effect" in by_field:
-        changes["shock_effects"] = tuple(tuple(e) for e in effects)
-    return replace(setup, **changes)
-
-
-def _widen(current: np.ndarray, R: int, items: list[tuple[Target, np.ndarray]]) -> np.ndarray:
-    """`current` with a trailing axis of length R, and each target's entries set."""
-    out = np.array(np.broadcast_to(current, (*current.shape[:-1], R)), dtype=current.dtype)
-    if out.dtype.kind == "i":
-        out = out.astype(float)
-    for t, a in items:
-        out[t.index] = a
-    return out

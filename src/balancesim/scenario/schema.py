@@ -418,7 +418,11 @@ def format_location(loc: Location) -> str:
 
 
 def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
-    """Cross-references the schema alone cannot check: ids, members, targets, months."""
+    """Cross-references the schema alone cannot check: ids, members, targets, months.
+
+    The priors' PATHs and ranges are checked by `uncertainty.scenario_problems`, which adds
+    them to these (they need the scenario's values, `per_run`).
+    """
     problems: list[tuple[Location, str]] = []
 
     def bad(loc: Location, message: str) -> None:
@@ -538,10 +542,6 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
                     f"not allowed in a scenario file: where a sweep runs and where it writes come "
                     f"from the command line only; use {option}",
                 )
-    if s.uncertainty and not problems:  # its paths are only meaningful in a sound scenario
-        from balancesim.scenario.uncertainty import problems as uncertainty_problems
-
-        problems += uncertainty_problems(s)
     return problems
 
 

@@ -154,6 +154,17 @@ def summary(spec: Mapping[str, Distribution], values: Mapping[str, np.ndarray]) 
 # ----------------------------------------------------------------- checks of a scenario
 
 
+def scenario_problems(scenario: Scenario) -> list[tuple[Location, str]]:
+    """Everything wrong with a scenario the schema cannot see: its cross-references, then (in a
+    scenario whose references are sound, where PATHs mean something) its priors."""
+    from balancesim.scenario.schema import reference_problems
+
+    found = reference_problems(scenario)
+    if scenario.uncertainty and not found:
+        found += problems(scenario)
+    return found
+
+
 def problems(scenario: Scenario) -> list[tuple[Location, str]]:
     """What is wrong with a scenario's priors: unknown PATHs, ranges outside the value's bounds."""
     from balancesim.scenario.per_run import ValuesError, resolve

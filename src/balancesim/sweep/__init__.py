@@ -25,7 +25,6 @@ design points, run as one engine call with per-run values), `design.csv`,
 
 from __future__ import annotations
 
-from balancesim.figures.sweep import sweep_figures
 from balancesim.sweep.chunks import (
     ChecksumIndex,
     chunk_table,
@@ -112,7 +111,6 @@ __all__ = [
     "sobol_indices",
     "sobol_table",
     "summarise",
-    "sweep_figures",
     "validate_design",
     "write_chunk",
     "write_outputs",

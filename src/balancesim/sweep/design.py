@@ -29,7 +29,8 @@ import numpy as np
 
 from balancesim.scenario.files import ScenarioError, load_scenario
 from balancesim.scenario.paths import assign, lookup, split_path
-from balancesim.scenario.schema import Scenario, did_you_mean, reference_problems
+from balancesim.scenario.schema import Scenario, did_you_mean
+from balancesim.scenario.uncertainty import scenario_problems
 from balancesim.sweep.design_file import DesignFile, check_values
 from balancesim.sweep.specs import DESIGNS, MAX_POINTS, ParamSpec, SweepError, format_value
 
@@ -301,7 +302,7 @@ def point_scenario(base: dict[str, Any] | str, overrides: dict[str, Any]) -> Sce
     scenario = Scenario.model_validate_json(
         json.dumps(data, allow_nan=False), strict=True, context={"defer_references": True}
     )
-    problems = reference_problems(scenario)
+    problems = scenario_problems(scenario)
     if problems:
         raise ValueError("; ".join(message for _, message in problems))
     return scenario

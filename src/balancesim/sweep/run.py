@@ -27,7 +27,7 @@ from balancesim.experiment.store import ManifestError, read_manifest, write_json
 from balancesim.sweep.chunks import ChecksumIndex, file_sha256, write_chunk
 from balancesim.sweep.plan import FORMAT, Chunk, SweepPlan
 from balancesim.sweep.specs import SweepError
-from balancesim.sweep.summary import morris_indices, sobol_indices, summarise, write_outputs
+from balancesim.sweep.summary import DrawFigures, morris_indices, sobol_indices, summarise, write_outputs
 from balancesim.sweep.worker import make_job, make_tasks, run_chunk, runs_per_point
 
 # ---------------------------------------------------------------------- the folder
@@ -172,12 +172,12 @@ def run_sweep(
     scheduler: str | None = None,
     resume: bool = False,
     progress: Progress | None = None,
-    plots: bool = True,
+    plots: DrawFigures | None = None,
     command: list[str] | None = None,
     on_start: Callable[[int, int, str], None] | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> SweepOutcome:
-    """Run (or resume) a sweep into `folder` and write its summary, design and plots.
+    """Run (or resume) a sweep into `folder` and write its summary, design and the `plots` it draws.
 
     The folder is locked for the whole sweep (`folders.FolderBusy` if another
     command writes it). `progress(runs, points_complete)` is called after each
@@ -201,7 +201,7 @@ def _run_locked(
     scheduler: str | None,
     resume: bool,
     progress: Progress | None,
-    plots: bool,
+    plots: DrawFigures | None,
     command: list[str] | None,
     on_start: Callable[[int, int, str], None] | None,
     notify: Callable[[str], None] | None,

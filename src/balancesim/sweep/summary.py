@@ -10,7 +10,7 @@ about one chunk at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from balancesim.experiment.store import write_atomic, write_table
-from balancesim.figures.sweep import sweep_figures
 from balancesim.sweep.chunks import iter_chunks
 from balancesim.sweep.plan import SweepPlan
 
@@ -173,15 +172,23 @@ def sobol_table(
     return pd.DataFrame(rows)
 
 
+# (plan, summary, sobol, morris) -> {file name: matplotlib Figure}
+DrawFigures = Callable[[SweepPlan, pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None], dict[str, Any]]
+
+
 def write_outputs(
     folder: Path,
     plan: SweepPlan,
     summary: pd.DataFrame,
     sobol: pd.DataFrame | None,
-    plots: bool,
+    plots: DrawFigures | None,
     morris: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """design.csv, summary.csv/.parquet, sobol.csv or morris.csv and the plots, each written atomically."""
+    """design.csv, summary.csv/.parquet, sobol.csv or morris.csv and the plots, each written atomically.
+
+    `plots` draws the figures (the command line passes `figures.sweep.sweep_figures`); the
+    sweep package itself draws nothing.
+    """
     files = []
 
     def csv(path: Path, frame: pd.DataFrame) -> None:
@@ -204,7 +211,7 @@ def write_outputs(
         csv(folder / "morris.csv", morris)
     if plots:
         (folder / "plots").mkdir(exist_ok=True)
-        for name, figure in sweep_figures(plan, summary, sobol, morris).items():
+        for name, figure in plots(plan, summary, sobol, morris).items():
             path = folder / "plots" / name
 
             def save(f: Any, figure: Any = figure) -> None:
@@ -212,7 +219,4 @@ def write_outputs(
 
             write_atomic(path, save)
             files.append(path)
-            import matplotlib.pyplot as plt
-
-            plt.close(figure)
     return files

@@ -1,1 +1,1 @@
-"""text"""
+"""Words the tool prints and draws: `wording` (counts and plurals)."""

@@ -57,8 +57,6 @@ from balancesim.validation.core import (
     Threshold,
     Validation,
     ValidationError,
-    count_runs,
-    run_checks,
 )
 from balancesim.validation.influence import MECHANISMS as CORE_MECHANISMS
 from balancesim.validation.influence import NOISE_BAND, Influence, Mechanism
@@ -71,6 +69,7 @@ from balancesim.validation.report import (
     table_rows,
     write_report,
 )
+from balancesim.validation.runner import count_runs, run_checks
 from balancesim.validation.world import WORLD_MECHANISMS
 
 # The core mechanisms and those of the world that happened (rules_world.py)

@@ -7,7 +7,6 @@ writes what they found.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -398,57 +397,8 @@ def plan(checks: Sequence[Check], lab: Lab) -> None:
                 lab.want(ko.apply(name, arm), check.columns)
 
 
-def count_runs(checks: Sequence[Check], replicates: int, mechanisms: Sequence = ()) -> int:
-    from balancesim.validation import influence
-
-    arms = {Lab._key(a) for a in influence.arms(tuple(mechanisms))}
-    for check in checks:
-        for name, arm in check.arms.items():
-            arms.add(Lab._key(arm))
-            arms.update(Lab._key(ko.apply(name, arm)) for ko in check.knockouts)
-    return len(arms) * replicates
-
-
 def _evaluate(check: Check, runs: Runs, stats: Stats) -> Outcome:
     estimates = check.measure(runs, stats)
     if len(estimates) != len(check.thresholds):  # pragma: no cover - a programming error
         raise RuntimeError(f"{check.id}: {len(estimates)} figures for {len(check.thresholds)} thresholds")
     return Outcome(estimates, [t.verdict(e) for t, e in zip(check.thresholds, estimates, strict=True)])
-
-
-def run_checks(
-    checks: Sequence[Check],
-    replicates: int = DEFAULT_REPLICATES,
-    seed: int = DEFAULT_SEED,
-    scenario_dir: str | Path = SCENARIO_DIR,
-    progress: Callable[[int], None] | None = None,
-    mechanisms: Sequence = (),
-) -> Validation:
-    """Run every check and its knock-outs, and the influence table of `mechanisms`; nothing is written."""
-    from balancesim.validation import influence
-
-    if replicates < MIN_REPLICATES:
-        raise ValidationError(f"replicates must be at least {MIN_REPLICATES}, got {replicates}")
-    scenario_dir = Path(scenario_dir)
-    if not scenario_dir.is_dir():
-        raise ValidationError(f"{scenario_dir}: no such scenarios folder")
-    started = time.perf_counter()
-    lab = Lab(scenario_dir, replicates, seed, progress)
-    plan(checks, lab)
-    influence.plan(lab, tuple(mechanisms))
-    lab.run_all()
-    stats = Stats(replicates, seed)
-    results = []
-    for check in checks:
-        runs = {name: lab.get(arm) for name, arm in check.arms.items()}
-        outcome = _evaluate(check, runs, stats)
-        kos, ko_runs = [], []
-        for ko in check.knockouts:
-            kr = {name: lab.get(ko.apply(name, arm)) for name, arm in check.arms.items()}
-            kos.append(KnockOutResult(ko, _evaluate(check, kr, stats)))
-            ko_runs.append((ko, kr))
-        extra = check.conflict.measure(runs, stats) if check.conflict and check.conflict.measure else None
-        results.append(CheckResult(check, outcome, kos, runs, ko_runs, extra))
-    rows = influence.measure(lab, stats, tuple(mechanisms))
-    seconds = time.perf_counter() - started
-    return Validation(results, replicates, seed, scenario_dir, seconds, lab.simulated, rows)

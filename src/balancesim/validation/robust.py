@@ -103,7 +103,7 @@ class Robustness:
 
 def count_robust_runs(checks: Sequence[Check], draws: int, runs: int) -> int:
     """Runs `run_robust` simulates: every distinct arm, runs x draws each."""
-    from balancesim.validation.core import count_runs
+    from balancesim.validation.runner import count_runs
 
     return count_runs(checks, runs) * draws
 

@@ -29,12 +29,12 @@ for arrays too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-# Re-exported: model.py and the tests call rules.fire, rules.seen_by_others, ...
 from balancesim.model.rules.alliances import alliance_politics, replaceability, seen_by_others  # noqa: F401
+
+# Re-exported: model.py and the tests call rules.fire, rules.seen_by_others, ...
+from balancesim.model.rules.noise import MonthNoise
 from balancesim.model.rules.shocks import _apply_effect, apply_shocks, fire  # noqa: F401
 from balancesim.model.rules.world import neutral_alliances, recorded_answers, world_offers
 from balancesim.model.state import (
@@ -54,23 +54,6 @@ from balancesim.model.state import (
 from balancesim.model.ties import asset_floor, left_alliances, trends, update_ties
 
 TINY = 1e-12
-
-
-@dataclass
-class MonthNoise:
-    """The random draws one month consumes, for every replicate."""
-
-    engagement: np.ndarray  # (S, M, D, R) standard normal
-    opinion: np.ndarray  # (S, M, R) standard normal
-    protect: np.ndarray  # (S, A, R) uniform, A security alliances: is an attacked member defended?
-    threaten: np.ndarray  # (S, A, R) uniform: does a member threaten exit?
-    leave: np.ndarray  # (S, A, R) uniform: does a threatening member leave?
-    respond: np.ndarray  # (S, A, R) uniform: does the leader answer the threat?
-    shock: np.ndarray  # (K, R) uniform: does a random shock happen this month?
-    severity: np.ndarray  # (K, R) uniform: the severity draw of each shock (per run)
-    # (S, A, R) bool, set by rules_world.neutral_alliances: failures that were the
-    # alliance staying out of a fight between members (None: none this month)
-    neutral: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------

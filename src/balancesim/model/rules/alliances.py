@@ -24,7 +24,7 @@ from balancesim.model.rules.world import kept_close, neutral_failures
 from balancesim.model.state import SECURITY, Setup, State
 
 if TYPE_CHECKING:
-    from balancesim.model.rules import MonthNoise
+    from balancesim.model.rules.noise import MonthNoise
 
 
 def alliance_politics(

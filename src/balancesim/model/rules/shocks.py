@@ -17,7 +17,7 @@ import numpy as np
 from balancesim.model.state import CompiledEffect, Setup, State
 
 if TYPE_CHECKING:
-    from balancesim.model.rules import MonthNoise
+    from balancesim.model.rules.noise import MonthNoise
 
 
 def apply_shocks(state: State, setup: Setup, month: int, noise: MonthNoise) -> State:

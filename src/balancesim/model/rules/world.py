@@ -44,7 +44,7 @@ import numpy as np
 from balancesim.model.state import ECONOMY, SECURITY, Setup, State
 
 if TYPE_CHECKING:
-    from balancesim.model.rules import MonthNoise
+    from balancesim.model.rules.noise import MonthNoise
 
 TINY = 1e-12
 

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from balancesim.figures.runs import envelope
 from balancesim.model import metrics
 from balancesim.validation.core import Run
 
@@ -30,6 +29,8 @@ def pct(x: float) -> str:
 
 def fan(ax, values: np.ndarray, colour: str, label: str, months: np.ndarray | None = None) -> None:
     """Median with 50% and 90% bands of (months, R) values."""
+    from balancesim.figures.runs import envelope  # here: running the checks needs no matplotlib
+
     envelope(ax, np.arange(values.shape[0]) if months is None else months, values, colour=colour, label=label)
 
 
