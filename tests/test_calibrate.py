@@ -22,7 +22,6 @@ from balancesim.scenario.posterior import PosteriorError, read_posterior
 
 from .conftest import ROOT
 
-
 BASELINE = str(ROOT / "scenarios" / "baseline.yaml")
 TARGETS = str(ROOT / "targets" / "central_asia_2021_2023.yaml")
 

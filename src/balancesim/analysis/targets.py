@@ -490,6 +490,39 @@ def implausibilities(
     )
 
 
+def log_likelihood(
+    targets: Targets | TargetFile,
+    stats: np.ndarray,
+    observed: np.ndarray | None = None,
+    discrepancy: float = DISCREPANCY,
+) -> np.ndarray:
+    """The synthetic log-likelihood of each point (N,) from statistics (N, R, K), summed over targets.
+
+    A value target is Gaussian with the implausibility's total variance
+    (observation, discrepancy, the ensemble's variance and that of its mean),
+    so its term is -I^2 / 2 - ln(total sd); an event adds ln q, q the
+    probability of the observed outcome over the R runs ((k + 1/2) / (R + 1)).
+    `observed` (K,) replaces the file's observed values (value targets) and
+    outcomes (events: 1 happened, 0 not), for synthetic data.
+    """
+    spec = targets.spec if isinstance(targets, Targets) else targets
+    stats = np.asarray(stats, dtype=float)
+    r = stats.shape[1]
+    out = np.zeros(stats.shape[0])
+    for k, t in enumerate(spec.targets.values()):
+        stat = stats[:, :, k]
+        centre = t.centre() if observed is None else float(observed[k])
+        if t.kind == "event":
+            hits = t.happens(stat).sum(axis=1)
+            occurred = centre > 0.5
+            out += np.log(((hits if occurred else r - hits) + 0.5) / (r + 1))
+            continue
+        var = stat.var(axis=1, ddof=1) if r > 1 else np.zeros(len(stat))
+        total = np.maximum(t.sd() ** 2 * (1 + discrepancy**2) + var * (1 + 1 / r), 1e-12)
+        out += -0.5 * (stat.mean(axis=1) - centre) ** 2 / total - 0.5 * np.log(total)
+    return out
+
+
 def dump_targets(spec: TargetFile) -> str:
     """The target file as YAML (fields left at their default omitted)."""
     import io

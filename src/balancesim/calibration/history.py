@@ -46,6 +46,7 @@ class Wave:
     z: np.ndarray
     weights: np.ndarray
     implausibility: np.ndarray
+    loglik: np.ndarray  # (N,) the synthetic log-likelihood (`analysis.targets.log_likelihood`)
     by_data: np.ndarray  # (N,) ruled out by the data
     by_patterns: np.ndarray | None  # (N,) ruled out by the patterns (None: not checked)
     seconds: float
@@ -82,11 +83,30 @@ class Matching:
 
     @property
     def posterior(self) -> tuple[np.ndarray, np.ndarray]:
-        """The last wave's points not ruled out (z) and their normalised weights."""
+        """The last wave's points not ruled out (z) and their normalised weights: importance weight
+        (prior / proposal) x synthetic likelihood (`posterior_weights`)."""
         last = next((w for w in reversed(self.waves) if w.kept.any()), self.waves[-1])
         keep = last.kept if last.kept.any() else np.ones(len(last.z), dtype=bool)
-        w = last.weights[keep]
-        return last.z[keep], w / w.sum()
+        return last.z[keep], posterior_weights(last.weights[keep], last.loglik[keep])
+
+
+def posterior_weights(prior_weights: np.ndarray, loglik: np.ndarray) -> np.ndarray:
+    """Normalised posterior weights of points: their importance weights times the likelihood.
+
+    Ruling out (implausibility above 3) only removes points the likelihood
+    gives almost no weight; within what is kept, the synthetic likelihood
+    weighs each point, so the posterior's intervals are Bayesian credible
+    intervals (checked by simulation-based calibration, `calibration.sbc`),
+    not the whole not-ruled-out box.
+    """
+    ll = np.asarray(loglik, dtype=float)
+    w = np.asarray(prior_weights, dtype=float) * np.exp(ll - ll.max())
+    return w / w.sum()
+
+
+def effective_size(weights: np.ndarray) -> float:
+    """Kish's effective sample size of normalised weights."""
+    return float(1.0 / np.sum(np.asarray(weights) ** 2))
 
 
 def second_max(impl: np.ndarray) -> np.ndarray:
@@ -119,9 +139,10 @@ def ensemble_statistics(
         for k, start in enumerate(range(0, len(z), CHUNK_POINTS))
     ]
     out = np.empty((len(z), replicates, len(problem.targets)))
+    before = problem.simulations  # a serial runner counts in `problem` itself, a process pool does not
     for (k, chunk, _), stats in runner.map_unordered(_simulate_chunk, (problem, replicates), items):
         out[k * CHUNK_POINTS : k * CHUNK_POINTS + len(chunk)] = stats
-    problem.simulations += len(z) * replicates
+    problem.simulations = before + len(z) * replicates
     return out
 
 
@@ -173,7 +194,7 @@ def history_match(
     """History matching of `problem`'s calibrated priors in `waves` waves of `points` points."""
     from scipy.stats import multivariate_normal
 
-    from balancesim.analysis.targets import implausibilities
+    from balancesim.analysis.targets import implausibilities, log_likelihood
 
     if replicates < MIN_REPLICATES:
         raise ValueError(f"history matching needs at least {MIN_REPLICATES} replicates per point")
@@ -194,12 +215,13 @@ def history_match(
             weights = np.exp(prior.logpdf(z) - proposal.logpdf(z))
         stats = ensemble_statistics(problem, z, replicates, seed * 1000 + k, runner)
         impl = implausibilities(problem.targets, stats)
+        loglik = log_likelihood(problem.targets, stats)
         by_data = second_max(impl) > cutoff
         # Patterns are checked on wave 1 (the prior: the shares reported) and on the last wave
         # (the posterior); in between only the data guide the proposal.
         check_patterns = patterns and (k == 0 or k == waves - 1)
         by_patterns = patterns_fail(problem, z, pattern_runs, seed + k) if check_patterns else None
-        wave = Wave(z, weights, impl, by_data, by_patterns, time.perf_counter() - t0)
+        wave = Wave(z, weights, impl, loglik, by_data, by_patterns, time.perf_counter() - t0)
         done.append(wave)
         if progress is not None:
             s = wave.shares()
@@ -227,6 +249,8 @@ def history_match(
             "patterns when any check P1-P8 fails at the point",
             "proposal": "wave 1: the prior; later waves: a Gaussian (1.5 x the kept points' sd) with "
             "importance weights prior / proposal",
+            "posterior": "the last wave's points not ruled out, weighted by importance weight x synthetic "
+            "likelihood (analysis.targets.log_likelihood)",
             "points": points,
             "waves": waves,
             "replicates": replicates,
