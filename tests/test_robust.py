@@ -70,6 +70,32 @@ def test_share_of_draws_is_the_share_of_the_prior_where_the_check_holds(scenario
     assert result.runs_simulated == 2 * 40 * 5  # two arms
 
 
+def tension_below_check() -> Check:
+    """Holds when the initial tension is at most 0.45: overlaps `tension_check` in part of the prior."""
+    import dataclasses
+
+    return dataclasses.replace(
+        tension_check(),
+        id="U",
+        title="Tension starts moderate",
+        thresholds=(Threshold("initial tension", "<=", 0.45, "by construction"),),
+        knockouts=(),
+    )
+
+
+def test_joint_share_is_the_share_of_draws_where_every_check_passes(scenarios):
+    """Not the product or the minimum of the checks' shares: the draws where all pass at once."""
+    result = run_robust(
+        draws=40, runs=5, seed=3, scenario_dir=scenarios, checks=[tension_check(), tension_below_check()]
+    )
+    tension = draw(load_scenario(scenarios / "baseline.yaml"), 3, 40)["relations.tension"]
+    both = (tension >= 0.3) & (tension <= 0.45)
+    assert result.joint.counts["pass"] == int(both.sum())
+    assert result.joint.counts["fail"] == 40 - int(both.sum())
+    shares = [c.shares.share("pass") for c in result.checks]
+    assert 0 < result.joint_pass < min(shares)
+
+
 def test_blocks_of_draws_do_not_change_the_verdicts(scenarios, monkeypatch):
     from balancesim.validation import robust
 
@@ -103,6 +129,8 @@ def test_cli_robust_writes_the_shares(tmp_path):
         np.isclose(row["share_pass"] + row["share_fail"] + row["share_unclear"], 1) for row in data["rows"]
     )
     assert (tmp_path / "v" / "robust.csv").exists()
+    assert set(data["joint"]) == {"rule", "share_pass", "share_fail", "share_unclear"}
+    assert "All checks pass together in" in r.output
 
 
 def test_robust_into_a_folder_another_command_writes_exits_1(tmp_path):

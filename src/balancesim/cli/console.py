@@ -166,6 +166,12 @@ def print_robust(result: Any) -> None:
             f"{row['share_unclear']:.0%}",
         )
     out.print(table)
+    j = result.joint
+    out.print(
+        f"All checks pass together in {j.counts['pass']} of {result.draws} draws ({j.share('pass'):.0%}); "
+        f"at least one fails in {j.counts['fail']}, the rest unclear.",
+        markup=False,
+    )
     out.print(
         "A pattern should hold in most draws; each knock-out should make it fail in most draws "
         "(else the rule behind it is not what produces the pattern there)."

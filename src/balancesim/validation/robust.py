@@ -99,6 +99,12 @@ class Robustness:
     seconds: float
     runs_simulated: int
     posterior: str | None = None  # the calibration folder drawn from (None: the prior only)
+    joint: Shares = field(default_factory=Shares)  # per draw: pass = every check passes there
+
+    @property
+    def joint_pass(self) -> float:
+        """The share of draws in which ALL checks pass together (the patterns' joint verdict)."""
+        return self.joint.share(PASS)
 
 
 def count_robust_runs(checks: Sequence[Check], draws: int, runs: int) -> int:
@@ -219,6 +225,7 @@ def run_robust(
         RobustCheck(check, Shares(), [(ko.switch, Shares()) for ko in check.knockouts]) for check in checks
     ]
     simulated = 0
+    joint = Shares()
     block = max(1, BLOCK_RUNS // runs)
     for first in range(0, draws, block):
         values = {p: v[first : first + block] for p, v in drawn.items()}
@@ -227,15 +234,18 @@ def run_robust(
         lab.run_all()
         simulated += lab.simulated
         for d in range(lab.draws):
+            verdicts = []
             for check, result in zip(checks, results, strict=True):
                 arms = {name: lab.draw(arm, d) for name, arm in check.arms.items()}
-                result.shares.add(_evaluate(check, arms, stats).verdict)
+                verdicts.append(_evaluate(check, arms, stats).verdict)
+                result.shares.add(verdicts[-1])
                 for ko, (_, shares) in zip(check.knockouts, result.knockouts, strict=True):
                     ko_arms = {name: lab.draw(ko.apply(name, arm), d) for name, arm in check.arms.items()}
                     shares.add(_evaluate(check, ko_arms, stats).verdict)
+            joint.add(PASS if all(v == PASS for v in verdicts) else FAIL if FAIL in verdicts else UNCLEAR)
     used = baseline.posterior.folder if baseline.posterior is not None else None
     seconds = time.perf_counter() - started
-    return Robustness(results, draws, runs, seed, sorted(drawn), seconds, simulated, used)
+    return Robustness(results, draws, runs, seed, sorted(drawn), seconds, simulated, used, joint)
 
 
 def robust_rows(result: Robustness) -> list[dict[str, Any]]:
@@ -279,6 +289,10 @@ def write_robust(result: Robustness, folder: str | Path) -> list[Path]:
             "uncertain_paths": result.paths,
             "runs_simulated": result.runs_simulated,
             "seconds": round(result.seconds, 1),
+            "joint": {
+                "rule": "a draw passes jointly when every check passes at it; fails when any fails",
+                **{f"share_{v}": result.joint.share(v) for v in VERDICTS},
+            },
             "rows": rows,
         },
     )
