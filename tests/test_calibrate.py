@@ -54,6 +54,9 @@ def test_calibrate_tiny_budget_end_to_end(tmp_path):
     assert list(posterior.columns) == [*manifest["parameters"], "weight"]
     assert len(posterior) == 20 and np.isclose(posterior["weight"].sum(), 1.0)
     assert manifest["seed"] == 5 and manifest["budget"]["particles"] == 20
+    for path in manifest["parameters"]:  # each parameter named as informed or uninformative
+        assert path in result.output
+    assert result.output.count(": uninformative") == len(manifest["parameters"]) - len(manifest["informed"])
     assert manifest["versions"]["elfi"] == "0.8.8"
     for pop in manifest["populations"]:
         assert 0 < pop["acceptance"] <= 1 and 1 <= pop["ess"] <= 20

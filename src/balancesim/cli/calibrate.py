@@ -328,6 +328,8 @@ def _print(found: dict[str, Any], folder: Path, out) -> None:
     )
     informed = params.loc[params["informed"], "path"].tolist()
     out.print(f"Informed (posterior sd < 0.5 x prior sd): {', '.join(informed) or 'none'}", markup=False)
+    for row in params.loc[~params["informed"]].itertuples(index=False):
+        out.print(f"  {row.path}: uninformative (sd ratio {row.sd_ratio:.2f})", markup=False)
     p = m["predictive"]
     out.print(
         f"Targets passed: {p['prior_passed']} of {m['targets']} under the prior, "
