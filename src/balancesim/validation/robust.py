@@ -279,9 +279,13 @@ def write_robust(result: Robustness, folder: str | Path) -> list[Path]:
     rows = robust_rows(result)
     table = pd.DataFrame(rows).to_csv(index=False, float_format="%.4f")
     write_atomic(folder / "robust.csv", lambda f: f.write(table.encode()))
+    from balancesim.validation.patterns import load
+
+    patterns = load()
     write_json(
         folder / "robust.json",
         {
+            "patterns": {"file": patterns.path.name, "version": patterns.version, "sha256": patterns.sha256},
             "draws": result.draws,
             "runs_per_arm": result.runs,
             "seed": result.seed,

@@ -12,6 +12,7 @@ from balancesim.validation.checks.common import (
     KO_C,
     MODEL_C,
     OTHER_C,
+    RUSSIA,
     pct,
     stack,
     state_columns,
@@ -27,12 +28,18 @@ P5_DISCONTENT = {
             "month": 1,
             "severity": 1.0,
             "effects": [
-                {"variable": "opinion", "actor": m, "partner": "russia", "change": "add", "amount": -0.3}
+                {
+                    "variable": "opinion",
+                    "actor": m,
+                    "partner": RUSSIA,
+                    "change": "add",
+                    "amount": constant("P5_DISCONTENT_OPINION"),
+                }
                 for m in CSTO_MEMBERS
             ],
         }
     ],
-    **{f"institutions.csto.salience.{m}": 1.0 for m in CSTO_MEMBERS},
+    **{f"institutions.csto.salience.{m}": constant("P5_DISCONTENT_SALIENCE") for m in CSTO_MEMBERS},
 }
 
 
@@ -45,8 +52,8 @@ def _members(control: float, threat: float) -> dict[str, float]:
     return out
 
 
-P5_HOLD = _members(0.9, 0.5)
-P5_LOOSE = _members(0.3, 0.0)
+P5_HOLD = _members(*constant("P5_HOLD"))  # (elite control, threat) of every member
+P5_LOOSE = _members(*constant("P5_LOOSE"))
 
 
 def _moved(run: Run, members: Sequence[str], start: int = 1) -> np.ndarray:
