@@ -205,3 +205,24 @@ def test_cli_defaults_are_the_modules():
 
     params = {p.name: p for p in main.commands["validate"].params}
     assert params["draws"].default == robust.DEFAULT_DRAWS
+
+
+def test_process_pool_gives_the_same_verdicts_as_one_process():
+    """Blocks of draws on two worker processes: the same shares, whatever order blocks finish in."""
+    from balancesim.experiment.executors import make_runner
+    from balancesim.validation import robust
+
+    one = run_robust(draws=3, runs=4, seed=5)
+    runner = make_runner("process", 2)
+    try:
+        import unittest.mock
+
+        with unittest.mock.patch.object(robust, "BLOCK_RUNS", 4):  # one draw per block: three blocks
+            pooled = run_robust(draws=3, runs=4, seed=5, runner=runner)
+    finally:
+        runner.close()
+    assert [r.shares.counts for r in one.checks] == [r.shares.counts for r in pooled.checks]
+    assert [[s.counts for _, s in r.knockouts] for r in one.checks] == [
+        [s.counts for _, s in r.knockouts] for r in pooled.checks
+    ]
+    assert one.joint.counts == pooled.joint.counts and one.runs_simulated == pooled.runs_simulated

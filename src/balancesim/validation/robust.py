@@ -187,20 +187,22 @@ def run_robust(
     checks: Sequence[Check] | None = None,
     progress: Callable[[int], None] | None = None,
     posterior: str | Path | None = None,
+    runner: Any = None,
 ) -> Robustness:
     """Every check and knock-out at `draws` draws from the baseline's prior, `runs` runs per arm each.
 
     `posterior`: a `balancesim calibrate` folder; its PATHs are drawn from its
     particles instead of their priors (a bad folder raises ValidationError).
+    `runner`: an executor (`experiment.executors`) that runs blocks of draws in
+    parallel; each block's runs depend only on the seed and its first draw, so
+    the verdicts are the same on every executor.
     """
     from balancesim.scenario.files import ScenarioError, load_scenario
     from balancesim.scenario.posterior import PosteriorError, read_posterior
     from balancesim.scenario.uncertainty import draw
 
     if checks is None:
-        from balancesim.validation.checks import CHECKS
-
-        checks = CHECKS
+        checks = project_checks()
     if draws < 1 or runs < 2:
         raise ValidationError(f"--robust needs at least 1 draw and 2 runs per arm, got {draws} and {runs}")
     scenario_dir = Path(scenario_dir)
@@ -220,32 +222,75 @@ def run_robust(
         raise ValidationError(f"{baseline_file}: no uncertainty: section, so no prior to draw from")
     started = time.perf_counter()
     drawn = draw(baseline, seed, draws)
-    stats = Stats(runs, seed)
     results = [
         RobustCheck(check, Shares(), [(ko.switch, Shares()) for ko in check.knockouts]) for check in checks
     ]
     simulated = 0
     joint = Shares()
     block = max(1, BLOCK_RUNS // runs)
-    for first in range(0, draws, block):
-        values = {p: v[first : first + block] for p, v in drawn.items()}
-        lab = DrawLab(scenario_dir, runs, seed, values, first, progress)
-        plan(checks, lab)
-        lab.run_all()
-        simulated += lab.simulated
-        for d in range(lab.draws):
-            verdicts = []
-            for check, result in zip(checks, results, strict=True):
-                arms = {name: lab.draw(arm, d) for name, arm in check.arms.items()}
-                verdicts.append(_evaluate(check, arms, stats).verdict)
-                result.shares.add(verdicts[-1])
-                for ko, (_, shares) in zip(check.knockouts, result.knockouts, strict=True):
-                    ko_arms = {name: lab.draw(ko.apply(name, arm), d) for name, arm in check.arms.items()}
-                    shares.add(_evaluate(check, ko_arms, stats).verdict)
-            joint.add(PASS if all(v == PASS for v in verdicts) else FAIL if FAIL in verdicts else UNCLEAR)
+    items = [
+        (first, {p: v[first : first + block] for p, v in drawn.items()}) for first in range(0, draws, block)
+    ]
+    shared = (scenario_dir, runs, seed, None if checks is project_checks() else tuple(checks))
+    found: dict[int, tuple[int, list[list[str]]]] = {}
+    if runner is None:  # in this process, with the progress of every chunk of runs
+        for item in items:
+            found[item[0]] = _block(shared, item, progress)
+    else:  # blocks on the executor; the progress advances a block at a time
+        for item, (count, verdicts) in runner.map_unordered(_block, shared, items):
+            found[item[0]] = (count, verdicts)
+            if progress is not None:
+                progress(count)
+    for first in sorted(found):  # in draw order, whatever order the blocks finished in
+        count, per_draw = found[first]
+        simulated += count
+        for verdicts in per_draw:
+            patterns = []
+            k = 0
+            for result in results:
+                result.shares.add(verdicts[k])
+                patterns.append(verdicts[k])
+                k += 1
+                for _, shares in result.knockouts:
+                    shares.add(verdicts[k])
+                    k += 1
+            joint.add(PASS if all(v == PASS for v in patterns) else FAIL if FAIL in patterns else UNCLEAR)
     used = baseline.posterior.folder if baseline.posterior is not None else None
     seconds = time.perf_counter() - started
     return Robustness(results, draws, runs, seed, sorted(drawn), seconds, simulated, used, joint)
+
+
+def project_checks() -> tuple[Check, ...]:
+    """The project's checks (imported on use: the checks read the patterns file)."""
+    from balancesim.validation.checks import CHECKS
+
+    return CHECKS
+
+
+def _block(
+    shared: tuple[Path, int, int, tuple[Check, ...] | None],
+    item: tuple[int, dict[str, np.ndarray]],
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, list[list[str]]]:
+    """One block of draws: runs simulated, and per draw every check's verdict then its knock-outs'."""
+    scenario_dir, runs, seed, checks = shared
+    checks = checks if checks is not None else project_checks()
+    first, values = item
+    stats = Stats(runs, seed)
+    lab = DrawLab(scenario_dir, runs, seed, values, first, progress)
+    plan(checks, lab)
+    lab.run_all()
+    out = []
+    for d in range(lab.draws):
+        verdicts = []
+        for check in checks:
+            arms = {name: lab.draw(arm, d) for name, arm in check.arms.items()}
+            verdicts.append(_evaluate(check, arms, stats).verdict)
+            for ko in check.knockouts:
+                ko_arms = {name: lab.draw(ko.apply(name, arm), d) for name, arm in check.arms.items()}
+                verdicts.append(_evaluate(check, ko_arms, stats).verdict)
+        out.append(verdicts)
+    return lab.simulated, out
 
 
 def robust_rows(result: Robustness) -> list[dict[str, Any]]:
