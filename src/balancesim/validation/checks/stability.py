@@ -45,8 +45,8 @@ def _p1_swings(run: Run, t: int = P1_MONTH) -> tuple[np.ndarray, np.ndarray, np.
     return moved | shifted | lost, moved, shifted, lost
 
 
-def _p1_by_state(run: Run) -> str:
-    swung, moved, shifted, lost = _p1_swings(run)
+def _p1_by_state(run: Run, t: int = P1_MONTH) -> str:
+    swung, moved, shifted, lost = _p1_swings(run, t)
     parts = [
         f"{short(s)} {pct(swung[i].mean())} (restructuring {pct(moved[i].mean())}, balance "
         f"{pct(shifted[i].mean())}, role {pct(lost[i].mean())})"
@@ -70,7 +70,11 @@ def _p1_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     late, *_ = _p1_swings(run, P1_LATE_MONTH)
     return [
         stats.proportion(~swung.any(0), detail),
-        stats.proportion(~late.any(0), f"the same limits at month {P1_LATE_MONTH}"),
+        stats.proportion(
+            ~late.any(0),
+            f"the same limits at month {P1_LATE_MONTH}; runs in which each state swings: "
+            f"{_p1_by_state(run, P1_LATE_MONTH)}",
+        ),
     ]
 
 
