@@ -31,7 +31,8 @@ SRC = Path(__file__).parents[1] / "src" / "balancesim"
 
 # Gaps the report documents (see docs/validation.md, "Known gaps").
 KNOWN_FAILING: dict[str, str] = {
-    "P1": "scored at month 60 too (patterns file v2): 0.059 of runs without a swing at 1000 runs; Kazakhstan's "
+    "P1": "scored at month 60 too (patterns file v2): 0.059 of runs without a swing at 1000 runs; "
+    "Kazakhstan's "
     "balance and Kyrgyzstan's restructuring keep drifting after month 30 (docs/validation.md)",
 }
 KNOWN_UNINFORMATIVE: dict[str, str] = {}
