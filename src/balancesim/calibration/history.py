@@ -147,32 +147,35 @@ def ensemble_statistics(
 
 
 def patterns_fail(
-    problem: Problem, z: np.ndarray, runs: int, seed: int, scenario_dir: Any = None
+    problem: Problem, z: np.ndarray, runs: int, seed: int, scenario_dir: Any = None, runner: Any = None
 ) -> np.ndarray:
-    """Per point: does any pattern check P1-P8 FAIL there ("unclear" does not rule out)?"""
+    """Per point: does any pattern check P1-P8 FAIL there ("unclear" does not rule out)?
+
+    Blocks of points run on `runner` (`validation.robust`'s blocks, knock-outs left out); each
+    block's runs depend only on the seed and its first point, so the verdicts do not depend on
+    the executor.
+    """
     import dataclasses
 
-    from balancesim.validation.checks import CHECKS
-    from balancesim.validation.core import FAIL, SCENARIO_DIR, Stats, _evaluate, plan
-    from balancesim.validation.robust import BLOCK_RUNS, DrawLab
+    from balancesim.validation.core import FAIL, SCENARIO_DIR
+    from balancesim.validation.robust import BLOCK_RUNS, _block, project_checks
 
-    checks = [dataclasses.replace(c, knockouts=()) for c in CHECKS]
+    checks = tuple(dataclasses.replace(c, knockouts=()) for c in project_checks())
     values = problem.values(z)
-    stats = Stats(runs, seed)
-    out = np.zeros(len(z), dtype=bool)
     block = max(1, BLOCK_RUNS // runs)
-    for first in range(0, len(z), block):
-        part = {p: v[first : first + block] for p, v in values.items()}
-        lab = DrawLab(scenario_dir or SCENARIO_DIR, runs, seed, part, first, None)
-        plan(checks, lab)
-        lab.run_all()
-        problem.simulations += lab.simulated
-        for d in range(lab.draws):
-            for check in checks:
-                arms = {name: lab.draw(arm, d) for name, arm in check.arms.items()}
-                if _evaluate(check, arms, stats).verdict == FAIL:
-                    out[first + d] = True
-                    break
+    shared = (scenario_dir or SCENARIO_DIR, runs, seed, checks)
+    items = [
+        (first, {p: v[first : first + block] for p, v in values.items()}) for first in range(0, len(z), block)
+    ]
+    out = np.zeros(len(z), dtype=bool)
+    if runner is None:
+        results = ((item, _block(shared, item)) for item in items)
+    else:
+        results = runner.map_unordered(_block, shared, items)
+    for (first, _), (count, per_point) in results:
+        problem.simulations += count
+        for d, verdicts in enumerate(per_point):
+            out[first + d] = FAIL in verdicts
     return out
 
 
@@ -220,7 +223,9 @@ def history_match(
         # Patterns are checked on wave 1 (the prior: the shares reported) and on the last wave
         # (the posterior); in between only the data guide the proposal.
         check_patterns = patterns and (k == 0 or k == waves - 1)
-        by_patterns = patterns_fail(problem, z, pattern_runs, seed + k) if check_patterns else None
+        by_patterns = (
+            patterns_fail(problem, z, pattern_runs, seed + k, runner=runner) if check_patterns else None
+        )
         wave = Wave(z, weights, impl, loglik, by_data, by_patterns, time.perf_counter() - t0)
         done.append(wave)
         if progress is not None:
