@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+MIN_ESS = 10  # below this effective sample size no parameter is called informed
+
 # budget -> (screening points, points per wave, waves, replicates per point, pattern runs per arm)
 BUDGETS = {
     "small": (300, 60, 2, 20, 30),
@@ -26,7 +28,7 @@ def calibrate_history(
     workers: int | None,
 ) -> None:
     """Screen by implausibility, history-match in waves, write the posterior folder, print the verdicts."""
-    from balancesim.calibration.history import history_match, screen_by_implausibility
+    from balancesim.calibration.history import effective_size, history_match, screen_by_implausibility
     from balancesim.calibration.problem import CalibrationError, build_problem
     from balancesim.calibration.report import (
         INFORMED,
@@ -74,6 +76,9 @@ def calibrate_history(
             z, weights = matching.posterior
             values = problem.values(z)
             table = parameter_table(problem, values, weights)
+            ess = effective_size(weights)
+            if ess < MIN_ESS:  # a handful of kept points has a small sd by chance, not by information
+                table["informed"] = False
             first = matching.waves[0]
             shares = first.shares()
             spread = _target_spread(targets, first)
@@ -92,6 +97,7 @@ def calibrate_history(
                 "ruled_out_on_prior_draws": shares,
                 "waves": [w.shares() for w in matching.waves],
                 "particles": len(weights),
+                "effective_sample_size": ess,
                 "simulations": matching.simulations,
                 "informed_rule": f"posterior sd < {INFORMED} x prior sd",
                 "informed": table.loc[table["informed"], "path"].tolist(),
@@ -128,6 +134,12 @@ def calibrate_history(
         f"by either {shares['either']:.0%}",
         markup=False,
     )
+    if manifest["effective_sample_size"] < MIN_ESS:
+        out.print(
+            f"Only {manifest['particles']} points kept (effective sample size "
+            f"{manifest['effective_sample_size']:.1f} < {MIN_ESS}): too few to call any parameter informed",
+            markup=False,
+        )
     for row in table.itertuples(index=False):
         verdict = "informed" if row.informed else "uninformative"
         out.print(
