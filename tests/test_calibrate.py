@@ -31,7 +31,20 @@ def test_calibrate_tiny_budget_end_to_end(tmp_path):
     out = tmp_path / "cal"
     result = CliRunner().invoke(
         main,
-        ["calibrate", BASELINE, "--targets", TARGETS, "--budget", "20", "--seed", "5", "--out", str(out)],
+        [
+            "calibrate",
+            "--method",
+            "smc",
+            BASELINE,
+            "--targets",
+            TARGETS,
+            "--budget",
+            "20",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     names = {p.name for p in out.iterdir()}
@@ -42,6 +55,9 @@ def test_calibrate_tiny_budget_end_to_end(tmp_path):
     assert list(posterior.columns) == [*manifest["parameters"], "weight"]
     assert len(posterior) == 20 and np.isclose(posterior["weight"].sum(), 1.0)
     assert manifest["seed"] == 5 and manifest["budget"]["particles"] == 20
+    for path in manifest["parameters"]:  # each parameter named as informed or uninformative
+        assert path in result.output
+    assert result.output.count(": uninformative") == len(manifest["parameters"]) - len(manifest["informed"])
     assert manifest["versions"]["elfi"] == "0.8.8"
     for pop in manifest["populations"]:
         assert 0 < pop["acceptance"] <= 1 and 1 <= pop["ess"] <= 20
@@ -58,7 +74,18 @@ def test_calibrate_folder_is_locked_and_checked(tmp_path):
     from balancesim.experiment.folders import locked
 
     out = tmp_path / "cal"
-    args = ["calibrate", BASELINE, "--targets", TARGETS, "--budget", "20", "--out", str(out)]
+    args = [
+        "calibrate",
+        "--method",
+        "smc",
+        BASELINE,
+        "--targets",
+        TARGETS,
+        "--budget",
+        "20",
+        "--out",
+        str(out),
+    ]
     with locked(out):  # exclusive within a process too
         r = CliRunner().invoke(main, args)
     assert r.exit_code == 1, r.output
@@ -74,9 +101,13 @@ def test_calibrate_folder_is_locked_and_checked(tmp_path):
 
 def test_calibrate_bad_input_exits_2(tmp_path):
     runner = CliRunner()
-    r = runner.invoke(main, ["calibrate", BASELINE, "--targets", TARGETS, "--budget", "lots"])
+    r = runner.invoke(
+        main, ["calibrate", "--method", "smc", BASELINE, "--targets", TARGETS, "--budget", "lots"]
+    )
     assert r.exit_code == 2 and "--budget lots" in r.output
-    r = runner.invoke(main, ["calibrate", BASELINE, "--targets", TARGETS, "--param", "parameters.nope"])
+    r = runner.invoke(
+        main, ["calibrate", "--method", "smc", BASELINE, "--targets", TARGETS, "--param", "parameters.nope"]
+    )
     assert r.exit_code == 2 and "--param parameters.nope: not one of the scenario's priors" in r.output
     assert not (tmp_path / "results").exists()
 
@@ -102,7 +133,7 @@ def _synthetic(tmp_path, truth_u: dict[str, float], ids: list[str], seed: int = 
         if ident not in ids:
             continue
         fields = t.model_dump(
-            exclude_none=True, exclude={"direction", "tolerance", "range", "value", "uncertainty"}
+            exclude_none=True, exclude={"range", "value", "uncertainty", "mapping", "event", "occurred"}
         )
         fields |= {"value": float(stats[:, k].mean()), "uncertainty": max(float(stats[:, k].std()), 1e-3)}
         targets[ident] = fields
@@ -122,10 +153,10 @@ def test_recovers_known_values_from_synthetic_targets(tmp_path):
     them nor points at them, so each check below needs information from the targets."""
     truth_u = {
         "actors.tajikistan.engagement.russia.security": 0.02,
-        "actors.turkmenistan.engagement.turkey.economy": 0.98,
+        "actors.kyrgyzstan.engagement.china.economy": 0.98,
     }
-    # the targets these two respond to most (screening of the baseline's priors)
-    scenario, targets, truth = _synthetic(tmp_path, truth_u, ["tj_russia_arms", "tm_china_dominant_2022"])
+    # the quantitative targets these two inform: their own country's share, or gap, with that power
+    scenario, targets, truth = _synthetic(tmp_path, truth_u, ["tj_russia_arms", "kg_china_russia_gap_2023"])
     problem = build_problem(scenario, targets)
     budget = Budget("test", 300, (0.2, 0.5, 0.5, 0.5), 20_000, 300)
     from balancesim.calibration.report import parameter_table
@@ -218,6 +249,8 @@ def test_interrupted_calibration_leaves_nothing(tmp_path):
             "-m",
             "balancesim.cli.main",
             "calibrate",
+            "--method",
+            "smc",
             BASELINE,
             "--targets",
             TARGETS,

@@ -77,6 +77,17 @@ Exit status: 0 done, 1 failure while running or writing, 2 invalid input
     inputs=("scenario", "targets_file"),
     legacy=legacy_files(*EARLIER, *EARLIER_FIGURES),
 )
+@click.option(
+    "--method",
+    type=click.Choice(["history", "smc"]),
+    default="history",
+    show_default=True,
+    help="history: history matching in waves (20 runs per point, the patterns as filters); "
+    "smc: ELFI's SMC-ABC, one run per particle (kept for comparison).",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 256), help="Worker processes (history; default: all cores)."
+)
 def calibrate(
     scenario: str,
     targets_file: str,
@@ -84,6 +95,8 @@ def calibrate(
     seed: int | None,
     params: tuple[str, ...],
     out: Output,
+    method: str = "history",
+    workers: int | None = None,
 ) -> None:
     """Calibrate SCENARIO's `uncertainty:` priors against the observed targets of FILE.
 
@@ -113,6 +126,11 @@ def calibrate(
     except (CalibrationError, TargetFileError) as e:
         raise InputError(f"{scenario}: {e}" if isinstance(e, CalibrationError) else str(e)) from None
     folder = out.folder
+    if method == "history":
+        from balancesim.cli.calibrate_history import calibrate_history
+
+        calibrate_history(spec, targets, scenario, targets_file, budget, seed, params, out, workers)
+        return
     try:
         import elfi  # noqa: F401
     except ImportError:
@@ -335,6 +353,8 @@ def _print(found: dict[str, Any], folder: Path, out: Console) -> None:
     )
     informed = params.loc[params["informed"], "path"].tolist()
     out.print(f"Informed (posterior sd < 0.5 x prior sd): {', '.join(informed) or 'none'}", markup=False)
+    for row in params.loc[~params["informed"]].itertuples(index=False):
+        out.print(f"  {row.path}: uninformative (sd ratio {row.sd_ratio:.2f})", markup=False)
     p = m["predictive"]
     out.print(
         f"Targets passed: {p['prior_passed']} of {m['targets']} under the prior, "

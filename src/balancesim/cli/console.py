@@ -217,8 +217,10 @@ def print_robust(result: Any) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from balancesim.validation.report import patterns_line
     from balancesim.validation.robust import robust_rows
 
+    out.print(f"Judged against the {patterns_line()}", markup=False, soft_wrap=True)
     over = "prior" if result.posterior is None else f"posterior ({result.posterior}) and prior"
     table = Table(
         title=f"Robustness over the baseline's {over}: {plural(result.draws, 'draw')} of "
@@ -238,6 +240,12 @@ def print_robust(result: Any) -> None:
             f"{row['share_unclear']:.0%}",
         )
     out.print(table)
+    j = result.joint
+    out.print(
+        f"All checks pass together in {j.counts['pass']} of {result.draws} draws ({j.share('pass'):.0%}); "
+        f"at least one fails in {j.counts['fail']}, the rest unclear.",
+        markup=False,
+    )
     out.print(
         "A pattern should hold in most draws; each knock-out should make it fail in most draws "
         "(else the rule behind it is not what produces the pattern there)."
@@ -263,7 +271,9 @@ def print_validation(result: Any) -> None:
     from rich.text import Text
 
     from balancesim.validation import conflict_line, table_rows
+    from balancesim.validation.report import patterns_line
 
+    out.print(f"Judged against the {patterns_line()}", markup=False, soft_wrap=True)
     table = Table(
         title=f"Validation: {result.replicates} runs per arm, seed {result.seed}, "
         f"{result.runs_simulated:,} runs in {result.seconds:.1f} s",

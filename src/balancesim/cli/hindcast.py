@@ -32,7 +32,8 @@ Examples:
 
 \b
 Pass rule: a value passes when its observed 90% interval overlaps the modelled
-5-95% band; a direction when at least 80% of runs show it (docs/targets.md).
+5-95% band; an event (a yes/no fact) when the observed outcome happens in at
+least 10% of runs (docs/targets.md).
 Exit status: 0 done (whatever the score), 1 failure while running or
 writing, 2 invalid input (scenario, target file, options), 130 interrupted.
 """
@@ -126,12 +127,12 @@ def _print(found, out) -> None:
         title=f"Hindcast: {found.scenario_name}, {found.replicates} runs, seed {found.seed}",
         title_justify="left",
     )
-    for name in ("target", "period", "observed", "modelled median [90%]", "in direction", "verdict"):
+    for name in ("target", "period", "observed", "modelled median [90%]", "runs as observed", "verdict"):
         table.add_column(name, overflow="fold")
     row: Any  # pandas types the fields of itertuples' rows as any scalar
     for row in found.table.itertuples(index=False):
         period = f"{row.since} → {row.period}" if row.since else row.period
-        share = "" if row.kind == "value" else f"{row.share_in_direction:.0%}"
+        share = "" if row.kind == "value" else f"{row.outcome_share:.0%}"
         verdict = Text("PASS", style="green") if row.passed else Text("FAIL", style="bold red")
         table.add_row(
             row.target,
@@ -145,4 +146,9 @@ def _print(found, out) -> None:
     out.print(
         f"Score: {found.passed} of {len(found.table)} targets pass ({found.score:.0%}); "
         f"distance {found.distance:.1f} (0 is a perfect fit)"
+    )
+    values = found.table[found.table["kind"] == "value"]
+    out.print(
+        f"Within the observation band (modelled median inside the observed 90% interval): "
+        f"{int(values['in_band'].sum())} of {len(values)} quantitative targets"
     )

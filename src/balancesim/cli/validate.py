@@ -25,6 +25,7 @@ Examples:
   balancesim validate --replicates 200 --seed 7 --out results/validation-quick
   balancesim validate --robust                  (30 draws from the prior x 400 runs per arm)
   balancesim validate --robust --draws 10 -n 50 (a quick look)
+  balancesim validate --robust --workers 2      (blocks of draws on 2 processes)
 \b
 Exit status: 0 every check passes; 1 a check fails or is unclear (with
 --strict, also when a knock-out control leaves its pattern in place);
@@ -71,6 +72,13 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
     "With --robust: draw the calibrated values from this `balancesim calibrate` folder "
     "(its posterior.parquet) instead of their priors; the other values from their priors."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="With --robust: worker processes running blocks of draws (the verdicts do not depend on it).",
+)
 def validate(
     replicates: int,
     seed: int,
@@ -80,6 +88,7 @@ def validate(
     robust: bool,
     draws: int,
     posterior_dir: str | None,
+    workers: int = 1,
 ) -> None:
     """Check the model against the patterns P1-P8 of the claims list.
 
@@ -103,7 +112,7 @@ def validate(
         runs = replicates if given != click.core.ParameterSource.DEFAULT else DEFAULT_RUNS
         if click.get_current_context().get_parameter_source("out_dir") == click.core.ParameterSource.DEFAULT:
             folder = Path(ROBUST_FOLDER)  # not the report's folder: each command replaces only its own
-        _validate_robust(runs, draws, seed, scenario_dir, folder, posterior_dir)
+        _validate_robust(runs, draws, seed, scenario_dir, folder, posterior_dir, workers)
         return
     with Phases(stderr(), "validate") as phases:
         phases.setting_up("loading the simulation libraries")
@@ -133,7 +142,13 @@ def validate(
 
 
 def _validate_robust(
-    runs: int, draws: int, seed: int, scenario_dir: str | None, folder: Path, posterior: str | None
+    runs: int,
+    draws: int,
+    seed: int,
+    scenario_dir: str | None,
+    folder: Path,
+    posterior: str | None,
+    workers: int = 1,
 ) -> None:
     """`validate --robust`: the share of prior (or posterior) draws in which each check holds."""
     from balancesim.cli.common import check_out_writable
@@ -153,10 +168,18 @@ def _validate_robust(
         # before the work, replaced whole only if it holds an earlier robustness report.
         with opened(folder, "validate --robust", inputs, lazy=False) as out:
             advance = phases.bar(count_robust_runs(val.CHECKS, draws, runs), f"{draws} draws", "runs")
+            from balancesim.experiment.executors import make_runner
+
+            runner = make_runner("process", workers) if workers > 1 else None
             try:
-                result = run_robust(draws, runs, seed, scenarios, progress=advance, posterior=posterior)
+                result = run_robust(
+                    draws, runs, seed, scenarios, progress=advance, posterior=posterior, runner=runner
+                )
             except val.ValidationError as e:
                 raise InputError(str(e)) from None
+            finally:
+                if runner is not None:
+                    runner.close()
             write_robust(result, out.partial)
             files = out.commit()
     print_robust(result)

@@ -436,7 +436,7 @@ def why_figure(model: BalanceModel, actor: str, partner: str, view: str, panels:
 
     Blue terms raise the level, red ones lower it; the grey bar is the total change.
     """
-    label = plain_names(model)
+    label = names(model)
     fig = _new_figure(left=0.41, right=0.97, top=0.87, bottom=0.1, hspace=0.75)
     fig.set_size_inches(FIG_WIDTH, WHY_HEIGHT)  # leaves room in the cell for the selectors
     fig.suptitle(f"{label[actor]} and {label[partner]}: {view}", fontsize=8, x=0.02, ha="left")

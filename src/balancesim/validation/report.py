@@ -65,8 +65,20 @@ def table_rows(v: Validation) -> list[dict[str, str]]:
     return rows
 
 
+def patterns_line() -> str:
+    """Which patterns file the checks were judged against: path, version and sha256."""
+    from balancesim.validation.patterns import load
+
+    p = load()
+    return f"patterns file {p.path.name}, version {p.version}, sha256 {p.sha256}"
+
+
 def summary_json(v: Validation) -> dict[str, Any]:
+    from balancesim.validation.patterns import load
+
+    p = load()
     out: dict[str, Any] = {
+        "patterns": {"file": p.path.name, "version": p.version, "sha256": p.sha256},
         "replicates": v.replicates,
         "seed": v.seed,
         "passed": v.passed,
@@ -207,6 +219,8 @@ def report_markdown(v: Validation, plots: dict[str, str], command: str = "balanc
         "",
         f"`{command}`: {v.replicates} runs per experiment arm, seed {v.seed}, scenarios from "
         f"`{_shown(v.scenario_dir)}`; {v.runs_simulated:,} runs in {v.seconds:.1f} s.",
+        "",
+        f"Judged against the {patterns_line()}.",
         "",
         "**Verdict: "
         + ("all checks pass" if v.passed else "NOT all checks pass")

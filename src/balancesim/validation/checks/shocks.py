@@ -21,15 +21,17 @@ from balancesim.validation.checks.common import (
     state_columns,
 )
 from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
+from balancesim.validation.patterns import constant, knockout, scenario, threshold
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 # ---------------------------------------------------------------- P6 Taiwan shock
 
-P6_FROM, P6_TO = 31, 60  # the 30 months after the shock (month 30)
-P6_WIDER = 1.25
-P6_SEVERITY = 0.65  # the middle of taiwan_shock.yaml's severity range (0.3 to 1.0), for the knock-out
+P6_FROM, P6_TO = constant("P6_FROM"), constant("P6_TO")  # the 30 months after the shock (month 30)
+P6_WIDER = constant("P6_WIDER")
+# the middle of taiwan_shock.yaml's severity range (0.3 to 1.0), for the knock-out
+P6_SEVERITY = constant("P6_SEVERITY")
 
 
 def _sd_ratio(fn_runs: Runs, stats: Stats, measure: str) -> Estimate:
@@ -78,17 +80,19 @@ P6 = Check(
     "turbulence, a volatility term), same seed. Figure: the standard deviation across runs of the regional "
     "Russia–China balance and of the regional hedging index, Taiwan over baseline, averaged over "
     "months 31–60.",
-    arms={"baseline": Arm.of("baseline", BASELINE), "taiwan": Arm.of("Taiwan war", "taiwan_shock.yaml")},
+    arms={"baseline": Arm.of("baseline", BASELINE), "taiwan": Arm.of("Taiwan war", scenario("taiwan_shock"))},
     columns=((REGION, "balance"), (REGION, "hedging_index")),
     thresholds=(
         Threshold(
             "spread ratio of the regional Russia–China balance",
             ">=",
-            P6_WIDER,
+            threshold("P6", 0),
             "a band less than a quarter wider does not read as 'wider' in a fan chart",
             "{:.2f}",
         ),
-        Threshold("spread ratio of the regional hedging index", ">=", P6_WIDER, "as above", "{:.2f}"),
+        Threshold(
+            "spread ratio of the regional hedging index", ">=", threshold("P6", 1), "as above", "{:.2f}"
+        ),
     ),
     measure=_p6_measure,
     knockouts=(
@@ -97,7 +101,7 @@ P6 = Check(
             "the war's consequences made certain: its severity fixed at the middle of its range "
             f"({P6_SEVERITY:g}) in every run and its turbulence (its volatility term) lasting one month; "
             "its effects on attention, capacity, tension and coordination remain",
-            {"parameters.volatility_decay": 1.0},
+            knockout("P6: volatility_decay = 1, severity fixed"),
             {"taiwan": {f"shocks.taiwan_war.severity.{end}": P6_SEVERITY for end in ("low", "high")}},
         ),
     ),
@@ -114,7 +118,7 @@ P6 = Check(
 
 # ---------------------------------------------------------------- P7 Russian pivot
 
-P7_MONTH = 60
+P7_MONTH = constant("P7_MONTH")
 
 
 def _p7_weight(runs: Runs, stats: Stats) -> list[Estimate]:
@@ -210,7 +214,10 @@ def _p7_plot_fertile(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> 
     ax.set_title("P7c larger where the ground is fertile")
 
 
-_P7_ARMS = {"baseline": Arm.of("baseline", BASELINE), "pivot": Arm.of("Russian pivot", "russia_pivot.yaml")}
+_P7_ARMS = {
+    "baseline": Arm.of("baseline", BASELINE),
+    "pivot": Arm.of("Russian pivot", scenario("russia_pivot")),
+}
 _P7_EXPERIMENT = (
     "Baseline against the Russian-pivot scenario (Russia's regional attention decays 4% a month "
     "toward 15% of its initial level), same seed; paired differences at month 60."
@@ -218,7 +225,7 @@ _P7_EXPERIMENT = (
 _KO_SHIFT = KnockOut(
     "soft_power_shift = 0",
     "a fading power no longer shifts its tools toward soft power",
-    {"parameters.soft_power_shift": 0.0},
+    knockout("P7b, P7c: soft_power_shift = 0"),
 )
 P7A = Check(
     id="P7a",
@@ -235,14 +242,14 @@ P7A = Check(
         Threshold(
             "mean paired change in Russia's security share",
             "<=",
-            -MIN_INDEX_EFFECT,
+            threshold("P7a", 0),
             "at least one point of share lost",
             "{:.4f}",
         ),
         Threshold(
             "mean paired change in Russia's economic share",
             "<=",
-            -MIN_INDEX_EFFECT,
+            threshold("P7a", 1),
             "at least one point of share lost",
             "{:.4f}",
         ),
@@ -252,7 +259,7 @@ P7A = Check(
         KnockOut(
             "attention_floor = 1",
             "a power's regional attention cannot fall below its initial level",
-            {"parameters.attention_floor": 1.0},
+            knockout("P7a: attention_floor = 1"),
         ),
     ),
     plot=_p7_plot_weight,
@@ -272,7 +279,7 @@ P7B = Check(
         Threshold(
             "mean paired change in public opinion of Russia",
             ">=",
-            MIN_INDEX_EFFECT,
+            threshold("P7b", 0),
             "one point of approval (the resolution of the opinion data): a shift to soft tools that "
             "does not reach opinion is no shift of influence",
             "{:.4f}",
@@ -296,7 +303,7 @@ P7C = Check(
         Threshold(
             "difference in the effect on opinion of Russia, most minus least fertile",
             ">=",
-            MIN_INDEX_EFFECT,
+            threshold("P7c", 0),
             "one point of approval: the resolution of the opinion data used",
             "{:.4f}",
         ),

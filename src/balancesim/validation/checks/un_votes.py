@@ -18,18 +18,13 @@ from balancesim.validation.checks.common import (
     state_columns,
 )
 from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
+from balancesim.validation.patterns import constant, threshold
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-VOTES = (("ES-11/1", 0, "2 Mar 2022"), ("ES-11/4", 7, "12 Oct 2022"), ("ES-11/6", 11, "23 Feb 2023"))
-OBSERVED = {  # calibration.md: nobody voted for; absent counts as abstaining
-    "kazakhstan": ("abstain", "abstain", "abstain"),
-    "kyrgyzstan": ("abstain", "abstain", "abstain"),
-    "tajikistan": ("abstain", "abstain", "abstain"),
-    "uzbekistan": ("absent", "abstain", "abstain"),
-    "turkmenistan": ("absent", "absent", "absent"),
-}
+VOTES = constant("VOTES")
+OBSERVED = constant("OBSERVED")
 PARTNERS = (RUSSIA, CHINA, *THIRD_PARTIES)
 
 
@@ -124,13 +119,13 @@ VOTES_CHECK = Check(
         Threshold(
             "share of runs in which some state votes for a resolution",
             "<=",
-            0.05,
+            threshold("UN", 0),
             "observed: none did; allow one run in twenty (sampling of futures)",
         ),
         Threshold(
             "share of runs in which every state abstains at all three votes",
             ">=",
-            0.90,
+            threshold("UN", 1),
             "observed: all abstained or were absent; allow one run in ten to differ",
         ),
     ),
