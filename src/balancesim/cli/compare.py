@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 import sys
 from pathlib import Path
 from typing import Any
@@ -165,7 +166,7 @@ def _destination(target: Path | None, seed: int) -> Any:
     from balancesim.experiment.store import new_run_folder
 
     @contextlib.contextmanager
-    def prepared():
+    def prepared() -> Iterator[tuple[Path, Path | None, list[str]]]:
         if target is not None:
             with locked(target):
                 check_target(target, is_earlier_comparison, "comparison")

@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 TOTAL = "total change"
 
@@ -30,7 +32,7 @@ def waterfall_data(
     return pd.DataFrame([*out, (TOTAL, total)], columns=["mechanism", "value"])
 
 
-def waterfall(data: pd.DataFrame, title: str, ax=None) -> plt.Figure:
+def waterfall(data: pd.DataFrame, title: str, ax: Axes | None = None) -> Figure:
     """Draw `waterfall_data`'s bars: each term from where the previous ended, the total from zero."""
     fig = ax.figure if ax is not None else plt.figure(figsize=(8, 0.45 * len(data) + 1.5))
     ax = ax if ax is not None else fig.add_subplot()
