@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import matplotlib
 
@@ -34,8 +35,11 @@ def waterfall_data(
 
 def waterfall(data: pd.DataFrame, title: str, ax: Axes | None = None) -> Figure:
     """Draw `waterfall_data`'s bars: each term from where the previous ended, the total from zero."""
-    fig = ax.figure if ax is not None else plt.figure(figsize=(8, 0.45 * len(data) + 1.5))
-    ax = ax if ax is not None else fig.add_subplot()
+    if ax is None:
+        fig = plt.figure(figsize=(8, 0.45 * len(data) + 1.5))
+        ax = fig.add_subplot()
+    else:
+        fig = cast(Figure, ax.figure)  # callers pass axes of a top-level figure
     level = 0.0
     labels = list(data.mechanism)
     for k, (name, value) in enumerate(zip(data.mechanism, data.value, strict=True)):

@@ -144,6 +144,8 @@ class BalanceModel(mesa.Model):
         **parameters: overrides of the scenario's parameters.
     """
 
+    time: float  # Mesa's simulation clock (an Observable on mesa.Model, untyped)
+
     def __init__(
         self,
         scenario: Scenario | str | Path,
