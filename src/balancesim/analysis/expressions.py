@@ -236,9 +236,9 @@ class _Parser:
     def negation(self) -> Condition:
         if self.take("not"):
             self.deeper()
-            inner = Logic("not", (self.negation(),))
+            negated = Logic("not", (self.negation(),))
             self.depth -= 1
-            return inner
+            return negated
         if self.take("("):
             self.deeper()
             inner = self.condition()

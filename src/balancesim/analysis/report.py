@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -173,7 +173,7 @@ def _run_report(files: _Files, manifest: dict[str, Any]) -> Report:
                 "effect on": label(r),
                 "median": f"{r.median:+.3f}",
                 "90% band": f"[{r.p5:+.3f}, {r.p95:+.3f}]",
-                "meaning": direction_words(str(r.measure), float(r.median), *names),
+                "meaning": direction_words(str(r.measure), float(cast(float, r.median)), *names),
             }
             for r in effect.itertuples()
             if r.measure

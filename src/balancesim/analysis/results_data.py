@@ -165,8 +165,8 @@ def _open_sweep(folder: Path, manifest: dict[str, Any]) -> ResultsData:
     first = table.loc[table["month"] == months[0]].reset_index(drop=True)
     keys = first[["point", "replicate"]]
     inputs = design.set_index("point").loc[keys["point"].to_numpy()].reset_index(drop=True)
-    for path in recorded:  # each run's own draws (a shock's severity, a random shock's month)
-        inputs[path] = first[path].to_numpy(dtype=float)
+    for recorded_path in recorded:  # each run's own draws (a shock's severity, a random shock's month)
+        inputs[recorded_path] = first[recorded_path].to_numpy(dtype=float)
     by_month = {m: table[table["month"] == m].reset_index(drop=True) for m in months}
     columns = {_split_name(n): n for n in names}
 

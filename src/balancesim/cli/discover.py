@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from balancesim.experiment.folders import Output
 
 if TYPE_CHECKING:
-    pass
+    from rich.console import Console
+
+    from balancesim.analysis.discover import Discovery
 
 EPILOG = """\b
 Examples:
@@ -136,7 +138,7 @@ def _discover(
     print_files("Written", output.folder, files)
 
 
-def _print(found, out) -> None:
+def _print(found: Discovery, out: Console) -> None:
     from rich.table import Table
     from rich.text import Text
 

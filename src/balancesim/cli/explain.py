@@ -96,7 +96,9 @@ def explain(
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in frame.head(top).itertuples():
         band = f"{row.median:+.4f} [{row.low:+.4f}, {row.high:+.4f}]"
-        table.add_row(*map(Text, (row.variable, row.partner, row.domain, row.mechanism, row.claims, band)))
+        table.add_row(
+            *(Text(str(v)) for v in (row.variable, row.partner, row.domain, row.mechanism, row.claims, band))
+        )
     console.print(table)
     lead = frame[(frame.variable == "engagement") & (frame.mechanism == "total change")].iloc[0]
     data = waterfall_data(frame, "engagement", lead.partner, lead.domain)

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from balancesim.experiment.folders import Output
 
 if TYPE_CHECKING:
-    pass
+    from rich.console import Console
+
+    from balancesim.analysis.hindcast import Hindcast
+    from balancesim.experiment.batch import Uncertainty
 
 EPILOG = """\b
 Examples:
@@ -67,7 +70,7 @@ def hindcast(
     replicates: int | None,
     seed: int | None,
     out: Output,
-    uncertainty: str | None,
+    uncertainty: Uncertainty | None,
     posterior_dir: str | None,
 ) -> None:
     """Run SCENARIO and put every target of FILE next to the modelled figure.
@@ -119,7 +122,7 @@ def hindcast(
     print_files("Written", out.folder, files)
 
 
-def _print(found, out) -> None:
+def _print(found: Hindcast, out: Console) -> None:
     from rich.table import Table
     from rich.text import Text
 

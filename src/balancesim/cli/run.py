@@ -35,7 +35,7 @@ from balancesim.cli.options import (
 from balancesim.experiment.folders import folder_name
 
 if TYPE_CHECKING:
-    from balancesim.experiment.batch import Uncertainty
+    from balancesim.experiment.batch import Results, Uncertainty
     from balancesim.scenario.schema import Scenario
 
 EPILOG_RUN = """\b
@@ -223,7 +223,7 @@ def run(
                 "files",
             )
 
-            def plot(results, folder: Path, baseline) -> list[Path]:
+            def plot(results: Results, folder: Path, baseline: Results | None) -> list[Path]:
                 return plots.write_all(results, folder, baseline, progress=lambda _: phases.step())
 
             folder = store.write_run(

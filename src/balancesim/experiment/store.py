@@ -189,7 +189,9 @@ def write_trace(path: Path, results: Results, baseline: Results | None = None) -
     for label, part in (("scenario", results), ("baseline", baseline)):
         if part is not None and part.trace is not None:
             frame = to_frame(part.trace, part.setup)
-            frame.insert(0, "scenario", pd.Categorical([label] * len(frame), ("scenario", "baseline")))
+            labels = pd.Categorical([label] * len(frame), ("scenario", "baseline"))
+            # pandas-stubs omit Categorical from insert's accepted values (pandas takes any array-like)
+            frame.insert(0, "scenario", labels)  # type: ignore[arg-type]
             frames.append(frame)
     write_table(path, pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
 

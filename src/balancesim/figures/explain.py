@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 TOTAL = "total change"
 
@@ -31,15 +34,18 @@ def waterfall_data(
 
 
 def waterfall(
-    data: pd.DataFrame, title: str, ax=None, xlabel: str = "contribution (mean over runs)"
-) -> plt.Figure:
+    data: pd.DataFrame, title: str, ax: Axes | None = None, xlabel: str = "contribution (mean over runs)"
+) -> Figure:
     """Draw `waterfall_data`'s bars: each term from where the previous ended, the total from zero.
 
     On `ax` (a panel of a figure the caller lays out), or on a figure of its own.
     """
     own = ax is None
-    fig = plt.figure(figsize=(8, 0.45 * len(data) + 1.5)) if own else ax.figure
-    ax = fig.add_subplot() if own else ax
+    if ax is None:
+        fig = plt.figure(figsize=(8, 0.45 * len(data) + 1.5))
+        ax = fig.add_subplot()
+    else:
+        fig = cast(Figure, ax.figure)  # callers pass axes of a top-level figure
     level = 0.0
     labels = list(data.mechanism)
     for k, (name, value) in enumerate(zip(data.mechanism, data.value, strict=True)):

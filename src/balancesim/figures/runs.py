@@ -159,7 +159,7 @@ def effect(results: Results, baseline: Results) -> Figure:
 
 
 def forest(
-    ax,
+    ax: Axes,
     labels: list[str],
     rows: list[tuple[float, float, float]],
     colour: str,
@@ -181,7 +181,7 @@ def forest(
     ax.axvline(0, color="black", lw=0.8)
 
 
-def _state_effects(ax, results: Results, baseline: Results) -> None:
+def _state_effects(ax: Axes, results: Results, baseline: Results) -> None:
     """Each state's effect at the horizon: balance and hedging index, median and 90% band."""
     from balancesim.experiment.effects import effect_table
 

@@ -154,6 +154,7 @@ def run_replicates(
     for t in range(setup.horizon + 1):
         if tracer is not None and t > 0:
             state, decision = tracer.step(state, noise.month(t - 1, setup))
+            assert trace is not None  # a tracer exists only with a trace
             trace.record(decision)
         elif t > 0:
             state = step(state, setup, noise.month(t - 1, setup))

@@ -26,7 +26,7 @@ changes the current month's record.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ import numpy as np
 
 from balancesim.model import engine, metrics, rules
 from balancesim.model.agents import Actor, GreatPower, OutsidePower, RegionalState, ThirdParty
-from balancesim.model.state import build_setup, initial_state
+from balancesim.model.state import State, build_setup, initial_state
 from balancesim.model.trace import DECISION_COLUMNS, Decision, Tracer, decision_rows
 from balancesim.scenario.schema import Scenario
 
@@ -62,7 +62,7 @@ STATE_REPORTERS = ("hedging_index", "balance", "elite_control", "gains")
 POWER_REPORTERS = ("attention", "regional_share")
 
 
-def _region(name: str):
+def _region(name: str) -> Callable[[BalanceModel], float]:
     def reporter(model: BalanceModel) -> float:
         return model.measure_at(metrics.REGION, name, int(model.time))
 
@@ -71,7 +71,7 @@ def _region(name: str):
     return reporter
 
 
-def _own(name: str, kind: type):
+def _own(name: str, kind: type) -> Callable[[Actor], float | None]:
     def reporter(agent: Actor) -> float | None:
         if not isinstance(agent, kind):
             return None
@@ -144,6 +144,8 @@ class BalanceModel(mesa.Model):
         **parameters: overrides of the scenario's parameters.
     """
 
+    time: float  # Mesa's simulation clock (an Observable on mesa.Model, untyped)
+
     def __init__(
         self,
         scenario: Scenario | str | Path,
@@ -173,7 +175,7 @@ class BalanceModel(mesa.Model):
         self.fired: list[tuple[int, str]] = []
         self.tracer = Tracer(self.setup) if trace else None
         self.decision: Decision | None = None  # the last month's, with trace=True
-        self._before_shocks = None  # the state before this month's shocks fired by hand
+        self._before_shocks: State | None = None  # the state before this month's shocks fired by hand
         self._keys = [tuple(p) for p in self.columns.parts]  # the `measures` table's columns
 
         for k, a in enumerate(self.setup.regional_ids):
@@ -281,6 +283,7 @@ class BalanceModel(mesa.Model):
     def _record_decision(self) -> None:
         """Append the month's decision to the DataCollector's `decisions` table."""
         table = self.datacollector.tables[DECISIONS]
+        assert self.decision is not None  # recorded only after a traced step
         for key, values in decision_rows(self.decision, self.setup).items():
             table[key].extend(values)
 
@@ -290,7 +293,7 @@ class BalanceModel(mesa.Model):
         table = self.datacollector.tables[MEASURES]
         for values in table.values():
             values.pop()
-        now = self.time
+        now: float = self.time
         fresh = self._new_datacollector()
         fresh.tables[MEASURES] = table
         if self.tracer is not None:  # the months' decisions stand: a shock fired now counts in the next

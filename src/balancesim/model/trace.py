@@ -298,9 +298,9 @@ def to_frame(trace: Trace, setup: Setup) -> pd.DataFrame:
         frame = {
             "replicate": grid[0].astype(np.int32),
             "step": (grid[1] + 1).astype(np.int32),
-            "actor": pd.Categorical.from_codes(grid[2], setup.regional_ids),
-            "partner": pd.Categorical.from_codes(grid[3], setup.partner_ids),
-            "domain": pd.Categorical.from_codes(grid[4], DOMAINS if D == 2 else ("",)),
+            "actor": pd.Categorical.from_codes(grid[2], pd.Index(setup.regional_ids)),
+            "partner": pd.Categorical.from_codes(grid[3], pd.Index(setup.partner_ids)),
+            "domain": pd.Categorical.from_codes(grid[4], pd.Index(DOMAINS if D == 2 else ("",))),
             "variable": pd.Categorical([variable] * rows),
         }
         by_name = {t.name: cube[:, k] for k, t in enumerate(terms)}

@@ -149,7 +149,7 @@ class _Refused(OSError):
 def os_reason(e: OSError) -> str:
     """Why a file could not be read, in words (no errno numbers, no full paths)."""
     if isinstance(e, _Refused):
-        return e.strerror
+        return e.reason
     if isinstance(e, FileNotFoundError):
         return "no such file"
     if isinstance(e, IsADirectoryError):

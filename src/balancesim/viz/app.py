@@ -192,7 +192,7 @@ class VizModel(BalanceModel):
         lock_in: float | None = None,
         replicate: int | str | None = None,
     ) -> None:
-        given = {
+        given: dict[str, Any] = {
             "hedging_tension": hedging_tension,
             "domestic_filter": domestic_filter,
             "adjustment_rate": adjustment_rate,

@@ -358,7 +358,7 @@ def soft_effort(state: State, setup: Setup, tools: np.ndarray) -> np.ndarray:
 
 
 def adjust_engagement(
-    state: State, target: np.ndarray, setup: Setup, noise: np.ndarray, floor: np.ndarray
+    state: State, target: np.ndarray, setup: Setup, noise: np.ndarray, floor: np.ndarray | float
 ) -> np.ndarray:
     """Engagement moves slowly toward its target, with noise. (C1, C12, C13)
 
