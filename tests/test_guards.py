@@ -9,6 +9,7 @@ import asyncio
 import io
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import matplotlib
@@ -295,7 +296,8 @@ def _websocket(guard, path: str) -> list[dict]:
 
     guard.app = app
     scope = {"type": "websocket", "path": path, "headers": [(b"host", b"127.0.0.1:8765")]}
-    asyncio.run(guard(scope, receive, send))
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own, whatever runs in this thread
+        pool.submit(asyncio.run, guard(scope, receive, send)).result()
     return sent if not reached else [{"type": "passed"}]
 
 

@@ -211,10 +211,12 @@ def test_many_problems_are_capped(tmp_path: Path) -> None:
 def test_file_level_problems(tmp_path: Path) -> None:
     big = tmp_path / "big.yaml"
     big.write_text("name: x\ndescription: " + "a" * (1 << 20) + "\n", encoding="utf-8")
-    assert problems_of(big) == [f"{big}: the file is larger than 1 MiB, the limit for scenarios"]
+    limit = "it is larger than 1 MiB, the limit for this file"
+    assert problems_of(big) == [f"{big}: cannot read the file: {limit}"]
     missing = tmp_path / "missing.yaml"
     assert problems_of(missing) == [f"{missing}: cannot read the file: no such file"]
-    assert problems_of(tmp_path) == [f"{tmp_path}: cannot read the file: it is a directory, not a file"]
+    directory = "it is a directory, not a regular file"
+    assert problems_of(tmp_path) == [f"{tmp_path}: cannot read the file: {directory}"]
     latin = tmp_path / "latin1.yaml"
     latin.write_bytes("name: x\ndescription: Türkiye\n".encode("latin-1"))
     assert problems_of(latin) == [f"{latin}:2: not UTF-8 text (byte 0xfc)"]
@@ -417,12 +419,12 @@ def test_extends_never_waits_on_a_fifo_a_device_or_stdin(tmp_path: Path) -> None
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     cases = {
-        str(fifo): "it is a named pipe (FIFO), not a scenario file",
-        "/dev/zero": "it is a device, not a scenario file",
-        str(tmp_path): "it is a directory, not a scenario file",
+        str(fifo): "it is a named pipe (FIFO), not a regular file",
+        "/dev/zero": "it is outside the scenario's folder",  # refused before it is looked at
+        str(tmp_path): "it is a directory, not a regular file",
     }
     if Path("/dev/stdin").exists():
-        cases["/dev/stdin"] = "not a scenario file"
+        cases["/dev/stdin"] = "it is outside the scenario's folder"
     for target, reason in cases.items():
         child = _extends(tmp_path, target)
         (line,) = problems_of(child)
@@ -452,7 +454,7 @@ def test_errors_about_a_file_named_by_extends_quote_only_an_excerpt(tmp_path: Pa
     assert len(line) < 200 and "not UTF-8" in line
     huge = write(tmp_path, "huge.yaml", "name: " + "a" * (2 << 20) + "\n")
     (line,) = problems_of(_extends(tmp_path, huge))
-    assert line.endswith("the file is larger than 1 MiB, the limit for scenarios")
+    assert line.endswith("it is larger than 1 MiB, the limit for this file")
     long_key = write(tmp_path, "keys.yaml", f"{'k' * 5000}: 1\n{'k' * 5000}: 2\n")
     lines = problems_of(long_key)
     assert all(len(x) < 400 for x in lines)
