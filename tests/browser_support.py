@@ -44,6 +44,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from playwright import sync_api
 
 # The offline pieces live in the package (`balancesim viz` needs them too); re-exported here.
 from balancesim.viz.server import (  # noqa: F401
@@ -436,7 +437,6 @@ def chromium() -> Iterator[object]:
     """A Playwright Chromium browser (Debian's), shared by the session's tests."""
     if not chromium_available():
         pytest.skip(CHROMIUM_MISSING)
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     browser = _SHARED_BROWSER.acquire(sync_api)
     try:
         yield browser

@@ -182,6 +182,15 @@ def test_cli_design_file_outcomes_and_monthly_series(tmp_path):
     }
 
 
+def test_sweep_section_months_all_is_the_monthly_series(tmp_path):
+    """`months: all` in a scenario's `sweep:` section means what `--months all` means."""
+    from balancesim.sweep.specs import ALL_MONTHS, parse_months, section_options
+
+    options = section_options({"months": "all"}, "s.yaml")
+    assert options.months == ALL_MONTHS == parse_months("all")
+    assert section_options({"months": [30, 12]}, "s.yaml").months == (30, 12)
+
+
 @pytest.mark.parametrize(
     ("text", "extra", "message"),
     [

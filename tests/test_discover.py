@@ -6,7 +6,9 @@ import json
 
 import numpy as np
 import pandas as pd
+import prim  # noqa: F401  (declared: a broken install fails here instead of skipping)
 import pytest
+import sklearn  # noqa: F401
 from click.testing import CliRunner
 
 from balancesim.analysis import discover as dc
@@ -21,13 +23,11 @@ from balancesim.analysis.expressions import (
 )
 from balancesim.analysis.results_data import ResultsError, open_results
 from balancesim.cli.main import main
+from balancesim.experiment.folders import write_marker
 
 from .conftest import ROOT
 
 BASELINE = str(ROOT / "scenarios" / "baseline.yaml")
-
-pytest.importorskip("prim")
-pytest.importorskip("sklearn")
 
 
 def invoke(*args: str):
@@ -202,6 +202,7 @@ def test_discover_command_writes_outputs_and_names_the_box(tmp_path):
     assert "balance[kazakhstan]@60 < 0: 54 of 600 runs" in r.output  # printed as written, not read as markup
     out = folder / "discover-balance-kazakhstan-60-lt-0"
     assert {p.name for p in out.rglob("*") if p.is_file()} == {
+        ".balancesim-output.json",
         "summary.json",
         "trajectory.csv",
         "box.csv",
@@ -309,6 +310,7 @@ def test_discover_on_a_real_run_folder_with_params(tmp_path):
         }
     )
     params.to_parquet(folder / "params.parquet")
+    write_marker(folder, "run")  # edited by hand: re-listed, or the verified reader calls it damaged
     cut = float(kz["value"].quantile(0.7))
     found = dc.discover(open_results(folder), f"hedging_index[kazakhstan]@12 > {cut}")
     lim = found.limits.set_index("input")
@@ -371,3 +373,27 @@ def test_discover_on_a_run_folder_drawn_from_priors(tmp_path):
     found = dc.discover(open_results(folder), f"balance[kazakhstan]@12 < {cut}")
     lim = found.limits.set_index("input")
     assert lim.loc["actors.china.attention", "low"] > lim.loc["actors.china.attention", "full_low"]
+
+
+def test_discover_on_an_effect_warns_about_few_cases_and_weak_limits(tmp_path):
+    """A condition on the paired effect (effect.MEASURE); few cases and weak limits get plain warnings."""
+    from balancesim.analysis.discover import discover
+    from balancesim.analysis.results_data import open_results
+
+    out = tmp_path / "run"
+    r = CliRunner().invoke(
+        main,
+        ["run", str(ROOT / "scenarios" / "taiwan_shock.yaml"), "-n", "40", "--out", str(out), "--no-plots"],
+    )
+    assert r.exit_code == 0, r.output
+    data = open_results(out)
+    found = discover(data, "effect.balance@60 > 0.07")
+    series = pd.read_parquet(out / "series.parquet")
+    at = series[(series["actor"] == "region") & (series["measure"] == "balance") & (series["step"] == 60)]
+    mine = at[at["scenario"] == "scenario"].set_index("replicate")["value"]
+    base = at[at["scenario"] == "baseline"].set_index("replicate")["value"]
+    np.testing.assert_array_equal(found.outcome, ((mine - base) > 0.07).sort_index().to_numpy())
+    assert found.cases < 30
+    assert any("fewer than 30" in w for w in found.warnings)
+    if (found.limits["qp"] > 0.05).any():
+        assert any("quasi-p is above 0.05" in w for w in found.warnings)

@@ -96,7 +96,13 @@ def test_run_out_is_the_exact_folder_and_replaces_only_an_earlier_run(tmp_path):
     r = invoke(*args)
     assert r.exit_code == 0, r.output
     first = json.loads((out / "manifest.json").read_text())
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "series.parquet", "summary.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".balancesim-output.json",  # the folder policy's marker: `run` wrote this, with these files
+        "manifest.json",
+        "params.parquet",  # the shock severity drawn in each run
+        "series.parquet",
+        "summary.csv",
+    ]
     r = invoke(*args, "--seed", "8")  # an earlier run: replaced
     assert r.exit_code == 0, r.output
     assert json.loads((out / "manifest.json").read_text())["seed"] == 8 != first["seed"]
@@ -193,7 +199,7 @@ def test_write_report_replaces_an_earlier_report_whole(small_validation, tmp_pat
     with validation.report_folder(out):
         validation.write_report(small_validation, out)
     first = sorted(p.name for p in out.iterdir())
-    assert first == ["p1.png", "report.md", "summary.json", "table.csv"]
+    assert first == [".balancesim-output.json", "p1.png", "report.md", "summary.json", "table.csv"]
     assert validation.is_earlier_report(out)
     with validation.report_folder(out):  # an earlier report may be replaced
         validation.write_report(small_validation, out, command="again")
@@ -294,16 +300,16 @@ def test_a_scenario_named_dots_writes_inside_results(tmp_path, monkeypatch):
 def test_written_whole_swaps_in_complete_folders_only_and_refuses_a_second_writer(tmp_path):
     """discover and hindcast write through `written_whole`: whole, locked, never a mix."""
     out = tmp_path / "out"
-    with written_whole(out) as partial:
+    with written_whole(out, "test") as partial:
         (partial / "a.txt").write_text("first")
     assert (out / "a.txt").read_text() == "first" and not list(tmp_path.glob(".out.partial"))
 
-    with pytest.raises(RuntimeError, match="boom"), written_whole(out) as partial:
+    with pytest.raises(RuntimeError, match="boom"), written_whole(out, "test") as partial:
         (partial / "a.txt").write_text("second")
         raise RuntimeError("boom")
     assert (out / "a.txt").read_text() == "first"  # the earlier output stays whole
     assert not list(tmp_path.glob(".out*.partial"))
 
-    with locked(out), pytest.raises(FolderBusy), written_whole(out):
+    with locked(out), pytest.raises(FolderBusy), written_whole(out, "test"):
         pass
     assert (out / "a.txt").read_text() == "first"

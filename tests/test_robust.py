@@ -70,6 +70,32 @@ def test_share_of_draws_is_the_share_of_the_prior_where_the_check_holds(scenario
     assert result.runs_simulated == 2 * 40 * 5  # two arms
 
 
+def tension_below_check() -> Check:
+    """Holds when the initial tension is at most 0.45: overlaps `tension_check` in part of the prior."""
+    import dataclasses
+
+    return dataclasses.replace(
+        tension_check(),
+        id="U",
+        title="Tension starts moderate",
+        thresholds=(Threshold("initial tension", "<=", 0.45, "by construction"),),
+        knockouts=(),
+    )
+
+
+def test_joint_share_is_the_share_of_draws_where_every_check_passes(scenarios):
+    """Not the product or the minimum of the checks' shares: the draws where all pass at once."""
+    result = run_robust(
+        draws=40, runs=5, seed=3, scenario_dir=scenarios, checks=[tension_check(), tension_below_check()]
+    )
+    tension = draw(load_scenario(scenarios / "baseline.yaml"), 3, 40)["relations.tension"]
+    both = (tension >= 0.3) & (tension <= 0.45)
+    assert result.joint.counts["pass"] == int(both.sum())
+    assert result.joint.counts["fail"] == 40 - int(both.sum())
+    shares = [c.shares.share("pass") for c in result.checks]
+    assert 0 < result.joint_pass < min(shares)
+
+
 def test_blocks_of_draws_do_not_change_the_verdicts(scenarios, monkeypatch):
     from balancesim.validation import robust
 
@@ -103,6 +129,8 @@ def test_cli_robust_writes_the_shares(tmp_path):
         np.isclose(row["share_pass"] + row["share_fail"] + row["share_unclear"], 1) for row in data["rows"]
     )
     assert (tmp_path / "v" / "robust.csv").exists()
+    assert set(data["joint"]) == {"rule", "share_pass", "share_fail", "share_unclear"}
+    assert "All checks pass together in" in r.output
 
 
 def test_robust_into_a_folder_another_command_writes_exits_1(tmp_path):
@@ -177,3 +205,24 @@ def test_cli_defaults_are_the_modules():
 
     params = {p.name: p for p in main.commands["validate"].params}
     assert params["draws"].default == robust.DEFAULT_DRAWS
+
+
+def test_process_pool_gives_the_same_verdicts_as_one_process():
+    """Blocks of draws on two worker processes: the same shares, whatever order blocks finish in."""
+    from balancesim.experiment.executors import make_runner
+    from balancesim.validation import robust
+
+    one = run_robust(draws=3, runs=4, seed=5)
+    runner = make_runner("process", 2)
+    try:
+        import unittest.mock
+
+        with unittest.mock.patch.object(robust, "BLOCK_RUNS", 4):  # one draw per block: three blocks
+            pooled = run_robust(draws=3, runs=4, seed=5, runner=runner)
+    finally:
+        runner.close()
+    assert [r.shares.counts for r in one.checks] == [r.shares.counts for r in pooled.checks]
+    assert [[s.counts for _, s in r.knockouts] for r in one.checks] == [
+        [s.counts for _, s in r.knockouts] for r in pooled.checks
+    ]
+    assert one.joint.counts == pooled.joint.counts and one.runs_simulated == pooled.runs_simulated

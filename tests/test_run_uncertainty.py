@@ -35,7 +35,7 @@ def test_run_with_priors_writes_params_and_repeats_exactly(tmp_path):
         folders.append(manifest.parent)
     params = [pq.read_table(f / "params.parquet").to_pandas() for f in folders]
     scenario = load_scenario(TAIWAN)
-    assert list(params[0].columns) == ["replicate", *scenario.uncertainty]
+    assert list(params[0].columns) == ["replicate", *scenario.uncertainty, "shocks.taiwan_war.severity"]
     assert list(params[0]["replicate"]) == list(range(16))
     assert params[0].equals(params[1])
     series = [pq.read_table(f / "series.parquet").to_pandas() for f in folders]
@@ -51,8 +51,19 @@ def test_run_without_priors_writes_no_params(tmp_path):
     r = invoke("run", TAIWAN, "-n", "4", "--uncertainty", "none", "--out", str(tmp_path), "--no-plots")
     assert r.exit_code == 0, r.output
     (manifest,) = tmp_path.rglob("manifest.json")
-    assert not (manifest.parent / "params.parquet").exists()
-    assert json.loads(manifest.read_text())["uncertainty"] == {"mode": "none"}
+    # only the scenario's own draws (the war's severity), no priors
+    params = pq.read_table(manifest.parent / "params.parquet").to_pandas()
+    assert list(params.columns) == ["replicate", "shocks.taiwan_war.severity"]
+    assert json.loads(manifest.read_text())["uncertainty"] == {
+        "mode": "none",
+        "file": "params.parquet",
+        "recorded": ["shocks.taiwan_war.severity"],
+    }
+    r = invoke(
+        "run", BASELINE, "-n", "4", "--uncertainty", "none", "--out", str(tmp_path / "b"), "--no-plots"
+    )
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "b" / "params.parquet").exists()
 
 
 def test_parametric_uncertainty_widens_the_band():
@@ -84,7 +95,11 @@ def test_baseline_shares_the_draws_and_the_effect_stays_paired(tmp_path):
     (manifest,) = tmp_path.rglob("manifest.json")
     folder = manifest.parent
     m = json.loads(manifest.read_text())
-    assert m["uncertainty"]["baseline_shares"] == sorted(load_scenario(TAIWAN).uncertainty)
+    # the baseline shares every draw of a value it has; the war's own priors (China's attention and
+    # capacity under the war, both ways) are the scenario's alone
+    own = {p for p in load_scenario(TAIWAN).uncertainty if p.startswith("shocks.taiwan_war.")}
+    assert own == {"shocks.taiwan_war.effects.0.amount", "shocks.taiwan_war.effects.1.amount"}
+    assert m["uncertainty"]["baseline_shares"] == sorted(set(load_scenario(TAIWAN).uncertainty) - own)
     series = pq.read_table(folder / "series.parquet").to_pandas()
     a, b = (series[series["scenario"] == label] for label in ("scenario", "baseline"))
     before = (a["step"] < 30).to_numpy()  # the war starts at month 30

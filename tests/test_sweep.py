@@ -18,8 +18,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import distributed
 import numpy as np
 import pandas as pd
+import psutil
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -281,7 +283,7 @@ def test_chunks_hold_every_run_and_match_the_engine(reference):
     p, folder, outcome = reference
     data = chunk_frames(folder)
     assert len(data) == 6 * 24 * len(p.months)
-    assert list(data.columns) == ["point", "replicate", "month", *p.measures]
+    assert list(data.columns) == ["point", "replicate", "month", *p.measures, *p.recorded]
     # point 4 (lock_in 5, tension 0.1) equals a direct engine run with the same seed
     scenario = load_scenario(MINIMAL, {"parameters.lock_in": 5.0, "relations.tension": 0.1})
     setup = build_setup(scenario)
@@ -324,7 +326,6 @@ def test_identical_numbers_across_executors_and_chunk_sizes(reference, tmp_path,
 
 
 def test_dask_joins_a_running_scheduler(reference, tmp_path):
-    distributed = pytest.importorskip("distributed")
     outcome0 = reference[2]
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -497,6 +498,18 @@ def test_sobol_sweep_end_to_end(tmp_path):
     tension = s[(s["parameter"] == "relations.tension") & (s["measure"] == "tension")]
     assert float(tension["ST"].iloc[0]) > 0.5
     assert (tmp_path / "s" / "sobol.csv").exists() and (tmp_path / "s" / "plots" / "sobol.png").exists()
+    # SALib's problem of the design, as written: the indices recomputed from it match
+    problem = json.loads((tmp_path / "s" / "problem.json").read_text())
+    assert problem == {
+        "num_vars": 2,
+        "names": ["relations.tension", "parameters.stance_threshold"],
+        "bounds": [[0.05, 0.6], [0.1, 0.6]],
+    }
+    assert problem == p.design.problem()
+    # the bars are labelled with the full PATH
+    figure = sweep_figures(p, outcome.summary, s, None)["sobol.png"]
+    labels = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert labels == ["relations.tension", "parameters.stance_threshold"]
 
 
 # ---------------------------------------------------------- plots and the CLI
@@ -615,7 +628,6 @@ print("connected", client.submit(sum, [1, 2]).result())
 
 def test_local_dask_cluster_admits_only_its_own_client():
     """Another local process (another user) cannot connect to a sweep's cluster, with or without TLS."""
-    pytest.importorskip("distributed")
     runner = make_runner("dask", 1)
     try:
         address = runner.cluster.scheduler_address
@@ -768,7 +780,6 @@ def test_a_chunk_without_a_recorded_checksum_is_checked_page_by_page(reference, 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_a_killed_worker_process_is_one_line_exit_1_and_resumable(tmp_path):
-    psutil = pytest.importorskip("psutil")
     args = ["-p", "parameters.lock_in=1:5:5", "-n", "400", "--chunk-size", "20", "--no-plots"]
     out = tmp_path / "s"
     proc = subprocess.Popen(
@@ -821,7 +832,6 @@ def _slow_square(shared: float, item: int) -> int:
 
 def test_losing_every_dask_worker_fails_cleanly(tmp_path):
     """Workers lost mid-sweep: ExecutorFailed, not a hang; a cluster without workers: exit 1, resumable."""
-    distributed = pytest.importorskip("distributed")
     from balancesim.experiment.executors import DaskRunner, ExecutorFailed
 
     with distributed.LocalCluster(
@@ -846,7 +856,6 @@ def test_losing_every_dask_worker_fails_cleanly(tmp_path):
 
 
 def test_an_unreachable_scheduler_exits_1(tmp_path):
-    pytest.importorskip("distributed")
     import socket
 
     with socket.socket() as s:  # a port nobody listens on

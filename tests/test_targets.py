@@ -16,10 +16,13 @@ from balancesim.analysis.targets import (
     TargetFileError,
     check_against,
     dump_targets,
+    implausibilities,
+    implausibility,
     load_targets,
+    markdown_table,
     model_months,
     observed_vector,
-    replicate_distance,
+    replace_table,
     statistics,
 )
 from balancesim.cli.main import main
@@ -40,7 +43,7 @@ targets:
     period: 2023-01..2023-09
     value: 0.04
     uncertainty: 0.02
-    direction: up
+    mapping: 0.01
     confidence: high
     source: national statistics
 """
@@ -61,7 +64,10 @@ def invoke(*args: str):
 
 def test_project_target_file_loads_checks_and_round_trips(tmp_path, baseline_setup, baseline):
     targets = load_targets(PROJECT_TARGETS)
-    assert len(targets) >= 30
+    values = [t for _, t in targets if t.kind == "value"]
+    assert len(values) >= 15  # quantitative targets, each with its value and an sd above 0
+    assert all(t.value is not None and t.sd() > 0 for t in values)
+    assert all(t.occurred is not None for _, t in targets if t.kind == "event")
     check_against(targets, metrics.columns(baseline_setup), baseline.start, baseline.horizon)
     text = " ".join(t.description for _, t in targets)
     for n in (1, 2, 3, 4, 5, 7):  # the "should reproduce" list, except Armenia (not modelled)
@@ -144,16 +150,25 @@ def test_broken_target_files_give_file_and_line(tmp_path, old, new, message):
 
 
 def test_a_value_needs_an_uncertainty_and_a_target_needs_something_to_compare(tmp_path):
+    no_sd = GOOD.replace("    uncertainty: 0.02\n", "").replace("    mapping: 0.01\n", "")
     with pytest.raises(TargetFileError, match=r":3: targets.kz_china_change: a value needs an uncertainty"):
-        load_targets(
-            write(tmp_path, GOOD.replace("    uncertainty: 0.02\n", "").replace("    direction: up\n", ""))
-        )
-    with pytest.raises(TargetFileError, match="needs a value, a range or a direction"):
-        load_targets(
-            write(
-                tmp_path, GOOD.replace("    value: 0.04\n", "").replace("    direction: up\n", ""), "c.yaml"
-            )
-        )
+        load_targets(write(tmp_path, no_sd))
+    with pytest.raises(TargetFileError, match="a value needs an uncertainty above 0"):  # sd 0 is refused
+        zero = no_sd.replace("value: 0.04", "value: 0.04\n    uncertainty: 0")
+        load_targets(write(tmp_path, zero, "z.yaml"))
+    with pytest.raises(TargetFileError, match=r"needs a value .with its uncertainty., a range or an event"):
+        load_targets(write(tmp_path, GOOD.replace("    value: 0.04\n", ""), "c.yaml"))
+    with pytest.raises(TargetFileError, match="an event needs `occurred`"):
+        load_targets(write(tmp_path, no_sd.replace("value: 0.04", "event: {above: 0}"), "e.yaml"))
+    with pytest.raises(TargetFileError, match="unknown key 'direction'"):  # direction-only scoring is gone
+        load_targets(write(tmp_path, GOOD.replace("mapping: 0.01", "direction: up"), "d.yaml"))
+
+
+def test_docs_targets_table_is_generated_from_the_file():
+    doc = (ROOT / "docs" / "targets.md").read_text()
+    table = markdown_table(load_targets(PROJECT_TARGETS))
+    assert replace_table(doc, table) == doc, "run `python -m balancesim.analysis.targets` to refresh it"
+    assert "`kz_china_russia_gap_2023`" in doc and "binomial" in doc
 
 
 def test_measures_and_periods_are_checked_against_the_model(tmp_path, baseline_setup, baseline):
@@ -240,30 +255,47 @@ def test_pass_rules_known_by_construction():
     stat = rng.normal(0.5, 0.05, 1000)  # modelled 90% band about [0.42, 0.58]
     assert hc.judge(_target(value=0.6, uncertainty=0.02), stat)["passed"]  # [0.567, 0.633] overlaps
     assert not hc.judge(_target(value=0.7, uncertainty=0.05), stat)["passed"]  # [0.618, 0.782] does not
+    assert not hc.judge(_target(value=0.64, uncertainty=0.03), stat)["passed"]  # [0.591, 0.689]
+    assert hc.judge(_target(value=0.64, uncertainty=0.03, mapping=0.04), stat)["passed"]  # sd 0.05: overlaps
     assert hc.judge(_target(range=[0.1, 0.43]), stat)["passed"]
     assert not hc.judge(_target(range=[0.1, 0.4]), stat)["passed"]
-    up85 = np.where(np.arange(100) < 85, 0.1, -0.1)
-    up75 = np.where(np.arange(100) < 75, 0.1, -0.1)
-    assert hc.judge(_target(direction="up"), up85)["passed"]
-    assert not hc.judge(_target(direction="up"), up75)["passed"]
-    assert hc.judge(_target(direction="down"), -up85)["passed"]
-    assert hc.judge(_target(direction="flat", tolerance=0.2), up75)["passed"]
-    assert not hc.judge(_target(direction="flat", tolerance=0.05), up75)["passed"]
-    assert hc.judge(_target(direction="not_down"), np.abs(up75))["passed"]
-    assert not hc.judge(_target(direction="up", tolerance=0.1), up85)["passed"]  # 0.1 is not above 0.1
+    assert hc.judge(_target(value=0.52, uncertainty=0.02), stat)["in_band"]  # median 0.5 in [0.487, 0.553]
+    assert not hc.judge(_target(value=0.6, uncertainty=0.02), stat)["in_band"]
+    runs = np.where(np.arange(100) < 8, 1.0, 0.0)  # the event (above 0) in 8 runs of 100
+    assert hc.judge(_target(event={"above": 0}, occurred=False), runs)["passed"]  # 92% as observed
+    assert hc.judge(_target(event={"above": 0}, occurred=True), runs)["outcome_share"] == 0.08
+    assert not hc.judge(_target(event={"above": 0}, occurred=True), runs)["passed"]  # 8% < 10%
+    assert hc.judge(_target(event={"above": 0}, occurred=True), np.roll(runs, 3) + (np.arange(100) < 12))[
+        "passed"
+    ]
     row = hc.judge(_target(value=0.5, uncertainty=0.05), np.full(10, 0.5))
     assert row["distance"] == 0.0 and row["median"] == 0.5
 
 
-def test_replicate_distance_is_zero_on_the_observations_and_grows_away():
+def test_implausibility_scales_by_total_variance_and_events_are_binomial():
+    t = _target(value=0.2, uncertainty=0.03, mapping=0.04)  # sd 0.05
+    ens = np.array([[0.2, 0.2, 0.2, 0.2], [0.3, 0.3, 0.3, 0.3]])
+    # no replicate spread: |mean - 0.2| / (0.05 sqrt(1 + 0.5^2))
+    assert implausibility(t, ens).tolist() == pytest.approx([0.0, 0.1 / (0.05 * np.sqrt(1.25))])
+    assert implausibility(t, ens, discrepancy=0.0)[1] == pytest.approx(2.0)
+    noisy = np.array([[0.3, 0.1, 0.5, 0.3]])  # the same mean, a large spread: less implausible
+    assert implausibility(t, noisy, discrepancy=0.0)[0] < 1.0
+    never = _target(event={"above": 0}, occurred=False)
+    runs = np.zeros((3, 20))
+    runs[1, :10] = 1  # half the runs show an event that did not happen
+    runs[2, :] = 1  # every run does
+    i = implausibility(never, runs)
+    assert i[0] == pytest.approx(0.0, abs=0.03) and 0.5 < i[1] < 1.0 and i[2] > 2.2
     spec = load_targets_text(GOOD).spec
-    spec.targets["gap"] = _target(value=0.2, uncertainty=0.1)
-    spec.targets["rise"] = _target(direction="up")
-    observed = observed_vector(spec)
-    assert observed.tolist() == [0.04, 0.2, 0.0]
-    stats = np.array([[0.05, 0.2, 0.1], [0.05, 0.4, 0.1], [0.05, 0.2, -0.1]])
-    d = replicate_distance(stats, spec)
-    assert d[0] == 0.0 and d[1] == pytest.approx(4.0) and d[2] == pytest.approx(25.0)
+    spec.targets["gap"] = t
+    spec.targets["never"] = never
+    assert observed_vector(spec).tolist() == [0.04, 0.2, 0.0]
+    stats = np.zeros((2, 20, 3))
+    stats[:, :, 0] = 0.04
+    stats[:, :, 1] = 0.2
+    stats[1, :, 2] = 1.0
+    both = implausibilities(spec, stats)
+    assert both.shape == (2, 3) and both[0].max() < 0.05 and both[1, 2] > 2.2
 
 
 # ---------------------------------------------------------------- hindcast end to end
@@ -274,11 +306,11 @@ def test_hindcast_on_a_tiny_run(tmp_path):
     name: tiny
     targets:
       csto_members:
-        description: nobody leaves the CSTO
+        description: a member leaves the CSTO (nobody did)
         measure: members.csto
         period: 2023-12
-        value: 3
-        uncertainty: 0
+        event: {below: 2.5}
+        occurred: false
         confidence: high
         source: records
       kz_approval:
@@ -294,7 +326,9 @@ def test_hindcast_on_a_tiny_run(tmp_path):
         measure: share.china.economy[kazakhstan]
         since: "2022"
         period: "2023"
-        direction: up
+        value: 0.04
+        uncertainty: 0.01
+        mapping: 0.01
         confidence: high
         source: statistics
     """
@@ -302,15 +336,21 @@ def test_hindcast_on_a_tiny_run(tmp_path):
     out = tmp_path / "hindcast"
     r = invoke("hindcast", BASELINE, "--targets", str(path), "-n", "8", "--seed", "3", "--out", str(out))
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in out.iterdir()) == ["hindcast.png", "summary.json", "table.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".balancesim-output.json",
+        "hindcast.png",
+        "summary.json",
+        "table.csv",
+    ]
     table = pd.read_csv(out / "table.csv").set_index("target")
     assert table.loc["csto_members", "passed"] and table.loc["csto_members", "median"] == 3
     assert not table.loc["kz_approval", "passed"] and table.loc["kz_approval", "median"] < 0.5
-    assert 0 <= table.loc["kz_china_rise", "share_in_direction"] <= 1
+    assert table.loc["csto_members", "outcome_share"] == 1.0 and table.loc["csto_members", "kind"] == "event"
+    assert table.loc["kz_china_rise", "kind"] == "value"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["targets"] == 3 and summary["replicates"] == 8 and "kz_approval" in summary["failed"]
     assert summary["score"] == pytest.approx(summary["passed"] / 3)
-    assert "Score:" in r.output and "kz_approval" in r.output
+    assert "Score:" in r.output and "kz_approval" in r.output and "Within the observation band" in r.output
     assert not [p for p in tmp_path.glob(".hindcast*") if p.suffix != ".lock"]  # the lock file stays
 
 

@@ -30,7 +30,11 @@ FULL = 1000  # runs per arm of `balancesim validate`
 SRC = Path(__file__).parents[1] / "src" / "balancesim"
 
 # Gaps the report documents (see docs/validation.md, "Known gaps").
-KNOWN_FAILING: dict[str, str] = {}
+KNOWN_FAILING: dict[str, str] = {
+    "P1": "scored at month 60 too (patterns file v2): 0.059 of runs without a swing at 1000 runs; "
+    "Kazakhstan's "
+    "balance and Kyrgyzstan's restructuring keep drifting after month 30 (docs/validation.md)",
+}
 KNOWN_UNINFORMATIVE: dict[str, str] = {}
 # Mechanisms inert in the baseline with the war (docs/validation.md, "conflicts with the data")
 KNOWN_INERT: dict[str, str] = {}
@@ -174,9 +178,11 @@ def test_every_check_states_its_thresholds_and_knockouts():
 
 
 def test_model_code_never_reads_the_validation():
-    """Nothing outside the validation package (and the CLI that runs and prints it) imports it."""
+    """Nothing below the validation imports it: only the validation itself and the layers above it
+    (the calibration, which uses the patterns as filters, the browser view and the command line)."""
+    above = {"validation", "calibration", "viz", "cli"}
     for path in SRC.rglob("*.py"):
-        if "validation" in path.parts or "cli" in path.parts:
+        if above & set(path.relative_to(SRC).parts):
             continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):

@@ -17,12 +17,14 @@ import time
 
 import ipyvuetify as v
 import numpy as np
+import pandas as pd
 import pytest
 import solara
 import solara.widgets
 from click.testing import CliRunner
 
 from balancesim.cli.main import main
+from balancesim.figures.view import why_data, why_figure
 from balancesim.model.mesa_model import BalanceModel
 from balancesim.viz import app
 from balancesim.viz import server as viz
@@ -83,7 +85,7 @@ def test_page_shows_month_steps_and_redraws(taiwan):
     _box, rc = render_page(taiwan)
     assert "Month 0 (2022-03)" in html_with(rc, "month")
     before = images(rc)
-    assert len(before) == 3  # network and two chart panels
+    assert len(before) == 4  # network, two chart panels, why it moved
     rc.find(v.Btn, children=["Step"]).widget.click()
     assert "Month 1 (2022-04)" in html_with(rc, "month")
     after = images(rc)
@@ -142,6 +144,79 @@ def test_reset_keeps_the_balancesim_scenario(taiwan):
     for _ in range(3):
         again.step(), reference.step()
     np.testing.assert_array_equal(again.series(), reference.series())
+
+
+def why_text(rc) -> str:
+    return re.sub(r"<[^>]+>", "", html_with(rc, "why"))
+
+
+def test_why_it_moved_follows_the_state_steps_and_shocks(taiwan):
+    """The waterfall cell: the state selected, redrawn on Step and on a shock fired by hand."""
+    model = app.VizModel(taiwan, seed=3)
+    for _ in range(5):
+        model.step()
+
+    @solara.component
+    def Both():
+        with solara.Column():
+            app.RunStatus(model)
+            app.WhyItMoved(model)
+
+    _box, rc = solara.render(Both(), handle_error=False)
+    assert why_text(rc).startswith("Kazakhstan with Russia, engagement, both domains: this month (4 → 5): ")
+    (first,) = images(rc)
+    rc.find(v.Select, label="State").widget.v_model = "Uzbekistan"
+    text = why_text(rc)
+    assert text.startswith("Uzbekistan with Russia") and "since the start (0 → 5)" in text
+    (chosen,) = images(rc)
+    assert chosen != first
+    rc.find(v.Btn, children=["War over Taiwan"]).widget.click()
+    fired = why_text(rc)
+    assert "next Step (5 → 6), with the shock fired now: " in fired and fired != text
+    (shocked,) = images(rc)
+    assert shocked != chosen
+    # the preview is what Step then records; "shocks this month" carries the war's push
+    preview = why_data(model, "uzbekistan", "russia", "engagement, both domains")[0].data
+    assert abs(preview.set_index("mechanism").value.get("shocks this month", 0.0)) > 1e-4
+    model.step()
+    done = why_data(model, "uzbekistan", "russia", "engagement, both domains")
+    assert done[0].heading == "this month (5 → 6)"
+    pd.testing.assert_frame_equal(done[0].data, preview)
+
+
+def test_why_it_moved_adds_up_to_the_change(taiwan):
+    """Since the start, the terms add up to the state's change in engagement (both domains) and opinion."""
+    model = app.VizModel(taiwan, seed=5)
+    kazakhstan = next(a for a in model.agents if a.actor_id == "kazakhstan")
+    engagement0, opinion0 = kazakhstan.engagement["china"], kazakhstan.opinion["china"]
+    for _ in range(8):
+        model.step()
+    model.fire_shock("taiwan_war")
+    model.step()
+    for view, change in (
+        (
+            "engagement, both domains",
+            sum(kazakhstan.engagement["china"].values()) - sum(engagement0.values()),
+        ),
+        ("security engagement", kazakhstan.engagement["china"]["security"] - engagement0["security"]),
+        ("public opinion", kazakhstan.opinion["china"] - opinion0),
+    ):
+        since = why_data(model, "kazakhstan", "china", view)[1].data.set_index("mechanism").value
+        assert since["total change"] == pytest.approx(change, abs=1e-12)
+        assert since.drop("total change").sum() == pytest.approx(change, abs=1e-12)
+
+
+def test_why_figure_shows_names_as_typed(taiwan):
+    """Scenario names reach the waterfall as text, never as mathtext."""
+    actors = [a.model_copy(update={"name": "$x^$"}) if a.id == "kazakhstan" else a for a in taiwan.actors]
+    model = app.VizModel(taiwan.model_copy(update={"actors": actors}), seed=1)
+    model.step()
+    panels = why_data(model, "kazakhstan", "russia", "public opinion")
+    fig = why_figure(model, "kazakhstan", "russia", "public opinion", panels)
+    fig.canvas.draw()  # mathtext would fail on "$x^$"
+    assert fig.get_suptitle().startswith(r"\$x^\$ and Russia: public opinion")
+    _box, rc = solara.render(app.WhyItMoved(model), handle_error=False)
+    assert "$x^$ with Russia" in why_text(rc)
 
 
 def test_states_table_lists_shares_and_opinion(taiwan):
@@ -393,7 +468,7 @@ def test_balancesim_viz_serves_a_working_page_offline(viz_cli_server, watched_pa
         loaded = time.monotonic() - t0
         path = screenshot(page, "viz-start")
         _keep(path, "viz-start.png")
-        assert page.locator(".bs-cell img").count() == 3
+        assert page.locator(".bs-cell img").count() == 4
 
         chart = page.locator(".bs-cell", has_text="How the region is aligned").locator("img")
         before = chart.get_attribute("src")
@@ -483,3 +558,95 @@ def test_solara_run_app_with_scenario_from_env(solara_server, watched_page):  # 
                     raise
         page.wait_for_load_state("networkidle")
     watch.assert_offline_clean()
+
+
+def vuetify_round(value: float, low: float, high: float, step: float) -> float:
+    """What the browser's slider (Vuetify 2's VSlider.roundValue) makes of a value."""
+    decimals = len(repr(float(step)).split(".")[1].rstrip("0")) if "." in repr(float(step)) else 0
+    offset = low % step
+    new = round((value - offset) / step) * step + offset
+    return float(f"{min(new, high):.{decimals}f}")
+
+
+@pytest.mark.parametrize("path", [TAIWAN, BASELINE])
+def test_sliders_hold_the_scenario_values_so_reset_is_run_replicate_0(path):
+    """Every slider's grid holds the scenario's value exactly (the baseline's lock-in of 3.6 is
+    not moved to 3.5), so the page's model after Reset, its month-60 figures included, is
+    replicate 0 of `balancesim run`."""
+    import balancesim
+
+    spec = app.load_scenario(path)
+    params = app.model_params(spec)
+    shown = {}
+    for name in app.SLIDERS:
+        p = params[name]
+        shown[name] = vuetify_round(p["value"], p["min"], p["max"], p["step"])
+        assert shown[name] == getattr(spec.parameters, name), name
+    values = {k: p["value"] if isinstance(p, dict) else p for k, p in params.items()}
+    model = app.VizModel(**(values | shown))
+    while model.running:
+        model.step()
+    results = balancesim.run(spec, replicates=1, seed=spec.seed)
+    np.testing.assert_array_equal(model.series()[-1], results.data[-1, 0])
+
+
+def test_war_fired_by_hand_is_shown_once(taiwan):
+    """Firing the war over Taiwan by hand at month 24 leaves one war: the scheduled one (month
+    30) does not happen, and the charts mark one shock line."""
+    from balancesim.figures.view import shock_months
+
+    model = app.VizModel(taiwan)
+    for _ in range(24):
+        model.step()
+    model.fire_shock("taiwan_war")
+    while model.month < 36:
+        model.step()
+    assert [name for _, name in shock_months(model)].count("War over Taiwan") == 1
+    assert (24, "War over Taiwan") in shock_months(model)
+
+
+def _src_changes(page, image, old: str) -> str:
+    """Wait until the image's src is no longer ``old``; return the new one."""
+    page.wait_for_function(
+        "([el, old]) => el.getAttribute('src') !== old", arg=[image.element_handle(), old], timeout=15_000
+    )
+    return image.get_attribute("src")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_why_it_moved_in_the_browser(viz_cli_server, watched_page):  # noqa: F811
+    """Selecting a state shows its waterfall; firing a shock by hand changes it."""
+    server = viz_cli_server(TAIWAN)
+    page, watch = watched_page
+    with keep_evidence(page, "viz-why", server.output):
+        page.set_viewport_size({"width": 1400, "height": 1400})
+        page.goto(server.url)
+        step = wait_for_solara_viz(page)
+        _wait_month(page, "Month 0 (2022-03)")
+        wait_for_grid_settled(page, count=7)
+        cell = page.locator(".bs-cell", has_text="Why it moved")
+        why = page.get_by_test_id("why")
+        assert why.inner_text().startswith("Kazakhstan with Russia") and "no month yet" in why.inner_text()
+        image = cell.locator("img")
+        start = image.get_attribute("src")
+        step.click()
+        _wait_month(page, "Month 1 (2022-04)")
+        why.filter(has_text="this month (0 → 1)").wait_for()
+        kazakhstan = _src_changes(page, image, start)
+
+        cell.locator(".v-select", has_text="State").click()
+        page.get_by_role("option", name="Uzbekistan").click()
+        why.filter(has_text="Uzbekistan with Russia").wait_for()
+        uzbekistan = _src_changes(page, image, kazakhstan)
+        text = why.inner_text()
+
+        page.get_by_role("button", name="War over Taiwan").click()
+        why.filter(has_text="next Step (1 → 2), with the shock fired now").wait_for()
+        _src_changes(page, image, uzbekistan)
+        assert why.inner_text() != text and why.inner_text().startswith("Uzbekistan with Russia")
+        page.wait_for_load_state("networkidle")
+        screenshot(page, "viz-why")
+    watch.assert_offline_clean()
+    assert server.stop() == 0, server.output()
+    assert "Traceback" not in server.output()

@@ -30,6 +30,7 @@ import solara.widgets
 from click.testing import CliRunner
 
 from balancesim.cli.main import main
+from balancesim.figures.view import why_data, why_figure
 from balancesim.viz import app
 from balancesim.viz import server as viz
 from balancesim.viz.guard import AllowedHosts, cdn_file
@@ -97,11 +98,17 @@ def test_scenario_texts_are_never_markup(hostile_spec):
     assert "<img" not in markup and "<script" not in markup
     assert "&lt;img src=x onerror=alert(0)&gt;" in markup  # the balance note names the pair
     assert "&lt;script&gt;alert(100)" in markup
-    assert len(rc.find(ipywidgets.Image).widgets) == 3  # every figure was drawn
+    assert len(rc.find(ipywidgets.Image).widgets) == 4  # every figure was drawn
     model = app.VizModel(hostile_spec)
     model.fire_shock("taiwan_war")
     model.step()
-    for figure in (app.network_figure, app.alignment_figure, app.powers_figure):
+
+    def waterfall_figure(model):
+        state, partner = model.setup.regional_ids[0], model.setup.partner_ids[0]
+        panels = why_data(model, state, partner, "public opinion")
+        return why_figure(model, state, partner, "public opinion", panels)
+
+    for figure in (app.network_figure, app.alignment_figure, app.powers_figure, waterfall_figure):
         fig = figure(model)
         fig.savefig(io.BytesIO(), format="png")  # mathtext would raise here
         shown = [t.get_text() for t in fig.findobj(lambda o: hasattr(o, "get_text"))]

@@ -29,11 +29,13 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time see __getattr__
     from balancesim.scenario.files import ScenarioError, load_scenario
     from balancesim.scenario.schema import Scenario
     from balancesim.sweep.evaluate import evaluate
+    from balancesim.sweep.priors import priors
 
 # public name -> module that defines it
 _LAZY = {
     "BalanceModel": ".model.mesa_model",
     "evaluate": ".sweep.evaluate",
+    "priors": ".sweep.priors",
     "Results": ".experiment.batch",
     "run": ".experiment.batch",
     "summary": ".experiment.batch",
@@ -51,6 +53,7 @@ __all__ = [
     "ScenarioError",
     "evaluate",
     "load_scenario",
+    "priors",
     "read_series",
     "replicate_seeds",
     "run",

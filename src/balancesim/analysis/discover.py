@@ -36,6 +36,7 @@ import pandas as pd
 
 from balancesim.analysis.expressions import Condition, evaluate, parse_condition, references, slug
 from balancesim.analysis.results_data import ResultsData, ResultsError, check_reference
+from balancesim.experiment.folders import Output
 
 MIN_COVERAGE = 0.8
 TREE_DEPTH = 3
@@ -43,6 +44,10 @@ TREE_DEPTH = 3
 
 class MissingExtra(RuntimeError):
     """The optional libraries of `discover` are not installed."""
+
+
+MIN_CASES = 30  # fewer runs showing the outcome than this: warn
+MAX_QP = 0.05  # a restricted input whose quasi-p is above this: warn
 
 
 @dataclass
@@ -60,6 +65,24 @@ class Discovery:
     tree_text: str
     min_coverage: float
     by_hand: bool = False  # the box was chosen with `box=`, not by the coverage rule
+
+    @property
+    def warnings(self) -> list[str]:
+        """Plain warnings about a box that may not mean much: few cases, limits within chance."""
+        out = []
+        if self.cases < MIN_CASES:
+            out.append(
+                f"warning: only {self.cases} of {self.runs} runs show the outcome (fewer than {MIN_CASES}): "
+                "a box drawn around so few cases may be chance; run more replicates"
+            )
+        weak = self.limits[self.limits["qp"] > MAX_QP]
+        if len(weak):
+            out.append(
+                f"warning: the box restricts {len(weak)} input(s) whose quasi-p is above {MAX_QP:g} "
+                f"({', '.join(weak['input'])}): those limits may be chance; a box without them is "
+                "simpler (--box with fewer restricted inputs)"
+            )
+        return out
 
     @property
     def runs(self) -> int:
@@ -244,6 +267,7 @@ def summary(d: Discovery) -> dict[str, Any]:
     """The findings as JSON data (summary.json)."""
     box = d.box
     return {
+        "warnings": d.warnings,
         "expression": d.expression,
         "results": str(d.data.folder),
         "kind": d.data.kind,
@@ -265,20 +289,22 @@ def summary(d: Discovery) -> dict[str, Any]:
 Figures = Callable[["Discovery"], dict[str, Any]]
 
 
-def write_outputs(d: Discovery, folder: Path, figures: Figures | None = None) -> list[Path]:
+def write_outputs(d: Discovery, folder: Path | Output, figures: Figures | None = None) -> list[Path]:
     """Write summary.json, trajectory.csv, box.csv, tree.csv, tree.txt and plots/, atomically.
 
     `figures(d)` draws them (`figures.discover.discovery_figures`, passed by the command line).
 
     Everything goes into a hidden partial folder that replaces `folder` only
-    when complete (`folders.written_whole`, which also locks it).
+    when complete (`folders.written_whole`: the output-folder policy of
+    `discover`, checked and locked); `folder` may be an `Output` the command
+    line opened, which it commits.
     """
     import json
 
     from balancesim.experiment.folders import written_whole
 
-    folder = Path(folder)
-    with written_whole(folder) as partial:
+    final = folder.folder if isinstance(folder, Output) else Path(folder)
+    with written_whole(folder, "discover") as partial:
         (partial / "plots").mkdir()
         (partial / "summary.json").write_text(json.dumps(summary(d), indent=1) + "\n")
         d.trajectory.to_csv(partial / "trajectory.csv", index=False, float_format="%.6g")
@@ -287,4 +313,6 @@ def write_outputs(d: Discovery, folder: Path, figures: Figures | None = None) ->
         (partial / "tree.txt").write_text(d.tree_text)
         for name, fig in (figures(d) if figures else {}).items():
             fig.savefig(partial / "plots" / name, dpi=120)
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+    if isinstance(folder, Output):
+        return folder.commit()
+    return sorted(p for p in final.rglob("*") if p.is_file() and not p.name.startswith("."))

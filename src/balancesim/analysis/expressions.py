@@ -31,6 +31,7 @@ import operator
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 COMPARISONS: dict[str, Callable] = {
     "<": operator.lt,
@@ -124,7 +125,7 @@ def references(node: Term | Condition) -> Iterator[Ref]:
             yield from references(p)
 
 
-def evaluate(node: Term | Condition, value: Callable[[Ref], object]) -> object:
+def evaluate(node: Term | Condition, value: Callable[[Ref], object]) -> Any:
     """The expression's value, with `value(ref)` giving each reference (numbers or numpy arrays)."""
     if isinstance(node, Num):
         return node.value
@@ -133,7 +134,7 @@ def evaluate(node: Term | Condition, value: Callable[[Ref], object]) -> object:
     if isinstance(node, Sum):
         total = 0.0
         for sign, term in zip(node.signs, node.terms, strict=True):
-            total = total + sign * evaluate(term, value)  # type: ignore[operator]
+            total = total + sign * evaluate(term, value)
         return total
     if isinstance(node, Compare):
         left, right = evaluate(node.left, value), evaluate(node.right, value)
@@ -145,11 +146,11 @@ def evaluate(node: Term | Condition, value: Callable[[Ref], object]) -> object:
             return same if node.op == "==" else ~same
         return COMPARISONS[node.op](left, right)
     if node.op == "not":
-        return ~evaluate(node.parts[0], value)  # type: ignore[operator]
+        return ~evaluate(node.parts[0], value)
     result = evaluate(node.parts[0], value)
     for part in node.parts[1:]:
         other = evaluate(part, value)
-        result = (result & other) if node.op == "and" else (result | other)  # type: ignore[operator]
+        result = (result & other) if node.op == "and" else (result | other)
     return result
 
 
@@ -235,9 +236,9 @@ class _Parser:
     def negation(self) -> Condition:
         if self.take("not"):
             self.deeper()
-            inner = Logic("not", (self.negation(),))
+            negated = Logic("not", (self.negation(),))
             self.depth -= 1
-            return inner
+            return negated
         if self.take("("):
             self.deeper()
             inner = self.condition()

@@ -2,21 +2,22 @@
 
 The rule (fixed before any result was looked at, docs/targets.md):
 
-* a **value** target (a value with its uncertainty, or a range) passes when
-  the observed 90% interval (value +- 1.645 sd, or the range) overlaps the
-  modelled 90% band of the statistic over runs (5% to 95%);
-* a **direction** target (only the direction is trusted) passes when at
-  least `DIRECTION_SHARE` (80%) of the runs show it: up (statistic above
-  +tolerance), down (below -tolerance), flat (within +-tolerance), not down
-  (at least -tolerance), not up (at most +tolerance); the tolerance is 0
-  unless the target gives one.
+* a **value** target (a value with its sd, or a range) passes when the
+  observed 90% interval (value +- 1.645 sd, or the range) overlaps the
+  modelled 90% band of the statistic over runs (5% to 95%); it is *within
+  the observation band* when the modelled median lies inside the observed
+  90% interval (the stricter figure the README reports);
+* an **event** (a yes/no fact: a membership kept, a threat not made, an
+  abstention) passes when the observed outcome happens in at least
+  `EVENT_SHARE` (10%) of the runs: a model that makes the record a
+  one-in-ten surprise or rarer fails.
 
-The score is the share of targets passed, with a likelihood-like distance
-beside it, summed over targets: for a value target the squared
-implausibility of history matching, (modelled median - observed)^2 /
-(observation variance + model variance over runs); for a direction target
--2 ln(share of runs showing the direction), at most -2 ln(1 / (2R)).
-Zero is a perfect fit; about one per value target is a fit within the noise.
+The score is the share of targets passed, with a distance beside it, the
+sum over targets of the squared implausibility of history matching
+(`targets.implausibility`, with no model-discrepancy term): for a value
+(mean - observed)^2 / (observation variance + the variance over runs), for
+an event the normal deviate of the observed outcome's probability, squared.
+Zero is a perfect fit; about one per target is a fit within the noise.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ import numpy as np
 import pandas as pd
 
 from balancesim.analysis.targets import Target, Targets, model_months, series, statistic
+from balancesim.experiment.folders import Output
 
-DIRECTION_SHARE = 0.8
+EVENT_SHARE = 0.1
 
 
 @dataclass
@@ -66,7 +68,9 @@ class Hindcast:
 
 
 def judge(target: Target, stat: np.ndarray) -> dict[str, Any]:
-    """One target's row: observed, modelled median and 90% band, share in direction, pass, distance."""
+    """One target's row: observed, modelled median and 90% band, the event's probability, pass, distance."""
+    from balancesim.analysis.targets import implausibility
+
     q5, q50, q95 = np.quantile(stat, [0.05, 0.5, 0.95])
     row: dict[str, Any] = {
         "kind": target.kind,
@@ -74,31 +78,31 @@ def judge(target: Target, stat: np.ndarray) -> dict[str, Any]:
         "median": float(q50),
         "p5": float(q5),
         "p95": float(q95),
-        "share_in_direction": float(np.mean(target.holds(stat))) if target.direction else math.nan,
+        "outcome_share": math.nan,
+        "in_band": False,
     }
-    if target.kind == "direction":
-        share = row["share_in_direction"]
-        row["passed"] = bool(share >= DIRECTION_SHARE)
-        row["distance"] = -2.0 * math.log(max(share, 0.5 / len(stat)))
+    distance = float(implausibility(target, stat, discrepancy=0.0)) ** 2
+    if target.kind == "event":
+        hits = target.happens(stat)
+        share = float(np.mean(hits if target.occurred else ~hits))
+        row["outcome_share"] = share
+        row["passed"] = bool(share >= EVENT_SHARE)
+        row["in_band"] = row["passed"]
+        row["distance"] = distance
         return row
     low, high = target.interval() or (math.nan, math.nan)
     row["passed"] = bool(high >= q5 and low <= q95)
-    observed = target.value if target.value is not None else (low + high) / 2
-    variance = target.sd() ** 2 + float(np.var(stat))
-    gap = float(q50) - observed
-    row["distance"] = 0.0 if gap == 0 else gap**2 / max(variance, 1e-12)
+    row["in_band"] = bool(low <= q50 <= high)
+    row["distance"] = distance
     return row
 
 
 def _observed_text(t: Target) -> str:
-    if t.kind == "direction":
-        text = t.direction.replace("_", " ") if t.direction else ""
-        if t.value is not None:
-            text += f" (about {t.value:+.3g})"
-        return text
+    if t.event is not None:
+        return f"{'happened' if t.occurred else 'did not happen'} ({t.event.text()})"
     if t.range is not None:
         return f"{t.range[0]:.3g} to {t.range[1]:.3g}"
-    return f"{t.value:.3g} ± {t.uncertainty or 0:.2g}"
+    return f"{t.value:+.3g} ± {t.sd():.2g}"
 
 
 def hindcast(results: Any, targets: Targets, name: str | None = None) -> Hindcast:
@@ -144,14 +148,21 @@ def summary(h: Hindcast) -> dict[str, Any]:
         "distance": h.distance,
         "rule": {
             "value": "observed 90% interval overlaps the modelled 5-95% band",
-            "direction": f"at least {DIRECTION_SHARE:.0%} of runs show the observed direction",
+            "event": f"the observed outcome happens in at least {EVENT_SHARE:.0%} of runs",
+            "within_band": "the modelled median lies inside the observed 90% interval",
         },
+        "values": int((h.table["kind"] == "value").sum()),
+        "values_within_band": int(h.table.loc[h.table["kind"] == "value", "in_band"].sum()),
         "failed": h.table.loc[~h.table["passed"], "target"].tolist(),
     }
 
 
-def write_outputs(h: Hindcast, folder: Path, figure: Callable[[Hindcast], Any] | None = None) -> list[Path]:
+def write_outputs(
+    h: Hindcast, folder: Path | Output, figure: Callable[[Hindcast], Any] | None = None
+) -> list[Path]:
     """table.csv, summary.json and hindcast.png in `folder`, written whole (`folders.written_whole`).
+
+    `folder` may be an `Output` the command line opened (checked before the runs), which it commits.
 
     `figure(h)` draws hindcast.png (`figures.hindcast.hindcast_figure`, passed by the command line).
     """
@@ -159,10 +170,12 @@ def write_outputs(h: Hindcast, folder: Path, figure: Callable[[Hindcast], Any] |
 
     from balancesim.experiment.folders import written_whole
 
-    folder = Path(folder)
-    with written_whole(folder) as partial:
+    final = folder.folder if isinstance(folder, Output) else Path(folder)
+    with written_whole(folder, "hindcast") as partial:
         h.table.to_csv(partial / "table.csv", index=False, float_format="%.6g")
         (partial / "summary.json").write_text(json.dumps(summary(h), indent=1) + "\n")
         if figure is not None:
             figure(h).savefig(partial / "hindcast.png", dpi=110)
-    return sorted(p for p in folder.iterdir() if p.is_file())
+    if isinstance(folder, Output):
+        return folder.commit()
+    return sorted(p for p in final.iterdir() if p.is_file() and not p.name.startswith("."))

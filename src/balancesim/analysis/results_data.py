@@ -6,8 +6,10 @@ and the outcome. The two kinds of folder hold them differently:
 * a **sweep folder** (`balancesim sweep`): `design.csv` gives each design
   point's values, `chunks/*.parquet` one row per (point, replicate, month)
   with one column per kept outcome (`balance`, or `balance[kazakhstan]` for
-  an actor's measure). A run is a (point, replicate) pair; its inputs are its
-  point's values. Only the outcomes and months the sweep kept are there.
+  an actor's measure) and one per draw each run records (`shocks.ID.severity`,
+  `shocks.ID.month`: the manifest's `identity.recorded`). A run is a (point,
+  replicate) pair; its inputs are its point's values and its own draws. Only
+  the outcomes and months the sweep kept are there.
 * a **run folder** made with uncertainty (`balancesim run`):
   `params.parquet` gives each replicate's drawn values (`replicate` plus one
   column per scenario path), `series.parquet` every measure at every month in
@@ -18,6 +20,13 @@ and the outcome. The two kinds of folder hold them differently:
 `open_results` returns a `ResultsData` that lists what can be asked for (so
 unknown names get a did-you-mean) and fetches one outcome at one month as a
 vector aligned with the input rows.
+
+Every file is read through `scenario.verified`: only the files the folder's
+marker (or, for older folders, the manifest or `checksums.jsonl`) lists,
+each checked against its sha256 and its Parquet page checksums, and the runs
+found are counted against the manifest. Damage is `verified.DamagedFile`
+(one line naming the file, exit status 1); a sweep's damaged chunk is
+recomputed by resuming the sweep.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ import numpy as np
 import pandas as pd
 
 from balancesim.analysis.expressions import Ref
+from balancesim.scenario import verified
+from balancesim.scenario.verified import DamagedFile
 
 REGION = "region"
 
@@ -96,7 +107,7 @@ def open_results(folder: str | Path) -> ResultsData:
 def _actors_of(scenario: dict[str, Any] | None) -> tuple[str, ...]:
     if not isinstance(scenario, dict):
         return ()
-    return tuple(a.get("id") for a in scenario.get("actors", []) if isinstance(a, dict) and a.get("id"))
+    return tuple(a["id"] for a in scenario.get("actors", []) if isinstance(a, dict) and a.get("id"))
 
 
 def _split_name(column: str) -> tuple[str, str]:
@@ -114,30 +125,48 @@ def _open_sweep(folder: Path, manifest: dict[str, Any]) -> ResultsData:
             "finish it with `balancesim sweep ... --resume` first"
         )
     identity = manifest.get("identity", {})
+    listed = verified.listing(folder)
     design_file = folder / "design.csv"
     if not design_file.is_file():
         raise ResultsError(f"{folder}: no design.csv in the sweep folder")
+    verified.check(design_file, (listed or {}).get("design.csv"))
     design = pd.read_csv(design_file)
-    chunks = sorted(p for p in (folder / "chunks").glob("*.parquet") if not p.name.startswith("."))
+    chunks = _chunk_files(folder, listed)
     if not chunks:
         raise ResultsError(f"{folder}: no chunk files in chunks/")
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    frames = []
-    for chunk in chunks:  # one at a time, so that a damaged one is named
+    def read_chunk(path: Path, expected: Any, columns: list[str] | None = None) -> Any:
         try:
-            if not frames:
-                names = [n for n in pq.read_schema(chunk).names if n not in ("point", "replicate", "month")]
-            frames.append(pd.read_parquet(chunk, columns=["point", "replicate", "month", *names]))
-        except (OSError, ValueError, KeyError, pa.ArrowException) as e:
-            reason = " ".join(str(e).split())[:120]
-            raise ResultsError(f"{chunk}: damaged or not a chunk of this sweep ({reason})") from None
-    table = pd.concat(frames, ignore_index=True)
+            return verified.read_table(path, expected, columns)
+        except DamagedFile as e:
+            raise DamagedFile(path, f"{e.strerror}{_resume_hint(manifest)}") from None
+
+    for path, expected in chunks:  # every chunk checked before any is parsed
+        try:
+            verified.check(path, expected)
+        except DamagedFile as e:
+            raise DamagedFile(path, f"{e.strerror}{_resume_hint(manifest)}") from None
+    recorded = [str(p) for p in identity.get("recorded", [])]
+    keep = ("point", "replicate", "month", *recorded)
+    first = read_chunk(*chunks[0])
+    names = [n for n in first.column_names if n not in keep]
+    columns_read = [*keep, *names]
+    tables = [first.select(columns_read)]
+    tables += [read_chunk(path, expected, columns_read) for path, expected in chunks[1:]]
+    import pyarrow as pa
+
+    try:
+        table = pa.concat_tables(tables).to_pandas()
+    except pa.ArrowException as e:
+        raise DamagedFile(chunks[0][0].parent, f"chunk files that do not fit together ({e})") from None
     table = table.sort_values(["point", "replicate", "month"], kind="stable").reset_index(drop=True)
+    _check_sweep_counts(folder, manifest, table)
     months = tuple(int(m) for m in sorted(table["month"].unique()))
-    keys = table.loc[table["month"] == months[0], ["point", "replicate"]].reset_index(drop=True)
+    first = table.loc[table["month"] == months[0]].reset_index(drop=True)
+    keys = first[["point", "replicate"]]
     inputs = design.set_index("point").loc[keys["point"].to_numpy()].reset_index(drop=True)
+    for recorded_path in recorded:  # each run's own draws (a shock's severity, a random shock's month)
+        inputs[recorded_path] = first[recorded_path].to_numpy(dtype=float)
     by_month = {m: table[table["month"] == m].reset_index(drop=True) for m in months}
     columns = {_split_name(n): n for n in names}
 
@@ -157,6 +186,44 @@ def _open_sweep(folder: Path, manifest: dict[str, Any]) -> ResultsData:
     )
 
 
+def _chunk_files(folder: Path, listed: dict[str, Any] | None) -> list[tuple[Path, Any]]:
+    """The sweep's chunk files and their recorded checksums: those the folder lists, else every one.
+
+    A file in chunks/ that the marker or `checksums.jsonl` does not list is
+    not the sweep's and is not read; a listed one that is gone is damage.
+    """
+    listed_chunks = {name: entry for name, entry in (listed or {}).items() if name.startswith("chunks/")}
+    if listed_chunks:
+        return [(folder / name, entry) for name, entry in sorted(listed_chunks.items())]
+    found = sorted(p for p in (folder / "chunks").glob("*.parquet") if not p.name.startswith("."))
+    return [(p, None) for p in found]
+
+
+def _resume_hint(manifest: dict[str, Any]) -> str:
+    command = manifest.get("command")
+    ok = isinstance(command, list) and all(isinstance(c, str) for c in command)
+    shown = " ".join(command) if ok else ""  # type: ignore[arg-type]
+    return f"; `{shown} --resume` recomputes it" if shown else "; resuming the sweep (--resume) recomputes it"
+
+
+def _check_sweep_counts(folder: Path, manifest: dict[str, Any], table: pd.DataFrame) -> None:
+    """DamagedFile unless the chunks hold every run of the manifest once, at every month it kept."""
+    runs = manifest.get("runs")
+    months = (manifest.get("identity") or {}).get("months")
+    pairs = table[["point", "replicate"]].drop_duplicates()
+    problems = []
+    if isinstance(runs, int) and len(pairs) != runs:
+        problems.append(f"{len(pairs)} runs, the manifest says {runs}")
+    if isinstance(months, list) and len(table) != len(pairs) * len(months):
+        problems.append(f"{len(table)} rows, {len(pairs)} runs x {len(months)} months expected")
+    if table.duplicated(["point", "replicate", "month"]).any():
+        problems.append("some runs appear twice")
+    if problems:
+        raise DamagedFile(
+            folder / "chunks", f"damaged or incomplete: {'; '.join(problems)}{_resume_hint(manifest)}"
+        )
+
+
 def _open_run(folder: Path, manifest: dict[str, Any]) -> ResultsData:
     params_file, series_file = folder / "params.parquet", folder / "series.parquet"
     if not params_file.is_file():
@@ -166,7 +233,18 @@ def _open_run(folder: Path, manifest: dict[str, Any]) -> ResultsData:
         )
     if not series_file.is_file():
         raise ResultsError(f"{folder}: no series.parquet in the run folder")
-    params = pd.read_parquet(params_file).sort_values("replicate", kind="stable").reset_index(drop=True)
+    listed = verified.listing(folder) or {}
+    for name in ("series.parquet", "params.parquet"):  # every file checked before any is parsed
+        verified.check(folder / name, listed.get(name))
+    params = verified.read_table(params_file, listed.get("params.parquet")).to_pandas()
+    params = params.sort_values("replicate", kind="stable").reset_index(drop=True)
+    replicates_expected = manifest.get("replicates")
+    if isinstance(replicates_expected, int) and (
+        len(params) != replicates_expected or params["replicate"].nunique() != replicates_expected
+    ):
+        raise DamagedFile(
+            params_file, f"damaged: {len(params)} rows, the manifest says {replicates_expected} runs"
+        )
     keys = params[["replicate"]].copy()
     inputs = params.drop(columns=["replicate"])
     from balancesim.experiment.store import read_series
@@ -175,9 +253,20 @@ def _open_run(folder: Path, manifest: dict[str, Any]) -> ResultsData:
         series = read_series(folder)
     except ValueError as e:
         raise ResultsError(str(e)) from None
-    if "scenario" in series.columns:  # a run with --baseline holds both; explain the scenario's runs
-        series = series[series["scenario"].astype(str) == "scenario"]
+    baseline = None
+    if "scenario" in series.columns:  # a run with a comparison holds both; explain the scenario's runs
+        labels = series["scenario"].astype(str)
+        baseline = _joined_names(series[labels == "baseline"])
+        series = series[labels == "scenario"]
+        baseline = baseline if len(baseline) else None
     series = _joined_names(series)
+    if baseline is not None:
+        # `effect.MEASURE`: the scenario minus its comparison, run by run (common random numbers)
+        merged = series.merge(baseline, on=["replicate", "step", "actor", "measure"], suffixes=("", "_base"))
+        effect = merged.assign(
+            measure="effect." + merged["measure"].astype(str), value=merged["value"] - merged["value_base"]
+        )
+        series = pd.concat([series, effect[series.columns]], ignore_index=True)
     steps = tuple(int(s) for s in sorted(series["step"].unique()))
     pairs = series[["actor", "measure"]].drop_duplicates()
     available = {(str(a), str(m)): steps for a, m in pairs.itertuples(index=False)}
@@ -213,7 +302,7 @@ def _joined_names(series: pd.DataFrame) -> pd.DataFrame:
     parts = [c for c in ("partner", "domain") if c in series.columns]
     if not parts:
         return series
-    # The inverse of `metrics.measure_parts` (as `metrics.measure_name`), on whole columns at once.
+    # The inverse of `metrics.measure_parts`, on whole columns at once.
     name = series["measure"].astype(str)
     for c in parts:
         extra = series[c].astype(str).replace({"nan": "", "None": "", "<NA>": ""})
@@ -228,9 +317,9 @@ def check_reference(data: ResultsData, ref: Ref) -> tuple[str, str, int]:
     actors = {a for a, _ in data.available}
     if ref.actor not in actors:
         if ref.actor in data.scenario_actors:
-            kept = ", ".join(sorted(n if a == REGION else f"{n}[{a}]" for a, n in data.available)[:12])
+            names = ", ".join(sorted(n if a == REGION else f"{n}[{a}]" for a, n in data.available)[:12])
             raise ResultsError(
-                f"no outcome of '{ref.actor}' was kept in this {data.kind} (kept: {kept}); "
+                f"no outcome of '{ref.actor}' was kept in this {data.kind} (kept: {names}); "
                 "sweep again keeping it, e.g. --outcomes " + f"{ref.measure}[{ref.actor}]"
             )
         raise ResultsError(f"unknown actor '{ref.actor}' ({did_you_mean(ref.actor, actors)})")

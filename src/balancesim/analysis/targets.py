@@ -11,10 +11,9 @@ targets:
     measure: share.china.economy[kazakhstan]   # or a formula: a - b
     since: "2022"                              # optional: the statistic is a change
     period: 2023-01..2023-09                   # a month, a year or FROM..TO
-    value: 0.043                               # or range: [low, high]
-    uncertainty: 0.02                          # the observation's standard deviation
-    direction: up                              # where only the direction is trusted
-    tolerance: 0.0                             # a change within +-tolerance is flat
+    value: 0.043                               # or range: [low, high], or event + occurred
+    uncertainty: 0.01                          # the measurement's standard deviation
+    mapping: 0.015                             # the sd of mapping the figure onto the measure
     confidence: high
     source: national statistics via ...
 ```
@@ -32,14 +31,16 @@ the same file:line messages, the same limits (size, aliases, tags), and
 measures and periods are checked against a scenario's measure names.
 
 `statistics` computes every target's statistic per replicate from an engine
-result array (months, R, C): the summary statistics a calibrator needs, with
-`replicate_distance` as its distance.
+result array (months, R, C): the summary statistics a calibrator needs, and
+`implausibilities` compares replicate ensembles of them with the observations
+(history matching; yes/no facts by the probability of the observed outcome).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -57,7 +58,6 @@ from pydantic import (
 
 from balancesim.analysis.expressions import ExpressionError, Ref, Term, evaluate, parse_formula, references
 
-Direction = Literal["up", "down", "flat", "not_down", "not_up"]
 Confidence = Literal["high", "medium-high", "medium", "medium-low", "low"]
 _MONTH = r"\d{4}-(0[1-9]|1[0-2])"
 _PERIOD = re.compile(rf"^(\d{{4}}|{_MONTH})(\.\.({_MONTH}))?$")
@@ -93,8 +93,44 @@ def calendar_span(text: str) -> tuple[int, int]:
     return absolute(lo, False), absolute(hi or lo, True)
 
 
+class Event(BaseModel):
+    """A yes/no fact: a run shows the event when its statistic is above `above` or below `below`."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    above: float | None = None
+    below: float | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> Event:
+        if self.above is None and self.below is None:
+            raise ValueError("an event needs `above`, `below` or both (the side of the statistic that is it)")
+        return self
+
+    def text(self) -> str:
+        """'above 0 or below 0'."""
+        sides = (("above", self.above), ("below", self.below))
+        return " or ".join(f"{word} {x:g}" for word, x in sides if x is not None)
+
+    def happens(self, stat: np.ndarray) -> np.ndarray:
+        out = np.zeros(np.shape(stat), dtype=bool)
+        if self.above is not None:
+            out |= stat > self.above
+        if self.below is not None:
+            out |= stat < self.below
+        return out
+
+
 class Target(BaseModel):
-    """One observed figure and how it maps to the model (see docs/targets.md)."""
+    """One observed figure and how it maps to the model (see docs/targets.md).
+
+    A target is one of three kinds: a **value** (`value` with `uncertainty`,
+    the measurement's sd, and `mapping`, the sd of the error of mapping the
+    observed figure onto the model's measure), a **range** (a 90% interval)
+    or an **event** (a yes/no fact: `event` says which statistic is the
+    event, `occurred` whether it happened; it is scored by the probability
+    of the observed outcome across runs, a binomial term).
+    """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -104,11 +140,12 @@ class Target(BaseModel):
     since: str | None = Field(None, description="For a change: the earlier period subtracted")
     value: float | None = None
     range: list[float] | None = Field(None, min_length=2, max_length=2)
-    uncertainty: float | None = Field(None, ge=0, description="Standard deviation of the observation")
-    direction: Direction | None = None
-    tolerance: float | None = Field(
-        None, ge=0, description="For a direction: a change within +-tolerance counts as flat"
+    uncertainty: float | None = Field(None, ge=0, description="Standard deviation of the measurement")
+    mapping: float | None = Field(
+        None, ge=0, description="Standard deviation of the error of mapping the figure onto the measure"
     )
+    event: Event | None = None
+    occurred: bool | None = None
     confidence: Confidence
     source: str = Field(min_length=1)
     observed: str | None = Field(None, description="The observed figure as reported")
@@ -138,18 +175,21 @@ class Target(BaseModel):
     def _consistent(self) -> Target:
         if self.since is not None and calendar_span(self.since)[0] >= calendar_span(self.period)[0]:
             raise ValueError(f"since '{self.since}' must start before period '{self.period}'")
-        if self.value is not None and self.range is not None:
-            raise ValueError("give a value or a range, not both")
-        if self.value is None and self.range is None and self.direction is None:
-            raise ValueError("needs a value, a range or a direction")
-        if self.range is not None and self.range[0] > self.range[1]:
-            raise ValueError(f"range: low ({self.range[0]}) must not exceed high ({self.range[1]})")
-        if self.direction == "flat" and not self.tolerance:
-            raise ValueError("direction 'flat' needs a tolerance above 0 (how small a change is flat)")
-        if self.tolerance is not None and self.direction is None:
-            raise ValueError("a tolerance goes with a direction")
-        if self.value is not None and self.direction is None and self.uncertainty is None:
-            raise ValueError("a value needs an uncertainty (its standard deviation)")
+        given = [k for k in ("value", "range", "event") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of a value, a range or an event, not {' and '.join(given)}")
+        if not given:
+            raise ValueError("needs a value (with its uncertainty), a range or an event")
+        if self.range is not None and self.range[0] >= self.range[1]:
+            raise ValueError(f"range: low ({self.range[0]}) must be below high ({self.range[1]})")
+        if self.value is not None and not (self.uncertainty or self.mapping):
+            raise ValueError(
+                "a value needs an uncertainty above 0 (its standard deviation; a yes/no fact is an event)"
+            )
+        if (self.event is None) != (self.occurred is None):
+            raise ValueError("an event needs `occurred` (true or false), and `occurred` an event")
+        if self.event is not None and (self.uncertainty is not None or self.mapping is not None):
+            raise ValueError("an event has no uncertainty: it is scored by its probability across runs")
         return self
 
     @property
@@ -158,34 +198,42 @@ class Target(BaseModel):
 
     @property
     def kind(self) -> str:
-        """How the target passes: 'direction' (only the direction is trusted) or 'value'."""
-        return "direction" if self.direction is not None else "value"
+        """'value' (a value or a range, compared through its sd) or 'event' (a yes/no fact)."""
+        return "event" if self.event is not None else "value"
+
+    def centre(self) -> float:
+        """The observed statistic: the value or the range's midpoint (an event: 1 or 0)."""
+        if self.event is not None:
+            return 1.0 if self.occurred else 0.0
+        if self.range is not None:
+            return (self.range[0] + self.range[1]) / 2
+        return float(self.value)  # type: ignore[arg-type]
 
     def interval(self) -> tuple[float, float] | None:
-        """The observed 90% interval: the range, or value +- Z90 uncertainty."""
+        """The observed 90% interval: the range, or value +- Z90 sd (None for an event)."""
         if self.range is not None:
             return float(self.range[0]), float(self.range[1])
         if self.value is None:
             return None
-        u = Z90 * (self.uncertainty or 0.0)
+        u = Z90 * self.sd()
         return self.value - u, self.value + u
 
     def sd(self) -> float:
-        """The observation's standard deviation (a range is read as a 90% interval)."""
+        """The observation's total sd: measurement and mapping errors (a range is a 90% interval)."""
         if self.range is not None:
             return (self.range[1] - self.range[0]) / (2 * Z90)
-        return float(self.uncertainty or 0.0)
+        return float(np.hypot(self.uncertainty or 0.0, self.mapping or 0.0))
 
-    def holds(self, stat: np.ndarray) -> np.ndarray:
-        """Per run: whether the statistic shows the observed direction, beyond the tolerance."""
-        tol = float(self.tolerance or 0.0)
-        return {
-            "up": lambda s: s > tol,
-            "down": lambda s: s < -tol,
-            "flat": lambda s: np.abs(s) <= tol,
-            "not_down": lambda s: s >= -tol,
-            "not_up": lambda s: s <= tol,
-        }[self.direction or "up"](stat)
+    def happens(self, stat: np.ndarray) -> np.ndarray:
+        """Per run: whether the run shows the event (an event target only)."""
+        assert self.event is not None
+        return self.event.happens(np.asarray(stat))
+
+    def outcome_probability(self, stat: np.ndarray) -> float:
+        """The probability of the observed outcome across runs, (k + 1/2) / (R + 1): never 0 or 1."""
+        hits = self.happens(stat)
+        k = int(hits.sum()) if self.occurred else int((~hits).sum())
+        return (k + 0.5) / (len(hits) + 1)
 
 
 class TargetFile(BaseModel):
@@ -206,7 +254,7 @@ class Targets:
     spec: TargetFile
     lines: dict[str, dict[str, tuple[str, int | None]]]  # id -> field -> (file, line)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[str, Target]]:
         return iter(self.spec.targets.items())
 
     def __len__(self) -> int:
@@ -362,7 +410,7 @@ def statistics(
     `data` is an engine result (months, R, C) (`engine.simulate`, `Results.data`)
     with `columns` its `metrics.Columns`; `months` the model month of each row
     (default 0, 1, ...). These are the summary statistics a calibrator can
-    compare with `observed_vector`, using `replicate_distance`.
+    compare with `observed_vector`, through `implausibilities`.
     """
     spec = targets.spec if isinstance(targets, Targets) else targets
     months = np.arange(data.shape[0]) if months is None else np.asarray(months)
@@ -373,46 +421,105 @@ def statistics(
 
 
 def observed_vector(targets: Targets | TargetFile) -> np.ndarray:
-    """The observed statistic of each target: its value, the range's midpoint, else 0 (a direction)."""
+    """The observed statistic of each target: its value, the range's midpoint, 1 or 0 for an event."""
     spec = targets.spec if isinstance(targets, Targets) else targets
-    out = []
-    for t in spec.targets.values():
-        if t.value is not None:
-            out.append(t.value)
-        elif t.range is not None:
-            out.append(sum(t.range) / 2)
-        else:
-            out.append(0.0)
-    return np.array(out)
+    return np.array([t.centre() for t in spec.targets.values()])
 
 
 def replicate_distance(stats: np.ndarray, targets: Targets | TargetFile) -> np.ndarray:
-    """A distance per run (R,) between its statistics (R, K) and the observations.
+    """A distance per run (R,) for `calibrate --method smc` (one run per particle).
 
-    Value targets add ((s - observed) / sd)^2 (sd: the observation's, at least
-    0.01); direction targets add nothing when the run shows the direction and
-    ((shortfall) / max(tolerance, 0.02))^2 otherwise, the shortfall being how
-    far the statistic is from the side it should be on. The sum is a
-    chi-square-like discrepancy: small is close.
+    Each value target adds ((s - observed) / sd)^2; each event adds 9 (three
+    sd) when the run's outcome is not the observed one. Kept for comparison
+    only: one noisy run per particle is what history matching avoids.
     """
     spec = targets.spec if isinstance(targets, Targets) else targets
     total = np.zeros(stats.shape[0])
     for k, t in enumerate(spec.targets.values()):
         s = stats[:, k]
-        if t.kind == "value":
-            observed = t.value if t.value is not None else sum(t.range or (0.0, 0.0)) / 2
-            total += ((s - observed) / max(t.sd(), 0.01)) ** 2
-            continue
-        tol = float(t.tolerance or 0.0)
-        shortfall = {
-            "up": np.maximum(tol - s, 0.0),
-            "down": np.maximum(s + tol, 0.0),
-            "flat": np.maximum(np.abs(s) - tol, 0.0),
-            "not_down": np.maximum(-tol - s, 0.0),
-            "not_up": np.maximum(s - tol, 0.0),
-        }[t.direction or "up"]
-        total += np.where(t.holds(s), 0.0, (shortfall / max(tol, 0.02)) ** 2)
+        if t.kind == "event":
+            total += np.where(t.happens(s) == bool(t.occurred), 0.0, 9.0)
+        else:
+            total += ((s - t.centre()) / t.sd()) ** 2
     return total
+
+
+DISCREPANCY = 0.5  # the model-discrepancy sd of every value target, as a multiple of its observation sd
+
+
+def implausibility(target: Target, stat: np.ndarray, discrepancy: float = DISCREPANCY) -> np.ndarray:
+    """History matching's implausibility of one target at each parameter point.
+
+    `stat` is (..., R): the target's statistic in R replicate runs at each
+    point. A value (or range) target compares the replicates' mean with the
+    observation, scaled by the total variance: observation (measurement and
+    mapping), model discrepancy (`discrepancy` x the observation sd, squared),
+    the ensemble's own variance (the world is one run of a noisy process) and
+    the variance of the mean of R runs:
+
+        I = |mean - observed| / sqrt(sd_obs^2 (1 + discrepancy^2) + var_R (1 + 1/R))
+
+    An event (a yes/no fact) has the binomial term: q, the probability of
+    the observed outcome across the R runs ((k + 1/2) / (R + 1)), turned
+    into the normal deviate with that two-sided tail, I = Phi^-1(1 - q/2):
+    q = 1 gives 0, q = 0.05 gives 1.96, q = 0.0027 gives 3.
+    """
+    from scipy.special import ndtri
+
+    stat = np.asarray(stat, dtype=float)
+    r = stat.shape[-1]
+    if target.kind == "event":
+        hits = target.happens(stat)
+        k = hits.sum(axis=-1) if target.occurred else (~hits).sum(axis=-1)
+        q = (k + 0.5) / (r + 1)
+        return np.maximum(ndtri(1 - q / 2), 0.0)
+    mean = stat.mean(axis=-1)
+    var = stat.var(axis=-1, ddof=1) if r > 1 else np.zeros(mean.shape)
+    total = target.sd() ** 2 * (1 + discrepancy**2) + var * (1 + 1 / r)
+    return np.abs(mean - target.centre()) / np.sqrt(np.maximum(total, 1e-12))
+
+
+def implausibilities(
+    targets: Targets | TargetFile, stats: np.ndarray, discrepancy: float = DISCREPANCY
+) -> np.ndarray:
+    """Every target's implausibility (N, K) from statistics (N, R, K): N points, R replicates each."""
+    spec = targets.spec if isinstance(targets, Targets) else targets
+    return np.stack(
+        [implausibility(t, stats[:, :, k], discrepancy) for k, t in enumerate(spec.targets.values())], axis=-1
+    )
+
+
+def log_likelihood(
+    targets: Targets | TargetFile,
+    stats: np.ndarray,
+    observed: np.ndarray | None = None,
+    discrepancy: float = DISCREPANCY,
+) -> np.ndarray:
+    """The synthetic log-likelihood of each point (N,) from statistics (N, R, K), summed over targets.
+
+    A value target is Gaussian with the implausibility's total variance
+    (observation, discrepancy, the ensemble's variance and that of its mean),
+    so its term is -I^2 / 2 - ln(total sd); an event adds ln q, q the
+    probability of the observed outcome over the R runs ((k + 1/2) / (R + 1)).
+    `observed` (K,) replaces the file's observed values (value targets) and
+    outcomes (events: 1 happened, 0 not), for synthetic data.
+    """
+    spec = targets.spec if isinstance(targets, Targets) else targets
+    stats = np.asarray(stats, dtype=float)
+    r = stats.shape[1]
+    out = np.zeros(stats.shape[0])
+    for k, t in enumerate(spec.targets.values()):
+        stat = stats[:, :, k]
+        centre = t.centre() if observed is None else float(observed[k])
+        if t.kind == "event":
+            hits = t.happens(stat).sum(axis=1)
+            occurred = centre > 0.5
+            out += np.log(((hits if occurred else r - hits) + 0.5) / (r + 1))
+            continue
+        var = stat.var(axis=1, ddof=1) if r > 1 else np.zeros(len(stat))
+        total = np.maximum(t.sd() ** 2 * (1 + discrepancy**2) + var * (1 + 1 / r), 1e-12)
+        out += -0.5 * (stat.mean(axis=1) - centre) ** 2 / total - 0.5 * np.log(total)
+    return out
 
 
 def dump_targets(spec: TargetFile) -> str:
@@ -423,7 +530,55 @@ def dump_targets(spec: TargetFile) -> str:
 
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = None
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    # ruamel.yaml declares the attribute as None, not bool
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     buffer = io.StringIO()
     yaml.dump(spec.model_dump(mode="json", exclude_none=True), buffer)
     return buffer.getvalue()
+
+
+TABLE_BEGIN = "<!-- targets table: generated from the target file by analysis.targets.markdown_table -->"
+TABLE_END = "<!-- end of the generated targets table -->"
+
+
+def markdown_table(targets: Targets | TargetFile) -> str:
+    """docs/targets.md's table of every target, generated from the file (a test keeps the doc current)."""
+    spec = targets.spec if isinstance(targets, Targets) else targets
+    lines = [
+        "| target | observed | model statistic | compared as |",
+        "| --- | --- | --- | --- |",
+    ]
+    for ident, t in spec.targets.items():
+        when = f"mean over {t.period}" + (f" minus mean over {t.since}" if t.since else "")
+        if t.event is not None:
+            how = f"event ({t.event.text()}): {'happened' if t.occurred else 'did not happen'}; binomial"
+        elif t.range is not None:
+            how = f"range {t.range[0]:g} to {t.range[1]:g} (90%)"
+        else:
+            how = (
+                f"value {t.value:+g}, sd {t.sd():.3g} (measurement {t.uncertainty or 0:g}, "
+                f"mapping {t.mapping or 0:g})"
+            )
+        observed = (t.observed or "").replace("|", "/")
+        lines.append(f"| `{ident}` | {observed} | `{t.measure}`, {when} | {how} ({t.confidence}) |")
+    return "\n".join(lines) + "\n"
+
+
+def replace_table(text: str, table: str) -> str:
+    """`text` with the part between TABLE_BEGIN and TABLE_END replaced by `table`."""
+    head, begin, rest = text.partition(TABLE_BEGIN)
+    _, end, tail = rest.partition(TABLE_END)
+    if not begin or not end:
+        raise ValueError("the document has no generated targets table markers")
+    return f"{head}{TABLE_BEGIN}\n{table}{TABLE_END}{tail}"
+
+
+def _main() -> None:  # pragma: no cover - `python -m balancesim.analysis.targets` refreshes the doc
+    root = Path(__file__).resolve().parents[3]
+    doc = root / "docs" / "targets.md"
+    table = markdown_table(load_targets(root / "targets" / "central_asia_2021_2023.yaml"))
+    doc.write_text(replace_table(doc.read_text(), table))
+
+
+if __name__ == "__main__":
+    _main()

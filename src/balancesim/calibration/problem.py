@@ -27,7 +27,7 @@ ones).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,6 +35,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     from balancesim.analysis.targets import Targets
+    from balancesim.model.metrics import Columns
+    from balancesim.model.state import Setup
     from balancesim.scenario.distributions import Distribution
     from balancesim.scenario.schema import Scenario
 
@@ -55,7 +57,6 @@ class Problem:
     bounds: dict[str, tuple[float, float]]  # PATH -> the value's admissible range
     months: np.ndarray  # the model months the targets use
     column_index: np.ndarray  # the measure columns they use
-    full_horizon: int
     simulations: int = field(default=0)
 
     @property
@@ -103,7 +104,7 @@ class Problem:
         return statistics(self.targets, data, self.columns, self.scenario.start, self.months)
 
     @property
-    def columns(self):
+    def columns(self) -> Columns:
         from balancesim.model import metrics
         from balancesim.model.state import build_setup
 
@@ -111,16 +112,16 @@ class Problem:
         return metrics.columns(setup).subset(self.column_index)
 
 
-_SETUPS: dict[int, object] = {}
+_SETUPS: dict[int, tuple[Scenario, Setup]] = {}
 
 
-def _setup_cache(scenario: Scenario, build) -> object:
+def _setup_cache(scenario: Scenario, build: Callable[[Scenario], Setup]) -> Setup:
     """One compiled setup per scenario object (building one costs milliseconds per batch otherwise)."""
     key = id(scenario)
     if key not in _SETUPS:
         _SETUPS.clear()
         _SETUPS[key] = (scenario, build(scenario))
-    return _SETUPS[key][1]  # type: ignore[index]
+    return _SETUPS[key][1]
 
 
 def build_problem(scenario: Scenario, targets: Targets, only: Sequence[str] = ()) -> Problem:
@@ -179,5 +180,4 @@ def build_problem(scenario: Scenario, targets: Targets, only: Sequence[str] = ()
         bounds={p: bounds(scenario, p) for p in chosen},
         months=months,
         column_index=np.array(index, dtype=np.intp),
-        full_horizon=scenario.horizon,
     )

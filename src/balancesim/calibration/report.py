@@ -1,12 +1,14 @@
 """A calibration's output folder: posterior.parquet, manifest.json, report.md and its figures.
 
-The folder is handled as every output folder is (`folders.py`, as
-`validate --out`): locked for the whole calibration (a second writer stops
-at once), refused when it holds anything but an earlier calibration, and
-written to a hidden `.NAME.partial` folder next to the target that is
-renamed into place only when complete (an older folder of the same name is
-replaced only then), so an interrupted calibration leaves nothing that
-looks finished.
+The folder is handled as every output folder is (`folders.output`, the
+command line's `--out`): checked before any work (refused when it holds
+anything but an earlier calibration), locked for the whole calibration (a
+second writer stops at once), and written to a hidden `.NAME.partial`
+folder next to the target that is renamed into place only when complete (an
+older folder of the same name is replaced only then), so an interrupted
+calibration leaves nothing that looks finished. posterior.parquet carries
+page checksums and the folder's marker its sha256, which `read_posterior`
+verifies.
 
 What the report shows, and the rule fixed before any result was seen:
 
@@ -24,21 +26,22 @@ What the report shows, and the rule fixed before any result was seen:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from balancesim.calibration.problem import Problem
 from balancesim.calibration.smc import Outcome
-from balancesim.experiment.folders import check_target, clean_partials, locked, make_partial, swap_in
+from balancesim.experiment.folders import Output, written_whole
+from balancesim.experiment.store import PARQUET_OPTIONS
 from balancesim.scenario.posterior import FILE, WEIGHT
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 INFORMED = 0.5
 PRIOR_GRID = 4000  # quantiles at which a prior's spread and histogram are computed
@@ -86,7 +89,7 @@ def weighted_quantiles(x: np.ndarray, w: np.ndarray, q: list[float]) -> tuple[fl
     """Quantiles of weighted points (the weighted empirical distribution, inverted)."""
     order = np.argsort(x)
     cdf = np.cumsum(w[order]) / w.sum()
-    return tuple(float(x[order][min(np.searchsorted(cdf, p), len(x) - 1)]) for p in q)
+    return tuple(float(x[order][min(int(np.searchsorted(cdf, p)), len(x) - 1)]) for p in q)
 
 
 def population_table(outcome: Outcome) -> pd.DataFrame:
@@ -107,60 +110,35 @@ def population_table(outcome: Outcome) -> pd.DataFrame:
     )
 
 
-def is_earlier_calibration(folder: Path) -> bool:
-    """Does `folder` hold an earlier calibration (posterior.parquet and manifest.json)?
-
-    Only such a folder, an empty one or a missing one is replaced: anything
-    else may be the user's files.
-    """
-    return (folder / FILE).is_file() and (folder / "manifest.json").is_file()
-
-
-@contextlib.contextmanager
-def calibration_folder(folder: str | Path) -> Iterator[list[str]]:
-    """Hold `folder` for a calibration: locked, and new, empty or an earlier calibration.
-
-    Raises `folders.FolderBusy` if another command writes it and
-    `folders.FolderRefused` if it holds anything else, before any
-    simulation. Partial folders of killed commands beside it are removed;
-    the block receives the notes about them. Same rules as `validate --out`.
-    """
-    folder = Path(folder)
-    with locked(folder):
-        check_target(folder, is_earlier_calibration, "calibration")
-        yield clean_partials(folder.parent).notes()
-
-
-def write_folder(folder: Path, files: dict[str, Any]) -> None:
+def write_folder(folder: Path | Output, files: dict[str, Any]) -> list[Path]:
     """Write `files` (name -> bytes, text, a DataFrame for Parquet, or a matplotlib figure) atomically.
 
     Written into a hidden partial folder beside `folder` that replaces it
-    only when complete (`folders.swap_in`). Call it inside
-    `calibration_folder`, which checks and locks the folder.
+    only when complete, through the output-folder policy of `calibrate`
+    (`folders.written_whole`); `folder` may be the `Output` the command line
+    opened before the calibration. Returns the files written.
     """
-    folder = Path(folder)
-    partial = make_partial(folder.parent, folder.name)
-    try:
+    final = folder.folder if isinstance(folder, Output) else Path(folder)
+    with written_whole(folder, "calibrate") as partial:
         for name, content in files.items():
             target = partial / name
             target.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, pd.DataFrame):
-                content.to_parquet(target, index=False)
+                content.to_parquet(target, index=False, **PARQUET_OPTIONS)
             elif isinstance(content, bytes):
                 target.write_bytes(content)
             elif isinstance(content, str):
                 target.write_text(content)
             else:  # a figure
                 content.savefig(target, dpi=110)
-        swap_in(partial, folder)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    if isinstance(folder, Output):
+        return folder.commit()
+    return sorted(p for p in final.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
 def marginals_figure(
     problem: Problem, values: dict[str, np.ndarray], weights: np.ndarray, table: pd.DataFrame
-):
+) -> Figure:
     """One panel per parameter: prior (grey) and posterior (blue) histograms on the prior's range."""
     from balancesim.figures import pyplot
 
@@ -241,6 +219,7 @@ def report_text(
         "| population | threshold | runs | acceptance | ESS | seconds |",
         "|---:|---:|---:|---:|---:|---:|",
     ]
+    r: Any  # pandas types the fields of itertuples' rows as any scalar; here they are numbers
     for r in populations.itertuples(index=False):
         lines.append(
             f"| {r.population} | {r.threshold:.3g} | {r.simulations:,} | {r.acceptance:.3f} | {r.ess:.0f} | "
@@ -329,8 +308,6 @@ def posterior_frame(values: dict[str, np.ndarray], weights: np.ndarray) -> pd.Da
 
 __all__ = [
     "FILE",
-    "calibration_folder",
-    "is_earlier_calibration",
     "parameter_table",
     "population_table",
     "write_folder",

@@ -9,11 +9,29 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from balancesim.cli.options import out_option, seed_option
+from balancesim.cli.options import seed_option
+from balancesim.cli.outputs import output_folder
+from balancesim.experiment.folders import legacy_files
+
+if TYPE_CHECKING:
+    from balancesim.experiment.folders import Output
+
+# What `calibrate` wrote before its folders were marked (`folders.legacy_files`).
+EARLIER = ("posterior.parquet", "manifest.json", "parameters.csv", "predictive.csv", "report.md")
+EARLIER_FIGURES = ("marginals.png", "predictive.png", "screening.csv")
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+
+    from balancesim.analysis.targets import Targets
+    from balancesim.calibration.problem import Problem
+    from balancesim.calibration.smc import Budget, Outcome
+    from balancesim.scenario.schema import Scenario
 
 EPILOG = """\b
 Examples:
@@ -51,14 +69,34 @@ Exit status: 0 done, 1 failure while running or writing, 2 invalid input
     metavar="PATH",
     help="Calibrate this prior (repeatable) [default: the priors the targets respond to most].",
 )
-@out_option("Output folder (default: results/calibration/<scenario>).")
+@output_folder(
+    "calibrate",
+    "Output folder: new, empty, or an earlier calibration, which is replaced "
+    "(default: results/calibration/<scenario>).",
+    default=lambda p: Path("results") / "calibration" / Path(p["scenario"]).stem,
+    inputs=("scenario", "targets_file"),
+    legacy=legacy_files(*EARLIER, *EARLIER_FIGURES),
+)
+@click.option(
+    "--method",
+    type=click.Choice(["history", "smc"]),
+    default="history",
+    show_default=True,
+    help="history: history matching in waves (20 runs per point, the patterns as filters); "
+    "smc: ELFI's SMC-ABC, one run per particle (kept for comparison).",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 256), help="Worker processes (history; default: all cores)."
+)
 def calibrate(
     scenario: str,
     targets_file: str,
     budget: str,
     seed: int | None,
     params: tuple[str, ...],
-    out_dir: str | None,
+    out: Output,
+    method: str = "history",
+    workers: int | None = None,
 ) -> None:
     """Calibrate SCENARIO's `uncertainty:` priors against the observed targets of FILE.
 
@@ -72,7 +110,8 @@ def calibrate(
     from balancesim.calibration.problem import CalibrationError, build_problem
     from balancesim.calibration.smc import parse_budget
     from balancesim.cli.common import parse_settings, read_scenario
-    from balancesim.cli.console import err, out
+    from balancesim.cli.console import err
+    from balancesim.cli.console import out as terminal
     from balancesim.cli.exits import InputError
 
     try:
@@ -86,36 +125,38 @@ def calibrate(
         problem = build_problem(spec, targets, params)
     except (CalibrationError, TargetFileError) as e:
         raise InputError(f"{scenario}: {e}" if isinstance(e, CalibrationError) else str(e)) from None
-    folder = Path(out_dir) if out_dir else Path("results") / "calibration" / Path(scenario).stem
+    folder = out.folder
+    if method == "history":
+        from balancesim.cli.calibrate_history import calibrate_history
+
+        calibrate_history(spec, targets, scenario, targets_file, budget, seed, params, out, workers)
+        return
     try:
         import elfi  # noqa: F401
     except ImportError:
         raise click.ClickException(
             "calibrate needs ELFI: pip install 'balancesim[calibrate]' (docs/calibration.md)"
         ) from None
-    from balancesim.calibration.report import calibration_folder
     from balancesim.cli.exits import RunError
-    from balancesim.experiment.folders import FolderBusy, FolderRefused
+    from balancesim.experiment.folders import FolderBusy
 
     try:
-        # Checked and locked before any simulation, as `validate --out` is: a folder holding
-        # anything but an earlier calibration is refused at once (exit 2), and a second
-        # calibration into the same folder stops (exit 1) instead of mixing its files with ours.
-        with calibration_folder(folder) as notes:
-            for note in notes:
-                err.print(note, markup=False, soft_wrap=True)
-            found = _calibrate(spec, targets, problem, plan, seed, bool(params), err)
-            found["manifest"] |= {
-                "scenario_file": scenario,
-                "targets_file": targets_file,
-                "command": ["balancesim", *sys.argv[1:]],
-            }
-            _write(folder, found, spec.name)
+        # --out was checked before the command ran (a folder holding anything but an earlier
+        # calibration is refused, exit 2); opened now, before any simulation, so a second
+        # calibration into the same folder stops at once (exit 1) instead of mixing its files.
+        out.open()
+        for note in out.notes:
+            err.print(note, markup=False, soft_wrap=True)
+        found = _calibrate(spec, targets, problem, plan, seed, bool(params), err)
+        found["manifest"] |= {
+            "scenario_file": scenario,
+            "targets_file": targets_file,
+            "command": ["balancesim", *sys.argv[1:]],
+        }
+        _write(out, found, spec.name)
     except KeyboardInterrupt:
         err.print("interrupted: nothing written")
         raise SystemExit(130) from None
-    except FolderRefused as e:
-        raise InputError(str(e)) from None
     except FolderBusy as e:
         raise RunError(str(e)) from None
     except CalibrationError as e:
@@ -123,10 +164,12 @@ def calibrate(
     except OSError as e:
         err.print(f"--out {folder}: cannot write there ({e.strerror or e})")
         raise SystemExit(1) from None
-    _print(found, folder, out)
+    _print(found, folder, terminal)
 
 
-def _calibrate(spec, targets, problem, plan, seed: int, chosen: bool, err) -> dict[str, Any]:
+def _calibrate(
+    spec: Scenario, targets: Targets, problem: Problem, plan: Budget, seed: int, chosen: bool, err: Console
+) -> dict[str, Any]:
     """Screen, run SMC-ABC, and run the prior and posterior predictive; everything the folder needs."""
     from balancesim.analysis import hindcast as hc
     from balancesim.calibration.problem import build_problem
@@ -208,7 +251,7 @@ def _calibrate(spec, targets, problem, plan, seed: int, chosen: bool, err) -> di
     }
 
 
-def _with_bar(problem, plan, seed: int, err):
+def _with_bar(problem: Problem, plan: Budget, seed: int, err: Console) -> Outcome:
     """run_smc with a rich progress bar per population (accepted particles of the population)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -225,7 +268,7 @@ def _with_bar(problem, plan, seed: int, err):
         console=console,
         disable=not console.is_terminal,
     )
-    tasks: list[int] = []
+    tasks: list[TaskID] = []
 
     def progress(population: int, populations: int, accepted: int, runs: int) -> None:
         while len(tasks) <= population:
@@ -259,7 +302,7 @@ def _versions(elfi_version: str) -> dict[str, str]:
     return out
 
 
-def _write(folder: Path, found: dict[str, Any], name: str) -> None:
+def _write(folder: Output, found: dict[str, Any], name: str) -> None:
     import matplotlib.pyplot as plt
 
     from balancesim.calibration.report import (
@@ -299,7 +342,7 @@ def _write(folder: Path, found: dict[str, Any], name: str) -> None:
         plt.close(predictive)
 
 
-def _print(found: dict[str, Any], folder: Path, out) -> None:
+def _print(found: dict[str, Any], folder: Path, out: Console) -> None:
     m = found["manifest"]
     params = found["params"]
     out.print(
@@ -310,6 +353,8 @@ def _print(found: dict[str, Any], folder: Path, out) -> None:
     )
     informed = params.loc[params["informed"], "path"].tolist()
     out.print(f"Informed (posterior sd < 0.5 x prior sd): {', '.join(informed) or 'none'}", markup=False)
+    for row in params.loc[~params["informed"]].itertuples(index=False):
+        out.print(f"  {row.path}: uninformative (sd ratio {row.sd_ratio:.2f})", markup=False)
     p = m["predictive"]
     out.print(
         f"Targets passed: {p['prior_passed']} of {m['targets']} under the prior, "
@@ -318,4 +363,4 @@ def _print(found: dict[str, Any], folder: Path, out) -> None:
     )
     from balancesim.cli.console import print_files
 
-    print_files("Written", folder, sorted(folder.iterdir()))
+    print_files("Written", folder, sorted(p for p in folder.iterdir() if not p.name.startswith(".")))

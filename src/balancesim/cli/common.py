@@ -1,10 +1,11 @@
 """What the commands share: reading a scenario or a posterior given on the command line,
-`--set` strings, a progress bar, and the checks of an output folder, each turning the
-library's errors into the exit statuses of `exits.py`."""
+`--set` strings, a progress bar, and the check that results can be written, each turning
+the library's errors into the exit statuses of `exits.py` (output folders: `outputs.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,13 +73,17 @@ def check_out_writable(folder: Path) -> None:
         raise RunError(f"--out {folder}: cannot write there ({describe_os_error(e)})") from None
 
 
-def write_or_fail(write: Callable[[], list[Path]], folder: Path) -> list[Path]:
-    """Call a command's `write()` of `folder`: another writer or a disk error is one line, exit 1."""
-    from balancesim.experiment.folders import FolderBusy
+@contextlib.contextmanager
+def folder_errors(what: str) -> Iterator[None]:
+    """A command writing its folder: refused (not an earlier output) exits 2; another writer
+    or a disk error exits 1 with `cannot write WHAT: reason`."""
+    from balancesim.experiment.folders import FolderBusy, FolderRefused
 
     try:
-        return write()
+        yield
+    except FolderRefused as e:
+        raise InputError(str(e)) from None
     except FolderBusy as e:
         raise RunError(str(e)) from None
     except OSError as e:
-        raise RunError(f"--out {folder}: cannot write there ({describe_os_error(e)})") from None
+        raise RunError(f"cannot write {what}: {describe_os_error(e)}") from None

@@ -22,10 +22,14 @@ from balancesim.text.guard import for_terminal
 from balancesim.text.wording import plural
 
 if TYPE_CHECKING:
+    import numpy as np
     from rich.console import Console
     from rich.table import Table
 
     from balancesim.experiment.batch import Results
+
+
+UNWRAPPED = 100_000  # the width of standard output when it is not a terminal: never reached
 
 
 class _LazyConsole:
@@ -38,7 +42,11 @@ class _LazyConsole:
     def _console(self) -> Console:
         if self.stderr:
             return guarded_console(stderr=True)
-        return guarded_console(width=None if sys.stdout.isatty() else 110)
+        if sys.stdout.isatty():
+            return guarded_console()
+        # Piped or redirected: nothing is wrapped (a table as wide as its widest row, a line of
+        # text as long as it is), so no line breaks inside a word and tools can parse the rows.
+        return guarded_console(width=UNWRAPPED, soft_wrap=True)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._console(), name)
@@ -102,11 +110,10 @@ def print_outcomes(results: Any, baseline: Any | None) -> None:
     from rich.text import Text
 
     from balancesim.experiment.batch import calendar_month
+    from balancesim.experiment.effects import labels as effect_labels
     from balancesim.model.metrics import HEADLINE, REGION
 
     last = int(results.months[-1])
-    names = {a.id: a.name for a in results.scenario.actors}
-    a, b = results.scenario.balance_pair
     table = Table(
         title=Text(
             f"{results.scenario.name}: {plural(results.replicates, 'run')}, seed {results.seed}, "
@@ -119,15 +126,9 @@ def print_outcomes(results: Any, baseline: Any | None) -> None:
     if baseline is not None:
         table.add_column("baseline", justify="right")
         table.add_column("effect (paired)", justify="right")
-    labels = {f"members.{i.id}": f"{i.id.upper()} members" for i in results.scenario.institutions}
-    labels |= {
-        "balance": f"{names[a]}–{names[b]} balance",
-        "tension": f"{names[a]}–{names[b]} tension",
-        "coordination": f"{names[a]}–{names[b]} coordination",
-        "gains": "gains from competition",
-    }
+    labels = effect_labels(results)
 
-    def cell(v) -> str:
+    def cell(v: np.ndarray) -> str:
         import numpy as np
 
         q = np.quantile(v, [0.05, 0.5, 0.95])
@@ -142,8 +143,43 @@ def print_outcomes(results: Any, baseline: Any | None) -> None:
             row += ["—", "—"] if bv is None else [cell(bv), cell(v - bv)]
         table.add_row(*map(Text, row))
     out.print(table)
-    if results.drawn:
+    if results.inputs:
         out.print(importance_table(results, baseline, keys, labels))
+
+
+def print_effects(results: Any, baseline: Any) -> None:
+    """The effect first: paired difference at the last month, regional then per state, signs in words."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from balancesim.experiment.effects import effect_table, effect_title
+
+    table = Table(title=Text(effect_title(results, baseline)), title_justify="left")
+    table.add_column("effect on")
+    table.add_column("median [5%–95%]", justify="right")
+    table.add_column("meaning of the median")
+    rows = effect_table(results, baseline)
+    for k, row in enumerate(rows):
+        if k and row.actor != rows[k - 1].actor and rows[k - 1].actor == "region":
+            table.add_section()
+        table.add_row(Text(row.label), row.cell, Text(row.reading))
+    out.print(table)
+
+
+def print_assumptions(scenario: Any) -> None:
+    """Past the scenario's own end: the trends that carry the world there, as its assumptions."""
+    from rich.text import Text
+
+    from balancesim.experiment.batch import calendar_month
+    from balancesim.scenario.assumptions import trend_assumptions
+
+    end = calendar_month(scenario.start, scenario.own_horizon)
+    until = calendar_month(scenario.start, scenario.horizon)
+    out.print(
+        Text(f"From {end} (the scenario's own end) to {until} the world moves on with its assumptions:")
+    )
+    for line in trend_assumptions(scenario):
+        out.print(Text(f"  - {line}"))
 
 
 def print_sweep(outcome: Any) -> None:
@@ -181,8 +217,10 @@ def print_robust(result: Any) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from balancesim.validation.report import patterns_line
     from balancesim.validation.robust import robust_rows
 
+    out.print(f"Judged against the {patterns_line()}", markup=False, soft_wrap=True)
     over = "prior" if result.posterior is None else f"posterior ({result.posterior}) and prior"
     table = Table(
         title=f"Robustness over the baseline's {over}: {plural(result.draws, 'draw')} of "
@@ -202,6 +240,12 @@ def print_robust(result: Any) -> None:
             f"{row['share_unclear']:.0%}",
         )
     out.print(table)
+    j = result.joint
+    out.print(
+        f"All checks pass together in {j.counts['pass']} of {result.draws} draws ({j.share('pass'):.0%}); "
+        f"at least one fails in {j.counts['fail']}, the rest unclear.",
+        markup=False,
+    )
     out.print(
         "A pattern should hold in most draws; each knock-out should make it fail in most draws "
         "(else the rule behind it is not what produces the pattern there)."
@@ -227,7 +271,9 @@ def print_validation(result: Any) -> None:
     from rich.text import Text
 
     from balancesim.validation import conflict_line, table_rows
+    from balancesim.validation.report import patterns_line
 
+    out.print(f"Judged against the {patterns_line()}", markup=False, soft_wrap=True)
     table = Table(
         title=f"Validation: {result.replicates} runs per arm, seed {result.seed}, "
         f"{result.runs_simulated:,} runs in {result.seconds:.1f} s",
@@ -285,12 +331,13 @@ def importance_table(
     from balancesim.model.metrics import REGION
 
     last = int(results.months[-1])
-    paired = baseline is not None and bool(baseline.drawn)
-    chance = noise_level(results.replicates, len(results.drawn))
+    inputs = results.inputs
+    paired = baseline is not None
+    chance = noise_level(results.replicates, len(inputs))
     out = Table(
         title=Text(
             f"Drawn inputs that matter most at month {last}: Spearman ρ over {results.replicates} runs "
-            f"({len(results.drawn)} inputs drawn; |ρ| < {chance:.2f} is within chance)"
+            f"({len(inputs)} inputs drawn; |ρ| < {chance:.2f} is within chance)"
         ),
         title_justify="left",
     )
@@ -300,10 +347,10 @@ def importance_table(
         out.add_column("effect (paired) follows")
     for key in keys:
         v = results.values(REGION, key)[last]
-        row = [labels.get(key, key.replace("_", " ")), describe(leading(results.drawn, v))]
+        row = [labels.get(key, key.replace("_", " ")), describe(leading(inputs, v))]
         if paired:
             assert baseline is not None
             effect = v - baseline.values(REGION, key)[last] if baseline.has(REGION, key) else None
-            row.append("—" if effect is None else describe(leading(results.drawn, effect)))
+            row.append("—" if effect is None else describe(leading(inputs, effect)))
         out.add_row(*map(Text, row))
     return out

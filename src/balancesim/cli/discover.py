@@ -7,10 +7,20 @@ fast; pandas, prim and scikit-learn load when the command runs.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from balancesim.cli.options import out_option
+from balancesim.cli.outputs import output_folder
+from balancesim.experiment.folders import legacy_files
+
+if TYPE_CHECKING:
+    from balancesim.experiment.folders import Output
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from balancesim.analysis.discover import Discovery
 
 EPILOG = """\b
 Examples:
@@ -31,7 +41,14 @@ parentheses. Exit status: 0 done, 1 failure while writing, 2 invalid input.
 @click.command(epilog=EPILOG)
 @click.argument("results", type=click.Path(file_okay=False))
 @click.option("--where", "expression", required=True, metavar="EXPR", help="The outcome of interest.")
-@out_option("Output folder (default: RESULTS/discover-<expression as a name>).")
+@output_folder(
+    "discover",
+    "Output folder: new, empty, or an earlier discovery, which is replaced "
+    "(default: RESULTS/discover-<expression as a name>).",
+    default=lambda p: _default_folder(p["results"], p["expression"]),
+    inputs=("results",),
+    legacy=legacy_files("summary.json", "trajectory.csv", "box.csv", "tree.csv", "tree.txt", "plots/*.png"),
+)
 @click.option(
     "--min-coverage",
     type=click.FloatRange(0.0, 1.0),
@@ -53,7 +70,7 @@ parentheses. Exit status: 0 done, 1 failure while writing, 2 invalid input.
 def discover(
     results: str,
     expression: str,
-    out_dir: str | None,
+    out: Output,
     min_coverage: float,
     box: int | None,
     peel_alpha: float,
@@ -69,16 +86,22 @@ def discover(
     from balancesim.cli.console import err
 
     try:
-        _discover(results, expression, out_dir, min_coverage, box, peel_alpha, tree_depth)
+        _discover(results, expression, out, min_coverage, box, peel_alpha, tree_depth)
     except KeyboardInterrupt:
         err.print("interrupted: nothing written")
         raise SystemExit(130) from None
 
 
+def _default_folder(results: str, expression: str) -> Path:
+    from balancesim.analysis.expressions import slug
+
+    return Path(results) / f"discover-{slug(expression)}"
+
+
 def _discover(
     results: str,
     expression: str,
-    out_dir: str | None,
+    output: Output,
     min_coverage: float,
     box: int | None,
     peel_alpha: float,
@@ -87,7 +110,6 @@ def _discover(
     from balancesim.analysis import discover as dc
     from balancesim.analysis.expressions import ExpressionError
     from balancesim.analysis.results_data import ResultsError, open_results
-    from balancesim.cli.common import write_or_fail
     from balancesim.cli.console import err, out, print_files
     from balancesim.cli.exits import InputError
 
@@ -107,15 +129,16 @@ def _discover(
     except dc.MissingExtra as e:
         err.print(str(e))
         raise SystemExit(1) from None
-    folder = Path(out_dir) if out_dir else dc.default_folder(data, expression)
     from balancesim.figures.discover import discovery_figures
 
-    files = write_or_fail(lambda: dc.write_outputs(found, folder, discovery_figures), folder)
+    files = dc.write_outputs(found, output, discovery_figures)
     _print(found, out)
-    print_files("Written", folder, files)
+    for line in found.warnings:
+        out.print(line, markup=False)
+    print_files("Written", output.folder, files)
 
 
-def _print(found, out) -> None:
+def _print(found: Discovery, out: Console) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -135,6 +158,7 @@ def _print(found, out) -> None:
     table = Table(title="PRIM peeling trajectory (selected boxes)", title_justify="left")
     for name in ("box", "coverage", "density", "mass", "restricted"):
         table.add_column(name, justify="right")
+    row: Any  # pandas types the fields of itertuples' rows as any scalar
     for i in shown:
         row = trajectory.iloc[i]
         mark = " ◀ chosen" if i == found.chosen else ""

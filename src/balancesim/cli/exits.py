@@ -44,6 +44,7 @@ _INPUT_ERRORS = (
     ("balancesim.experiment.batch", "RunTooLarge"),
     ("balancesim.validation.core", "ValidationError"),
     ("balancesim.experiment.store", "ManifestError"),
+    ("balancesim.experiment.folders", "FolderRefused"),
 )
 MAX_MESSAGE = 300  # characters of an unexpected error's text that are shown
 

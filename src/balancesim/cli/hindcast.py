@@ -6,16 +6,27 @@ Only click is imported at the top, so `balancesim --help` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from balancesim.cli.options import (
-    out_option,
     posterior_option,
     replicates_option,
     seed_option,
     uncertainty_option,
 )
+from balancesim.cli.outputs import output_folder
+from balancesim.experiment.folders import folder_name, legacy_files
+
+if TYPE_CHECKING:
+    from balancesim.experiment.folders import Output
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from balancesim.analysis.hindcast import Hindcast
+    from balancesim.experiment.batch import Uncertainty
 
 EPILOG = """\b
 Examples:
@@ -24,7 +35,8 @@ Examples:
 
 \b
 Pass rule: a value passes when its observed 90% interval overlaps the modelled
-5-95% band; a direction when at least 80% of runs show it (docs/targets.md).
+5-95% band; an event (a yes/no fact) when the observed outcome happens in at
+least 10% of runs (docs/targets.md).
 Exit status: 0 done (whatever the score), 1 failure while running or
 writing, 2 invalid input (scenario, target file, options), 130 interrupted.
 """
@@ -37,7 +49,14 @@ writing, 2 invalid input (scenario, target file, options), 130 interrupted.
 )
 @replicates_option("Runs (default: the scenario's).", kind=click.IntRange(2, 100_000))
 @seed_option()
-@out_option("Output folder (default: results/hindcast/<scenario>).")
+@output_folder(
+    "hindcast",
+    "Output folder: new, empty, or an earlier hindcast, which is replaced "
+    "(default: results/hindcast/<scenario>).",
+    default=lambda p: Path("results") / "hindcast" / folder_name(p["scenario"]),
+    inputs=("scenario", "targets_file", "posterior_dir"),
+    legacy=legacy_files("summary.json", "table.csv", "hindcast.png"),
+)
 @uncertainty_option(
     "prior: each run draws its values from the scenario's priors (and the posterior, if any); "
     "none: the scenario's values only [default: prior with --posterior, else none]."
@@ -50,29 +69,23 @@ def hindcast(
     targets_file: str,
     replicates: int | None,
     seed: int | None,
-    out_dir: str | None,
-    uncertainty: str | None,
+    out: Output,
+    uncertainty: Uncertainty | None,
     posterior_dir: str | None,
 ) -> None:
     """Run SCENARIO and put every target of FILE next to the modelled figure.
 
     Prints a table (observed, modelled median and 90% band, pass or fail) and
     the score, and writes table.csv, summary.json and hindcast.png (one panel
-    per target) to --out.
+    per target) to --out (checked before the runs).
     """
     from balancesim.analysis import hindcast as hc
     from balancesim.analysis.targets import TargetFileError, check_against, load_targets
-    from balancesim.cli.common import (
-        parse_settings,
-        progress_bar,
-        read_scenario,
-        use_posterior,
-        write_or_fail,
-    )
-    from balancesim.cli.console import err, out, print_files
+    from balancesim.cli.common import parse_settings, progress_bar, read_scenario, use_posterior
+    from balancesim.cli.console import err, print_files
+    from balancesim.cli.console import out as terminal
     from balancesim.cli.exits import InputError
     from balancesim.experiment import batch as experiment
-    from balancesim.experiment.folders import folder_name
     from balancesim.figures.hindcast import hindcast_figure
     from balancesim.model import metrics
     from balancesim.model.state import build_setup
@@ -90,11 +103,10 @@ def hindcast(
         check_against(targets, metrics.columns(build_setup(spec)), spec.start, spec.horizon)
     except TargetFileError as e:
         raise InputError(str(e)) from None
-    folder = Path(out_dir) if out_dir else Path("results") / "hindcast" / folder_name(scenario)
     bar, advance = progress_bar(spec.replicates, f"hindcast {Path(scenario).stem}")
     try:
         with bar:
-            results = experiment.run(spec, progress=advance, uncertainty=uncertainty)  # type: ignore[arg-type]
+            results = experiment.run(spec, progress=advance, uncertainty=uncertainty)
     except experiment.RunTooLarge as e:
         raise InputError(f"{scenario}: {e}") from None
     except KeyboardInterrupt:
@@ -102,15 +114,15 @@ def hindcast(
         raise SystemExit(130) from None
     found = hc.hindcast(results, targets, name=spec.name)
     try:
-        files = write_or_fail(lambda: hc.write_outputs(found, folder, hindcast_figure), folder)
+        files = hc.write_outputs(found, out, hindcast_figure)
     except KeyboardInterrupt:
         err.print("interrupted: nothing written")
         raise SystemExit(130) from None
-    _print(found, out)
-    print_files("Written", folder, files)
+    _print(found, terminal)
+    print_files("Written", out.folder, files)
 
 
-def _print(found, out) -> None:
+def _print(found: Hindcast, out: Console) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -118,11 +130,12 @@ def _print(found, out) -> None:
         title=f"Hindcast: {found.scenario_name}, {found.replicates} runs, seed {found.seed}",
         title_justify="left",
     )
-    for name in ("target", "period", "observed", "modelled median [90%]", "in direction", "verdict"):
+    for name in ("target", "period", "observed", "modelled median [90%]", "runs as observed", "verdict"):
         table.add_column(name, overflow="fold")
+    row: Any  # pandas types the fields of itertuples' rows as any scalar
     for row in found.table.itertuples(index=False):
         period = f"{row.since} → {row.period}" if row.since else row.period
-        share = "" if row.kind == "value" else f"{row.share_in_direction:.0%}"
+        share = "" if row.kind == "value" else f"{row.outcome_share:.0%}"
         verdict = Text("PASS", style="green") if row.passed else Text("FAIL", style="bold red")
         table.add_row(
             row.target,
@@ -136,4 +149,9 @@ def _print(found, out) -> None:
     out.print(
         f"Score: {found.passed} of {len(found.table)} targets pass ({found.score:.0%}); "
         f"distance {found.distance:.1f} (0 is a perfect fit)"
+    )
+    values = found.table[found.table["kind"] == "value"]
+    out.print(
+        f"Within the observation band (modelled median inside the observed 90% interval): "
+        f"{int(values['in_band'].sum())} of {len(values)} quantitative targets"
     )

@@ -5,8 +5,8 @@ Exit status: 0 success, 1 failure while running (e.g. cannot write results),
 decides it for every command. Heavy libraries (numpy, pandas, mesa, scipy,
 matplotlib) are imported inside the commands, so that `balancesim --help`
 answers at once. What the commands share is in `common.py` (scenario and
-posterior input, output-folder checks) and `options.py` (the options several
-commands take).
+posterior input) and `options.py` (the options several
+commands take), `outputs.py` (`--out` and the output-folder policy).
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ import click
 
 from balancesim.cli.calibrate import calibrate
 from balancesim.cli.check import check, schema
+from balancesim.cli.compare import compare
 from balancesim.cli.discover import discover
 from balancesim.cli.exits import Group, run_program
+from balancesim.cli.explain import explain
 from balancesim.cli.hindcast import hindcast
+from balancesim.cli.report import report
 from balancesim.cli.run import run
 from balancesim.cli.sweep import sweep
 from balancesim.cli.validate import validate
@@ -34,7 +37,20 @@ def main() -> None:
     """
 
 
-for command in (run, check, schema, viz, discover, hindcast, calibrate, sweep, validate):
+for command in (
+    run,
+    compare,
+    report,
+    explain,
+    check,
+    schema,
+    viz,
+    discover,
+    hindcast,
+    calibrate,
+    sweep,
+    validate,
+):
     main.add_command(command)
 
 

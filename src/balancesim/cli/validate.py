@@ -12,9 +12,12 @@ from pathlib import Path
 
 import click
 
+from balancesim.cli.common import folder_errors
 from balancesim.cli.console import err, print_files, print_validation, stderr
-from balancesim.cli.exits import InputError, RunError, describe_os_error
+from balancesim.cli.exits import InputError
 from balancesim.cli.options import out_option, posterior_option, replicates_option, seed_option
+
+ROBUST_FOLDER = "results/validation-robust"
 
 EPILOG = """\b
 Examples:
@@ -22,6 +25,7 @@ Examples:
   balancesim validate --replicates 200 --seed 7 --out results/validation-quick
   balancesim validate --robust                  (30 draws from the prior x 400 runs per arm)
   balancesim validate --robust --draws 10 -n 50 (a quick look)
+  balancesim validate --robust --workers 2      (blocks of draws on 2 processes)
 \b
 Exit status: 0 every check passes; 1 a check fails or is unclear (with
 --strict, also when a knock-out control leaves its pattern in place);
@@ -38,7 +42,8 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
 @seed_option("Seed shared by every arm (common random numbers).", default=20220301)
 @out_option(
     "The exact folder of the report (report.md, one PNG per pattern, summary.json, table.csv); "
-    "new, empty, or an earlier report, which is replaced.",
+    "new, empty, or an earlier report, which is replaced [--robust: robust.csv and robust.json, "
+    "default results/validation-robust].",
     default="results/validation",
 )
 @click.option(
@@ -67,6 +72,13 @@ Exit status: 0 every check passes; 1 a check fails or is unclear (with
     "With --robust: draw the calibrated values from this `balancesim calibrate` folder "
     "(its posterior.parquet) instead of their priors; the other values from their priors."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="With --robust: worker processes running blocks of draws (the verdicts do not depend on it).",
+)
 def validate(
     replicates: int,
     seed: int,
@@ -76,6 +88,7 @@ def validate(
     robust: bool,
     draws: int,
     posterior_dir: str | None,
+    workers: int = 1,
 ) -> None:
     """Check the model against the patterns P1-P8 of the claims list.
 
@@ -97,36 +110,31 @@ def validate(
 
         given = click.get_current_context().get_parameter_source("replicates")
         runs = replicates if given != click.core.ParameterSource.DEFAULT else DEFAULT_RUNS
-        _validate_robust(runs, draws, seed, scenario_dir, folder, posterior_dir)
+        if click.get_current_context().get_parameter_source("out_dir") == click.core.ParameterSource.DEFAULT:
+            folder = Path(ROBUST_FOLDER)  # not the report's folder: each command replaces only its own
+        _validate_robust(runs, draws, seed, scenario_dir, folder, posterior_dir, workers)
         return
     with Phases(stderr(), "validate") as phases:
         phases.setting_up("loading the simulation libraries")
         check_out_writable(folder)
         from balancesim import validation as val
-        from balancesim.experiment.folders import FolderBusy, FolderRefused
 
         scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
-        try:
-            # Checked and locked before the work: a folder that is not an earlier report is refused
-            # at once, and a second validation into the same folder cannot mix its files with ours.
-            with val.report_folder(folder) as notes:
-                for note in notes:
-                    err.print(note, markup=False, soft_wrap=True)
-                advance = phases.bar(
-                    val.count_runs(val.CHECKS, replicates, val.MECHANISMS), "simulating", "runs"
-                )
-                try:
-                    result = val.run_validation(replicates, seed, scenarios, progress=advance)
-                except val.ValidationError as e:
-                    raise InputError(str(e)) from None
-                phases.bar(1, "writing the report and plots")
-                report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
-        except FolderRefused as e:
-            raise InputError(str(e)) from None
-        except FolderBusy as e:
-            raise RunError(str(e)) from None
-        except OSError as e:
-            raise RunError(f"cannot write the report to {folder}: {describe_os_error(e)}") from None
+        # Checked and locked before the work: a folder that is not an earlier report is refused
+        # at once, and a second validation into the same folder cannot mix its files with ours.
+        with (
+            folder_errors(f"the report to {folder}"),
+            val.report_folder(folder, tuple(p for p in (scenario_dir,) if p)) as notes,
+        ):
+            for note in notes:
+                err.print(note, markup=False, soft_wrap=True)
+            advance = phases.bar(val.count_runs(val.CHECKS, replicates, val.MECHANISMS), "simulating", "runs")
+            try:
+                result = val.run_validation(replicates, seed, scenarios, progress=advance)
+            except val.ValidationError as e:
+                raise InputError(str(e)) from None
+            phases.bar(1, "writing the report and plots")
+            report = val.write_report(result, folder, command=" ".join(["balancesim", *sys.argv[1:]]))
     print_validation(result)
     print_files("Report", report.parent, [report])
     if not result.passed or (strict and not result.controls_ok):
@@ -134,7 +142,13 @@ def validate(
 
 
 def _validate_robust(
-    runs: int, draws: int, seed: int, scenario_dir: str | None, folder: Path, posterior: str | None
+    runs: int,
+    draws: int,
+    seed: int,
+    scenario_dir: str | None,
+    folder: Path,
+    posterior: str | None,
+    workers: int = 1,
 ) -> None:
     """`validate --robust`: the share of prior (or posterior) draws in which each check holds."""
     from balancesim.cli.common import check_out_writable
@@ -145,23 +159,28 @@ def _validate_robust(
         phases.setting_up("loading the simulation libraries")
         check_out_writable(folder)
         from balancesim import validation as val
-        from balancesim.experiment.folders import FolderBusy, locked
+        from balancesim.cli.outputs import opened
         from balancesim.validation.robust import count_robust_runs, run_robust, write_robust
 
         scenarios = Path(scenario_dir) if scenario_dir is not None else val.SCENARIO_DIR
-        try:
-            # Locked before the work, as `validate` does: a second command writing the same
-            # folder is refused at once instead of mixing its files with ours.
-            with locked(folder):
-                advance = phases.bar(count_robust_runs(val.CHECKS, draws, runs), f"{draws} draws", "runs")
-                try:
-                    result = run_robust(draws, runs, seed, scenarios, progress=advance, posterior=posterior)
-                except val.ValidationError as e:
-                    raise InputError(str(e)) from None
-                files = write_robust(result, folder)
-        except FolderBusy as e:
-            raise RunError(str(e)) from None
-        except OSError as e:
-            raise RunError(f"cannot write to {folder}: {describe_os_error(e)}") from None
+        inputs = [p for p in (scenario_dir, posterior) if p]
+        # The output-folder policy of every command (cli/outputs.py): checked and locked
+        # before the work, replaced whole only if it holds an earlier robustness report.
+        with opened(folder, "validate --robust", inputs, lazy=False) as out:
+            advance = phases.bar(count_robust_runs(val.CHECKS, draws, runs), f"{draws} draws", "runs")
+            from balancesim.experiment.executors import make_runner
+
+            runner = make_runner("process", workers) if workers > 1 else None
+            try:
+                result = run_robust(
+                    draws, runs, seed, scenarios, progress=advance, posterior=posterior, runner=runner
+                )
+            except val.ValidationError as e:
+                raise InputError(str(e)) from None
+            finally:
+                if runner is not None:
+                    runner.close()
+            write_robust(result, out.partial)
+            files = out.commit()
     print_robust(result)
     print_files("Robustness", folder, files)

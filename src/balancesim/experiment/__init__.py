@@ -3,7 +3,8 @@
 * `batch`: `run` (replicates in chunks, on the engine or the Mesa face), `Results`
   and `summary`;
 * `store`: run folders (manifest, Parquet series, summary) written and read back;
-* `folders`: output folders: one writer at a time, nothing half-written;
+* `folders`: output folders: one policy for every command (`output`), one writer
+  at a time, nothing half-written;
 * `executors`: serial, process-pool and Dask executors, used by sweeps;
 * `importance`: which drawn inputs an outcome follows (Spearman).
 

@@ -18,7 +18,10 @@ import numpy as np
 import pandas as pd
 
 from balancesim.model import engine, metrics
+from balancesim.model.draws import shock_draws
 from balancesim.model.state import Setup, build_setup
+from balancesim.model.trace import Trace
+from balancesim.model.trace import explain as explain_trace
 from balancesim.scenario.schema import Scenario
 
 Engine = Literal["vectorised", "mesa"]
@@ -49,10 +52,19 @@ class Results:
     # shared with the scenario this run is the baseline of. Empty: none.
     drawn: dict[str, np.ndarray] = field(default_factory=dict)
     uncertainty: str = "none"  # prior (drawn here), given (passed in) or none
+    trace: Trace | None = None  # each month's decision, with run(..., trace=True)
+    # The scenario's own per-run draws (PATH -> (R,)): shock severities, months of random
+    # shocks (model/draws.py). Recorded, never passed to the engine: the noise makes them.
+    recorded: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def replicates(self) -> int:
         return self.data.shape[1]
+
+    @property
+    def inputs(self) -> dict[str, np.ndarray]:
+        """Every per-run draw: the values drawn or given, then the scenario's own draws."""
+        return {**self.drawn, **self.recorded}
 
     def values(self, actor: str, measure: str) -> np.ndarray:
         """(months, R) values of one measure."""
@@ -64,6 +76,36 @@ class Results:
         except KeyError:
             return False
         return True
+
+    def explain(
+        self,
+        actor: str,
+        start: int | str = 0,
+        end: int | str | None = None,
+        partner: str | None = None,
+        domain: str | None = None,
+        baseline: Results | None = None,
+    ) -> pd.DataFrame:
+        """Why `actor` moved from `start` to `end` (months or "YYYY-MM"): contributions by mechanism.
+
+        A tidy frame (model/trace.py `explain`): variable, partner, domain,
+        mechanism, claims, median, low (5%), high (95%), mean over runs.
+        With `baseline` (the same runs of the baseline scenario, as `run
+        --baseline` makes them) it explains the effect: the paired
+        difference of contributions. Needs `run(..., trace=True)`.
+        """
+        if self.trace is None or (baseline is not None and baseline.trace is None):
+            raise ValueError("no decision trace: run with trace=True (balancesim run --trace)")
+        return explain_trace(
+            self.trace,
+            self.setup,
+            actor,
+            month_index(self.scenario.start, start),
+            None if end is None else month_index(self.scenario.start, end),
+            partner,
+            domain,
+            None if baseline is None else baseline.trace,
+        )
 
     @property
     def series(self) -> pd.DataFrame:
@@ -105,6 +147,7 @@ def run(
     measures: Measures = "all",
     uncertainty: Uncertainty = "none",
     values: Mapping[str, np.ndarray] | None = None,
+    trace: bool = False,
 ) -> Results:
     """Run a scenario: `replicates` replicates (default: the scenario's) from `seed`.
 
@@ -118,7 +161,8 @@ def run(
     `uncertainty="prior"` draws each replicate's values from the scenario's
     priors (`uncertainty.draw`: they depend on the seed, the PATH and the
     replicate only). `values` gives per-run values instead (PATH -> one value
-    per replicate), e.g. a scenario's draws for its baseline.
+    per replicate), e.g. a scenario's draws for its baseline. `trace=True`
+    records each month's decision (`Results.trace`, `Results.explain`).
     """
     if not isinstance(scenario, Scenario):
         from balancesim.scenario.files import load_scenario
@@ -148,8 +192,9 @@ def run(
         raise ValueError(f"unknown uncertainty {uncertainty!r} (prior or none)")
     drawn = {p: np.asarray(v, dtype=float) for p, v in (values or {}).items()}
     started = time.perf_counter()
+    kept_trace = Trace.empty(setup, replicates) if trace else None
     if engine_name == "mesa":
-        data = _run_mesa(scenario, seed, replicates, progress, drawn)
+        data = _run_mesa(scenario, seed, replicates, progress, drawn, kept_trace)
         if index is not None:
             data = data[:, :, index]
     elif engine_name == "vectorised":
@@ -161,9 +206,17 @@ def run(
             progress=progress,
             column_index=index,
             values=drawn,
+            trace=kept_trace,
         )
     else:
         raise ValueError(f"unknown engine {engine_name!r} (vectorised or mesa)")
+    recorded = shock_draws(
+        setup,
+        [shock.id for shock in scenario.shocks],
+        engine.replicate_seeds(seed, replicates),
+        drawn,
+        chunk=chunk_size,
+    )
     return Results(
         scenario=scenario,
         setup=setup,
@@ -175,6 +228,8 @@ def run(
         timings={"simulate_s": time.perf_counter() - started},
         drawn=drawn,
         uncertainty=source,
+        trace=kept_trace,
+        recorded={p: v for p, v in recorded.items() if p not in drawn},
     )
 
 
@@ -184,14 +239,18 @@ def _run_mesa(
     replicates: int,
     progress: Callable[[int], None] | None,
     drawn: Mapping[str, np.ndarray],
+    trace: Trace | None = None,
 ) -> np.ndarray:
     from balancesim.model.mesa_model import BalanceModel
 
     parts = []
     for k, s in enumerate(engine.replicate_seeds(seed, replicates)):
-        model = BalanceModel(scenario, rng=int(s), values={p: v[k] for p, v in drawn.items()})
+        values = {p: v[k] for p, v in drawn.items()}
+        model = BalanceModel(scenario, rng=int(s), values=values, trace=trace is not None)
         while model.running:
             model.step()
+            if trace is not None and model.decision is not None:
+                trace.part(k, 1).record(model.decision)
         parts.append(model.series())
         if progress is not None:
             progress(1)
@@ -256,6 +315,15 @@ def key_measures(setup: Setup) -> list[tuple[str, str]]:
     return keys
 
 
+def month_index(start: str, month: int | str) -> int:
+    """A month as a step of a run starting at `start`: an int as it is, "YYYY-MM" counted from start."""
+    if isinstance(month, str):
+        year, mon = (int(x) for x in month.split("-"))
+        first_year, first_mon = (int(x) for x in start.split("-"))
+        return (year - first_year) * 12 + mon - first_mon
+    return int(month)
+
+
 def calendar_month(start: str, month: int) -> str:
     """'2022-03' + 14 months -> '2023-05'."""
     year, mon = map(int, start.split("-"))
@@ -297,7 +365,7 @@ def shared_values(results: Results, baseline: Scenario) -> dict[str, np.ndarray]
 
 
 def params_table(results: Results) -> pd.DataFrame:
-    """The per-run values as a table: replicate, then one column per PATH."""
+    """The per-run draws as a table: replicate, then one column per PATH (`Results.inputs`)."""
     table = {"replicate": np.arange(results.replicates, dtype=np.int32)}
-    table.update(results.drawn)
+    table.update(results.inputs)
     return pd.DataFrame(table)

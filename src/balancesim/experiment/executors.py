@@ -22,6 +22,7 @@ without it installed raises `ExecutorUnavailable` with that advice.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import multiprocessing
 import os
@@ -191,26 +192,39 @@ def _call_shared(fn: Callable[[Any, Any], Any], item: Any) -> Any:
 
 @contextlib.contextmanager
 def _children_ignore_sigint() -> Iterator[None]:
-    """Processes started inside this block inherit an ignored (and blocked) SIGINT.
+    """Processes started inside this block inherit a blocked SIGINT; a Ctrl-C meanwhile is held.
 
     Ctrl-C is the parent's to handle (it shuts the workers down and exits 130);
     a worker or the forkserver interrupted during its own start-up would print
-    a traceback instead. The parent must not lose a Ctrl-C that comes while
-    the block runs (starting a forkserver takes up to a second): SIGINT is
-    blocked first, so the kernel keeps it pending even while it is ignored, and
-    it is delivered to the parent's own handler when the block ends. Children
-    inherit both the ignored disposition (kept across exec) and the mask.
+    a traceback instead. Children inherit the signal mask (kept across exec):
+    SIGINT stays blocked until the forkserver, the resource tracker and the
+    workers ignore it themselves. The parent must not lose a Ctrl-C that comes
+    while the block runs (starting a forkserver takes up to a second), nor be
+    interrupted halfway through starting a process: a handler that only
+    records the interrupt stands in meanwhile, and the interrupt is raised
+    when the block ends. Not SIG_IGN: the disposition is the whole process's,
+    and the kernel hands a process-directed SIGINT to any thread that does not
+    block it (numpy's BLAS threads, the progress bar), which would discard it.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()  # starting it unblocks SIGINT in this thread: do it first
+    held: list[Any] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(frame))
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # one pending here is held too
         signal.signal(signal.SIGINT, previous)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a pending Ctrl-C lands here
+        if held:
+            if callable(previous):
+                previous(signal.SIGINT, held[-1])  # Python's default handler raises KeyboardInterrupt
+            elif previous != signal.SIG_IGN:
+                raise KeyboardInterrupt
 
 
 def _sigint_ignored(call: Callable[[], Any]) -> Any:
@@ -254,7 +268,7 @@ class ProcessRunner:
                         if started:
                             future = pool.submit(_call_shared, fn, item)
                         else:  # the first submit starts the forkserver and the workers
-                            future = _sigint_ignored(lambda item=item: pool.submit(_call_shared, fn, item))
+                            future = _sigint_ignored(functools.partial(pool.submit, _call_shared, fn, item))
                             started = True
                         running[future] = item
                         if len(running) >= window:
@@ -334,7 +348,10 @@ class DaskRunner:
             # (it cancels the work and closes the cluster), not theirs to print tracebacks.
             # No dashboard and no HTTP routes at all (cluster state, Prometheus metrics): the
             # HTTP server Dask always starts then answers nothing but 404.
-            quiet_http = {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
+            quiet_http: dict[str, list[str]] = {
+                "distributed.scheduler.http.routes": [],
+                "distributed.worker.http.routes": [],
+            }
             with _children_ignore_sigint(), dask.config.set(quiet_http):
                 self.cluster = distributed.LocalCluster(
                     n_workers=workers,

@@ -1,7 +1,20 @@
-"""Output folders: one writer at a time, nothing half-written, nothing left behind.
+"""Output folders: one policy for every command, one writer at a time, nothing half-written.
 
-Every command that writes a folder (`run`, `sweep`, `validate`) goes
-through here:
+Every command that writes a folder goes through `output(folder, command,
+inputs=...)` (the command line's `cli.outputs.output_folder` declares `--out`
+with it), or, for the two folders that are not written whole (a run's new
+run-id folder, a resumable sweep), through `check_output` and `locked`:
+
+* **checked before any work**: the folder must be new, empty, or an earlier
+  output of the *same* command holding nothing else: its marker
+  (`.balancesim-output.json`, `scenario.verified.MARKER`, written here as the
+  last step) names the command and lists every file it wrote, and any other
+  entry (a user's file, hidden or not, a sub-folder, a symbolic link) means
+  the folder is refused (`FolderRefused`, exit status 2). An input of the
+  command (`discover SWEEP --out SWEEP`, `--posterior DIR --out DIR`), or a
+  folder holding one, is refused too, also when reached through a symbolic
+  link or `..`. A folder that cannot be written raises OSError ("cannot write
+  there", exit status 1), never `FolderBusy`.
 
 * `locked(folder)` takes an exclusive lock (the `filelock` package, an OS
   file lock released when the process ends, however it ends) on a hidden
@@ -17,27 +30,32 @@ through here:
   gone and reports the others.
 * `check_target(folder, ...)` refuses a non-empty folder that does not hold
   an earlier output of the same command, so no user file is overwritten.
+* `write_marker(partial, command)` lists what a command wrote, for the
+  next check and for the readers that verify (`scenario.verified`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
 import shutil
 import socket
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from balancesim.scenario.verified import MARKER, files_of, marker, read_marker
 
 OWNER = ".owner.json"  # in a partial folder: who is writing it
 PARTIAL = ".partial"
 
 
-class FolderBusy(RuntimeError):
-    """Another process is writing the folder (not the input's fault: exit status 1)."""
+class FolderBusy(OSError):
+    """Another process is writing the folder (EBUSY: not the input's fault, exit status 1)."""
 
 
 class FolderRefused(ValueError):
@@ -56,8 +74,12 @@ def folder_name(scenario_file: str | Path) -> str:
     A file named `...yaml` has the stem `..`; used as is, results would land
     outside `--out`. Only letters, digits, `-`, `_` and inner dots are kept.
     """
-    stem = re.sub(r"[^\w.-]+", "_", Path(scenario_file).stem, flags=re.ASCII).strip("._")
-    return stem or "scenario"
+    return clean_name(Path(scenario_file).stem)
+
+
+def clean_name(text: str, empty: str = "scenario") -> str:
+    """`text` as one folder name: letters, digits, `-`, `_` and inner dots; `empty` if nothing is left."""
+    return re.sub(r"[^\w.-]+", "_", text, flags=re.ASCII).strip("._") or empty
 
 
 def check_writable(folder: Path) -> None:
@@ -67,8 +89,6 @@ def check_writable(folder: Path) -> None:
     temporary folder holding 4 KiB, so that a read-only or full disk is found
     before any simulation work, and a run that then fails leaves no folder.
     """
-    import errno
-    import shutil
     import tempfile
 
     target = folder.absolute()
@@ -108,10 +128,13 @@ def locked(folder: str | Path, option: str = "--out") -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OSError(e.errno, f"cannot create {path.parent}: {e.strerror}") from None
+    check_writable(path.parent)  # a folder that cannot be written is not one another command holds
     lock = FileLock(str(path), timeout=0)
     try:
         lock.acquire()
     except Timeout:
+        if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+            raise PermissionError(errno.EACCES, "permission denied", str(path)) from None
         holder = _read_owner(path)
         who = f" (pid {holder['pid']} on {holder['host']})" if holder else ""
         raise FolderBusy(
@@ -212,23 +235,18 @@ def swap_in(partial: Path, final: Path) -> None:
 
 
 @contextlib.contextmanager
-def written_whole(folder: str | Path) -> Iterator[Path]:
-    """Write an output folder whole: lock it, yield a fresh partial folder, swap it in at the end.
+def written_whole(folder: str | Path | Output, command: str) -> Iterator[Path]:
+    """Write an output folder of `command` whole: yield the partial folder to write into.
 
-    The block writes into the partial folder; when it ends without error the
-    partial folder replaces `folder` (an earlier output of the same name is
-    replaced only then), otherwise it is removed. A second writer of the same
-    folder gets `FolderBusy` at once.
+    Given an `Output` already open (the command line's `--out`), its partial
+    folder, which the caller commits; given a path, the whole policy
+    (`output`): checked, locked, swapped in when the block ends without error.
     """
-    folder = Path(folder)
-    with locked(folder):
-        partial = make_partial(folder.parent, folder.name)
-        try:
-            yield partial
-            swap_in(partial, folder)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
+    if isinstance(folder, Output):
+        yield folder.partial
+        return
+    with output(folder, command) as out:
+        yield out.partial
 
 
 def fsync_dir(folder: Path) -> None:
@@ -274,8 +292,8 @@ def clean_partials(parent: Path) -> Leftovers:
             shutil.rmtree(path, ignore_errors=True)
             if not path.exists():
                 found.removed.append(path)
-        elif state is True:
-            found.kept.append((path, f"being written by pid {record['pid']}"))  # type: ignore[index]
+        elif state is True and record is not None:  # alive only with a record
+            found.kept.append((path, f"being written by pid {record['pid']}"))
         elif record is not None:
             found.kept.append((path, f"written on host {record['host']}; remove it if nothing runs there"))
         else:
@@ -300,3 +318,236 @@ def check_target(folder: Path, earlier: Callable[[Path], bool], what: str, optio
         f"{option} {folder}: the folder is not empty and does not hold an earlier {what}; "
         "choose another folder (nothing was written)"
     )
+
+
+def legacy_files(required: str, *patterns: str) -> Judge:
+    """A judge of folders written before markers: `required` is there and every file matches a pattern.
+
+    Patterns are `fnmatch` patterns of relative paths (`plots/*.png`); a
+    sub-folder is allowed only as the parent of such files.
+    """
+    import fnmatch
+
+    allowed = (required, *patterns)
+
+    def judge(folder: Path) -> bool:
+        if not (folder / required).is_file():
+            return False
+        for path in folder.rglob("*"):
+            name = path.relative_to(folder).as_posix()
+            if path.is_symlink():
+                return False
+            if path.is_dir():
+                if not any(p.startswith(name + "/") for p in allowed):
+                    return False
+            elif not any(fnmatch.fnmatchcase(name, p) for p in allowed):
+                return False
+        return True
+
+    return judge
+
+
+# ------------------------------------------------------------------- the policy
+Judge = Callable[[Path], bool]  # an earlier output of the command, recognised without a marker
+
+
+def write_marker(folder: Path, command: str, files: dict[str, Any] | None = None) -> None:
+    """Write `folder`'s marker: `command` wrote it, with these files (default: every file in it, hashed)."""
+    listed = files if files is not None else {k: v for k, v in files_of(folder).items() if k != OWNER}
+    path = folder / MARKER
+    tmp = folder / f"{MARKER}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(marker(command, listed))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def foreign(folder: Path, listed: set[str]) -> list[Path]:
+    """Entries of `folder` the tool did not write: files not `listed`, symbolic links, empty sub-folders."""
+    needed = {MARKER, *listed}
+    parents = {str(Path(n).parent.as_posix()) for n in needed}
+    ancestors = {a for p in parents for a in _ancestors(p)}
+    found = []
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            found.append(path)
+        elif path.is_dir():
+            if name not in ancestors:
+                found.append(path)
+        elif name not in needed:
+            found.append(path)
+    return found
+
+
+def _ancestors(parent: str) -> set[str]:
+    out = set()
+    path = Path(parent)
+    while str(path) not in (".", ""):
+        out.add(path.as_posix())
+        path = path.parent
+    return out
+
+
+def is_earlier_output(folder: Path, command: str, legacy: Judge | None = None) -> bool:
+    """Does `folder` hold an earlier output of `command` and nothing else?
+
+    Its marker must name `command` and list every entry in it. A folder
+    without a marker (written before markers existed) counts only if `legacy`
+    recognises it.
+    """
+    found = read_marker(folder)
+    if found is None:
+        return (folder / MARKER).exists() is False and legacy is not None and legacy(folder)
+    return found["command"] == command and not foreign(folder, set(found["files"]))
+
+
+def check_output(
+    folder: Path,
+    command: str,
+    inputs: Sequence[str | Path] = (),
+    option: str = "--out",
+    legacy: Judge | None = None,
+) -> None:
+    """Check an output folder before any work: FolderRefused (the input's fault) or OSError (cannot write).
+
+    Refused: an input of the command, or a folder holding one (whatever path
+    reaches it); a symbolic link; anything but a folder; a non-empty folder
+    that is not an earlier output of `command` with nothing else in it.
+    """
+    folder = Path(folder)
+    check_inputs(folder, inputs, option)
+    if folder.is_symlink():
+        raise FolderRefused(
+            f"{option} {folder}: is a symbolic link; give the folder itself (nothing was written)"
+        )
+    check_target(folder, lambda f: is_earlier_output(f, command, legacy), _what(command), option)
+    check_writable(folder)
+
+
+def check_inputs(folder: Path, inputs: Sequence[str | Path], option: str = "--out") -> None:
+    """FolderRefused if `folder` is one of the `inputs` or holds one, whatever path reaches it.
+
+    Paths are compared resolved (symbolic links followed, `..` removed), so
+    `discover SWEEP --out SWEEP/../SWEEP` or a link to SWEEP is refused too.
+    """
+    real = Path(folder).resolve()
+    for given in inputs:
+        source = Path(given).resolve()
+        if source == real or real in source.parents:
+            what = "is" if source == real else "holds"
+            raise FolderRefused(
+                f"{option} {folder}: {what} an input of this command ({given}); "
+                "choose another folder (nothing was written)"
+            )
+
+
+@dataclass
+class Output:
+    """An output folder being written: write into `partial`; `commit()` moves it to `folder`.
+
+    The lock and the partial folder are taken by `open()`, at the latest when
+    `partial` is first used; a command that works long before it writes
+    (a calibration) opens it first, so that a second writer stops at once.
+    """
+
+    folder: Path
+    command: str
+    option: str = "--out"
+    notes: list[str] = field(default_factory=list)
+    legacy: Judge | None = None
+    committed: bool = False
+    _partial: Path | None = None
+    _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def open(self) -> Path:
+        """Lock the folder and make its partial folder (once); returns the partial folder."""
+        if self._partial is None:
+            parent = self.folder.absolute().parent
+            missing = [p for p in (parent, *parent.parents) if not p.exists()]
+            lock_file = lock_path(self.folder)
+            fresh_lock = not lock_file.exists()
+            self._stack.callback(_undo, self, list(reversed(missing)), lock_file if fresh_lock else None)
+            self._stack.enter_context(locked(self.folder, self.option))
+            check_target(
+                self.folder,
+                lambda f: is_earlier_output(f, self.command, self.legacy),
+                _what(self.command),
+                self.option,
+            )
+            self.notes += clean_partials(self.folder.parent).notes()
+            self._partial = make_partial(self.folder.parent, self.folder.name)
+        return self._partial
+
+    @property
+    def partial(self) -> Path:
+        """The hidden folder to write into (opened on first use)."""
+        return self.open()
+
+    def commit(self) -> list[Path]:
+        """Mark the partial folder as `command`'s and swap it in; returns the files written."""
+        if not self.committed:
+            partial = self.open()
+            write_marker(partial, self.command)
+            swap_in(partial, self.folder)
+            self.committed = True
+        return sorted(p for p in self.folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def _undo(out: Output, made: list[Path], lock_file: Path | None) -> None:
+    """After a failed write: remove the partial folder, and the lock file and folders it created."""
+    if out.committed:
+        return
+    if out._partial is not None:
+        shutil.rmtree(out._partial, ignore_errors=True)
+    if lock_file is not None:
+        lock_file.unlink(missing_ok=True)
+    for path in reversed(made):  # deepest first; only if still empty
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+WHAT = {
+    "run": "run",
+    "validate": "validation report",
+    "validate --robust": "robustness report",
+    "calibrate": "calibration",
+    "discover": "discovery",
+    "hindcast": "hindcast",
+    "compare": "comparison",
+    "explain": "explanation",
+}
+
+
+def _what(command: str) -> str:
+    return WHAT.get(command, f"output of `balancesim {command}`")
+
+
+@contextlib.contextmanager
+def output(
+    folder: str | Path,
+    command: str,
+    inputs: Sequence[str | Path] = (),
+    option: str = "--out",
+    legacy: Judge | None = None,
+    lazy: bool = False,
+) -> Iterator[Output]:
+    """The one entry point of an output folder written whole.
+
+    Checks `folder` (`check_output`) before the block runs; unless `lazy`,
+    also locks it and makes the partial folder then (else at the first
+    `Output.partial` or `open()`). When the block ends without error the
+    partial folder is marked and swapped in (if the block did not `commit()`
+    it itself); otherwise it is removed, with the lock file and any parent
+    folder the attempt created, and `folder` is as it was. Partial folders of
+    killed commands beside it are removed (`Output.notes` reports them).
+    """
+    folder = Path(folder)
+    check_output(folder, command, inputs, option, legacy)
+    out = Output(folder, command, option, legacy=legacy)
+    with out._stack:
+        if not lazy:
+            out.open()
+        yield out
+        out.commit()

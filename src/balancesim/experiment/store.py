@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -42,15 +43,18 @@ import pyarrow.parquet as pq
 from balancesim.experiment import batch as experiment
 from balancesim.experiment.batch import Results, common_random_numbers, params_table, summary
 from balancesim.experiment.folders import (
-    check_target,
+    check_output,
     clean_partials,
+    foreign,
     fsync_dir,
     locked,
     make_partial,
     safe_name,
     swap_in,
+    write_marker,
 )
 from balancesim.model import metrics
+from balancesim.scenario import verified
 
 # Every Parquet file gets page checksums, so a damaged page is an error on reading, not wrong numbers.
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_page_checksum": True}
@@ -137,7 +141,8 @@ def write_table(path: Path, frame: pd.DataFrame | pa.Table, metadata: dict[str, 
     """Write a table as zstd Parquet atomically, with extra schema metadata (the sweep's key)."""
     table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     if metadata:
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+        extra = {k.encode(): v.encode() for k, v in metadata.items()}
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
     write_atomic(path, lambda f: pq.write_table(table, f, **PARQUET_OPTIONS))
 
 
@@ -153,16 +158,21 @@ def write_series(path: Path, results: Results, baseline: Results | None = None) 
 
     def write(f: Any) -> None:
         writer = None
+        schema = pa.schema([])  # then the first run's, which the writer is opened with
         try:
             for label, run in runs:
                 frame = run.series
-                frame.insert(0, "scenario", pd.Categorical.from_codes(np.zeros(len(frame), np.int8), [label]))
+                codes = np.zeros(len(frame), np.int8)
+                labels = pd.Categorical.from_codes(codes, pd.Index([label]))
+                # pandas-stubs leave extension arrays such as Categorical out of insert's values
+                frame.insert(0, "scenario", labels)  # type: ignore[arg-type]
                 table = pa.Table.from_pandas(frame, preserve_index=False)
                 if writer is None:
-                    writer = pq.ParquetWriter(f, table.schema, **PARQUET_OPTIONS)
-                elif not table.schema.equals(writer.schema, check_metadata=False):
+                    schema = table.schema
+                    writer = pq.ParquetWriter(f, schema, **PARQUET_OPTIONS)
+                elif not table.schema.equals(schema, check_metadata=False):
                     # e.g. a baseline with more actors, whose labels need wider dictionary codes
-                    table = table.cast(writer.schema)
+                    table = table.cast(schema)
                 writer.write_table(table)
         finally:
             if writer is not None:
@@ -171,11 +181,29 @@ def write_series(path: Path, results: Results, baseline: Results | None = None) 
     write_atomic(path, write)
 
 
+def write_trace(path: Path, results: Results, baseline: Results | None = None) -> None:
+    """The decision trace (model/trace.py `to_frame`), with a `scenario` column as series.parquet has."""
+    from balancesim.model.trace import to_frame
+
+    frames = []
+    for label, part in (("scenario", results), ("baseline", baseline)):
+        if part is not None and part.trace is not None:
+            frame = to_frame(part.trace, part.setup)
+            labels = pd.Categorical([label] * len(frame), ("scenario", "baseline"))
+            # pandas-stubs omit Categorical from insert's accepted values (pandas takes any array-like)
+            frame.insert(0, "scenario", labels)  # type: ignore[arg-type]
+            frames.append(frame)
+    write_table(path, pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
+
+
 def read_series(folder: str | Path) -> pd.DataFrame:
     """The series of a run folder in the current layout (`SERIES_COLUMNS`), whatever version wrote it.
 
     Folders of layout 1 (packed measure names, baseline in a separate file)
     are converted; a folder from a newer balancesim raises ValueError saying so.
+    Each file is verified (`scenario.verified`): against the sha256 the folder
+    lists where it lists one, and its Parquet page checksums; the runs are
+    counted against the manifest. Damage raises `verified.DamagedFile`.
     """
     folder = Path(folder)
     try:
@@ -183,8 +211,11 @@ def read_series(folder: str | Path) -> pd.DataFrame:
         version = manifest["balancesim_run"]
     except (OSError, ValueError, KeyError, TypeError):
         raise ValueError(f"{folder}: not a balancesim run folder (no readable manifest.json)") from None
+    listed = verified.listing(folder) or {}
     if version == FORMAT:
-        return pd.read_parquet(folder / "series.parquet")
+        frame = verified.read_table(folder / "series.parquet", listed.get("series.parquet")).to_pandas()
+        check_runs(folder / "series.parquet", frame, manifest)
+        return frame
     if version != 1:
         raise ValueError(
             f"{folder}: run folder layout {version!r} is not one this balancesim reads "
@@ -192,9 +223,23 @@ def read_series(folder: str | Path) -> pd.DataFrame:
         )
     frames = []
     for label, name in (("scenario", "series.parquet"), ("baseline", "baseline_series.parquet")):
-        if (folder / name).exists():
-            frames.append(_tidy(pd.read_parquet(folder / name), label))
+        if (folder / name).exists() or name in listed:
+            table = verified.read_table(folder / name, listed.get(name)).to_pandas()
+            check_runs(folder / name, table, manifest)
+            frames.append(_tidy(table, label))
     return _concat(frames)
+
+
+def check_runs(path: Path, frame: pd.DataFrame, manifest: dict[str, Any]) -> None:
+    """DamagedFile unless the series holds the manifest's number of runs (per scenario)."""
+    expected = manifest.get("replicates")
+    if not isinstance(expected, int) or "replicate" not in frame.columns:
+        return
+    groups = frame.groupby("scenario", observed=True) if "scenario" in frame.columns else [("", frame)]
+    for _, part in groups:
+        found = part["replicate"].nunique()
+        if found != expected:
+            raise verified.DamagedFile(path, f"damaged: {found} runs, the manifest says {expected}")
 
 
 def _tidy(frame: pd.DataFrame, label: str) -> pd.DataFrame:
@@ -244,10 +289,11 @@ def new_run_folder(root: Path, scenario_name: str, seed: int) -> tuple[Path, Pat
 
 
 def is_earlier_run(folder: Path) -> bool:
-    """Does `folder` hold a run written by `balancesim run`, and nothing else?
+    """Does `folder` hold a run written by `balancesim run` before runs were marked, and nothing else?
 
     Its manifest lists every file of the run; a folder holding any other
-    (visible) file is someone else's, and is not replaced.
+    file is someone else's, and is not replaced (folders written since carry
+    the policy's marker, `folders.is_earlier_output`).
     """
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
@@ -258,12 +304,7 @@ def is_earlier_run(folder: Path) -> bool:
     files = manifest.get("files")
     if not isinstance(files, dict):
         return False
-    present = {
-        str(p.relative_to(folder))
-        for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    }
-    return present <= {*files, "manifest.json"}
+    return not foreign(folder, {*files, "manifest.json"})
 
 
 @dataclass
@@ -276,17 +317,22 @@ class Destination:
 
 
 @contextlib.contextmanager
-def run_destination(out: Path | None, root: Path, name: str, seed: int) -> Iterator[Destination]:
+def run_destination(
+    out: Path | None, root: Path, name: str, seed: int, inputs: tuple[str | Path, ...] = ()
+) -> Iterator[Destination]:
     """Prepare a run's folder before any simulation; remove the partial folder if the block fails.
 
-    `out` given: exactly that folder, which must be new, empty or an earlier
-    run (FolderRefused otherwise), locked for the whole block (FolderBusy if
-    another command writes it). Otherwise a new `root/name/<run-id>/`.
-    Partial folders left beside it by killed runs are removed first.
+    `out` given: exactly that folder, under the output-folder policy of `run`
+    (`folders.check_output`: new, empty or an earlier run holding nothing
+    else, never one of the `inputs`; FolderRefused otherwise), locked for the
+    whole block (FolderBusy if another command writes it). Otherwise a new
+    `root/name/<run-id>/`. Partial folders left beside it by killed runs are
+    removed first.
     """
     if out is not None:
+        check_output(out, "run", inputs, legacy=is_earlier_run)
         with locked(out):
-            check_target(out, is_earlier_run, "run")
+            check_output(out, "run", inputs, legacy=is_earlier_run)
             leftovers = clean_partials(out.parent)
             partial = make_partial(out.parent, out.name)
             with _discard_on_error(partial):
@@ -327,28 +373,44 @@ def write_run(
         with run_destination(None, Path(destination), str(name), results.seed) as prepared:
             return write_run(results, prepared, None, command, baseline, baseline_file, scenario_file, plot)
     partial, final = destination.partial, destination.final
+    timings = dict(results.timings)
+    if baseline is not None:
+        timings["baseline_simulate_s"] = baseline.timings.get("simulate_s", 0.0)
     try:
-        started = time.perf_counter()
-        write_series(partial / "series.parquet", results, baseline)
-        if results.drawn:
-            write_table(partial / "params.parquet", params_table(results))
-        summary(results, baseline=baseline).to_csv(partial / "summary.csv", index=False, float_format="%.6g")
-        timings = dict(results.timings)
-        if baseline is not None:
-            timings["baseline_simulate_s"] = baseline.timings.get("simulate_s", 0.0)
-        timings["write_data_s"] = time.perf_counter() - started
-        if plot is not None:
-            started = time.perf_counter()
-            (partial / "plots").mkdir()
-            plot(results, partial / "plots", baseline)
-            timings["plots_s"] = time.perf_counter() - started
+        # The data are written in a second thread while this one draws the plots: Parquet's
+        # encoding and compression run without the GIL, so the two overlap on two cores.
+        # Matplotlib stays in the calling thread. Leaving the block waits for the writer,
+        # also when the plots fail, so nothing writes into the folder once it is removed.
+        with ThreadPoolExecutor(1, thread_name_prefix="balancesim-write") as writer:
+            data = writer.submit(_write_data, partial, results, baseline)
+            if plot is not None:
+                started = time.perf_counter()
+                (partial / "plots").mkdir()
+                plot(results, partial / "plots", baseline)
+                timings["plots_s"] = time.perf_counter() - started
+            timings["write_data_s"] = data.result()
         manifest = _manifest(results, command, baseline, baseline_file, scenario_file, timings, partial)
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        files = dict(manifest["files"])
+        files["manifest.json"] = verified.entry(partial / "manifest.json")
+        write_marker(partial, "run", files)
         swap_in(partial, final)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return final
+
+
+def _write_data(partial: Path, results: Results, baseline: Results | None) -> float:
+    """series.parquet, params.parquet, trace.parquet and summary.csv of a run; returns the seconds taken."""
+    started = time.perf_counter()
+    write_series(partial / "series.parquet", results, baseline)
+    if results.inputs:
+        write_table(partial / "params.parquet", params_table(results))
+    if results.trace is not None:
+        write_trace(partial / "trace.parquet", results, baseline)
+    summary(results, baseline=baseline).to_csv(partial / "summary.csv", index=False, float_format="%.6g")
+    return time.perf_counter() - started
 
 
 def _manifest(
@@ -400,6 +462,9 @@ def _uncertainty(results: Results, baseline: Results | None) -> dict[str, Any]:
     from balancesim.scenario.uncertainty import summary as draws_summary
 
     record: dict[str, Any] = {"mode": results.uncertainty}
+    if results.recorded:
+        record["file"] = "params.parquet"
+        record["recorded"] = sorted(results.recorded)
     if results.drawn:
         spec = results.scenario.uncertainty
         record["file"] = "params.parquet"

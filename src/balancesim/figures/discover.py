@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 
@@ -15,7 +15,7 @@ def discovery_figures(d: Discovery) -> dict[str, Figure]:
     out: dict[str, Figure] = {}
     tr = d.trajectory
     fig = Figure(figsize=(6.4, 4.8))
-    ax = fig.subplots()
+    ax = fig.add_subplot()
     points = ax.scatter(tr["coverage"], tr["density"], c=tr["restricted"], cmap="viridis", s=22, zorder=3)
     ax.plot(tr["coverage"], tr["density"], color="0.7", lw=0.8, zorder=2)
     box = d.box
@@ -42,7 +42,8 @@ def discovery_figures(d: Discovery) -> dict[str, Figure]:
 
     lim = d.limits
     fig = Figure(figsize=(7.2, 1.2 + 0.55 * max(len(lim), 1)))
-    ax = fig.subplots()
+    ax = fig.add_subplot()
+    row: Any  # pandas types the fields of itertuples' rows as any scalar; here they are numbers
     for i, row in enumerate(lim.itertuples(index=False)):
         span = max(row.full_high - row.full_low, 1e-12)
         lo, hi = (row.low - row.full_low) / span, (row.high - row.full_low) / span

@@ -38,12 +38,13 @@ def hindcast_figure(h: Hindcast) -> Figure:
             centre = t.value if t.value is not None else (low + high) / 2
             ax.plot([lo, hi], [centre, centre], color="black", lw=1.6)
         else:
-            ax.axhline(0.0, color="0.5", lw=0.7, ls=":")
+            assert t.event is not None
+            for edge in (t.event.above, t.event.below):
+                if edge is not None:
+                    ax.axhline(edge, color="0.5", lw=0.7, ls=":")
             ax.axvspan(lo, hi, color="black", alpha=0.08, lw=0)
-            mark = {"up": "▲", "down": "▼", "flat": "▶", "not_down": "▲▶", "not_up": "▼▶"}[
-                t.direction or "up"
-            ]
-            ax.text(0.97, 0.9, f"obs {mark}", transform=ax.transAxes, ha="right", va="top", fontsize=8)
+            text = f"obs: {'yes' if t.occurred else 'no'}; {row.outcome_share:.0%} of runs"
+            ax.text(0.97, 0.9, text, transform=ax.transAxes, ha="right", va="top", fontsize=7)
         if t.since is not None:
             since = h.model_months(t.since)
             ax.axvspan(since[0] - 0.5, since[-1] + 0.5, color="tab:orange", alpha=0.12, lw=0)

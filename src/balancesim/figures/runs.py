@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from balancesim.experiment.batch import Results, calendar_month, common_random_numbers
@@ -56,7 +57,7 @@ def _wrap(text: str, width_inches: float, fontsize: float = 11) -> str:
 
 
 def envelope(
-    ax, x: np.ndarray, values: np.ndarray, colour: str = "#1f4e79", label: str | None = None
+    ax: Axes, x: np.ndarray, values: np.ndarray, colour: str = "#1f4e79", label: str | None = None
 ) -> None:
     """Median line with 50% and 90% bands of `values` (months, replicates)."""
     q = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
@@ -65,7 +66,7 @@ def envelope(
     ax.plot(x, q[2], color=colour, lw=1.8, label=label)
 
 
-def _time_axis(ax, results: Results) -> None:
+def _time_axis(ax: Axes, results: Results) -> None:
     months = results.months
     step = 12 if len(months) > 30 else 6
     ticks = months[::step]
@@ -84,7 +85,7 @@ def _shock_note(results: Results) -> str:
     return ("Dashed line: " + "; ".join(scheduled) + ". ") if scheduled else ""
 
 
-def _headline_grid(results: Results, panel, suptitle: str) -> Figure:
+def _headline_grid(results: Results, panel: Callable[[Axes, str, str, str], None], suptitle: str) -> Figure:
     """A grid of four columns, one panel per headline measure; `panel(ax, key, title, note)` draws one."""
     names = _names(results)
     rows = -(-len(LABELS) // 4)
@@ -103,7 +104,7 @@ def _headline_grid(results: Results, panel, suptitle: str) -> Figure:
 def headline(results: Results, baseline: Results | None = None) -> Figure:
     """The region's headline measures over time; with a baseline, the baseline in grey."""
 
-    def panel(ax, key: str, title: str, note: str) -> None:
+    def panel(ax: Axes, key: str, title: str, note: str) -> None:
         if baseline is not None:
             envelope(ax, baseline.months, baseline.values(REGION, key), colour="#909497", label="baseline")
         envelope(ax, results.months, results.values(REGION, key), label=_title(results))
@@ -129,36 +130,80 @@ def _pairing(results: Results, baseline: Results) -> str:
 def effect(results: Results, baseline: Results) -> Figure:
     """Paired difference (scenario minus baseline, same random numbers) of the headline measures."""
 
-    def panel(ax, key: str, title: str, note: str) -> None:
+    def panel(ax: Axes, key: str, title: str, note: str) -> None:
         diff = results.values(REGION, key) - baseline.values(REGION, key)
         envelope(ax, results.months, diff, colour="#922b21")
         ax.axhline(0, color="black", lw=0.8)
         ax.set_title(f"Effect: {title}", fontsize=11)
         ax.set_ylabel(f"difference ({note})", fontsize=8)
-        if baseline.drawn:
+        if results.inputs:
             _drivers(ax, results, diff[-1])
 
     drawn = ""
     if baseline.drawn:
         drawn = (
             f"\nBands include parametric uncertainty: {len(baseline.drawn)} inputs drawn from their priors, "
-            "shared with the baseline. Box: the drawn inputs the effect at the horizon follows most "
-            "(Spearman ρ)."
+            "shared with the baseline."
         )
-    return _headline_grid(
+    if results.inputs:
+        drawn += " Box: the drawn inputs the effect at the horizon follows most (Spearman ρ)."
+    fig = _headline_grid(
         results,
         panel,
         f"Effect of '{_title(results)}' against '{_title(baseline)}'\n"
         f"{_pairing(results, baseline)}; median, 50% and 90% bands of the difference. {_shock_note(results)}"
         + drawn,
     )
+    _state_effects(fig.axes[len(LABELS)], results, baseline)  # the grid's free eighth panel
+    return fig
 
 
-def _drivers(ax, results: Results, outcome: np.ndarray) -> None:
+def forest(
+    ax: Axes,
+    labels: list[str],
+    rows: list[tuple[float, float, float]],
+    colour: str,
+    offset: float = 0.0,
+    label: str | None = None,
+) -> None:
+    """Medians with their 90% bands as horizontal bars, one row per label (top to bottom).
+
+    `labels` are drawn as given: pass them through `literal` first.
+    """
+    y = np.arange(len(labels))[::-1] + offset
+    med = np.array([r[0] for r in rows])
+    lo = np.array([r[1] for r in rows])
+    hi = np.array([r[2] for r in rows])
+    ax.errorbar(
+        med, y, xerr=[med - lo, hi - med], fmt="o", color=colour, ms=4, capsize=2, lw=1.2, label=label
+    )
+    ax.set_yticks(np.arange(len(labels))[::-1], labels, fontsize=8)
+    ax.axvline(0, color="black", lw=0.8)
+
+
+def _state_effects(ax: Axes, results: Results, baseline: Results) -> None:
+    """Each state's effect at the horizon: balance and hedging index, median and 90% band."""
+    from balancesim.experiment.effects import effect_table
+
+    rows = [r for r in effect_table(results, baseline) if r.actor != REGION]
+    names = _names(results)
+    ax.set_visible(True)
+    for k, (measure, colour) in enumerate((("balance", "#922b21"), ("hedging_index", "#1f618d"))):
+        mine = [r for r in rows if r.measure == measure]
+        labels = [names.get(r.actor, r.actor) for r in mine]
+        shown = f"balance (+: toward {names['a']})" if measure == "balance" else "hedging index (+: more)"
+        forest(ax, labels, [(r.median, r.p5, r.p95) for r in mine], colour, 0.15 - 0.3 * k, shown)
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3, axis="x")
+    ax.set_title(f"Effect by state at month {int(results.months[-1])}", fontsize=11)
+    ax.set_xlabel("difference (median, 90% band)", fontsize=8)
+
+
+def _drivers(ax: Axes, results: Results, outcome: np.ndarray) -> None:
     """A box naming the drawn inputs this outcome follows most (importance.py)."""
     from balancesim.experiment.importance import leading, short_name
 
-    pairs = leading(results.drawn, outcome)
+    pairs = leading(results.inputs, outcome)
     lines = [f"{short_name(p)} {rho:+.2f}" for p, rho in pairs] or ["no drawn input above chance"]
     ax.text(
         0.02,
@@ -313,8 +358,9 @@ def write_all(
         "engagement.png": lambda: engagement(results),
         "balance_by_state.png": lambda: balance_by_state(results),
         "alliances.png": lambda: alliances(results),
-        "effect.png": lambda: effect(results, baseline),  # type: ignore[arg-type]
     }
+    if baseline is not None:
+        draw["effect.png"] = lambda: effect(results, baseline)
     paths = []
     for name in figure_names(results, baseline):
         fig = draw[name]()  # one figure in memory at a time

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from balancesim.text.guard import for_matplotlib
+
 if TYPE_CHECKING:  # the figures take a sweep's plan; they do not import the sweep package
     from balancesim.sweep.plan import SweepPlan
 
@@ -62,7 +64,7 @@ def sweep_figures(
             )
             ax.bar(x + 0.2, s["ST"], 0.4, yerr=s["ST_conf"], capsize=3, label="total (ST)", color="#c0392b")
             ax.set_xticks(x)
-            ax.set_xticklabels([p.split(".")[-1] for p in paths], rotation=30, fontsize=8)
+            ax.set_xticklabels([for_matplotlib(p) for p in paths], rotation=30, ha="right", fontsize=7)
             ax.set_title(labels[measure], fontsize=10)
             ax.axhline(0, color="black", lw=0.6)
             ax.grid(alpha=0.3, axis="y")
@@ -82,7 +84,7 @@ def sweep_figures(
                 s["mu_star"], s["sigma"], xerr=s["mu_star_conf"], fmt="o", color="#1f4e79", ms=4, capsize=2
             )
             for row in s.itertuples():
-                ax.annotate(str(row.parameter).split(".")[-1], (row.mu_star, row.sigma), fontsize=7)
+                ax.annotate(for_matplotlib(str(row.parameter)), (row.mu_star, row.sigma), fontsize=6)
             ax.set_title(labels[measure], fontsize=10)
             ax.set_xlabel("mu* (mean |elementary effect|)", fontsize=8)
             ax.set_ylabel("sigma", fontsize=8)

@@ -1,4 +1,5 @@
-"""The figures of the browser view (`balancesim.viz.app`): the actors network and two chart panels.
+"""The figures of the browser view (`balancesim.viz.app`): the actors network, two chart panels
+and the waterfall of why a state moved.
 
 Each function draws one cell of the page from the model's current state and history,
 as a matplotlib Figure the size of a cell (SolaraViz's default grid). Texts from the
@@ -7,16 +8,21 @@ scenario file are drawn as typed: `balancesim.figures` turns mathtext off.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib as mpl
 import networkx as nx
 import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from balancesim.model.mesa_model import BalanceModel
+from balancesim.figures.explain import TOTAL, waterfall, waterfall_data
+from balancesim.model.mesa_model import DECISIONS, BalanceModel
 from balancesim.model.metrics import REGION
+from balancesim.model.trace import DOMAINS, ENGAGEMENT_TERMS, OPINION_TERMS
 
 SECURITY_COLOUR = "#c0392b"
 ECONOMY_COLOUR = "#2471a3"
@@ -31,7 +37,7 @@ FIG_WIDTH, FIG_HEIGHT = 4.6, 3.5  # inches: shown 457 px wide in a cell of Solar
 
 def partner_colours(model: BalanceModel) -> dict[str, Any]:
     """One colour per outside power, the same in the network and the charts."""
-    palette = mpl.colormaps["tab10"].colors
+    palette = mpl.color_sequences["tab10"]
     return {p: palette[k % len(palette)] for k, p in enumerate(model.setup.partner_ids)}
 
 
@@ -47,8 +53,11 @@ def shock_months(model: BalanceModel) -> list[tuple[int, str]]:
     """(month, name) of every shock that has happened: scheduled ones and those fired by hand."""
     shocks = {s.id: s for s in model.spec.shocks}
     out = [(m, shocks[i].name) for m, i in model.fired]
+    by_hand = {i for _, i in model.fired}
     for k, s in enumerate(model.spec.shocks):
-        if s.month is not None and s.month < model.month and model.state.shock_fired[k, 0] > 0:
+        # a scheduled shock fired by hand earlier does not happen again at its month (rules.shocks)
+        fired = model.state.shock_fired[k, 0] > 0 and s.id not in by_hand
+        if s.month is not None and s.month <= model.month and fired:
             out.append((s.month, s.name))
     return sorted(set(out))
 
@@ -57,18 +66,18 @@ def _series(model: BalanceModel, actor: str, name: str) -> np.ndarray:
     return model.series()[:, model.columns.index(actor, name)]
 
 
-def _line(ax, months: np.ndarray, values: np.ndarray, **style: Any) -> None:
+def _line(ax: Axes, months: np.ndarray, values: np.ndarray, **style: Any) -> None:
     """A measure over time, with a dot on the current month (so month 0 shows too)."""
     (line,) = ax.plot(months, values, **style)
     ax.plot(months[-1:], values[-1:], "o", ms=2.5, color=line.get_color())
 
 
-def _mark_shocks(ax, model: BalanceModel) -> None:
+def _mark_shocks(ax: Axes, model: BalanceModel) -> None:
     for month, _ in shock_months(model):
         ax.axvline(month, color="#7d3c98", lw=1, ls="--", alpha=0.8)
 
 
-def _style_axes(ax, model: BalanceModel, title: str, ylim: tuple[float, float]) -> None:
+def _style_axes(ax: Axes, model: BalanceModel, title: str, ylim: tuple[float, float]) -> None:
     ax.set_title(title, fontsize=8, loc="left")
     ax.set_xlim(0, model.setup.horizon)
     ax.set_ylim(*ylim)
@@ -114,7 +123,7 @@ def network_figure(model: BalanceModel) -> Figure:
         return {a: (float(x), y) for a, x in zip(ids, xs, strict=True)}
 
     pos = row(great, 1.05, 0.6) | row(regional, 0.0, 0.98) | row(third, -1.1, 0.8)
-    graph = nx.MultiGraph()
+    graph: nx.MultiGraph[str] = nx.MultiGraph()
     graph.add_nodes_from(pos)
     agents = {a.actor_id: a for a in model.agents}
     for s in regional:
@@ -228,7 +237,7 @@ def alignment_figure(model: BalanceModel) -> Figure:
     a, b = (model.setup.partner_ids[k] for k in model.setup.balance_pair)
     months = np.arange(model.month + 1)
     fig = _new_figure()
-    axes = fig.subplots(2, 2, sharex=True)
+    axes = fig.subplots(2, 2, sharex=True, squeeze=False)
     panels = [
         ("hedging_index", "Hedging index", (0, 1)),
         ("balance", f"{label[a]}–{label[b]} balance", (-1, 1)),
@@ -278,7 +287,7 @@ def powers_figure(model: BalanceModel) -> Figure:
     colours = partner_colours(model)
     months = np.arange(model.month + 1)
     fig = _new_figure(bottom=0.17)
-    axes = fig.subplots(2, 2, sharex=True)
+    axes = fig.subplots(2, 2, sharex=True, squeeze=False)
     ax = axes[0, 0]
     _line(ax, months, _series(model, REGION, "tension"), color="#c0392b", lw=1.6, label="tension")
     _line(ax, months, _series(model, REGION, "coordination"), color="#27ae60", lw=1.6, label="coordination")
@@ -334,4 +343,115 @@ def powers_figure(model: BalanceModel) -> Figure:
         handlelength=1.2,
         columnspacing=0.8,
     )
+    return fig
+
+
+# --------------------------------------------------------------------------- why a state moved
+
+#: What the waterfall of why a state moved can show: label -> (variable, domain; None sums both).
+WHY_VIEWS: dict[str, tuple[str, str | None]] = {
+    "engagement, both domains": ("engagement", None),
+    "security engagement": ("engagement", "security"),
+    "economic engagement": ("engagement", "economy"),
+    "public opinion": ("opinion", None),
+}
+WHY_TOP = 6  # terms shown; the others are pooled as "other terms"
+WHY_HEIGHT = 3.0  # inches
+
+
+@dataclass(frozen=True)
+class WhyPanel:
+    """One waterfall: its heading (no scenario text) and `waterfall_data`'s rows (None: no month yet)."""
+
+    heading: str
+    data: pd.DataFrame | None
+
+
+def why_data(model: BalanceModel, actor: str, partner: str, view: str) -> list[WhyPanel]:
+    """Why `actor` moved with `partner` (model/trace.py): this month's split and the sum since the start.
+
+    The model must run with ``trace=True``. "This month" is the change from the
+    previous month to this one; after a shock fired by hand this month, it is
+    instead the coming month's split as the next Step will record it
+    (`BalanceModel.next_decision`: the shock acts through the next month's
+    rules, and its term "shocks this month" says how much). "Since the start"
+    sums the DataCollector's `decisions` table over every month so far.
+    """
+    variable, domain = WHY_VIEWS[view]
+    terms = [t.name for t in (ENGAGEMENT_TERMS if variable == "engagement" else OPINION_TERMS)]
+    month = model.month
+    ahead = model.next_decision() if model.shocks_fired_now else None
+    if ahead is not None:
+        heading = f"next Step ({month} → {month + 1}), with the shock fired now"
+        decision = ahead
+    else:
+        heading = f"this month ({month - 1} → {month})" if month > 0 else "this month"
+        decision = model.decision
+    panels = [WhyPanel(heading, None)]
+    if decision is not None:
+        s = model.setup.regional_ids.index(actor)
+        m = model.setup.partner_ids.index(partner)
+        if variable == "engagement":
+            values = decision.engagement[:, s, m, :, 0]  # (K, D)
+            values = values.sum(axis=1) if domain is None else values[:, DOMAINS.index(domain)]
+        else:
+            values = decision.opinion[:, s, m, 0]
+        panels[0] = WhyPanel(heading, _waterfall_rows(dict(zip(terms, values, strict=True)), variable))
+    since = f"since the start (0 → {month})"
+    if month == 0:
+        return [*panels, WhyPanel(since, None)]
+    table = model.datacollector.tables[DECISIONS]  # columns of trace.DECISION_COLUMNS, one row per cell
+    sums = dict.fromkeys(terms, 0.0)
+    for a, p, v, d, mechanism, value in zip(
+        table["actor"],
+        table["partner"],
+        table["variable"],
+        table["domain"],
+        table["mechanism"],
+        table["value"],
+        strict=True,
+    ):
+        if a == actor and p == partner and v == variable and (domain is None or d == domain):
+            sums[mechanism] += value
+    return [*panels, WhyPanel(since, _waterfall_rows(sums, variable))]
+
+
+def _waterfall_rows(sums: dict[str, float], variable: str) -> pd.DataFrame:
+    """`waterfall_data` of one panel: each term's sum, the largest WHY_TOP, the rest pooled, the total."""
+    names = [*sums, TOTAL]
+    frame = pd.DataFrame(
+        {
+            "variable": variable,
+            "partner": "",
+            "domain": "",
+            "mechanism": names,
+            "mean": [*sums.values(), sum(sums.values())],
+        }
+    )
+    return waterfall_data(frame, variable, "", "", top=WHY_TOP)
+
+
+def why_figure(model: BalanceModel, actor: str, partner: str, view: str, panels: list[WhyPanel]) -> Figure:
+    """The waterfalls of `why_data`: each term's push from where the previous ended, the total from zero.
+
+    Blue terms raise the level, red ones lower it; the grey bar is the total change.
+    """
+    label = names(model)
+    fig = _new_figure(left=0.41, right=0.97, top=0.87, bottom=0.1, hspace=0.75)
+    fig.set_size_inches(FIG_WIDTH, WHY_HEIGHT)  # leaves room in the cell for the selectors
+    fig.suptitle(f"{label[actor]} and {label[partner]}: {view}", fontsize=8, x=0.02, ha="left")
+    for ax, panel in zip(fig.subplots(len(panels), 1), panels, strict=True):
+        if panel.data is None:
+            ax.set_axis_off()
+            ax.set_title(panel.heading, fontsize=7.5, loc="left")
+            ax.text(0.5, 0.5, "no month yet: press Step", ha="center", va="center", fontsize=7, color="#666")
+            continue
+        waterfall(panel.data, "", ax=ax, xlabel="")
+        ax.set_title(panel.heading, fontsize=7.5, loc="left")
+        ax.use_sticky_edges = False  # a margin beyond the bars that end at zero
+        ax.margins(x=0.04)
+        ax.tick_params(labelsize=6.5)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+        ax.xaxis.get_offset_text().set_fontsize(6)
+        ax.grid(axis="x", alpha=0.3, lw=0.5)
     return fig

@@ -15,23 +15,31 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from balancesim.model.rules import domain_shares, shares, tool_mix
-from balancesim.model.state import SECURITY, SOFT
+from balancesim.model.rules import shares, tool_mix
+from balancesim.model.state import SOFT
+from balancesim.model.trace import decision_rows
 
 if TYPE_CHECKING:
     from balancesim.model.mesa_model import BalanceModel
 
 
 class Actor(mesa.Agent):
-    """An actor of the scenario: its id, display name and index in the state arrays."""
+    """An actor of the scenario: its id, display name, kind (`regional`, `great_power` or
+    `third_party`, as in scenario files), whether the regional measures count it
+    (`in_region`: false for a regional state outside the region, such as Armenia in the
+    baseline, and for every outside power) and its index in the state arrays."""
 
     model: BalanceModel
+    kind: str = ""
 
-    def __init__(self, model: BalanceModel, actor_id: str, name: str, index: int) -> None:
+    def __init__(
+        self, model: BalanceModel, actor_id: str, name: str, index: int, in_region: bool = False
+    ) -> None:
         super().__init__(model)
         self.actor_id = actor_id
         self.name = name
         self.index = index
+        self.in_region = in_region
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.actor_id!r})"
@@ -39,6 +47,8 @@ class Actor(mesa.Agent):
 
 class RegionalState(Actor):
     """A small state that hedges between the outside powers (C1-C4, C7-C11)."""
+
+    kind = "regional"
 
     @property
     def engagement(self) -> dict[str, dict[str, float]]:
@@ -53,11 +63,6 @@ class RegionalState(Actor):
     def engagement_shares(self) -> dict[str, float]:
         """Each outside power's share of this state's engagement (sums to one)."""
         s = shares(self.model.state.engagement)[self.index, :, 0]
-        return dict(zip(self.model.setup.partner_ids, map(float, s), strict=True))
-
-    @property
-    def security_shares(self) -> dict[str, float]:
-        s = domain_shares(self.model.state.engagement)[self.index, :, SECURITY, 0]
         return dict(zip(self.model.setup.partner_ids, map(float, s), strict=True))
 
     @property
@@ -80,6 +85,20 @@ class RegionalState(Actor):
     @property
     def balance(self) -> float:
         return self.model.measure(self.actor_id, "balance")
+
+    @property
+    def decision(self) -> dict[str, list] | None:
+        """Why this state moved last month, by mechanism (trace.py): columns of
+        `trace.DECISION_COLUMNS`; None unless the model runs with `trace=True`
+        and has stepped."""
+        if self.model.decision is None:
+            return None
+        return decision_rows(self.model.decision, self.model.setup, state=self.index)
+
+    @property
+    def gains(self) -> float:
+        """What the state gains by balancing this month (metrics.py)."""
+        return self.model.measure(self.actor_id, "gains")
 
     @property
     def memberships(self) -> dict[str, str]:
@@ -122,9 +141,13 @@ class OutsidePower(Actor):
 class GreatPower(OutsidePower):
     """Russia, China: offer security and trade, coordinate or compete (C4-C6, C14, C15)."""
 
+    kind = "great_power"
+
 
 class ThirdParty(OutsidePower):
     """India, Turkey, the EU, the US: invited when a security need is unmet (C3, C10, C11)."""
+
+    kind = "third_party"
 
     @property
     def invitations(self) -> dict[str, float]:

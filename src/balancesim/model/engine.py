@@ -30,6 +30,7 @@ import numpy as np
 from balancesim.model import metrics
 from balancesim.model.rules import MonthNoise, step
 from balancesim.model.state import Setup, initial_state
+from balancesim.model.trace import Trace, Tracer
 
 DEFAULT_CHUNK = 1000
 # numpy sums a contiguous run of eight or more values in a different order
@@ -107,7 +108,7 @@ def draw_noise(setup: Setup, seeds: Sequence[int] | np.ndarray) -> NoiseBlock:
     )
 
 
-def widen_values(values: Mapping[str, np.ndarray] | None, n: int) -> dict[str, np.ndarray]:
+def widen_values(values: Mapping[str, np.ndarray | float] | None, n: int) -> dict[str, np.ndarray]:
     """Per-run values for `n` replicates, repeated as `widen` repeats their seeds."""
     out = {}
     for path, v in (values or {}).items():
@@ -125,6 +126,7 @@ def run_replicates(
     column_index: np.ndarray | None = None,
     out: np.ndarray | None = None,
     values: Mapping[str, np.ndarray] | None = None,
+    trace: Trace | None = None,
 ) -> np.ndarray:
     """Run the given replicates over the whole horizon.
 
@@ -133,7 +135,9 @@ def run_replicates(
     `out` (an array of that shape, e.g. a slice of a larger result), the
     measures are written there and `out` is returned. `values` maps PATHs
     to one value per replicate (arrays of len(seeds)): replicate k runs with
-    entry k of each (see per_run.py).
+    entry k of each (see per_run.py). With `trace` (`Trace.empty(setup,
+    len(seeds))` or a part of a larger one), each month's decision is
+    recorded there (trace.py); the measures are the same either way.
     """
     keep = _months(setup, months)
     slot = {m: k for k, m in enumerate(keep)}
@@ -146,14 +150,19 @@ def run_replicates(
     if out is None:
         out = _result(setup, len(keep), n, column_index)
     by_measure = out.transpose(0, 2, 1)  # (months, C, R): contiguous rows with `_result`'s layout
+    tracer = None if trace is None else Tracer(setup)
     for t in range(setup.horizon + 1):
-        if t > 0:
+        if tracer is not None and t > 0:
+            state, decision = tracer.step(state, noise.month(t - 1, setup))
+            assert trace is not None  # a tracer exists only with a trace
+            trace.record(decision)
+        elif t > 0:
             state = step(state, setup, noise.month(t - 1, setup))
         if t in slot:
-            values = metrics.measure_columns(state, setup)
+            measured = metrics.measure_columns(state, setup)
             if column_index is not None:
-                values = values[column_index]
-            by_measure[slot[t]] = values[:, :n]
+                measured = measured[column_index]
+            by_measure[slot[t]] = measured[:, :n]
     return out
 
 
@@ -192,12 +201,14 @@ def simulate(
     column_index: np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
     values: Mapping[str, np.ndarray] | None = None,
+    trace: Trace | None = None,
 ) -> np.ndarray:
     """Run `replicates` replicates in chunks; returns (months, R, C) as `run_replicates`.
 
     `progress`, if given, is called with the number of replicates finished
     after each chunk. `values` maps PATHs to arrays of length `replicates`
-    (one value per replicate; each chunk gets its slice).
+    (one value per replicate; each chunk gets its slice). `trace`
+    (`Trace.empty(setup, replicates)`) receives every month's decision.
     """
     out = _result(setup, len(_months(setup, months)), replicates, column_index)
     seeds = replicate_seeds(seed, replicates)  # once: each call recomputes the words before `first`
@@ -208,7 +219,10 @@ def simulate(
     for first, count in chunks(replicates, chunk_size):
         part = slice(first, first + count)
         chunk_values = {p: v[part] for p, v in values.items()}
-        run_replicates(setup, seeds[part], months, column_index, out=out[:, part], values=chunk_values)
+        chunk_trace = None if trace is None else trace.part(first, count)
+        run_replicates(
+            setup, seeds[part], months, column_index, out=out[:, part], values=chunk_values, trace=chunk_trace
+        )
         if progress is not None:
             progress(count)
     return out

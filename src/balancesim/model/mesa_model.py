@@ -13,14 +13,20 @@ scenario's parameters, e.g. `BalanceModel(path, hedging_tension=0)`.
 The DataCollector is the model's only record of its history: its model
 variables hold the regional outcomes (named `regional_*` where the states
 have a measure of the same name, so that `batch_run`'s merged rows keep the
-two apart), its agent-type variables the states' and powers' own figures,
-and its table `measures` every measure at every month (columns keyed
-(actor, partner, domain, measure), see metrics.py).
+two apart) and the institutions' member and exit-threat counts
+(`members.csto`, `exit_threats.csto`), its agent variables each actor's id,
+name, kind, whether it is counted in the region (`in_region`) and its own
+figures (None where a figure does not apply to that kind of actor), and its
+table `measures` every measure at every month (columns keyed (actor,
+partner, domain, measure), see metrics.py). Every reporter reads the table at
+the model's time, so the collector is rebuilt through Mesa's public API alone
+(a fresh `DataCollector`, collected month by month) when a shock fired by hand
+changes the current month's record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +34,13 @@ import mesa
 import numpy as np
 
 from balancesim.model import engine, metrics, rules
-from balancesim.model.agents import GreatPower, RegionalState, ThirdParty
-from balancesim.model.state import build_setup, initial_state
+from balancesim.model.agents import Actor, GreatPower, OutsidePower, RegionalState, ThirdParty
+from balancesim.model.state import State, build_setup, initial_state
+from balancesim.model.trace import DECISION_COLUMNS, Decision, Tracer, decision_rows
 from balancesim.scenario.schema import Scenario
 
 MEASURES = "measures"  # the DataCollector table holding every measure
+DECISIONS = "decisions"  # with trace=True: each month's contributions (trace.decision_rows)
 # Model reporters: name -> regional measure. Means over the states carry
 # `regional_`, since the states report `hedging_index` and `balance` themselves.
 REGIONAL_REPORTERS = {
@@ -40,6 +48,7 @@ REGIONAL_REPORTERS = {
     "regional_balance": "balance",
     "regional_restructuring": "restructuring",
     "regional_third_party_share": "third_party_share",
+    "regional_gains": "gains",
     "tension": "tension",
     "coordination": "coordination",
     "volatility": "volatility",
@@ -47,13 +56,40 @@ REGIONAL_REPORTERS = {
 SEED_RANGE = 2**64  # replicate seeds are uint64 words (engine.replicate_seeds)
 
 
-def _region(name: str):
+# Agent reporters: name -> the measure each kind of actor reports under it
+# (None: the name does not apply to that kind, and the agent reports None).
+STATE_REPORTERS = ("hedging_index", "balance", "elite_control", "gains")
+POWER_REPORTERS = ("attention", "regional_share")
+
+
+def _region(name: str) -> Callable[[BalanceModel], float]:
     def reporter(model: BalanceModel) -> float:
-        return model.measure(metrics.REGION, name)
+        return model.measure_at(metrics.REGION, name, int(model.time))
 
     reporter.__name__ = name
     reporter.__doc__ = f"Regional {name} (see metrics.py)."
     return reporter
+
+
+def _own(name: str, kind: type) -> Callable[[Actor], float | None]:
+    def reporter(agent: Actor) -> float | None:
+        if not isinstance(agent, kind):
+            return None
+        return agent.model.measure_at(agent.actor_id, name, int(agent.model.time))
+
+    reporter.__name__ = name
+    return reporter
+
+
+def _memberships(agent: Actor) -> int | None:
+    """How many institutions the state is a member of this month (None for the powers)."""
+    if not isinstance(agent, RegionalState):
+        return None
+    model = agent.model
+    return sum(
+        int(model.measure_at(agent.actor_id, f"member.{i}", int(model.time)) > 0)
+        for i in model.setup.institution_ids
+    )
 
 
 def replicate_seed(rng: Any) -> int:
@@ -102,14 +138,20 @@ class BalanceModel(mesa.Model):
             0.4}`): with replicate k's seed and replicate k's drawn values
             (`params.parquet`, `uncertainty.draw`), the model reproduces
             replicate k of a run with uncertainty.
+        trace: record each month's decision (trace.py): why each state moved,
+            by mechanism. Each regional state agent's `decision` holds its
+            last month's, and the DataCollector's table `decisions` all of them.
         **parameters: overrides of the scenario's parameters.
     """
+
+    time: float  # Mesa's simulation clock (an Observable on mesa.Model, untyped)
 
     def __init__(
         self,
         scenario: Scenario | str | Path,
         rng: int | np.random.SeedSequence | np.random.Generator | None = None,
         values: Mapping[str, float] | None = None,
+        trace: bool = False,
         **parameters: Any,
     ) -> None:
         if not isinstance(scenario, Scenario):
@@ -131,32 +173,47 @@ class BalanceModel(mesa.Model):
         self.state = initial_state(self.setup, len(seeds))
         self.noise = engine.draw_noise(self.setup, seeds)
         self.fired: list[tuple[int, str]] = []
+        self.tracer = Tracer(self.setup) if trace else None
+        self.decision: Decision | None = None  # the last month's, with trace=True
+        self._before_shocks: State | None = None  # the state before this month's shocks fired by hand
         self._keys = [tuple(p) for p in self.columns.parts]  # the `measures` table's columns
 
         for k, a in enumerate(self.setup.regional_ids):
-            RegionalState(self, a, _name(spec, a), k)
+            RegionalState(self, a, _name(spec, a), k, in_region=bool(self.setup.in_region[k]))
         for k, a in enumerate(self.setup.partner_ids):
             cls = GreatPower if self.setup.is_great_power[k] else ThirdParty
-            cls(self, a, _name(spec, a), k)
+            cls(self, a, _name(spec, a), k, in_region=False)
 
-        self.datacollector = mesa.DataCollector(
+        self.datacollector = self._new_datacollector()
+        self._record()
+        self.running = True
+
+    def _new_datacollector(self) -> mesa.DataCollector:
+        counts = {
+            f"{kind}.{i}": _region(f"{kind}.{i}")
+            for i in self.setup.institution_ids
+            for kind in ("members", "exit_threats")
+        }
+        return mesa.DataCollector(
             model_reporters={
                 "replicate_seed": "replicate_seed",
                 **{name: _region(m) for name, m in REGIONAL_REPORTERS.items()},
+                **counts,
             },
-            agenttype_reporters={
-                RegionalState: {
-                    "hedging_index": "hedging_index",
-                    "balance": "balance",
-                    "elite_control": "elite_control",
-                },
-                GreatPower: {"attention": "attention", "regional_share": "regional_share"},
-                ThirdParty: {"attention": "attention", "regional_share": "regional_share"},
+            agent_reporters={
+                "actor_id": "actor_id",
+                "name": "name",
+                "kind": "kind",
+                "in_region": "in_region",
+                **{m: _own(m, RegionalState) for m in STATE_REPORTERS},
+                "memberships": _memberships,
+                **{m: _own(m, OutsidePower) for m in POWER_REPORTERS},
             },
-            tables={MEASURES: self._keys},
+            tables={
+                MEASURES: self._keys,
+                **({DECISIONS: list(DECISION_COLUMNS)} if self.tracer is not None else {}),
+            },
         )
-        self._record()
-        self.running = True
 
     # -- stepping ---------------------------------------------------------
     @property
@@ -168,7 +225,13 @@ class BalanceModel(mesa.Model):
         if self.state.month >= self.setup.horizon:
             self.running = False
             return
-        self.state = rules.step(self.state, self.setup, self.noise.month(self.state.month, self.setup))
+        noise = self.noise.month(self.state.month, self.setup)
+        if self.tracer is None:
+            self.state = rules.step(self.state, self.setup, noise)
+        else:
+            self.state, self.decision = self.tracer.step(self.state, noise, before=self._before_shocks)
+            self._record_decision()
+        self._before_shocks = None
         self._record()
         if self.state.month >= self.setup.horizon:
             self.running = False
@@ -185,37 +248,72 @@ class BalanceModel(mesa.Model):
         k = ids.index(shock_id)
         if severity is None:
             severity = 0.5 * (self.setup.severity_low[k, 0] + self.setup.severity_high[k, 0])
+        if self._before_shocks is None:
+            self._before_shocks = self.state  # the next month's decision counts the shock
         self.state = rules.fire(self.state, self.setup, k, np.full(self.state.replicates, float(severity)))
         self.fired.append((self.state.month, shock_id))
         # This month's record now describes the state after the shock.
         self._forget_last_record()
         self._record()
 
+    @property
+    def shocks_fired_now(self) -> bool:
+        """Whether shocks were fired by hand this month (the next Step's decision counts them)."""
+        return self._before_shocks is not None
+
+    def next_decision(self) -> Decision | None:
+        """The decision the next Step will record, without taking it (with trace=True).
+
+        None without the trace or at the horizon. After a shock fired by hand, its
+        "shocks this month" term is what that shock will do to the coming month.
+        """
+        if self.tracer is None or self.state.month >= self.setup.horizon:
+            return None
+        noise = self.noise.month(self.state.month, self.setup)
+        return self.tracer.step(self.state, noise, before=self._before_shocks)[1]
+
     def _record(self) -> None:
-        """Collect this month: every measure into the table (agents read it), then the reporters."""
+        """Collect this month: every measure into the table, then the reporters (which read it)."""
         row = metrics.measure(self.state, self.setup)[0].tolist()
         # What add_table_row does, without building and checking a dict of every column each month.
         for values, value in zip(self.datacollector.tables[MEASURES].values(), row, strict=True):
             values.append(value)
         self.datacollector.collect(self)
 
+    def _record_decision(self) -> None:
+        """Append the month's decision to the DataCollector's `decisions` table."""
+        table = self.datacollector.tables[DECISIONS]
+        assert self.decision is not None  # recorded only after a traced step
+        for key, values in decision_rows(self.decision, self.setup).items():
+            table[key].extend(values)
+
     def _forget_last_record(self) -> None:
-        """Drop the last collection from the DataCollector (Mesa 3's storage: lists per
-        model variable and table column, agent records keyed by time)."""
-        dc = self.datacollector
-        for values in (*dc.model_vars.values(), *dc.tables[MEASURES].values()):
+        """Drop the last month from the DataCollector: a fresh collector, filled month by
+        month from the measures table (every reporter reads the table at `self.time`)."""
+        table = self.datacollector.tables[MEASURES]
+        for values in table.values():
             values.pop()
-        dc._collection_steps.pop()
-        dc._agenttype_records.pop(self.time, None)
+        now: float = self.time
+        fresh = self._new_datacollector()
+        fresh.tables[MEASURES] = table
+        if self.tracer is not None:  # the months' decisions stand: a shock fired now counts in the next
+            fresh.tables[DECISIONS] = self.datacollector.tables[DECISIONS]
+        self.datacollector = fresh
+        try:
+            for month in range(len(next(iter(table.values())))):
+                self.time = month
+                fresh.collect(self)
+        finally:
+            self.time = now
 
     # -- reading ----------------------------------------------------------
     def measure(self, actor: str, name: str) -> float:
         """The current value of one measure (see metrics.py)."""
         return self.datacollector.tables[MEASURES][self._keys[self.columns.index(actor, name)]][-1]
 
-    def measure_series(self, actor: str, name: str) -> np.ndarray:
-        """One measure at every month so far."""
-        return np.array(self.datacollector.tables[MEASURES][self._keys[self.columns.index(actor, name)]])
+    def measure_at(self, actor: str, name: str, month: int) -> float:
+        """The value of one measure at a month so far (see metrics.py)."""
+        return self.datacollector.tables[MEASURES][self._keys[self.columns.index(actor, name)]][month]
 
     def series(self) -> np.ndarray:
         """All measures of every month so far: (months, C) in `self.columns` order."""

@@ -106,11 +106,6 @@ def measure_parts(name: str, with_actor: bool = False) -> MeasureParts:
     return MeasureParts(actor, partner, domain, base)
 
 
-def measure_name(measure: str, partner: str = "", domain: str = "") -> str:
-    """The packed name of a measure: the inverse of `measure_parts` (without the actor)."""
-    return ".".join(p for p in (measure, partner, domain) if p)
-
-
 @dataclass(frozen=True)
 class Columns:
     """The (actor, measure) label of each column of a measure matrix."""

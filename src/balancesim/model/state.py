@@ -237,10 +237,10 @@ def build_setup(scenario: Scenario) -> Setup:
 
     acceptability = np.ones((M, M))
     responsiveness = np.zeros(M)
-    for q, a in enumerate(partners):
-        if isinstance(a, ThirdParty):
-            responsiveness[q] = a.responsiveness
-            for g, v in a.acceptability.items():
+    for q, power in enumerate(partners):
+        if isinstance(power, ThirdParty):
+            responsiveness[q] = power.responsiveness
+            for g, v in power.acceptability.items():
                 acceptability[q, pidx[g]] = v
 
     member0 = np.zeros((S, n_inst))

@@ -11,6 +11,8 @@
   `per_run`: which scenario value a PATH names and its bounds;
   `posterior`: a calibration's posterior folder, read as an input that runs
   draw from;
+* `verified`: files the tool wrote, read back verified (the folders' marker,
+  sha256 and Parquet page checksums); at the bottom so posteriors can use it;
 * `parameters_doc`: the generated table of coefficients in docs/scenarios.md.
 
 Nothing here imports the model, the experiments or the command line.

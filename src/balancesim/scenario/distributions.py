@@ -33,6 +33,8 @@ class Prior(Strict):
 
     def support(self) -> tuple[float, float]:
         """The smallest and largest value a draw can take."""
+        # low and high are fields of the subclasses (Normal's may be None until resolved
+        # against the value's bounds, and Choice overrides this)
         return self.low, self.high  # type: ignore[attr-defined]
 
 

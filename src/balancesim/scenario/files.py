@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ __all__ = [
     "MAX_PROBLEMS",
     "Problem",
     "ScenarioError",
+    "compared_with",
     "dump_scenario",
     "load_scenario",
     "parameters_table_markdown",
@@ -92,10 +94,43 @@ def load_scenario(
         loader.apply_override(tree, dotted, value)
         _drop_priors(tree, dotted)
     loader.fail_if_any()
+    compare = tree.value.get("compare_with") if isinstance(tree.value, dict) else None
     scenario = _validate(loader, tree)
+    scenario.set_sources(loader.extends, _compare_file(compare))
     if scenario.posterior is not None and overrides:  # an override fixes its value, as for priors
         scenario.set_posterior(scenario.posterior.without(list(overrides)))
     return scenario
+
+
+def _compare_file(node: Node | None) -> str | None:
+    """`compare_with: FILE` as a path relative to the file that says it (None: unset or `none`)."""
+    if node is None or not isinstance(node.value, str) or node.value.strip().lower() == "none":
+        return None
+    if Path(node.value).is_absolute() or node.src.file == COMMAND_LINE:
+        return node.value
+    return os.path.normpath(os.path.join(os.path.dirname(node.src.file), node.value))
+
+
+# What a scenario may change without being a different world: its label, run size and reports.
+PRESENTATION = ("name", "description", "seed", "replicates", "outputs", "sweep", "compare_with", "until")
+
+
+def compared_with(scenario: Scenario) -> str | None:
+    """The scenario file `scenario` is compared with by default, or None.
+
+    `compare_with: FILE` names it; `compare_with: none` asks for none; unset,
+    it is the file the scenario `extends`, when the scenario changes anything
+    that is simulated (its actors, shocks, parameters, priors...), not only
+    its name or run size. Raises ScenarioError when that file does not load.
+    """
+    if scenario.compare_file is not None:
+        return str(scenario.compare_file)
+    if scenario.compare_with is not None or scenario.extends is None:
+        return None
+    base = load_scenario(scenario.extends)
+    mine = scenario.model_dump(mode="json", exclude=set(PRESENTATION) | {"horizon"})
+    theirs = base.model_dump(mode="json", exclude=set(PRESENTATION) | {"horizon"})
+    return None if mine == theirs else str(scenario.extends)
 
 
 def _drop_priors(tree: Node, dotted: str) -> None:
@@ -219,7 +254,8 @@ def dump_scenario(scenario: Scenario) -> str:
     yaml = YAML(typ="safe", pure=True)
     yaml.Representer = _DumpRepresenter
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # keep the schema's order
+    # keep the schema's order; ruamel.yaml declares the attribute as None, not bool
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     yaml.width = 100
     out = io.StringIO()
     yaml.dump(scenario.model_dump(mode="json"), out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import NoneType, UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -48,7 +49,7 @@ class ErrorInfo:
     path: Location
     tags: list[tuple[Location, str]]  # union branches the error was found in
     loc: tuple[Any, ...]
-    raw: dict[str, Any] = field(repr=False)
+    raw: Mapping[str, Any] = field(repr=False)
 
 
 def _unwrap(tp: Any) -> Any:

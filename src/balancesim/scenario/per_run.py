@@ -50,7 +50,19 @@ if TYPE_CHECKING:
     pass
 
 # Top-level settings that fix the shape of a run: never per replicate.
-FIXED = ("name", "description", "horizon", "start", "seed", "replicates", "balance", "outputs", "sweep")
+FIXED = (
+    "name",
+    "description",
+    "horizon",
+    "start",
+    "until",
+    "compare_with",
+    "seed",
+    "replicates",
+    "balance",
+    "outputs",
+    "sweep",
+)
 
 _SECTIONS = ["parameters", "actors", "relations", "institutions", "assets", "shocks"]
 _INSTITUTION_KEYS = ["reliability", "satisfaction", "salience"]
@@ -201,7 +213,7 @@ def _actor_target(scenario: Scenario, path: str, rest: list[Any], fail: Any) -> 
                 path, "opinion0", (s, partners.index(rest[2])), *_dict_value(RegionalState, "opinion")
             )
         if len(rest) == 4 and key == "engagement" and rest[2] in partners and rest[3] in DOMAINS:
-            index = (s, partners.index(rest[2]), DOMAINS.index(rest[3]))
+            index: tuple[int, ...] = (s, partners.index(rest[2]), DOMAINS.index(rest[3]))
             return Target(path, "ties", index, *_field(DomainValues, rest[3]))
         choices = [*_REGIONAL, "agenda", "opinion", "engagement"]
     else:

@@ -78,7 +78,11 @@ class Posterior:
 
 
 def read_posterior(folder: str | Path, scenario: Scenario | None = None, where: str = "") -> Posterior:
-    """Read `folder`/posterior.parquet and check it (against `scenario` when given).
+    """Read `folder`/posterior.parquet, verified, and check it (against `scenario` when given).
+
+    A folder `calibrate` wrote lists the file's sha256 (its marker): a file
+    that differs raises `verified.DamagedFile` (an OSError, exit status 1),
+    as does a Parquet page whose checksum fails.
 
     `where` prefixes messages (e.g. 'scen.yaml:12: uncertainty.posterior' or
     '--posterior'). Raises PosteriorError: missing folder or file, unreadable
@@ -95,12 +99,19 @@ def read_posterior(folder: str | Path, scenario: Scenario | None = None, where: 
     file = folder / FILE
     if not file.is_file():
         raise PosteriorError(f"{prefix}{file}: missing (expected a `balancesim calibrate` output)")
-    try:
-        table = pq.read_table(pa.BufferReader(read_bounded(file, MAX_BYTES)))
-    except OSError as e:
-        raise PosteriorError(f"{prefix}{file}: cannot read it: {os_reason(e)}") from None
-    except pa.ArrowException as e:
-        raise PosteriorError(f"{prefix}{file}: not a readable Parquet file ({e})") from None
+    from balancesim.scenario import verified
+
+    listed = verified.listing(folder)
+    if listed is None:  # not written by `calibrate`: checked as any input, page checksums still verified
+        try:
+            data = pa.BufferReader(read_bounded(file, MAX_BYTES))  # a regular file, of bounded size
+            table = pq.read_table(data, page_checksum_verification=True)
+        except pa.ArrowException as e:
+            raise PosteriorError(f"{prefix}{file}: not a readable Parquet file ({e})") from None
+        except OSError as e:
+            raise PosteriorError(f"{prefix}{file}: cannot read it: {os_reason(e)}") from None
+    else:  # the calibration's own file: damage is one line, exit status 1 (verified.DamagedFile)
+        table = verified.read_table(file, listed.get(FILE))
     names = table.column_names
     if WEIGHT not in names:
         raise PosteriorError(f"{prefix}{file}: no '{WEIGHT}' column (columns: {', '.join(names)})")

@@ -15,10 +15,11 @@ see docs/ODD.md) that it belongs to.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from balancesim.scenario.distributions import Distribution
 from balancesim.scenario.parameters import Parameters
@@ -332,6 +333,18 @@ class Scenario(Strict):
     description: str = ""
     horizon: int = Field(60, ge=1, le=MAX_HORIZON, description="Months to simulate")
     start: str = Field("2022-03", description="Calendar month of step 0, YYYY-MM")
+    until: str | None = Field(
+        None,
+        description="Calendar month YYYY-MM the runs end at (sets `horizon`; `run --until` gives it too). "
+        "Past the scenario's own end the world moves on with its trends (capacity and attention "
+        "trends, attention decay, sanctions, asset end dates), which are then its assumptions",
+    )
+    compare_with: str | None = Field(
+        None,
+        description="Scenario file this one is compared with (relative to this file): `run` runs both "
+        "on common random numbers and prints the effect first. Default: the file it `extends`, when "
+        "this scenario changes anything that is simulated; `none`: no comparison",
+    )
     seed: int = Field(0, ge=0, le=2**63 - 1)
     replicates: int = Field(200, ge=1, le=MAX_REPLICATES)
     actors: list[Actor] = Field(min_length=3, max_length=MAX_ACTORS)
@@ -360,6 +373,29 @@ class Scenario(Strict):
     # `uncertainty: {posterior: DIR}` or `--posterior DIR`: a calibration's weighted draws
     # (calibration.posterior.Posterior), read and checked by the loader.
     _posterior: Any = PrivateAttr(default=None)
+    # Set by the file loader: the file `extends:` names, and `compare_with` resolved (None: none).
+    _extends: Any = PrivateAttr(default=None)
+    _compare_file: Any = PrivateAttr(default=None)
+    _own_horizon: int | None = PrivateAttr(default=None)
+
+    @property
+    def extends(self) -> Any:
+        """The path of the file this scenario's file extends (None: none, or not read from a file)."""
+        return self._extends
+
+    @property
+    def compare_file(self) -> Any:
+        """The path of the scenario named by `compare_with` (None: unset or `none`)."""
+        return self._compare_file
+
+    def set_sources(self, extends: Any, compare_file: Any) -> None:
+        """Record where the scenario came from (the file loader calls this)."""
+        self._extends, self._compare_file = extends, compare_file
+
+    @property
+    def own_horizon(self) -> int:
+        """The horizon the scenario has without `until` (its own end)."""
+        return self.horizon if self._own_horizon is None else self._own_horizon
 
     @property
     def posterior(self) -> Any:
@@ -374,6 +410,24 @@ class Scenario(Strict):
     def uncertain(self) -> bool:
         """Whether runs draw per-run values: priors, or a posterior."""
         return bool(self.uncertainty) or self._posterior is not None
+
+    @field_validator("until")
+    @classmethod
+    def _until_month(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+            raise ValueError(f"'{value}' is not a calendar month YYYY-MM")
+        return value
+
+    @model_validator(mode="after")
+    def _until(self) -> Scenario:
+        # An `until` out of range is reported by `reference_problems`, with its location.
+        if self.until is None or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", self.start):
+            return self
+        months = months_between(self.start, self.until)
+        if 1 <= months <= MAX_HORIZON:
+            self._own_horizon = self.horizon
+            self.horizon = months
+        return self
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Scenario:
@@ -430,12 +484,14 @@ def reference_problems(s: Scenario) -> list[tuple[Location, str]]:
 
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", s.start):
         bad(("start",), f"'{s.start}' is not a calendar month YYYY-MM")
+    elif s.until is not None and not 1 <= months_between(s.start, s.until) <= MAX_HORIZON:
+        bad(("until",), f"'{s.until}' must lie 1 to {MAX_HORIZON} months after the start ({s.start})")
     ids = [a.id for a in s.actors]
     seen: set[str] = set()
-    for i, a in enumerate(ids):
-        if a in seen:
-            bad(("actors", i, "id"), f"'{a}' is used by two actors")
-        seen.add(a)
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            bad(("actors", i, "id"), f"'{ident}' is used by two actors")
+        seen.add(ident)
     kinds = {a.id: a.kind for a in s.actors}
     partners = {a for a, k in kinds.items() if k != "regional"}
     regional = {a for a, k in kinds.items() if k == "regional"}
@@ -558,7 +614,7 @@ def months_between(start: str, end: str) -> int:
 COMMAND_LINE_ONLY = {"scheduler": "--scheduler", "out": "--out"}
 
 
-def did_you_mean(word: str, choices: set[str] | list[str]) -> str:
+def did_you_mean(word: str, choices: Collection[str]) -> str:
     """A hint for a misspelt name: the closest choice, or the list of choices."""
     import difflib
 

@@ -143,12 +143,13 @@ class _Refused(OSError):
 
     def __init__(self, reason: str, filename: str) -> None:
         super().__init__(0, reason, filename)
+        self.reason = reason
 
 
 def os_reason(e: OSError) -> str:
     """Why a file could not be read, in words (no errno numbers, no full paths)."""
     if isinstance(e, _Refused):
-        return e.strerror
+        return e.reason
     if isinstance(e, FileNotFoundError):
         return "no such file"
     if isinstance(e, IsADirectoryError):
@@ -177,7 +178,7 @@ def describe_value(value: Any, raw: str | None = None) -> str:
     return repr(value)
 
 
-def format_number(x: float) -> str:
+def format_number(x: object) -> str:
     """A limit or value as people write it: 1 not 1.0, 0.25, 10000000."""
     if isinstance(x, bool) or not isinstance(x, int | float):
         return str(x)

@@ -94,8 +94,9 @@ def transform(dist: Distribution, u: np.ndarray, bounds: tuple[float, float] | N
 
 def spec_of(scenario_or_spec: Scenario | Mapping[str, Distribution]) -> Mapping[str, Distribution]:
     """The priors of a scenario, or the mapping itself."""
-    spec = getattr(scenario_or_spec, "uncertainty", scenario_or_spec)
-    return spec  # type: ignore[return-value]
+    if isinstance(scenario_or_spec, Mapping):
+        return scenario_or_spec
+    return scenario_or_spec.uncertainty
 
 
 def draw(

@@ -66,6 +66,7 @@ class Loader:
         self.problems: list[Problem] = []
         self.files: list[str] = []  # in the order met, to sort problems by file
         self.values = 0
+        self.extends: str | None = None  # the file the top-level file extends, as displayed
 
     def add(self, src: Src, path: Location | str, message: str) -> None:
         text = path if isinstance(path, str) else (format_location(path) if path else "")
@@ -289,6 +290,8 @@ class Loader:
         name = ext.value
         base_real = real.parent / name
         base_display = os.path.normpath(os.path.join(os.path.dirname(display), name))
+        if len(chain) == 1:
+            self.extends = base_display
         resolved = Path(os.path.realpath(base_real))  # never raises: a symlink loop fails on reading
         if any(resolved == seen for _, seen in chain):
             names = " -> ".join([*(d for d, _ in chain), base_display])
@@ -360,7 +363,7 @@ class Loader:
 
     def _merge_by_id(self, base: Node, over: Node, path: Location) -> Node:
         items: list[Node | None] = list(base.value)
-        position = {item_id(item): i for i, item in enumerate(items) if item_id(item) is not None}
+        position = {ident: i for i, ident in enumerate(map(item_id, items)) if ident is not None}
         seen: dict[str, Node] = {}
         for item in over.value:
             ident = item_id(item)
@@ -393,9 +396,10 @@ class Loader:
                     item.src,
                     item.key_src,
                 )
-            if ident in position and items[position[ident]] is not None:
+            earlier = items[position[ident]] if ident in position else None
+            if earlier is not None:
                 i = position[ident]
-                items[i] = self.merge(items[i], item, (*path, i))  # type: ignore[arg-type]
+                items[i] = self.merge(earlier, item, (*path, i))
             else:
                 position[ident] = len(items)
                 items.append(item)
@@ -440,7 +444,8 @@ class Loader:
         if new is None:
             return
         new.key_src = src
-        node, path = tree, ()
+        node = tree
+        path: Location = ()
         for depth, part in enumerate(parts):
             last = depth == len(parts) - 1
             key = key_of(node.value, part, item_id)
@@ -481,7 +486,8 @@ class Loader:
                     return
                 merged = new if child is None else self.merge(child, new, path)
                 node.value[key] = merged
-            elif child is None or not isinstance(child.value, dict | list):
+                return
+            if child is None or not isinstance(child.value, dict | list):
                 if child is not None:  # a scalar: descending would drop its value
                     self.add(
                         src,
@@ -492,7 +498,7 @@ class Loader:
                     return
                 child = Node({}, src, src)
                 node.value[key] = child
-            node = child  # type: ignore[assignment]
+            node = child
 
     def from_python(self, value: Any, src: Src, path: Location) -> Node | None:
         """A located tree from plain Python data (an override), checked like YAML."""
@@ -513,7 +519,7 @@ class Loader:
             if any(i is None for i in items):
                 return None
             return Node(items, src)
-        if isinstance(value, numbers.Real) and type(value) not in (bool, int, float):
+        if type(value) not in (bool, int, float) and isinstance(value, numbers.Real):
             # numpy scalars (numpy.int64, numpy.float64), as exploratory-modelling tools pass them
             value = int(value) if isinstance(value, numbers.Integral) else float(value)
         if isinstance(value, float) and not math.isfinite(value):

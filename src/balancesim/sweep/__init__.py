@@ -64,7 +64,7 @@ from balancesim.sweep.summary import (
     summarise,
     write_outputs,
 )
-from balancesim.sweep.worker import Job, Task, make_job, make_tasks, run_chunk
+from balancesim.sweep.worker import Job, Task, make_job, make_tasks, run_chunk, run_chunk_recorded
 
 __all__ = [
     "DESIGNS",
@@ -106,6 +106,7 @@ __all__ = [
     "read_chunk",
     "read_design_file",
     "run_chunk",
+    "run_chunk_recorded",
     "run_sweep",
     "section_options",
     "sobol_indices",

@@ -1,8 +1,10 @@
 """Chunk files on disk: one Parquet file per finished chunk, and reading them back.
 
 A chunk file holds one row per (run, month) of a range of runs (possibly of
-many design points: columns `point` and `replicate` say which) and one
-column per outcome kept; its schema metadata carries the sweep's
+many design points: columns `point` and `replicate` say which), one
+column per outcome kept and one per draw the runs record (`plan.recorded`:
+`shocks.ID.severity`, `shocks.ID.month`, the same value in each of a run's
+rows); its schema metadata carries the sweep's
 key, so a resumed sweep recognises its own files. Its pages carry Parquet
 checksums and its sha256 is recorded in `checksums.jsonl` when it is
 written, so a damaged chunk is found (and recomputed) instead of summarised.
@@ -27,8 +29,13 @@ from balancesim.sweep.plan import Chunk, SweepPlan
 # --------------------------------------------------------------------- files on disk
 
 
-def chunk_table(plan: SweepPlan, chunk: Chunk, data: np.ndarray) -> pa.Table:
-    """A chunk's results as a table: one row per (run, month), one column per outcome."""
+def chunk_table(
+    plan: SweepPlan, chunk: Chunk, data: np.ndarray, recorded: dict[str, np.ndarray] | None = None
+) -> pa.Table:
+    """A chunk's results as a table: one row per (run, month), one column per outcome, then per draw.
+
+    `recorded` holds each run's own draws (PATH -> (runs,)), one for every PATH of `plan.recorded`.
+    """
     T, R, C = data.shape
     point, replicate = chunk.runs(plan.replicates)
     columns: dict[str, Any] = {
@@ -39,16 +46,24 @@ def chunk_table(plan: SweepPlan, chunk: Chunk, data: np.ndarray) -> pa.Table:
     flat = data.transpose(1, 0, 2).reshape(R * T, C)
     for c, name in enumerate(plan.measures):
         columns[name] = flat[:, c]
+    for path in plan.recorded:
+        columns[path] = np.repeat(np.asarray((recorded or {})[path], dtype=float), T)
     return pa.table(columns)
 
 
-def write_chunk(folder: Path, plan: SweepPlan, chunk: Chunk, data: np.ndarray) -> str:
+def write_chunk(
+    folder: Path,
+    plan: SweepPlan,
+    chunk: Chunk,
+    data: np.ndarray,
+    recorded: dict[str, np.ndarray] | None = None,
+) -> str:
     """Write a finished chunk atomically (with page checksums); returns the file's sha256.
 
     The bytes are hashed as they are written, so the checksum is of what
     this process meant to write, not of what a damaged disk gives back.
     """
-    table = chunk_table(plan, chunk, data)
+    table = chunk_table(plan, chunk, data, recorded)
     table = table.replace_schema_metadata({"balancesim_sweep": plan.key()})
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, **PARQUET_OPTIONS)

@@ -13,16 +13,28 @@ scalars (`numpy.int64`, `numpy.float64`), as EMA Workbench passes them.
 Every point runs the same replicate seeds (common random numbers), exactly
 as `balancesim sweep` does, so `evaluate` and a sweep of the same points give
 the same numbers.
+
+The scenario's priors (its `uncertainty:` section) that the design does not
+give are held at the scenario's calibrated values by default
+(`uncertainty="none"`, as `balancesim.run` and `balancesim sweep` do);
+`uncertainty="prior"` draws them per replicate instead (with a calibration
+posterior named in the scenario, its PATHs from the posterior), replicate k
+drawing the same values at every point, so differences between points stay
+paired. The frame's `attrs` name both sets: `frame.attrs["drawn"]` and
+`frame.attrs["fixed"]` (PATHs). EMA Workbench and SALib: see
+`balancesim.sweep.ema` (`priors`, `EMAModel`, `BatchEvaluator`).
 """
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from balancesim.scenario.schema import Scenario
@@ -46,7 +58,9 @@ def design_points(design: Any) -> tuple[list[str], list[list[float | int]]]:
     import pandas as pd
 
     if isinstance(design, pd.DataFrame):
-        records: list[Mapping[str, Any]] = design.drop(columns=["point"], errors="ignore").to_dict("records")
+        records: Sequence[Mapping[Any, Any]] = design.drop(columns=["point"], errors="ignore").to_dict(
+            "records"
+        )
     elif isinstance(design, Mapping):
         records = [design]
     elif isinstance(design, Iterable) and not isinstance(design, str | bytes):
@@ -72,6 +86,55 @@ def design_points(design: Any) -> tuple[list[str], list[list[float | int]]]:
     return paths, rows
 
 
+UNCERTAINTY = ("none", "prior")  # what `evaluate` does with the priors the design does not give
+
+
+@dataclass(frozen=True)
+class PriorDraws:
+    """The priors a design leaves free, drawn per replicate (evaluate's `uncertainty="prior"`).
+
+    Drawn as `balancesim run` draws them (`uncertainty.draw`: the same uniforms
+    per run seed, PATH and replicate), with the scenario's posterior, if any,
+    for the PATHs it covers. Plays the part of a posterior in a sweep plan.
+    """
+
+    scenario: Scenario
+    paths: tuple[str, ...]
+    posterior: Any = None
+
+    def draw(self, seed: int, replicates: int, first: int = 0) -> dict[str, np.ndarray]:
+        from balancesim.scenario.distributions import Normal
+        from balancesim.scenario.per_run import bounds
+        from balancesim.scenario.uncertainty import transform, uniforms
+
+        out = {}
+        for path in self.paths:
+            dist = self.scenario.uncertainty[path]
+            limits = bounds(self.scenario, path) if isinstance(dist, Normal) else None
+            out[path] = transform(dist, uniforms(seed, path, replicates, first), limits)
+        if self.posterior is not None:
+            out |= self.posterior.draw(seed, replicates, first)
+        return out
+
+    def identity(self) -> dict[str, Any]:
+        from balancesim.sweep.plan import posterior_identity
+
+        return {
+            "priors": list(self.paths),
+            **({"posterior": posterior_identity(self.posterior)} if self.posterior is not None else {}),
+        }
+
+
+def free_priors(scenario: Scenario, fixed: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(drawn, fixed): the scenario's prior PATHs a design leaves free, and those it gives
+    (a PATH at or under a design PATH)."""
+    from balancesim.scenario.paths import split_path
+
+    cut = [c for c in (split_path(p) for p in fixed) if c is not None]
+    given = [p for p in scenario.uncertainty if any((split_path(p) or ())[: len(c)] == c for c in cut)]
+    return [p for p in scenario.uncertainty if p not in given], given
+
+
 def evaluate(
     scenario: str | Path | Scenario,
     design: Any,
@@ -79,6 +142,7 @@ def evaluate(
     outcomes: Sequence[str] | None = None,
     seed: int | None = None,
     months: Sequence[int] | None = None,
+    uncertainty: str = "none",
 ) -> pd.DataFrame:
     """Run `scenario` at every point of `design`; one row per point, replicate and month.
 
@@ -91,16 +155,38 @@ def evaluate(
     `month` and one column per outcome. Average over replicates with
     `frame.groupby("point").mean()`.
 
+    `uncertainty` says what happens to the scenario's priors that the design
+    does not give: "none" (the default) holds them at the scenario's values;
+    "prior" draws them per replicate, the same draws at every point. Either
+    way `frame.attrs["drawn"]` lists the PATHs drawn and `frame.attrs["fixed"]`
+    the priors held (at the scenario's value or the design's).
+
     Raises ValueError (ScenarioError, SweepError and OutcomeError are kinds of
-    it) naming the point, the PATH and what was expected.
+    it) naming the argument, the point, the PATH and what was expected.
     """
+    from dataclasses import replace
+
     from balancesim import sweep as sw
 
+    if uncertainty not in UNCERTAINTY:
+        raise ValueError(f"uncertainty: expected one of {', '.join(UNCERTAINTY)}, got {uncertainty!r}")
     paths, rows = design_points(design)
     plan = sw.plan_points(
         scenario, paths, rows, replicates=replicates, outcomes=outcomes, seed=seed, months=months
     )
-    return run_plan(plan)
+    drawn, given = free_priors(plan.base, paths)
+    if uncertainty == "prior":
+        posterior = plan.base.posterior.without(list(paths)) if plan.base.posterior is not None else None
+        drawn = [p for p in drawn if posterior is None or p not in posterior.paths]
+        plan = replace(plan, posterior=PriorDraws(plan.base, tuple(drawn), posterior))
+        drawn = [*drawn, *(posterior.paths if posterior is not None else [])]
+        fixed = given
+    else:
+        fixed, drawn = [*given, *drawn], []
+    frame = run_plan(plan)
+    frame.attrs["drawn"] = drawn
+    frame.attrs["fixed"] = fixed
+    return frame
 
 
 def run_plan(plan: Any) -> pd.DataFrame:

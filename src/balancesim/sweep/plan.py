@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from balancesim.model import engine
+from balancesim.model.draws import recorded_paths
 from balancesim.model.outcomes import OutcomeError, headline, parse_outcomes
 from balancesim.model.outcomes import column_index as outcome_columns
 from balancesim.model.state import Setup, build_setup
@@ -90,6 +91,9 @@ class SweepPlan:
     # `--posterior DIR`: a calibration posterior (calibration.posterior.Posterior) less the PATHs
     # the design or `--set` gives; each run draws the rest from it (worker.run_chunk).
     posterior: Any = None
+    # The scenario's own per-run draws each run records beside its outcomes (`draws.recorded_paths`:
+    # ranged shock severities, random shocks' months), less the PATHs the design or posterior give.
+    recorded: tuple[str, ...] = ()
 
     @property
     def runs(self) -> int:
@@ -122,6 +126,7 @@ class SweepPlan:
                     "chunk_size": self.chunk_size,
                 }
                 | ({"posterior": posterior_identity(self.posterior)} if self.posterior is not None else {})
+                | ({"recorded": list(self.recorded)} if self.recorded else {})
             )
         )
 
@@ -168,6 +173,8 @@ def posterior_identity(posterior: Any) -> dict[str, Any]:
     A resumed sweep must draw from the same particles; the folder's name alone
     would not notice a calibration rerun into it.
     """
+    if hasattr(posterior, "identity"):  # evaluate's prior draws (evaluate.PriorDraws)
+        return posterior.identity()
     digest = hashlib.sha256()
     for path in posterior.paths:
         digest.update(path.encode() + b"\0" + np.ascontiguousarray(posterior.values[path], float).tobytes())
@@ -197,7 +204,9 @@ def with_posterior(plan: SweepPlan, folder: str | Path | None = None) -> SweepPl
         except PosteriorError as e:
             raise SweepError(str(e)) from None
     fixed = [*plan.design.paths, *(p for p in plan.base_overrides if p not in ("seed", "replicates"))]
-    return replace(plan, posterior=posterior.without(fixed))
+    posterior = posterior.without(fixed)
+    recorded = tuple(p for p in plan.recorded if p not in posterior.paths)
+    return replace(plan, posterior=posterior, recorded=recorded)
 
 
 def plan_sweep(
@@ -263,8 +272,10 @@ def plan_points(
     if not np.isfinite(points).all():
         p = int(np.flatnonzero(~np.isfinite(points).all(axis=1))[0])
         raise SweepError(f"design point {p}: NaN/infinity is not allowed")
+    if replicates is not None and replicates < 1:
+        raise SweepError(f"replicates: expected a whole number of at least 1, got {replicates}")
     source = DesignFile("", tuple(paths), points, tuple(range(len(rows))))
-    return _plan(file, base, {}, options, seed, source)
+    return _plan(file, base, {}, options, seed, source, option="")
 
 
 def _plan(
@@ -274,7 +285,10 @@ def _plan(
     options: SweepOptions,
     seed: int | None,
     source: DesignFile | None,
+    option: str = "--",
 ) -> SweepPlan:
+    """The plan; `option` prefixes the names of options in messages ('--' for the command
+    line, '' for the Python API's arguments)."""
     replicates = options.replicates if options.replicates is not None else base.replicates
     run_seed = base.seed if seed is None else seed
     if seed is not None:
@@ -286,7 +300,9 @@ def _plan(
     elif options.months is not None:
         bad = [m for m in options.months if not 0 <= m <= horizon]
         if bad:
-            raise SweepError(f"--months: {bad[0]} is outside 0..{horizon} (the scenario's horizon months)")
+            raise SweepError(
+                f"{option}months: {bad[0]} is outside 0..{horizon} (the scenario's horizon months)"
+            )
         months = tuple(sorted(set(options.months)))
     else:
         months = tuple(sorted({m for m in [*base.outputs.months, horizon] if 0 < m <= horizon}))
@@ -314,7 +330,7 @@ def _plan(
         chosen = parse_outcomes(options.outcomes) if options.outcomes else headline()
         column_index = outcome_columns(setup, chosen)
     except OutcomeError as e:
-        raise SweepError(f"--outcomes: {e}") from None
+        raise SweepError(f"{option}outcomes: {e}") from None
     return SweepPlan(
         scenario_file=file,
         base=base,
@@ -328,6 +344,7 @@ def _plan(
         per_run=engine_varies(base, design.paths),
         base_overrides=base_overrides,
         options=options,
+        recorded=recorded_paths(base, design.paths),
     )
 
 

@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from balancesim.experiment.folders import locked
+from balancesim.experiment.folders import check_inputs, locked, write_marker
 from balancesim.experiment.store import ManifestError, read_manifest, write_json
 from balancesim.sweep.chunks import ChecksumIndex, file_sha256, write_chunk
 from balancesim.sweep.plan import FORMAT, Chunk, SweepPlan
 from balancesim.sweep.specs import SweepError
 from balancesim.sweep.summary import DrawFigures, morris_indices, sobol_indices, summarise, write_outputs
-from balancesim.sweep.worker import make_job, make_tasks, run_chunk, runs_per_point
+from balancesim.sweep.worker import make_job, make_tasks, run_chunk_recorded, runs_per_point
 
 # ---------------------------------------------------------------------- the folder
 
@@ -187,6 +187,8 @@ def run_sweep(
     the executor, the worker count, the chunk size or the order of completion.
     """
     folder = Path(folder)
+    posterior = getattr(plan.posterior, "folder", None)
+    check_inputs(folder, [p for p in (plan.scenario_file, plan.options.design_file, posterior) if p])
     with locked(folder):
         return _run_locked(
             plan, folder, executor, workers, scheduler, resume, progress, plots, command, on_start, notify
@@ -247,9 +249,9 @@ def _run_locked(
         nonlocal complete
         tasks = make_tasks(plan, todo)
         try:
-            for task, data in runner.map_unordered(run_chunk, job, tasks):
+            for task, (data, recorded) in runner.map_unordered(run_chunk_recorded, job, tasks):
                 chunk = task.chunk
-                index.add(chunk.name, write_chunk(folder, plan, chunk, data))
+                index.add(chunk.name, write_chunk(folder, plan, chunk, data, recorded))
                 held = chunk.points(plan.replicates)
                 remaining[held.start : held.stop] -= runs_per_point(chunk, plan)[held.start : held.stop]
                 complete += int((remaining[held.start : held.stop] == 0).sum())
@@ -300,9 +302,24 @@ def _run_locked(
             },
         ),
     )
+    _mark(folder, files, index)
     return SweepOutcome(
         folder, plan, summary, sobol, files, len(pending), len(chunks) - len(pending), timings, morris
     )
+
+
+def _mark(folder: Path, files: list[Path], index: ChecksumIndex) -> None:
+    """The folder's marker: the sweep's files with their checksums (the chunks' as just verified).
+
+    Readers (`discover`) read only the chunks it lists and check each against
+    its sha256; files it does not list (a stray `.parquet`) are not the sweep's.
+    """
+    from balancesim.scenario.verified import entry
+
+    listed = {f"chunks/{name}": {"sha256": sha} for name, sha in sorted(index.entries.items())}
+    for path in [*files, folder / "manifest.json", folder / ChecksumIndex.NAME]:
+        listed[path.relative_to(folder).as_posix()] = entry(path)
+    write_marker(folder, "sweep", listed)
 
 
 def _damaged(folder: Path, plan: SweepPlan, index: ChecksumIndex) -> list[Chunk]:

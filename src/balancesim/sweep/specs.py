@@ -65,7 +65,7 @@ class ParamSpec:
     def label(self) -> str:
         """How messages name this spec, e.g. `--param parameters.lock_in=1:5:9`."""
         if self.kind == "file":
-            return f"{self.origin}: column {self.path}"
+            return f"{self.origin}: column {self.path}" if self.origin else f"design column {self.path}"
         return f"{self.origin} {self.path}={self.text}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -244,7 +244,7 @@ def section_options(section: dict[str, Any] | None, file: str) -> SweepOptions:
     params = tuple(parse_spec(p, s, origin=f"{where}.params:") for p, s in params_raw.items())
     months = section.get("months")
     if months == "all":
-        months = list(ALL_MONTHS)
+        months = ALL_MONTHS
     elif months is not None:
         if not isinstance(months, list) or any(isinstance(m, bool) or not isinstance(m, int) for m in months):
             raise SweepError(f"{where}.months: expected a list of whole numbers, got {months!r}")

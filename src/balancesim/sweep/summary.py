@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from balancesim.experiment.store import write_atomic, write_table
+from balancesim.experiment.store import write_atomic, write_json, write_table
 from balancesim.sweep.chunks import iter_chunks
 from balancesim.sweep.plan import SweepPlan
 
@@ -85,7 +85,7 @@ def summarise(folder: Path, plan: SweepPlan) -> pd.DataFrame:
         [range(P), range(T), range(C)], names=["point_", "month_", "measure_"]
     ).to_frame(index=False)
     frame = design.iloc[index["point_"]].reset_index(drop=True)
-    frame["measure"] = pd.Categorical.from_codes(index["measure_"], list(plan.measures))
+    frame["measure"] = pd.Categorical.from_codes(index["measure_"], pd.Index(list(plan.measures)))
     months = np.asarray(plan.months)[index["month_"]]
     frame["month"] = months
     dates = np.asarray([calendar_month(plan.base.start, int(m)) for m in plan.months])
@@ -102,7 +102,7 @@ def _replicate_means(summary: pd.DataFrame) -> dict[tuple[str, int], np.ndarray]
     """(measure, month) -> the replicate mean at every design point, in the design's point order."""
     ordered = summary.sort_values(["measure", "month", "point"], kind="stable")
     return {
-        (str(measure), int(month)): group["mean"].to_numpy()
+        (str(measure), int(cast(int, month))): group["mean"].to_numpy()
         for (measure, month), group in ordered.groupby(["measure", "month"], observed=True, sort=False)
     }
 
@@ -184,7 +184,9 @@ def write_outputs(
     plots: DrawFigures | None,
     morris: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """design.csv, summary.csv/.parquet, sobol.csv or morris.csv and the plots, each written atomically.
+    """design.csv, problem.json (SALib's problem of the design: names are the PATHs, bounds
+    each one's range), summary.csv/.parquet, sobol.csv or morris.csv and the plots, each
+    written atomically.
 
     `plots` draws the figures (the command line passes `figures.sweep.sweep_figures`); the
     sweep package itself draws nothing.
@@ -202,6 +204,8 @@ def write_outputs(
         files.append(path)
 
     csv(folder / "design.csv", design_table(plan))
+    write_json(folder / "problem.json", plan.design.problem())
+    files.append(folder / "problem.json")
     csv(folder / "summary.csv", summary)
     write_table(folder / "summary.parquet", summary)
     files.append(folder / "summary.parquet")

@@ -4,9 +4,11 @@ A worker receives the sweep's shared `Job` once and a `Task` per chunk: a
 range of runs and the values of the design points they belong to. The whole
 chunk is one engine call on the base scenario's Setup, each run carrying its
 own point's values as per-run arrays (`engine.run_replicates(..., values=...)`)
-and its replicate's seed. The engine's numbers for a run depend only on its
-seed and its values, so packing many points into one call changes nothing
-but the speed.
+and its replicate's seed. `run_chunk_recorded` also returns each run's own
+draws (shock severities, random shocks' months: `draws.shock_draws`), the
+same that `balancesim run` records in params.parquet for that replicate.
+The engine's numbers for a run depend only on its seed and its values, so
+packing many points into one call changes nothing but the speed.
 
 Paths the engine cannot vary per run (`per_run.resolve` refuses them) fall
 back to one engine call per design point within the chunk, on that point's
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from balancesim.model import engine
+from balancesim.model.draws import shock_draws
 from balancesim.model.state import Setup, build_setup
 from balancesim.scenario.per_run import ValuesError
 from balancesim.sweep.design import invalid_point, point_scenario
@@ -46,6 +49,8 @@ class Job:
     integer: frozenset[str]
     per_run: bool  # the engine varies every path per run within one call
     posterior: Any = None  # `--posterior`: the PATHs each run draws (plan.SweepPlan.posterior)
+    shock_ids: tuple[str, ...] = ()  # the base scenario's shocks, in order
+    recorded: tuple[str, ...] = ()  # the per-run draws each run records (plan.SweepPlan.recorded)
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ def make_job(plan: SweepPlan) -> Job:
         integer=plan.design.integer,
         per_run=plan.per_run,
         posterior=plan.posterior,
+        shock_ids=tuple(shock.id for shock in plan.base.shocks),
+        recorded=plan.recorded,
     )
 
 
@@ -124,7 +131,12 @@ def posterior_values(posterior: Any, seed: int, replicate: np.ndarray) -> dict[s
 
 
 def run_chunk(job: Job, task: Task) -> np.ndarray:
-    """Run one chunk: (months, runs, outcomes). Runs in a worker.
+    """Run one chunk: (months, runs, outcomes). Runs in a worker (see `run_chunk_recorded`)."""
+    return _run_chunk(job, task, record=False)[0]
+
+
+def run_chunk_recorded(job: Job, task: Task) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Run one chunk: (months, runs, outcomes) and each run's own draws (`Job.recorded` PATH -> (runs,)).
 
     Run r of the chunk is replicate r % replicates of point r // replicates;
     its seed is that replicate's, whatever the point, so the numbers depend
@@ -133,7 +145,14 @@ def run_chunk(job: Job, task: Task) -> np.ndarray:
     r % replicates: every design point's replicate k gets the same particle
     (and the same noise), the particle of `run --posterior` replicate k, so
     differences between points are paired and do not depend on the chunk.
+    A run's recorded draws are those `balancesim run` records for the same
+    replicate with the point's values (`draws.shock_draws`).
     """
+    return _run_chunk(job, task, record=True)
+
+
+def _run_chunk(job: Job, task: Task, record: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """`run_chunk_recorded`; the draws only with `record` (else an empty dict)."""
     from balancesim.experiment.executors import relax_malloc_trimming
 
     relax_malloc_trimming()
@@ -160,14 +179,17 @@ def run_chunk(job: Job, task: Task) -> np.ndarray:
         base = _cached_setup((job.key, None), lambda: build_setup(point_scenario(job.base_json, {})))
         values = {path: task.points[local, d] for d, path in enumerate(job.paths)} | drawn
         try:
-            return engine.run_replicates(base, seeds, job.months, columns, values=values)
+            data = engine.run_replicates(base, seeds, job.months, columns, values=values)
         except ValuesError as e:  # only in designs too large to check every point up front
             for k in range(len(task.points)):
                 scenario_of(k)
             last = task.chunk.first + task.chunk.count - 1
             raise SweepError(f"runs {task.chunk.first}..{last}: {e}") from None
+        recorded = {} if not record else _recorded(job, base, seeds, values)
+        return data, recorded
     # laid out as the engine's own results (month, measure, run), so its writes are contiguous
     out = np.empty((len(job.months), len(columns), task.chunk.count)).transpose(0, 2, 1)
+    recorded = {path: np.empty(task.chunk.count) for path in job.recorded} if record else {}
     for k in range(len(task.points)):
         rows = np.flatnonzero(local == k)
         setup = _cached_setup((job.key, task.points[k].tobytes()), lambda k=k: build_setup(scenario_of(k)))
@@ -175,4 +197,13 @@ def run_chunk(job: Job, task: Task) -> np.ndarray:
         engine.run_replicates(
             setup, seeds[rows], job.months, columns, out=out[:, rows[0] : rows[-1] + 1], values=own
         )
-    return out
+        for path, v in (_recorded(job, setup, seeds[rows], own) if record else {}).items():
+            recorded[path][rows] = v
+    return out, recorded
+
+
+def _recorded(job: Job, setup: Setup, seeds: np.ndarray, values: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The runs' own draws of `job.recorded`, as `balancesim run` records them (`shock_draws`)."""
+    if not job.recorded:
+        return {}
+    return shock_draws(setup, job.shock_ids, seeds, values, paths=job.recorded)

@@ -17,6 +17,7 @@ import numpy as np
 from balancesim.model import engine, metrics
 from balancesim.model.state import Setup, build_setup
 from balancesim.scenario.files import load_scenario
+from balancesim.scenario.schema import Scenario
 
 DEFAULT_REPLICATES = 1000
 DEFAULT_SEED = 20220301
@@ -122,7 +123,7 @@ class Lab:
     def pending(self) -> int:
         return len([a for a in self._wanted if a not in self._runs])
 
-    def load(self, arm: Arm):
+    def load(self, arm: Arm) -> Scenario:
         path = self.scenario_dir / arm.scenario
         if not path.is_file():
             raise ValidationError(f"{path}: scenario file not found (use --scenarios to point at the folder)")

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from balancesim.experiment.batch import calendar_month
-from balancesim.experiment.folders import check_target, clean_partials, locked, make_partial, swap_in
+from balancesim.experiment.folders import (
+    check_output,
+    clean_partials,
+    locked,
+    make_partial,
+    swap_in,
+    write_marker,
+)
+from balancesim.scenario.verified import MARKER
 from balancesim.validation import influence
 from balancesim.validation.checks.un_votes import VOTES
 from balancesim.validation.core import Check, CheckResult, Estimate, Outcome, Threshold, Validation
@@ -57,8 +65,20 @@ def table_rows(v: Validation) -> list[dict[str, str]]:
     return rows
 
 
+def patterns_line() -> str:
+    """Which patterns file the checks were judged against: path, version and sha256."""
+    from balancesim.validation.patterns import load
+
+    p = load()
+    return f"patterns file {p.path.name}, version {p.version}, sha256 {p.sha256}"
+
+
 def summary_json(v: Validation) -> dict[str, Any]:
+    from balancesim.validation.patterns import load
+
+    p = load()
     out: dict[str, Any] = {
+        "patterns": {"file": p.path.name, "version": p.version, "sha256": p.sha256},
         "replicates": v.replicates,
         "seed": v.seed,
         "passed": v.passed,
@@ -155,7 +175,7 @@ def write_plots(v: Validation, folder: Path) -> dict[str, str]:
     return files
 
 
-def _shown(path) -> str:
+def _shown(path: str | Path) -> str:
     """A path relative to the working folder where possible (reports travel; absolute paths do not)."""
     from pathlib import Path
 
@@ -199,6 +219,8 @@ def report_markdown(v: Validation, plots: dict[str, str], command: str = "balanc
         "",
         f"`{command}`: {v.replicates} runs per experiment arm, seed {v.seed}, scenarios from "
         f"`{_shown(v.scenario_dir)}`; {v.runs_simulated:,} runs in {v.seconds:.1f} s.",
+        "",
+        f"Judged against the {patterns_line()}.",
         "",
         "**Verdict: "
         + ("all checks pass" if v.passed else "NOT all checks pass")
@@ -301,7 +323,7 @@ REPORT_FILES = ("report.md", "summary.json", "table.csv")
 
 
 def is_earlier_report(folder: Path) -> bool:
-    """Does `folder` hold a report written by `balancesim validate`, and nothing else?
+    """Does `folder` hold an unmarked report of `balancesim validate` (an older one), and nothing else?
 
     It must have the report's files and no others but the PNGs that
     report.md shows: a folder with any other file is the user's, and is not
@@ -315,12 +337,12 @@ def is_earlier_report(folder: Path) -> bool:
     if not isinstance(summary, dict) or "checks" not in summary:
         return False
     shown = set(re.findall(r"\]\(([^)/]+\.png)\)", text))
-    return all(p.name in REPORT_FILES or p.name in shown for p in folder.iterdir())
+    return all(p.name in (*REPORT_FILES, MARKER) or p.name in shown for p in folder.iterdir())
 
 
 @contextlib.contextmanager
-def report_folder(folder: str | Path) -> Iterator[list[str]]:
-    """Hold `folder` for a validation: locked, and new, empty or an earlier report.
+def report_folder(folder: str | Path, inputs: tuple[str | Path, ...] = ()) -> Iterator[list[str]]:
+    """Hold `folder` for a validation: locked, and new, empty or an earlier report (`folders.check_output`).
 
     Raises `folders.FolderBusy` if another command writes it and
     `folders.FolderRefused` if it holds anything else, before any work is
@@ -328,8 +350,9 @@ def report_folder(folder: str | Path) -> Iterator[list[str]]:
     block receives the notes about them.
     """
     folder = Path(folder)
+    check_output(folder, "validate", inputs, legacy=is_earlier_report)
     with locked(folder):
-        check_target(folder, is_earlier_report, "validation report")
+        check_output(folder, "validate", inputs, legacy=is_earlier_report)
         yield clean_partials(folder.parent).notes()
 
 
@@ -358,6 +381,7 @@ def write_report(v: Validation, folder: str | Path, command: str = "balancesim v
             if path.is_file() and not path.name.startswith("."):
                 with open(path, "rb") as f:
                     os.fsync(f.fileno())
+        write_marker(partial, "validate")
         swap_in(partial, folder)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)

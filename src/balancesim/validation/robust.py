@@ -99,6 +99,12 @@ class Robustness:
     seconds: float
     runs_simulated: int
     posterior: str | None = None  # the calibration folder drawn from (None: the prior only)
+    joint: Shares = field(default_factory=Shares)  # per draw: pass = every check passes there
+
+    @property
+    def joint_pass(self) -> float:
+        """The share of draws in which ALL checks pass together (the patterns' joint verdict)."""
+        return self.joint.share(PASS)
 
 
 def count_robust_runs(checks: Sequence[Check], draws: int, runs: int) -> int:
@@ -181,20 +187,22 @@ def run_robust(
     checks: Sequence[Check] | None = None,
     progress: Callable[[int], None] | None = None,
     posterior: str | Path | None = None,
+    runner: Any = None,
 ) -> Robustness:
     """Every check and knock-out at `draws` draws from the baseline's prior, `runs` runs per arm each.
 
     `posterior`: a `balancesim calibrate` folder; its PATHs are drawn from its
     particles instead of their priors (a bad folder raises ValidationError).
+    `runner`: an executor (`experiment.executors`) that runs blocks of draws in
+    parallel; each block's runs depend only on the seed and its first draw, so
+    the verdicts are the same on every executor.
     """
     from balancesim.scenario.files import ScenarioError, load_scenario
     from balancesim.scenario.posterior import PosteriorError, read_posterior
     from balancesim.scenario.uncertainty import draw
 
     if checks is None:
-        from balancesim.validation.checks import CHECKS
-
-        checks = CHECKS
+        checks = project_checks()
     if draws < 1 or runs < 2:
         raise ValidationError(f"--robust needs at least 1 draw and 2 runs per arm, got {draws} and {runs}")
     scenario_dir = Path(scenario_dir)
@@ -214,28 +222,75 @@ def run_robust(
         raise ValidationError(f"{baseline_file}: no uncertainty: section, so no prior to draw from")
     started = time.perf_counter()
     drawn = draw(baseline, seed, draws)
-    stats = Stats(runs, seed)
     results = [
         RobustCheck(check, Shares(), [(ko.switch, Shares()) for ko in check.knockouts]) for check in checks
     ]
     simulated = 0
+    joint = Shares()
     block = max(1, BLOCK_RUNS // runs)
-    for first in range(0, draws, block):
-        values = {p: v[first : first + block] for p, v in drawn.items()}
-        lab = DrawLab(scenario_dir, runs, seed, values, first, progress)
-        plan(checks, lab)
-        lab.run_all()
-        simulated += lab.simulated
-        for d in range(lab.draws):
-            for check, result in zip(checks, results, strict=True):
-                arms = {name: lab.draw(arm, d) for name, arm in check.arms.items()}
-                result.shares.add(_evaluate(check, arms, stats).verdict)
-                for ko, (_, shares) in zip(check.knockouts, result.knockouts, strict=True):
-                    ko_arms = {name: lab.draw(ko.apply(name, arm), d) for name, arm in check.arms.items()}
-                    shares.add(_evaluate(check, ko_arms, stats).verdict)
+    items = [
+        (first, {p: v[first : first + block] for p, v in drawn.items()}) for first in range(0, draws, block)
+    ]
+    shared = (scenario_dir, runs, seed, None if checks is project_checks() else tuple(checks))
+    found: dict[int, tuple[int, list[list[str]]]] = {}
+    if runner is None:  # in this process, with the progress of every chunk of runs
+        for item in items:
+            found[item[0]] = _block(shared, item, progress)
+    else:  # blocks on the executor; the progress advances a block at a time
+        for item, (count, verdicts) in runner.map_unordered(_block, shared, items):
+            found[item[0]] = (count, verdicts)
+            if progress is not None:
+                progress(count)
+    for first in sorted(found):  # in draw order, whatever order the blocks finished in
+        count, per_draw = found[first]
+        simulated += count
+        for verdicts in per_draw:
+            patterns = []
+            k = 0
+            for result in results:
+                result.shares.add(verdicts[k])
+                patterns.append(verdicts[k])
+                k += 1
+                for _, shares in result.knockouts:
+                    shares.add(verdicts[k])
+                    k += 1
+            joint.add(PASS if all(v == PASS for v in patterns) else FAIL if FAIL in patterns else UNCLEAR)
     used = baseline.posterior.folder if baseline.posterior is not None else None
     seconds = time.perf_counter() - started
-    return Robustness(results, draws, runs, seed, sorted(drawn), seconds, simulated, used)
+    return Robustness(results, draws, runs, seed, sorted(drawn), seconds, simulated, used, joint)
+
+
+def project_checks() -> tuple[Check, ...]:
+    """The project's checks (imported on use: the checks read the patterns file)."""
+    from balancesim.validation.checks import CHECKS
+
+    return CHECKS
+
+
+def _block(
+    shared: tuple[Path, int, int, tuple[Check, ...] | None],
+    item: tuple[int, dict[str, np.ndarray]],
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, list[list[str]]]:
+    """One block of draws: runs simulated, and per draw every check's verdict then its knock-outs'."""
+    scenario_dir, runs, seed, checks = shared
+    checks = checks if checks is not None else project_checks()
+    first, values = item
+    stats = Stats(runs, seed)
+    lab = DrawLab(scenario_dir, runs, seed, values, first, progress)
+    plan(checks, lab)
+    lab.run_all()
+    out = []
+    for d in range(lab.draws):
+        verdicts = []
+        for check in checks:
+            arms = {name: lab.draw(arm, d) for name, arm in check.arms.items()}
+            verdicts.append(_evaluate(check, arms, stats).verdict)
+            for ko in check.knockouts:
+                ko_arms = {name: lab.draw(ko.apply(name, arm), d) for name, arm in check.arms.items()}
+                verdicts.append(_evaluate(check, ko_arms, stats).verdict)
+        out.append(verdicts)
+    return lab.simulated, out
 
 
 def robust_rows(result: Robustness) -> list[dict[str, Any]]:
@@ -269,9 +324,13 @@ def write_robust(result: Robustness, folder: str | Path) -> list[Path]:
     rows = robust_rows(result)
     table = pd.DataFrame(rows).to_csv(index=False, float_format="%.4f")
     write_atomic(folder / "robust.csv", lambda f: f.write(table.encode()))
+    from balancesim.validation.patterns import load
+
+    patterns = load()
     write_json(
         folder / "robust.json",
         {
+            "patterns": {"file": patterns.path.name, "version": patterns.version, "sha256": patterns.sha256},
             "draws": result.draws,
             "runs_per_arm": result.runs,
             "seed": result.seed,
@@ -279,6 +338,10 @@ def write_robust(result: Robustness, folder: str | Path) -> list[Path]:
             "uncertain_paths": result.paths,
             "runs_simulated": result.runs_simulated,
             "seconds": round(result.seconds, 1),
+            "joint": {
+                "rule": "a draw passes jointly when every check passes at it; fails when any fails",
+                **{f"share_{v}": result.joint.share(v) for v in VERDICTS},
+            },
             "rows": rows,
         },
     )

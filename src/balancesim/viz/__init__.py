@@ -1,2 +1,2 @@
-"""The browser view: `app` (the SolaraViz page), `server` (serving it offline) and
-`guard` (the request guard in front of it)."""
+"""The browser view: `app` (the SolaraViz page), `why` (its cell "Why it moved"), `server`
+(serving it offline) and `guard` (the request guard in front of it)."""

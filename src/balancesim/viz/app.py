@@ -20,6 +20,11 @@ What the page shows, and why:
   (the shares are what the headline measures summarise).
 * Two chart panels: the headline measures (metrics.HEADLINE) over time, and
   the outside powers and institutions over time, with the shocks marked.
+* Why it moved: for the state (and partner) selected, a waterfall of what each
+  mechanism contributed to its engagement (or opinion) this month and since the
+  start (model/trace.py, the decision trace the page's model records), so the
+  reader sees which claim's mechanism moved it; after a shock fired by hand,
+  the month shown is the next Step's, with the shock in it (viz/why.py).
 
 Mesa's SolaraViz supplies Step, Play and Reset and the sliders (``model_params``);
 sliders and the seed apply when Reset is pressed. The figures are drawn by
@@ -61,6 +66,7 @@ from balancesim.scenario.posterior import PosteriorError, read_posterior
 from balancesim.scenario.schema import Scenario
 from balancesim.text.guard import for_html
 from balancesim.viz.server import FOLDERS_ENV, POSTERIOR_ENV, SCENARIO_ENV
+from balancesim.viz.why import WhyItMoved
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "taiwan_shock.yaml"
 
@@ -187,7 +193,7 @@ class VizModel(BalanceModel):
         lock_in: float | None = None,
         replicate: int | str | None = None,
     ) -> None:
-        given = {
+        given: dict[str, Any] = {
             "hedging_tension": hedging_tension,
             "domestic_filter": domestic_filter,
             "adjustment_rate": adjustment_rate,
@@ -211,7 +217,13 @@ class VizModel(BalanceModel):
         if rng is None:  # a blank seed box is the scenario's replicate k, not BalanceModel's fresh seed
             rng = default_seed(spec, k)
         values = drawn_values(spec, k)
-        super().__init__(spec, rng=rng, values=values, **{k: v for k, v in given.items() if v is not None})
+        super().__init__(
+            spec,
+            rng=rng,
+            values=values,
+            trace=True,  # the page shows why a state moved (WhyItMoved)
+            **{k: v for k, v in given.items() if v is not None},
+        )
         self.replicate = k
         self.seed_problem: str | None = " ".join(problems) or None
 
@@ -237,15 +249,41 @@ def model_params(spec: Scenario) -> dict[str, Any]:
     for name, (label, lo, hi, step) in SLIDERS.items():
         assert name in fields, name
         value = float(getattr(spec.parameters, name))
+        low = min(lo, value)
         params[name] = {
             "type": "SliderFloat",
             "label": label,
             "value": value,
-            "min": min(lo, value),
+            "min": low,
             "max": max(hi, value),
-            "step": step,
+            "step": slider_step(value, low, step),
         }
     return params
+
+
+def slider_step(value: float, low: float, step: float) -> float:
+    """A slider step whose grid holds `value` exactly, so the slider does not move it.
+
+    The browser's slider rounds its value to `low + k * step`, printed with the
+    step's decimals: the baseline's lock-in of 3.6 on a 0.25 grid would become
+    3.5, and Reset would run another model than `balancesim run`. `step` is
+    kept when the value is on its grid; otherwise the step is a power of ten
+    fine enough for the value's (and the range start's) decimals.
+    """
+    k = (value - low) / step
+    if abs(k - round(k)) < 1e-9:
+        return step
+    digits = max(_decimals(value), _decimals(low), _decimals(step))
+    return 10.0**-digits
+
+
+def _decimals(x: float) -> int:
+    """How many decimals `x` is written with (3.6 -> 1, 0.005 -> 3, 2.0 -> 0)."""
+    text = repr(float(x))
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return max(0, len(mantissa.split(".")[1].rstrip("0")) - int(exponent))
+    return len(text.split(".")[1].rstrip("0"))
 
 
 def scenario_from_env() -> Scenario:
@@ -529,7 +567,7 @@ def drawn_note(model: BalanceModel) -> str:
     )
 
 
-COMPONENTS = [RunStatus, ActorNetwork, StatesTable, AlignmentChart, PowersChart, Guide]
+COMPONENTS = [RunStatus, ActorNetwork, StatesTable, AlignmentChart, PowersChart, WhyItMoved, Guide]
 
 
 @solara.component
@@ -554,16 +592,17 @@ def BalanceView(spec: Scenario) -> None:
 @solara.component
 def Page() -> None:
     """Entry point of `solara run`: the scenario of $BALANCESIM_SCENARIO."""
-    spec, error = solara.use_memo(_load_from_env, [])
-    if error is not None:
+    spec = solara.use_memo(_load_from_env, [])
+    if isinstance(spec, str):
         with solara.Column(style={"padding": "24px"}):
-            solara.Error(f"Cannot show the scenario: {error}")
+            solara.Error(f"Cannot show the scenario: {spec}")
         return
     BalanceView(spec)
 
 
-def _load_from_env() -> tuple[Scenario | None, str | None]:
+def _load_from_env() -> Scenario | str:
+    """The scenario of $BALANCESIM_SCENARIO, or why it cannot be shown."""
     try:
-        return scenario_from_env(), None
+        return scenario_from_env()
     except (ScenarioError, PosteriorError, OSError) as e:
-        return None, str(e)
+        return str(e)

@@ -173,7 +173,12 @@ def invitations(state: State, setup: Setup, dshare: np.ndarray) -> np.ndarray:
 
 
 def offers(
-    state: State, setup: Setup, share: np.ndarray, dshare: np.ndarray, invited: np.ndarray
+    state: State,
+    setup: Setup,
+    share: np.ndarray,
+    dshare: np.ndarray,
+    invited: np.ndarray,
+    stages: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """What each outside power offers each state by domain: (S, M, D, R).
 
@@ -193,13 +198,21 @@ def offers(
     - Outside options after exit: a state that has left a security alliance
       courts the third parties, whose security offers weigh `exit_courting`
       more per alliance left. (C10, C11)
+
+    With `stages` (a list), the offer after each of these steps is appended
+    to it, starting with the base offer: the decision trace (trace.py)
+    switches the mechanisms on one at a time this way.
     """
     p = setup.p
     gp = setup.great_power_index
     base = effort(state, tool_mix(state.attention, setup), setup)  # (M, D, R)
     S, R = share.shape[0], share.shape[-1]
     offer = np.broadcast_to(base[None], (S, *base.shape[:-1], R)).copy()  # (S, M, D, R)
+    if stages is not None:  # inline: a call per stage would cost the untraced engine
+        stages.append(offer.copy())
     offer[:, gp] *= competition_bonus(state, setup, share)[:, None, None]
+    if stages is not None:
+        stages.append(offer.copy())
 
     # Largest share held in each domain by another great power.
     gshare = dshare[:, gp]  # (S, G, D, R)
@@ -211,17 +224,25 @@ def offers(
         other = np.where(gshare >= top, second, top)
     lead_gap = np.maximum(other - gshare, 0.0)
     offer[:, gp] *= 1.0 - p.deference * state.coordination * lead_gap
+    if stages is not None:
+        stages.append(offer.copy())
 
     for domain, kind in ((SECURITY, setup.institution_security), (ECONOMY, setup.institution_economic)):
         if kind.any():
             members = state.member * kind[:, None]  # (S, I, R)
             bonus = by_leader(members * (1.0 + state.exit_threat), setup)  # (S, M, R)
             offer[:, :, domain] *= 1.0 + p.membership_bonus * bonus
+    if stages is not None:
+        stages.append(offer.copy())
 
     offer[:, :, SECURITY] += p.invitation_gain * invited * setup.responsiveness[None]
+    if stages is not None:
+        stages.append(offer.copy())
     tp = setup.third_party_index
     gone = left_alliances(state, setup).sum(axis=1)  # (S, R)
     offer[:, tp, SECURITY] *= (1.0 + p.exit_courting * gone)[:, None]
+    if stages is not None:
+        stages.append(offer.copy())
     return offer
 
 
@@ -300,9 +321,7 @@ def engagement_target(
     at once.
     """
     p = setup.p
-    weight = p.opinion_weight * (1.0 - state.elite_control)  # (S, R)
-    approval = np.maximum(1.0 - weight[:, None] * (1.0 - state.opinion), 0.0)  # (S, M, R)
-    presence = 1.0 + p.soft_presence * soft_effort(state, setup, tools)[None] * setup.fertility[:, None]
+    approval, presence = approval_and_presence(state, setup, tools)
     kept = (1.0 - p.hedging_reach) * p.lock_in * state.ties  # (S, M, D, R): out of hedging's reach
     open_ = p.hedging_reach * p.lock_in * state.ties + accepted * (approval * presence)[:, :, None]
     excess = np.maximum(state.tension - setup.tension0, 0.0)  # (R,)
@@ -310,6 +329,20 @@ def engagement_target(
     flattened = (open_ / open_.max(axis=1, keepdims=True)) ** gamma[:, :, None]
     hedged = open_.sum(axis=1, keepdims=True) * flattened / flattened.sum(axis=1, keepdims=True)
     return (kept + hedged) / (1.0 + p.lock_in)
+
+
+def approval_and_presence(state: State, setup: Setup, tools: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Public approval of each partner and its soft-power presence: factors on accepted offers. (C2, C7, C15)
+
+    Approval weighs in the less, the firmer the elite's grip; presence is 1 +
+    `soft_presence` x the partner's soft effort x fertility
+    (`engagement_target`). Returns (S, M, R), (S, M, R).
+    """
+    p = setup.p
+    weight = p.opinion_weight * (1.0 - state.elite_control)  # (S, R)
+    approval = np.maximum(1.0 - weight[:, None] * (1.0 - state.opinion), 0.0)  # (S, M, R)
+    presence = 1.0 + p.soft_presence * soft_effort(state, setup, tools)[None] * setup.fertility[:, None]
+    return approval, presence
 
 
 def soft_effort(state: State, setup: Setup, tools: np.ndarray) -> np.ndarray:
@@ -325,7 +358,7 @@ def soft_effort(state: State, setup: Setup, tools: np.ndarray) -> np.ndarray:
 
 
 def adjust_engagement(
-    state: State, target: np.ndarray, setup: Setup, noise: np.ndarray, floor: np.ndarray
+    state: State, target: np.ndarray, setup: Setup, noise: np.ndarray, floor: np.ndarray | float
 ) -> np.ndarray:
     """Engagement moves slowly toward its target, with noise. (C1, C12, C13)
 
@@ -366,16 +399,26 @@ def public_opinion(
     power seen as threatening lowers it; memories of events fade back toward
     the initial level; noise stands for news.
     """
+    recovery, soft, footprint, news = opinion_terms(state, setup, tools, dshare, noise)
+    return state.opinion + recovery + soft - footprint + news
+
+
+def opinion_terms(
+    state: State, setup: Setup, tools: np.ndarray, dshare: np.ndarray, noise: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The month's terms of `public_opinion`: recovery, soft power, footprint (subtracted), noise. (C7, C15)
+
+    Each (S, M, R); the decision trace (trace.py) records them as they are.
+    """
     p = setup.p
     soft = soft_effort(state, setup, tools)[None] * setup.fertility[:, None]
     footprint = setup.threat_perception[None] * dshare[:, :, ECONOMY]
     op = state.opinion
     return (
-        op
-        + p.opinion_recovery * (setup.opinion0 - op)
-        + p.soft_power_rate * soft * (1.0 - op)
-        - p.footprint_threat * footprint * op
-        + p.opinion_noise * (1.0 + state.volatility) * noise
+        p.opinion_recovery * (setup.opinion0 - op),
+        p.soft_power_rate * soft * (1.0 - op),
+        p.footprint_threat * footprint * op,
+        p.opinion_noise * (1.0 + state.volatility) * noise,
     )
 
 

@@ -31,7 +31,8 @@ def apply_shocks(state: State, setup: Setup, month: int, noise: MonthNoise) -> S
     """
     if setup.n_shocks == 0:
         return state
-    scheduled = setup.shock_month == month
+    # A scheduled shock already fired by hand (BalanceModel.fire_shock) does not fire again.
+    scheduled = (setup.shock_month == month) & (state.shock_fired == 0)
     random_fire = (
         (setup.shock_probability > 0) & (state.shock_fired == 0) & (noise.shock < setup.shock_probability)
     )
@@ -42,7 +43,7 @@ def apply_shocks(state: State, setup: Setup, month: int, noise: MonthNoise) -> S
     severity = (low + (high - low) * noise.severity) * fires  # (K, R): zero where it does not fire
     state = state.copy()
     for k in np.flatnonzero(fires.any(axis=1)):
-        _apply_shock(state, setup, k, severity[k], fires[k])
+        _apply_shock(state, setup, int(k), severity[k], fires[k])
     return state
 
 
@@ -61,6 +62,8 @@ def _apply_shock(state: State, setup: Setup, k: int, sev: np.ndarray, fires: np.
 
 def _apply_effect(state: State, e: CompiledEffect, sev: np.ndarray) -> None:
     """Apply one effect in place; `sev` is (R,), zero where the shock did not fire."""
+    target: np.ndarray
+    index: tuple[int, ...]
     target, index, lo, hi = {
         "tension": (state.tension, (), 0.0, 1.0),
         "coordination": (state.coordination, (), 0.0, 1.0),
@@ -73,7 +76,7 @@ def _apply_effect(state: State, e: CompiledEffect, sev: np.ndarray) -> None:
         "attack": (state.threat, (e.actor,), 0.0, 1.0),
         "opinion": (state.opinion, (e.actor, e.partner), 0.0, 1.0),
     }[e.variable]
-    idx = (*index, slice(None))
+    idx: tuple[int | slice, ...] = (*index, slice(None))
     x = target[idx]
     if e.change == "add":
         new = x + e.amount * sev

@@ -101,19 +101,27 @@ def grievance(state: State, setup: Setup) -> np.ndarray:
     return (drop * state.member[:, alliances]).sum(axis=1)
 
 
-def world_offers(offer: np.ndarray, state: State, setup: Setup) -> np.ndarray:
+def world_offers(
+    offer: np.ndarray, state: State, setup: Setup, stages: list[np.ndarray] | None = None
+) -> np.ndarray:
     """Offers with re-routed trade and grievance courting added: (S, M, D, R). (C1, C9, C10, C13)
 
     Re-routed trade (`rerouted_trade`) adds to the economic offers. A member
     that has lost satisfaction with its alliance weighs third parties'
     security offers `grievance_courting` x the loss more: it looks for an
     outside protector while it stays in (exit, in rules.py, courts them more).
+    With `stages` (a list), the offer after each of the two is appended to it
+    (the decision trace, trace.py).
     """
     offer = offer.copy()
     offer[:, :, ECONOMY] += rerouted_trade(state, setup)
+    if stages is not None:
+        stages.append(offer.copy())
     tp = setup.third_party_index
     courting = 1.0 + np.asarray(setup.p.grievance_courting) * grievance(state, setup)  # (S, R)
     offer[:, tp, SECURITY] *= courting[:, None]
+    if stages is not None:
+        stages.append(offer.copy())
     return offer
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,11 +13,16 @@ from balancesim.validation.checks.common import (
     KO_C,
     MODEL_C,
     OTHER_C,
+    RUSSIA,
     pct,
     stack,
     state_columns,
 )
 from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
+from balancesim.validation.patterns import constant, knockout, scenario, threshold
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 P5_DISCONTENT = {
     "shocks": [
@@ -26,12 +32,18 @@ P5_DISCONTENT = {
             "month": 1,
             "severity": 1.0,
             "effects": [
-                {"variable": "opinion", "actor": m, "partner": "russia", "change": "add", "amount": -0.3}
+                {
+                    "variable": "opinion",
+                    "actor": m,
+                    "partner": RUSSIA,
+                    "change": "add",
+                    "amount": constant("P5_DISCONTENT_OPINION"),
+                }
                 for m in CSTO_MEMBERS
             ],
         }
     ],
-    **{f"institutions.csto.salience.{m}": 1.0 for m in CSTO_MEMBERS},
+    **{f"institutions.csto.salience.{m}": constant("P5_DISCONTENT_SALIENCE") for m in CSTO_MEMBERS},
 }
 
 
@@ -44,8 +56,8 @@ def _members(control: float, threat: float) -> dict[str, float]:
     return out
 
 
-P5_HOLD = _members(0.9, 0.5)
-P5_LOOSE = _members(0.3, 0.0)
+P5_HOLD = _members(*constant("P5_HOLD"))  # (elite control, threat) of every member
+P5_LOOSE = _members(*constant("P5_LOOSE"))
 
 
 def _moved(run: Run, members: Sequence[str], start: int = 1) -> np.ndarray:
@@ -66,7 +78,7 @@ def _p5a_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     ]
 
 
-def _p5a_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p5a_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     arms = ["hold_calm", "hold_discontent", "loose_calm", "loose_discontent"]
     labels = [
         "elite holds,\ncalm",
@@ -113,13 +125,13 @@ P5A = Check(
         Threshold(
             "effect of discontent where the elite holds and a threat persists",
             "<=",
-            0.10,
+            threshold("P5a", 0),
             "'does not by itself produce exit': at most one member in ten moved by the public's mood",
         ),
         Threshold(
             "effect of the same discontent with a weak elite and no threat",
             ">=",
-            0.20,
+            threshold("P5a", 1),
             "guards against a vacuous pass: the public's mood must be able to move a state that "
             "nothing holds in",
         ),
@@ -129,14 +141,14 @@ P5A = Check(
         KnockOut(
             "domestic_filter = 0, threat_deterrence = 0",
             "the elite's grip no longer screens the public's mood, and a threat no longer holds a member in",
-            {"parameters.domestic_filter": 0.0, "parameters.threat_deterrence": 0.0},
+            knockout("P5a: domestic_filter = 0, threat_deterrence = 0"),
         ),
     ),
     plot=_p5a_plot,
 )
 
-P5_STATE = "armenia"
-P5_ATTACK_MONTH = 18
+P5_STATE = constant("P5_STATE")
+P5_ATTACK_MONTH = constant("P5_ATTACK_MONTH")
 
 
 def _p5b_measure(runs: Runs, stats: Stats) -> list[Estimate]:
@@ -155,7 +167,7 @@ def _p5b_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     return out
 
 
-def _p5b_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p5b_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     def curves(r: Run) -> tuple[np.ndarray, np.ndarray]:
         threat = np.maximum.accumulate(r.values(P5_STATE, "exit_threat.csto") > 0, axis=0).mean(1)
         left = (r.values(P5_STATE, "member.csto") < 1).mean(1)
@@ -187,9 +199,9 @@ P5B = Check(
     "same seed. Figures: risk ratios for Armenia threatening exit after the attack and for Armenia "
     "having left by month 60 (half an event added to each count).",
     arms={
-        "failed": Arm.of("CSTO fails Armenia", "csto_crisis.yaml"),
+        "failed": Arm.of("CSTO fails Armenia", scenario("csto_crisis")),
         "protected": Arm.of(
-            "CSTO protects Armenia", "csto_crisis.yaml", {"institutions.csto.reliability": 1.0}
+            "CSTO protects Armenia", scenario("csto_crisis"), {"institutions.csto.reliability": 1.0}
         ),
     },
     columns=((P5_STATE, "exit_threat.csto"), (P5_STATE, "member.csto")),
@@ -197,14 +209,14 @@ P5B = Check(
         Threshold(
             "risk ratio of an exit threat, failed vs protected",
             ">=",
-            3.0,
+            threshold("P5b", 0),
             "'far more likely': at least three times as likely (a strong association by common convention)",
             "{:.1f}",
         ),
         Threshold(
             "risk ratio of exit by month 60, failed vs protected",
             ">=",
-            3.0,
+            threshold("P5b", 1),
             "as above, for the exit itself",
             "{:.1f}",
         ),
@@ -215,13 +227,13 @@ P5B = Check(
             "failure_penalty = 0",
             "a failure to protect no longer costs the alliance the elite's satisfaction or the "
             "leader the public's approval",
-            {"parameters.failure_penalty": 0.0},
+            knockout("P5b: failure_penalty = 0"),
         ),
     ),
     plot=_p5b_plot,
     notes="The check is relative, as the claim is ('far more likely'). In absolute terms see the "
     "figures above: in the model an attentive leader answers an exit threat with concessions half of "
-    "the time each month (`patron_response`), so exit itself stays rare even after a failure, while "
-    "the real Armenia froze its participation five months after the 2023 offensive and considered "
-    "itself outside the CSTO fifteen months after it (calibration.md).",
+    "the time each month (`patron_response`), so exit itself stays rare even after a failure; by the "
+    "end of 2023 the real Armenia had refused to sign the CSTO declaration and stayed away from its "
+    "summit (the observed record; later events are held back).",
 )

@@ -5,11 +5,16 @@ meaningful effect, the figures' colours, and readers of the model's outputs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from balancesim.model import metrics
 from balancesim.validation.core import Run
+from balancesim.validation.patterns import constant, scenario
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 def stack(run: Run, measure: str, month: int | slice, actors: Sequence[str] | None = None) -> np.ndarray:
@@ -27,7 +32,7 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def fan(ax, values: np.ndarray, colour: str, label: str, months: np.ndarray | None = None) -> None:
+def fan(ax: Axes, values: np.ndarray, colour: str, label: str, months: np.ndarray | None = None) -> None:
     """Median with 50% and 90% bands of (months, R) values."""
     from balancesim.figures.runs import envelope  # here: running the checks needs no matplotlib
 
@@ -51,11 +56,12 @@ def short(state: str) -> str:
 
 
 # The calibrated baseline's actors named by the patterns themselves.
-RUSSIA, CHINA = "russia", "china"
-STATES = ("kazakhstan", "kyrgyzstan", "tajikistan", "uzbekistan", "turkmenistan")
-CSTO_MEMBERS = ("kazakhstan", "kyrgyzstan", "tajikistan")
-THIRD_PARTIES = ("india", "turkey", "eu", "us")
-BASELINE = "baseline.yaml"
+RUSSIA, CHINA = constant("RUSSIA"), constant("CHINA")
+STATES = constant("STATES")
+CSTO_MEMBERS = constant("CSTO_MEMBERS")
+THIRD_PARTIES = constant("THIRD_PARTIES")
+BASELINE = scenario("baseline")
 
 # The smallest effect that counts where a claim says "more" or "less" without a size.
-MIN_INDEX_EFFECT = 0.01  # one point on a 0-1 scale: the precision of the calibrating shares
+# one point on a 0-1 scale: the precision of the calibrating shares
+MIN_INDEX_EFFECT = constant("MIN_INDEX_EFFECT")

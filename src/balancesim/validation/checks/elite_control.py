@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from balancesim.validation.checks.common import BASELINE, KO_C, MODEL_C
 from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Runs, Stats, Threshold
+from balancesim.validation.patterns import constant, knockout, threshold
 
-P8_STATE = "kazakhstan"
-P8_MONTH = 30
-P8_CONTROL = (0.1, 0.5, 0.9)
-P8_PRESSURE = {
-    "shocks": [
-        {
-            "id": "russian_pressure",
-            "name": "Russia pushes for a larger security presence",
-            "month": 1,
-            "severity": 1.0,
-            "effects": [
-                {
-                    "variable": "capacity",
-                    "actor": "russia",
-                    "domain": "security",
-                    "change": "multiply",
-                    "amount": 2.0,
-                }
-            ],
-        }
-    ]
-}
-P8_SCREEN = 0.75
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+P8_STATE = constant("P8_STATE")
+P8_MONTH = constant("P8_MONTH")
+P8_CONTROL = constant("P8_CONTROL")
+P8_PRESSURE = constant("P8_PRESSURE")
+P8_SCREEN = constant("P8_SCREEN")
 
 
 def _p8_effects(runs: Runs) -> list[np.ndarray]:
@@ -51,7 +39,7 @@ def _p8_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     ]
 
 
-def _p8_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p8_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     for r, colour, name in [
         (runs, MODEL_C, "model"),
         *[(k[1], KO_C, f"knock-out: {k[0].switch}") for k in kos[:1]],
@@ -107,14 +95,14 @@ P8 = Check(
         Threshold(
             "effect at control 0.9 / effect at control 0.1",
             "<=",
-            P8_SCREEN,
+            threshold("P8", 0),
             "a firm elite must screen out at least a quarter of pressure against its agenda",
             "{:.3f}",
         ),
         Threshold(
             "largest ratio of successive effects (0.5/0.1, 0.9/0.5)",
             "<=",
-            1.0,
+            threshold("P8", 1),
             "'the stronger, the less': each step up in control lowers the effect",
             "{:.3f}",
         ),
@@ -124,7 +112,7 @@ P8 = Check(
         KnockOut(
             "domestic_filter = 0",
             "the elite no longer screens offers by their fit with its agenda",
-            {"parameters.domestic_filter": 0.0},
+            knockout("P8: domestic_filter = 0"),
         ),
     ),
     plot=_p8_plot,

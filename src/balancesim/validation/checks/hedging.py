@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from balancesim.validation.checks.common import (
@@ -19,21 +21,15 @@ from balancesim.validation.checks.common import (
     state_columns,
 )
 from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
+from balancesim.validation.patterns import constant, knockout, threshold
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 # ---------------------------------------------------------------- P3 tension -> hedging
 
-P3_MONTH = 12
-P3_SHOCK = {
-    "shocks": [
-        {
-            "id": "tension_rise",
-            "name": "Russia-China tension rises",
-            "month": 1,
-            "severity": 1.0,
-            "effects": [{"variable": "tension", "change": "add", "amount": 0.3}],
-        }
-    ]
-}
+P3_MONTH = constant("P3_MONTH")
+P3_SHOCK = constant("P3_SHOCK")
 
 
 def _p3_measure(runs: Runs, stats: Stats) -> list[Estimate]:
@@ -52,7 +48,7 @@ def _p3_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     ]
 
 
-def _p3_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p3_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     def effect(r: Runs) -> np.ndarray:
         return r["tension"].values(REGION, "hedging_index") - r["baseline"].values(REGION, "hedging_index")
 
@@ -83,7 +79,7 @@ P3 = Check(
         Threshold(
             "mean paired change in the regional hedging index at month 12",
             ">=",
-            MIN_INDEX_EFFECT,
+            threshold("P3", 0),
             "one point on the 0-1 index: smaller moves are below the precision of the trade and arms "
             "shares the model is calibrated on",
             "{:.4f}",
@@ -91,7 +87,7 @@ P3 = Check(
         Threshold(
             "mean paired change in the share of each state's main great power",
             "<=",
-            -0.005,
+            threshold("P3", 1),
             "hedging lowers it, bandwagoning would raise it: it must fall by at least half a point "
             "(no change is no hedging)",
             "{:.4f}",
@@ -102,7 +98,7 @@ P3 = Check(
         KnockOut(
             "hedging_tension = 0",
             "tension no longer flattens the spread of engagement",
-            {"parameters.hedging_tension": 0.0},
+            knockout("P3: hedging_tension = 0"),
         ),
     ),
     plot=_p3_plot,
@@ -113,9 +109,9 @@ P3 = Check(
 
 # ---------------------------------------------------------------- P4 third-party invitation
 
-P4_STATE, P4_PARTNER = "tajikistan", "india"
-P4_MONTH = 30
-P4_MET_THREAT = 0.3  # below the cover Russia's base gives Tajikistan: no unmet need
+P4_STATE, P4_PARTNER = constant("P4_STATE"), constant("P4_PARTNER")
+P4_MONTH = constant("P4_MONTH")
+P4_MET_THREAT = constant("P4_MET_THREAT")  # below the cover Russia's base gives Tajikistan: no unmet need
 
 
 def _p4_measure(runs: Runs, stats: Stats) -> list[Estimate]:
@@ -144,7 +140,7 @@ def _p4_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     ]
 
 
-def _p4_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p4_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     col = f"share.{P4_PARTNER}.security"
     fan(ax, runs["need"].values(P4_STATE, col), MODEL_C, "model, unmet need (baseline)")
     fan(ax, runs["met"].values(P4_STATE, col), OTHER_C, "model, need met (threat 0.3)")
@@ -178,13 +174,13 @@ P4 = Check(
         Threshold(
             "share of runs in which India receives the largest invitation from Tajikistan",
             ">=",
-            0.90,
+            threshold("P4", 0),
             "the source names India as the partner asked: it must be the model's choice in nine runs in ten",
         ),
         Threshold(
             "mean paired effect of the need on India's share of Tajikistan's security ties",
             ">=",
-            MIN_INDEX_EFFECT,
+            threshold("P4", 1),
             "one point of share: below that, India would not be 'drawn in' at the precision of the data",
             "{:.4f}",
         ),
@@ -194,7 +190,7 @@ P4 = Check(
         KnockOut(
             "invitation_gain = 0",
             "an invited third party offers nothing in answer",
-            {"parameters.invitation_gain": 0.0},
+            knockout("P4: invitation_gain = 0"),
         ),
     ),
     plot=_p4_plot,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from balancesim.validation.checks.common import (
@@ -19,19 +21,24 @@ from balancesim.validation.checks.common import (
     state_columns,
 )
 from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
+from balancesim.validation.patterns import constant, knockout, scenario, threshold
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 # ---------------------------------------------------------------- P6 Taiwan shock
 
-P6_FROM, P6_TO = 31, 60  # the 30 months after the shock (month 30)
-P6_WIDER = 1.25
-P6_SEVERITY = 0.65  # the middle of taiwan_shock.yaml's severity range (0.3 to 1.0), for the knock-out
+P6_FROM, P6_TO = constant("P6_FROM"), constant("P6_TO")  # the 30 months after the shock (month 30)
+P6_WIDER = constant("P6_WIDER")
+# the middle of taiwan_shock.yaml's severity range (0.3 to 1.0), for the knock-out
+P6_SEVERITY = constant("P6_SEVERITY")
 
 
 def _sd_ratio(fn_runs: Runs, stats: Stats, measure: str) -> Estimate:
     a = fn_runs["taiwan"].values(REGION, measure)[P6_FROM : P6_TO + 1].T  # (R, T)
     b = fn_runs["baseline"].values(REGION, measure)[P6_FROM : P6_TO + 1].T
 
-    def ratio(ma, sa, mb, sb):
+    def ratio(ma: np.ndarray, sa: np.ndarray, mb: np.ndarray, sb: np.ndarray) -> np.ndarray:
         return (np.sqrt(np.maximum(sa - ma**2, 0)) / np.sqrt(np.maximum(sb - mb**2, 1e-30))).mean(axis=-1)
 
     return stats.boot(ratio, a, a**2, b, b**2)
@@ -41,7 +48,7 @@ def _p6_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     return [_sd_ratio(runs, stats, "balance"), _sd_ratio(runs, stats, "hedging_index")]
 
 
-def _p6_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p6_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     def ratio(r: Runs, m: str) -> np.ndarray:
         return r["taiwan"].values(REGION, m).std(axis=1) / np.maximum(
             r["baseline"].values(REGION, m).std(axis=1), 1e-12
@@ -73,17 +80,19 @@ P6 = Check(
     "turbulence, a volatility term), same seed. Figure: the standard deviation across runs of the regional "
     "Russia–China balance and of the regional hedging index, Taiwan over baseline, averaged over "
     "months 31–60.",
-    arms={"baseline": Arm.of("baseline", BASELINE), "taiwan": Arm.of("Taiwan war", "taiwan_shock.yaml")},
+    arms={"baseline": Arm.of("baseline", BASELINE), "taiwan": Arm.of("Taiwan war", scenario("taiwan_shock"))},
     columns=((REGION, "balance"), (REGION, "hedging_index")),
     thresholds=(
         Threshold(
             "spread ratio of the regional Russia–China balance",
             ">=",
-            P6_WIDER,
+            threshold("P6", 0),
             "a band less than a quarter wider does not read as 'wider' in a fan chart",
             "{:.2f}",
         ),
-        Threshold("spread ratio of the regional hedging index", ">=", P6_WIDER, "as above", "{:.2f}"),
+        Threshold(
+            "spread ratio of the regional hedging index", ">=", threshold("P6", 1), "as above", "{:.2f}"
+        ),
     ),
     measure=_p6_measure,
     knockouts=(
@@ -92,7 +101,7 @@ P6 = Check(
             "the war's consequences made certain: its severity fixed at the middle of its range "
             f"({P6_SEVERITY:g}) in every run and its turbulence (its volatility term) lasting one month; "
             "its effects on attention, capacity, tension and coordination remain",
-            {"parameters.volatility_decay": 1.0},
+            knockout("P6: volatility_decay = 1, severity fixed"),
             {"taiwan": {f"shocks.taiwan_war.severity.{end}": P6_SEVERITY for end in ("low", "high")}},
         ),
     ),
@@ -109,7 +118,7 @@ P6 = Check(
 
 # ---------------------------------------------------------------- P7 Russian pivot
 
-P7_MONTH = 60
+P7_MONTH = constant("P7_MONTH")
 
 
 def _p7_weight(runs: Runs, stats: Stats) -> list[Estimate]:
@@ -157,13 +166,13 @@ def _opinion_effects(runs: Runs) -> dict[str, np.ndarray]:
 
 def _p7_fertile(runs: Runs, stats: Stats) -> list[Estimate]:
     fert = _fertility(runs["baseline"])
-    hi, lo = max(fert, key=fert.get), min(fert, key=fert.get)
+    hi, lo = max(fert, key=fert.__getitem__), min(fert, key=fert.__getitem__)
     eff = _opinion_effects(runs)
     detail = ", ".join(f"{s} ({fert[s]:.1f}) {np.mean(e):+.3f}" for s, e in eff.items())
     return [stats.mean(eff[hi] - eff[lo], f"effect on opinion of Russia by state (fertility): {detail}")]
 
 
-def _p7_plot_weight(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p7_plot_weight(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     def eff(r: Runs) -> np.ndarray:
         col = f"share.{RUSSIA}.security"
         return (stack(r["pivot"], col, slice(None)) - stack(r["baseline"], col, slice(None))).mean(0)
@@ -177,7 +186,7 @@ def _p7_plot_weight(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     ax.set_title("P7a Russia's hard weight falls")
 
 
-def _p7_plot_soft(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p7_plot_soft(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     fan(ax, runs["baseline"].values(RUSSIA, "soft_share"), OTHER_C, "baseline")
     fan(ax, runs["pivot"].values(RUSSIA, "soft_share"), MODEL_C, "pivot (model)")
     for ko, r in kos[:1]:
@@ -187,7 +196,7 @@ def _p7_plot_soft(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     ax.set_title("P7b tool mix shifts to soft power")
 
 
-def _p7_plot_fertile(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p7_plot_fertile(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     fert = _fertility(runs["baseline"])
     for r, colour, name in [
         (runs, MODEL_C, "model"),
@@ -205,7 +214,10 @@ def _p7_plot_fertile(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     ax.set_title("P7c larger where the ground is fertile")
 
 
-_P7_ARMS = {"baseline": Arm.of("baseline", BASELINE), "pivot": Arm.of("Russian pivot", "russia_pivot.yaml")}
+_P7_ARMS = {
+    "baseline": Arm.of("baseline", BASELINE),
+    "pivot": Arm.of("Russian pivot", scenario("russia_pivot")),
+}
 _P7_EXPERIMENT = (
     "Baseline against the Russian-pivot scenario (Russia's regional attention decays 4% a month "
     "toward 15% of its initial level), same seed; paired differences at month 60."
@@ -213,7 +225,7 @@ _P7_EXPERIMENT = (
 _KO_SHIFT = KnockOut(
     "soft_power_shift = 0",
     "a fading power no longer shifts its tools toward soft power",
-    {"parameters.soft_power_shift": 0.0},
+    knockout("P7b, P7c: soft_power_shift = 0"),
 )
 P7A = Check(
     id="P7a",
@@ -230,14 +242,14 @@ P7A = Check(
         Threshold(
             "mean paired change in Russia's security share",
             "<=",
-            -MIN_INDEX_EFFECT,
+            threshold("P7a", 0),
             "at least one point of share lost",
             "{:.4f}",
         ),
         Threshold(
             "mean paired change in Russia's economic share",
             "<=",
-            -MIN_INDEX_EFFECT,
+            threshold("P7a", 1),
             "at least one point of share lost",
             "{:.4f}",
         ),
@@ -247,7 +259,7 @@ P7A = Check(
         KnockOut(
             "attention_floor = 1",
             "a power's regional attention cannot fall below its initial level",
-            {"parameters.attention_floor": 1.0},
+            knockout("P7a: attention_floor = 1"),
         ),
     ),
     plot=_p7_plot_weight,
@@ -267,7 +279,7 @@ P7B = Check(
         Threshold(
             "mean paired change in public opinion of Russia",
             ">=",
-            MIN_INDEX_EFFECT,
+            threshold("P7b", 0),
             "one point of approval (the resolution of the opinion data): a shift to soft tools that "
             "does not reach opinion is no shift of influence",
             "{:.4f}",
@@ -291,7 +303,7 @@ P7C = Check(
         Threshold(
             "difference in the effect on opinion of Russia, most minus least fertile",
             ">=",
-            MIN_INDEX_EFFECT,
+            threshold("P7c", 0),
             "one point of approval: the resolution of the opinion data used",
             "{:.4f}",
         ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from balancesim.validation.checks.common import (
@@ -19,19 +21,24 @@ from balancesim.validation.checks.common import (
     state_columns,
 )
 from balancesim.validation.core import Arm, Check, Conflict, Estimate, KnockOut, Run, Runs, Stats, Threshold
+from balancesim.validation.patterns import constant, knockout, threshold
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 # ---------------------------------------------------------------- P1 inertia
 
-P1_MONTH = 30  # "30 months later" (claim C1: two years and more after February 2022)
-P1_RESTRUCTURING = 0.15  # a decisive swing moves at least this share of a state's ties
-P1_BALANCE = 0.25  # ... or shifts its Russia-China balance by at least this much
-P1_ROLE = 0.10  # a power "had a role" with at least this share of the state's ties
-P1_KEEP = 0.5  # ... and keeps a substantial role with at least half of it
+P1_MONTH = constant("P1_MONTH")  # "30 months later" (claim C1: two years and more after February 2022)
+P1_LATE_MONTH = constant("P1_LATE_MONTH")  # ... and scored again at the end of the horizon
+# a decisive swing moves at least this share of a state's ties
+P1_RESTRUCTURING = constant("P1_RESTRUCTURING")
+P1_BALANCE = constant("P1_BALANCE")  # ... or shifts its Russia-China balance by at least this much
+P1_ROLE = constant("P1_ROLE")  # a power "had a role" with at least this share of the state's ties
+P1_KEEP = constant("P1_KEEP")  # ... and keeps a substantial role with at least half of it
 
 
-def _p1_swings(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per state and run (states, R): swung at all, and by restructuring, balance or a lost role."""
-    t = P1_MONTH
+def _p1_swings(run: Run, t: int = P1_MONTH) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per state and run (states, R): swung by month t at all, by restructuring, balance or a lost role."""
     restr = stack(run, "restructuring", t)
     dbal = np.abs(stack(run, "balance", t) - stack(run, "balance", 0))
     kept = []
@@ -43,8 +50,8 @@ def _p1_swings(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     return moved | shifted | lost, moved, shifted, lost
 
 
-def _p1_by_state(run: Run) -> str:
-    swung, moved, shifted, lost = _p1_swings(run)
+def _p1_by_state(run: Run, t: int = P1_MONTH) -> str:
+    swung, moved, shifted, lost = _p1_swings(run, t)
     parts = [
         f"{short(s)} {pct(swung[i].mean())} (restructuring {pct(moved[i].mean())}, balance "
         f"{pct(shifted[i].mean())}, role {pct(lost[i].mean())})"
@@ -65,11 +72,19 @@ def _p1_measure(runs: Runs, stats: Stats) -> list[Estimate]:
         f"shift: median {np.median(dbal):.3f}; both powers keep their role in {pct(keep.mean())} of runs; "
         f"runs in which each state swings: {_p1_by_state(run)}"
     )
-    return [stats.proportion(~swung.any(0), detail)]
+    late, *_ = _p1_swings(run, P1_LATE_MONTH)
+    return [
+        stats.proportion(~swung.any(0), detail),
+        stats.proportion(
+            ~late.any(0),
+            f"the same limits at month {P1_LATE_MONTH}; runs in which each state swings: "
+            f"{_p1_by_state(run, P1_LATE_MONTH)}",
+        ),
+    ]
 
 
 # States whose observed record to the end of 2023 itself crosses P1's limits (see P1_CONFLICT).
-P1_RECORD_SWINGS = ("kyrgyzstan",)
+P1_RECORD_SWINGS = constant("P1_RECORD_SWINGS")
 
 
 def _p1_without_record_swings(runs: Runs, stats: Stats) -> Estimate:
@@ -102,7 +117,7 @@ P1_CONFLICT = Conflict(
 )
 
 
-def _p1_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p1_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     def worst(run: Run) -> np.ndarray:
         return stack(run, "restructuring", slice(None)).max(axis=0)
 
@@ -133,9 +148,15 @@ P1 = Check(
         Threshold(
             "share of runs in which no state swings and both powers keep their roles",
             ">=",
-            0.90,
+            threshold("P1", 0),
             "C12: 'unlikely to change much, though nobody knows for sure': allow up to one future in "
             "ten with a swing",
+        ),
+        Threshold(
+            f"the same share at month {P1_LATE_MONTH}",
+            ">=",
+            threshold("P1", 1),
+            "C12 speaks of the longer run too: the same allowance over five years (patterns file v2)",
         ),
     ),
     measure=_p1_measure,
@@ -145,18 +166,18 @@ P1 = Check(
             "adjustment_rate = 1",
             "no gradual adjustment: engagement jumps to its target each month (ties, assets and the "
             "installed arms systems that hold falling security ties stay)",
-            {"parameters.adjustment_rate": 1.0},
+            knockout("P1: adjustment_rate = 1"),
         ),
         KnockOut(
             "installed_base = 0",
             "no installed arms systems: security ties fall, and fluctuate, like trade",
-            {"parameters.installed_base": 0.0},
+            knockout("P1: installed_base = 0"),
         ),
         KnockOut(
             "lock_in = 0, asset_strength = 0",
             "no historical ties or assets: a partner is worth its current offers alone, and no bases, "
             "leases or pipelines hold engagement up (gradual adjustment and installed arms stay)",
-            {"parameters.lock_in": 0.0, "parameters.asset_strength": 0.0},
+            knockout("P1: lock_in = 0, asset_strength = 0"),
         ),
     ),
     plot=_p1_plot,
@@ -167,10 +188,10 @@ P1 = Check(
 
 # ----------------------------------------------------- P2 coordination, division of labour
 
-P2_MONTH = 60
+P2_MONTH = constant("P2_MONTH")
 
 
-P2A_START = (0.3, 0.45, 0.6)  # starting coordination: the baseline's 0.45 and a range around it
+P2A_START = constant("P2A_START")  # starting coordination: the baseline's 0.45 and a range around it
 
 
 def _p2a_measure(runs: Runs, stats: Stats) -> list[Estimate]:
@@ -188,7 +209,7 @@ def _p2a_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     return out
 
 
-def _p2a_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p2a_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     for c0 in P2A_START:
         fan(ax, runs[f"start_{c0}"].values(REGION, "coordination"), MODEL_C, f"model, from {c0}")
         for ko, r in kos[:1]:
@@ -242,7 +263,7 @@ def _p2b_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     return [stats.proportion(_p2b_kept(run), detail)]
 
 
-def _p2b_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _p2b_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     run = runs["baseline"]
     x = np.arange(len(run.regional))
     ax.bar(x - 0.2, _kept_every_year(run).mean(1), 0.4, color=MODEL_C, label="model")
@@ -279,17 +300,17 @@ P2A = Check(
         Threshold(
             f"share of runs with coordination at month 60 at least its initial level ({c0})",
             ">=",
-            0.90,
+            threshold("P2a", i),
             "C12: cooperation 'will likely grow', not surely: allow one run in ten to fall",
         )
-        for c0 in P2A_START
+        for i, c0 in enumerate(P2A_START)
     ),
     measure=_p2a_measure,
     knockouts=(
         KnockOut(
             "coordination_rate = 0",
             "the shared interest in regime stability no longer builds coordination",
-            {"parameters.coordination_rate": 0.0},
+            knockout("P2a: coordination_rate = 0"),
         ),
     ),
     plot=_p2a_plot,
@@ -318,7 +339,7 @@ P2B = Check(
         Threshold(
             "share of runs keeping the division of labour in most states",
             ">=",
-            0.90,
+            threshold("P2b", 0),
             "'in most states', in nine futures out of ten (C12: stable over a few years)",
         ),
     ),
@@ -328,7 +349,7 @@ P2B = Check(
             "specialisation = 0",
             "great powers no longer work through the domains they are strong in (deference stays; its "
             "own effect is in the mechanism influence table)",
-            {"parameters.specialisation": 0.0},
+            knockout("P2b: specialisation = 0"),
         ),
     ),
     plot=_p2b_plot,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from balancesim.validation.checks.common import (
@@ -16,15 +18,13 @@ from balancesim.validation.checks.common import (
     state_columns,
 )
 from balancesim.validation.core import Arm, Check, Estimate, KnockOut, Run, Runs, Stats, Threshold
+from balancesim.validation.patterns import constant, threshold
 
-VOTES = (("ES-11/1", 0, "2 Mar 2022"), ("ES-11/4", 7, "12 Oct 2022"), ("ES-11/6", 11, "23 Feb 2023"))
-OBSERVED = {  # calibration.md: nobody voted for; absent counts as abstaining
-    "kazakhstan": ("abstain", "abstain", "abstain"),
-    "kyrgyzstan": ("abstain", "abstain", "abstain"),
-    "tajikistan": ("abstain", "abstain", "abstain"),
-    "uzbekistan": ("absent", "abstain", "abstain"),
-    "turkmenistan": ("absent", "absent", "absent"),
-}
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+VOTES = constant("VOTES")
+OBSERVED = constant("OBSERVED")
 PARTNERS = (RUSSIA, CHINA, *THIRD_PARTIES)
 
 
@@ -44,11 +44,12 @@ def _sides(run: Run, month: int | slice) -> tuple[np.ndarray, np.ndarray]:
         p: (0.0 if p == RUSSIA else 1.0 - float(setup.acceptability[setup.partner_ids.index(p), a, 0]))
         for p in PARTNERS
     }
-    with_a, against = [], []
+    with_a: list[np.ndarray] = []
+    against: list[np.ndarray] = []
     for d in ("security", "economy"):
         with_a.append(stack(run, f"share.{RUSSIA}.{d}", month))
-        against.append(sum(objected[p] * stack(run, f"share.{p}.{d}", month) for p in PARTNERS))
-    return np.minimum(*with_a), np.minimum(*against)
+        against.append(np.asarray(sum(objected[p] * stack(run, f"share.{p}.{d}", month) for p in PARTNERS)))
+    return np.minimum(with_a[0], with_a[1]), np.minimum(against[0], against[1])
 
 
 def _votes_measure(runs: Runs, stats: Stats) -> list[Estimate]:
@@ -73,13 +74,13 @@ def _votes_measure(runs: Runs, stats: Stats) -> list[Estimate]:
     ]
 
 
-def _votes_plot(ax, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
+def _votes_plot(ax: Axes, runs: Runs, kos: list[tuple[KnockOut, Runs]]) -> None:
     v = _votes(runs["baseline"])
     states = runs["baseline"].regional
     x, labels = [], []
     colours = {1.0: "#27ae60", 0.0: "#bdc3c7", -1.0: "#c0392b"}
     names = {1.0: "for", 0.0: "abstain / absent", -1.0: "against"}
-    pos = 0
+    pos: float = 0
     for i, s in enumerate(states):
         for j, (name, _, _) in enumerate(VOTES):
             bottom = 0.0
@@ -118,13 +119,13 @@ VOTES_CHECK = Check(
         Threshold(
             "share of runs in which some state votes for a resolution",
             "<=",
-            0.05,
+            threshold("UN", 0),
             "observed: none did; allow one run in twenty (sampling of futures)",
         ),
         Threshold(
             "share of runs in which every state abstains at all three votes",
             ">=",
-            0.90,
+            threshold("UN", 1),
             "observed: all abstained or were absent; allow one run in ten to differ",
         ),
     ),
