@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 from balancesim.figures.explain import TOTAL, waterfall, waterfall_data
 from balancesim.model.mesa_model import DECISIONS, BalanceModel
 from balancesim.model.metrics import REGION
-from balancesim.model.trace import DOMAINS, ENGAGEMENT_TERMS, OPINION_TERMS
+from balancesim.model.trace import DOMAINS, ENGAGEMENT_TERMS, OPINION_TERMS, Decision
 
 SECURITY_COLOUR = "#c0392b"
 ECONOMY_COLOUR = "#2471a3"
@@ -381,6 +381,7 @@ def why_data(model: BalanceModel, actor: str, partner: str, view: str) -> list[W
     terms = [t.name for t in (ENGAGEMENT_TERMS if variable == "engagement" else OPINION_TERMS)]
     month = model.month
     ahead = model.next_decision() if model.shocks_fired_now else None
+    decision: Decision | None
     if ahead is not None:
         heading = f"next Step ({month} → {month + 1}), with the shock fired now"
         decision = ahead
@@ -440,7 +441,8 @@ def why_figure(model: BalanceModel, actor: str, partner: str, view: str, panels:
     fig = _new_figure(left=0.41, right=0.97, top=0.87, bottom=0.1, hspace=0.75)
     fig.set_size_inches(FIG_WIDTH, WHY_HEIGHT)  # leaves room in the cell for the selectors
     fig.suptitle(f"{label[actor]} and {label[partner]}: {view}", fontsize=8, x=0.02, ha="left")
-    for ax, panel in zip(fig.subplots(len(panels), 1), panels, strict=True):
+    axes = [fig.add_subplot(len(panels), 1, k + 1) for k in range(len(panels))]
+    for ax, panel in zip(axes, panels, strict=True):
         if panel.data is None:
             ax.set_axis_off()
             ax.set_title(panel.heading, fontsize=7.5, loc="left")
