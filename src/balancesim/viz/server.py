@@ -333,7 +333,7 @@ def start(
     env = prepare_offline(workdir)
     env[SCENARIO_ENV] = str(Path(scenario).resolve())
     # the page's process runs elsewhere: it may read what the command could (scenario_folders)
-    env[FOLDERS_ENV] = json.dumps([str(p) for p in scenario_folders(scenario)])
+    env[FOLDERS_ENV] = json.dumps([str(p) for p in scenario_folders(Path(scenario))])
     if posterior is not None:
         env[POSTERIOR_ENV] = str(Path(posterior).resolve())
     else:  # not inherited from the caller's environment: only what this command asked for
