@@ -287,13 +287,14 @@ def test_validate_onto_a_full_disk_is_one_line_and_exit_1(tmp_path):
 
 def test_a_scenario_named_dots_writes_inside_results(tmp_path, monkeypatch):
     scenario = tmp_path / "...yaml"
-    scenario.write_text(f"extends: {MINIMAL}\n")
+    (tmp_path / "minimal.yaml").write_text(Path(MINIMAL).read_text())  # extends: files in its folder
+    scenario.write_text("extends: minimal.yaml\n")
     monkeypatch.chdir(tmp_path)
     r = invoke("run", str(scenario), "-n", "2", "--no-plots")
     assert r.exit_code == 0, r.output
     (manifest,) = (tmp_path / "results").rglob("manifest.json")
     assert manifest.parent.parent == tmp_path / "results" / "scenario"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["...yaml", "results"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["...yaml", "minimal.yaml", "results"]
 
 
 def test_written_whole_swaps_in_complete_folders_only_and_refuses_a_second_writer(tmp_path):

@@ -43,6 +43,8 @@ def reported(folder: Path, option: str = "--out") -> Iterator[None]:
         raise InputError(str(e)) from None
     except FolderBusy as e:
         raise RunError(str(e)) from None
+    except NotADirectoryError as e:  # the path goes through a file: the name is wrong, not the disk
+        raise InputError(f"{option} {folder}: not a folder path ({describe_os_error(e)})") from None
     except OSError as e:
         raise RunError(f"{option} {folder}: cannot write there ({describe_os_error(e)})") from None
 

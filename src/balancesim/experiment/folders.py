@@ -432,9 +432,9 @@ def check_inputs(folder: Path, inputs: Sequence[str | Path], option: str = "--ou
     Paths are compared resolved (symbolic links followed, `..` removed), so
     `discover SWEEP --out SWEEP/../SWEEP` or a link to SWEEP is refused too.
     """
-    real = Path(folder).resolve()
+    real = Path(os.path.realpath(folder))  # never raises (a symlink loop is refused later, as input)
     for given in inputs:
-        source = Path(given).resolve()
+        source = Path(os.path.realpath(given))
         if source == real or real in source.parents:
             what = "is" if source == real else "holds"
             raise FolderRefused(

@@ -73,16 +73,20 @@ __all__ = [
 # ------------------------------------------------------------------------ public API
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+def load_scenario(
+    path: str | Path, overrides: dict[str, Any] | None = None, within: tuple[Path, ...] | None = None
+) -> Scenario:
     """Read, merge (`extends:`), override and validate a scenario file.
 
     `overrides` maps dotted paths to values, e.g. `{"replicates": 10,
     "parameters.hedging_tension": 0.0, "actors.china.attention": 0.3}`; they are
     applied after merging and checked like file values (problems name the file
     `COMMAND_LINE`). An override fixes its value: a prior of that PATH (in
-    `uncertainty:`) is dropped. Raises `ScenarioError` listing every problem found.
+    `uncertainty:`) is dropped. `within` are the folders `extends:` may name
+    files in (default: `scenario_folders(path)`, the file's folder and the
+    current one). Raises `ScenarioError` listing every problem found.
     """
-    loader = Loader()
+    loader = Loader(within)
     tree = loader.load_root(path)
     loader.fail_if_any()
     assert tree is not None  # no problems means a tree

@@ -34,6 +34,7 @@ page shows them as typed (docs/viz.md, "Security").
 
 from __future__ import annotations
 
+import json
 import os
 import zlib
 from collections.abc import Callable
@@ -64,7 +65,7 @@ from balancesim.scenario.parameters import Parameters
 from balancesim.scenario.posterior import PosteriorError, read_posterior
 from balancesim.scenario.schema import Scenario
 from balancesim.text.guard import for_html
-from balancesim.viz.server import POSTERIOR_ENV, SCENARIO_ENV
+from balancesim.viz.server import FOLDERS_ENV, POSTERIOR_ENV, SCENARIO_ENV
 from balancesim.viz.why import WhyItMoved
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "taiwan_shock.yaml"
@@ -293,7 +294,9 @@ def scenario_from_env() -> Scenario:
     Raises PosteriorError (the page shows it) for a posterior that does not fit.
     """
     default = DEFAULT_SCENARIO if DEFAULT_SCENARIO.exists() else Path("scenarios", "taiwan_shock.yaml")
-    spec = load_scenario(os.environ.get(SCENARIO_ENV) or default)
+    folders = os.environ.get(FOLDERS_ENV)
+    within = tuple(Path(p) for p in json.loads(folders)) if folders else None
+    spec = load_scenario(os.environ.get(SCENARIO_ENV) or default, within=within)
     folder = os.environ.get(POSTERIOR_ENV)
     if folder:
         spec.set_posterior(read_posterior(folder, spec, where="--posterior"))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
+import json
 import os
 import shutil
 import signal
@@ -39,12 +40,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from balancesim.scenario.text import scenario_folders
 from balancesim.viz.guard import GUARD_ENV, KERNEL_CULL_TIMEOUT, AllowedHosts
 
 #: The environment variable naming the scenario file the page shows.
 SCENARIO_ENV = "BALANCESIM_SCENARIO"
 #: The environment variable naming a calibration folder to draw values from (`viz --posterior`).
 POSTERIOR_ENV = "BALANCESIM_POSTERIOR"
+#: The folders the page's scenario may name files in (JSON list), as the command saw them.
+FOLDERS_ENV = "BALANCESIM_SCENARIO_FOLDERS"
 
 # Solara (1.64) asks for these through its CDN proxy under names that solara-assets
 # (1.58.2) does not carry: the altair/vega-lite widget uses major-version urls, while
@@ -328,6 +332,8 @@ def start(
         workdir = Path(tmp.name)
     env = prepare_offline(workdir)
     env[SCENARIO_ENV] = str(Path(scenario).resolve())
+    # the page's process runs elsewhere: it may read what the command could (scenario_folders)
+    env[FOLDERS_ENV] = json.dumps([str(p) for p in scenario_folders(Path(scenario))])
     if posterior is not None:
         env[POSTERIOR_ENV] = str(Path(posterior).resolve())
     else:  # not inherited from the caller's environment: only what this command asked for
