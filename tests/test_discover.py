@@ -387,12 +387,12 @@ def test_discover_on_an_effect_warns_about_few_cases_and_weak_limits(tmp_path):
     )
     assert r.exit_code == 0, r.output
     data = open_results(out)
-    found = discover(data, "effect.balance@60 > 0.07")
+    found = discover(data, "effect.balance@60 > 0.03")
     series = pd.read_parquet(out / "series.parquet")
     at = series[(series["actor"] == "region") & (series["measure"] == "balance") & (series["step"] == 60)]
     mine = at[at["scenario"] == "scenario"].set_index("replicate")["value"]
     base = at[at["scenario"] == "baseline"].set_index("replicate")["value"]
-    np.testing.assert_array_equal(found.outcome, ((mine - base) > 0.07).sort_index().to_numpy())
+    np.testing.assert_array_equal(found.outcome, ((mine - base) > 0.03).sort_index().to_numpy())
     assert found.cases < 30
     assert any("fewer than 30" in w for w in found.warnings)
     if (found.limits["qp"] > 0.05).any():

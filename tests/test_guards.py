@@ -109,7 +109,20 @@ def test_figures_draw_mathtext_as_typed():
 def test_calibrate_writes_a_scenario_named_with_mathtext(tmp_path):
     path = _named(tmp_path, "Budget $x^$")
     out = tmp_path / "cal"
-    r = invoke("calibrate", path, "--targets", TARGETS, "--budget", "10", "--seed", "2", "--out", out)
+    r = invoke(
+        "calibrate",
+        path,
+        "--targets",
+        TARGETS,
+        "--method",
+        "smc",
+        "--budget",
+        "10",
+        "--seed",
+        "2",
+        "--out",
+        out,
+    )
     assert r.exit_code == 0, r.output
     assert (out / "predictive.png").stat().st_size > 0 and (out / "posterior.parquet").exists()
 
