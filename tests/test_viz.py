@@ -214,7 +214,7 @@ def test_why_figure_shows_names_as_typed(taiwan):
     panels = why_data(model, "kazakhstan", "russia", "public opinion")
     fig = why_figure(model, "kazakhstan", "russia", "public opinion", panels)
     fig.canvas.draw()  # mathtext would fail on "$x^$"
-    assert fig.get_suptitle().startswith(r"\$x^\$ and Russia: public opinion")
+    assert fig.get_suptitle().startswith("$x^$ and Russia: public opinion")  # drawn as typed
     _box, rc = solara.render(app.WhyItMoved(model), handle_error=False)
     assert "$x^$ with Russia" in why_text(rc)
 

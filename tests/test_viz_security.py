@@ -296,7 +296,7 @@ def test_hostile_requests_and_a_hostile_scenario(hostile_server, watched_page): 
         page.goto(hostile_server.url)
         step = wait_for_solara_viz(page)
         page.get_by_test_id("month").filter(has_text="Month 0 (2022-03)").wait_for()
-        page.wait_for_function("document.querySelectorAll('.bs-cell img').length === 3", timeout=30_000)
+        page.wait_for_function("document.querySelectorAll('.bs-cell img').length === 4", timeout=30_000)
         page.get_by_text(hostile(0), exact=False).first.wait_for()  # shown as text
         page.get_by_role("button", name=hostile(99)).click()
         page.get_by_text(f"Happened: {hostile(99)} at month 0").wait_for()
