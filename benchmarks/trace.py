@@ -15,8 +15,8 @@ up, then once counted, trace off, then the same trace on (callgrind dumps
 its counts at marks between the runs, so imports and warm-up are left
 out); with `--against`, the other checkout's engine, trace off:
 
-    git worktree add /tmp/before 0851e0b     # the commit before the trace
-    .venv/bin/python benchmarks/trace.py --instructions --against /tmp/before/src
+    git worktree add ../balancesim-before 0851e0b     # the commit before the trace
+    .venv/bin/python benchmarks/trace.py --instructions --against ../balancesim-before/src
 
 Targets (issue 20): trace off within 3% of the engine without it; trace on
 at most 4x the engine's time.
